@@ -1,0 +1,67 @@
+"""One error tree: everything Prelude Play raises on purpose is a PreludeError.
+
+Messages are written for a therapist: what happened, where (file and line), what to do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PreludeError(Exception):
+    """Base of every error Prelude Play raises deliberately."""
+
+
+class ConfigError(PreludeError):
+    """A config file or value is wrong. Names the file, line/key, bad value and what is allowed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        key: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.path = Path(path) if path is not None else None
+        self.line = line
+        self.key = key
+        self.hint = hint
+        self.detail = message
+        where = ""
+        if self.path is not None:
+            where = str(self.path)
+            if line is not None:
+                where += f", line {line}"
+            where += ": "
+        if key:
+            where += f"[{key}] "
+        text = where + message
+        if hint:
+            text += f" — {hint}"
+        super().__init__(text)
+
+
+class ActivityError(PreludeError):
+    """An activity module could not be loaded or failed while running."""
+
+    def __init__(self, activity: str, message: str) -> None:
+        self.activity = activity
+        super().__init__(f"activity '{activity}': {message}")
+
+
+class StoreError(PreludeError):
+    """The event store cannot be opened or written (damaged, newer version, disk full)."""
+
+
+class ExportError(PreludeError):
+    """An export could not be written; the store is untouched."""
+
+
+class DeviceError(PreludeError, OSError):
+    """A MIDI or audio device failed or vanished. Raised ``from`` the backend's own error."""
+
+
+class AnalysisError(PreludeError):
+    """Audio given for analysis cannot be read (unsupported or damaged WAV)."""
