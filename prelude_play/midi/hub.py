@@ -1,0 +1,406 @@
+"""The MIDI hub: opens every input by itself, follows devices coming and going, and turns each
+message into an InputEvent stamped with the callback's time.
+
+The sink is called on the MIDI thread (the backend's callback thread) so the shell can trigger
+sound straight into the audio engine before queueing the event for the frame loop. Device
+changes arrive through the same sink as ``source="system"`` events ("device_added",
+"device_removed", "device_error"), from the watcher thread.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import mido
+
+from prelude_play.clock import Clock
+from prelude_play.events import InputEvent
+from prelude_play.midi.backend import Backend
+from prelude_play.midi.decode import MidiDecoder
+from prelude_play.midi.instruments import InstrumentMap, Sensitivity, SensitivityFilter
+from prelude_play.midi.output import MidiOutput
+from prelude_play.midi.ports import MidiIn
+
+Sink = Callable[[InputEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class MidiConfig:
+    """How the hub chooses and treats devices (the app config's [midi] table).
+
+    include/exclude: device name patterns (case-insensitive, * and ?); empty include = all.
+    max_messages_per_s / burst: per-device cap on messages reaching the sink (note-offs of
+    held notes always pass, so a flood can never leave a note stuck).
+    """
+
+    backend: str = "rtmidi"
+    api: str = "auto"
+    client_name: str = "prelude-play"
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ("Midi Through*",)
+    poll_interval_s: float = 0.5
+    ignore_sysex: bool = True
+    ignore_timing: bool = True
+    ignore_active_sense: bool = True
+    max_messages_per_s: float = 2000.0
+    burst: int = 500
+    max_sysex_bytes: int = 512
+
+
+class RateLimit:
+    """Token bucket on the event timestamps (not wall time), so tests are deterministic."""
+
+    def __init__(self, rate_per_s: float, burst: int) -> None:
+        self.rate = rate_per_s
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.last: int | None = None
+
+    def take(self, t_ns: int) -> bool:
+        if self.last is not None and t_ns > self.last:
+            self.tokens = min(self.burst, self.tokens + (t_ns - self.last) * self.rate / 1e9)
+        if self.last is None or t_ns > self.last:
+            self.last = t_ns
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass
+class _Input:
+    name: str
+    port_name: str
+    decoder: MidiDecoder
+    limit: RateLimit
+    port: MidiIn | None = None
+    held: set[tuple[int, int]] = field(default_factory=set)
+    received: int = 0
+    rate_dropped: int = 0
+    errors: int = 0
+    last_error: BaseException | None = None
+
+
+@dataclass
+class _Output:
+    pattern: str
+    output: MidiOutput
+    port_name: str | None = None
+
+
+class MidiHub:
+    """Owns the MIDI inputs (and registered outputs) of one app."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        clock: Clock,
+        sink: Sink,
+        config: MidiConfig = MidiConfig(),
+        instruments: InstrumentMap | None = None,
+        sensitivity: Sensitivity | None = None,
+    ) -> None:
+        self.backend = backend
+        self.clock = clock
+        self.config = config
+        self.instruments = instruments or InstrumentMap()
+        self.filter = SensitivityFilter(sensitivity or self.instruments.sensitivity)
+        self._sink = sink
+        self._inputs: dict[str, _Input] = {}
+        self._outputs: list[_Output] = []
+        self._seen: set[str] = set()
+        self._failed: dict[str, str] = {}
+        self._listing_error: str | None = None
+        self._poll_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.sink_errors = 0
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Open what is there now, then watch for changes on a daemon thread."""
+        self.poll()
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._watch, name="midi-watcher", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching, release held notes, silence and close every port. Safe twice."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self._thread = None
+        with self._poll_lock:
+            for inp in list(self._inputs.values()):
+                self._close_input(inp, reason="stop", announce=False)
+            self._inputs.clear()
+            for out in self._outputs:
+                out.output.close()
+            self._outputs.clear()
+        try:
+            self.backend.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.config.poll_interval_s):
+            try:
+                self.poll()
+            except Exception:  # noqa: BLE001 - the watcher must outlive any backend fault
+                pass
+
+    # --- the therapist's controls --------------------------------------------------------
+    def set_sensitivity(self, sensitivity: Sensitivity) -> None:
+        """Switch the client's sensitivity (e.g. when the client changes)."""
+        self.filter.sensitivity = sensitivity
+
+    def panic(self) -> None:
+        """Panic on every output and release every held input note (synthetic note-offs)."""
+        for out in list(self._outputs):
+            out.output.panic()
+        for inp in list(self._inputs.values()):
+            self._release_held(inp, "panic")
+
+    # --- state -------------------------------------------------------------------------------
+    @property
+    def inputs(self) -> list[str]:
+        return sorted(self._inputs)
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Per-device counters for the therapist's device panel and the session provenance."""
+        return {
+            name: {
+                "port": inp.port_name,
+                "received": inp.received,
+                "rate_dropped": inp.rate_dropped,
+                "garbage_bytes": inp.decoder.garbage,
+                "ignored": inp.decoder.ignored,
+                "errors": inp.errors,
+                "held": len(inp.held),
+            }
+            for name, inp in list(self._inputs.items())
+        }
+
+    # --- outputs -------------------------------------------------------------------------
+    def open_output(self, pattern: str, *, light_channel: int | None = None) -> MidiOutput:
+        """A MidiOutput to the first output whose name matches ``pattern``; it is attached now
+        if the device is present and re-attached by the watcher whenever it (re)appears."""
+        out = _Output(pattern, MidiOutput(pattern, None, clock=self.clock, light_channel=light_channel))
+        events: list[InputEvent] = []
+        with self._poll_lock:
+            self._outputs.append(out)
+            self._poll_outputs(events)
+        for ev in events:
+            self._emit(ev)
+        return out.output
+
+    # --- polling -------------------------------------------------------------------------
+    def _wanted(self, raw: str) -> bool:
+        if self.backend.is_own_port(raw):
+            return False
+        name = self.backend.stable_name(raw).casefold()
+        if self.config.include and not any(fnmatch.fnmatchcase(name, p.casefold()) for p in self.config.include):
+            return False
+        return not any(fnmatch.fnmatchcase(name, p.casefold()) for p in self.config.exclude)
+
+    def _present(self, raws: Sequence[str]) -> dict[str, str]:
+        present: dict[str, str] = {}
+        for raw in raws:
+            if not self._wanted(raw):
+                continue
+            name = self.backend.stable_name(raw)
+            n = 2
+            base = name
+            while name in present:
+                name, n = f"{base} #{n}", n + 1
+            present[name] = raw
+        return present
+
+    def poll(self) -> list[InputEvent]:
+        """Compare the port lists with what is open; open, close and announce. Returns the
+        system events it emitted. The watcher calls this; tests call it directly."""
+        events: list[InputEvent] = []
+        with self._poll_lock:
+            try:
+                raws = self.backend.input_names()
+                self._listing_error = None
+            except Exception as exc:  # noqa: BLE001 - a dead MIDI system means no devices
+                raws = []
+                if self._listing_error != str(exc):
+                    self._listing_error = str(exc)
+                    events.append(self._system("device_error", "", error=str(exc), direction="in"))
+            present = self._present(raws)
+            for name, inp in list(self._inputs.items()):
+                if present.get(name) != inp.port_name:
+                    del self._inputs[name]
+                    self._close_input(inp, reason="device_removed", announce=True, events=events)
+            for name, raw in present.items():
+                if name not in self._inputs:
+                    self._open_input(name, raw, events)
+            for name in list(self._failed):
+                if name not in present:
+                    del self._failed[name]
+            if self._outputs:
+                self._poll_outputs(events)
+        for ev in events:
+            self._emit(ev)
+        return events
+
+    def _open_input(self, name: str, raw: str, events: list[InputEvent]) -> None:
+        cfg = self.config
+        inp = _Input(
+            name, raw,
+            MidiDecoder(ignore_sysex=cfg.ignore_sysex, ignore_timing=cfg.ignore_timing,
+                        ignore_active_sense=cfg.ignore_active_sense, max_sysex=cfg.max_sysex_bytes),
+            RateLimit(cfg.max_messages_per_s, cfg.burst),
+        )
+        try:
+            inp.port = self.backend.open_input(
+                raw, lambda data, t_ns: self._on_bytes(inp, data, t_ns),
+                ignore_sysex=cfg.ignore_sysex, ignore_timing=cfg.ignore_timing,
+                ignore_active_sense=cfg.ignore_active_sense,
+            )
+        except Exception as exc:  # noqa: BLE001 - report once, retry on the next poll
+            if self._failed.get(name) != str(exc):
+                self._failed[name] = str(exc)
+                events.append(self._system("device_error", name, error=str(exc), direction="in"))
+            return
+        self._failed.pop(name, None)
+        self._inputs[name] = inp
+        events.append(self._system("device_added", name, direction="in", port=raw, reopened=name in self._seen))
+        self._seen.add(name)
+
+    def _close_input(self, inp: _Input, *, reason: str, announce: bool,
+                     events: list[InputEvent] | None = None) -> None:
+        port, inp.port = inp.port, None
+        if port is not None:
+            try:
+                port.close()
+            except Exception:  # noqa: BLE001
+                pass
+        held = bool(inp.held)
+        if announce and events is not None:
+            events.append(self._system("device_removed", inp.name, direction="in", port=inp.port_name,
+                                       held_notes=len(inp.held)))
+        self._release_held(inp, reason)
+        if held and reason == "device_removed":
+            for out in self._outputs:
+                out.output.panic()
+
+    def _poll_outputs(self, events: list[InputEvent]) -> None:
+        try:
+            raws = [r for r in self.backend.output_names() if not self.backend.is_own_port(r)]
+        except Exception:  # noqa: BLE001 - already reported through the input listing
+            raws = []
+        for out in self._outputs:
+            if out.port_name is not None and out.port_name not in raws:
+                out.output.detach()
+                events.append(self._system("device_removed", out.port_name, direction="out"))
+                out.port_name = None
+            if out.port_name is None:
+                pat = out.pattern.casefold()
+                for raw in raws:
+                    if fnmatch.fnmatchcase(self.backend.stable_name(raw).casefold(), pat):
+                        try:
+                            port = self.backend.open_output(raw)
+                        except Exception as exc:  # noqa: BLE001
+                            events.append(self._system("device_error", raw, error=str(exc), direction="out"))
+                            break
+                        out.output.attach(port)
+                        out.port_name = raw
+                        events.append(self._system("device_added", raw, direction="out"))
+                        break
+
+    def _system(self, kind: str, device: str, **data: Any) -> InputEvent:
+        return InputEvent(t_ns=self.clock.now_ns(), source="system", kind=kind, device=device,
+                          role="system", data=data)
+
+    def _emit(self, event: InputEvent) -> None:
+        try:
+            self._sink(event)
+        except Exception:  # noqa: BLE001 - a faulty sink must not stop MIDI
+            self.sink_errors += 1
+
+    def _release_held(self, inp: _Input, reason: str) -> None:
+        """Synthetic note-offs for notes still held on a device, so no sound hangs."""
+        held = list(inp.held)
+        inp.held.clear()
+        now = self.clock.now_ns()
+        for channel, note in sorted(held):
+            res = self.instruments.resolve(inp.name, channel, note)
+            self._emit(InputEvent(
+                t_ns=now, source="midi", kind="note_off", device=inp.name, note=note, velocity=0,
+                channel=channel, role=res.role,
+                data={"sound": res.sound, "label": res.label, "synthetic": True, "reason": reason},
+            ))
+
+    # --- the MIDI thread -----------------------------------------------------------------
+    def _on_bytes(self, inp: _Input, data: Sequence[int], t_ns: int) -> None:
+        """Runs in the backend's callback: decode, convert, call the sink. Never raises."""
+        try:
+            for msg in inp.decoder.feed(data):
+                self._dispatch(inp, msg, t_ns)
+        except Exception as exc:  # noqa: BLE001
+            inp.errors += 1
+            inp.last_error = exc
+
+    def _dispatch(self, inp: _Input, msg: mido.Message, t_ns: int) -> None:
+        kind = msg.type
+        if kind == "note_on" and msg.velocity == 0:
+            kind = "note_off"
+        channel = getattr(msg, "channel", None)
+        if kind == "note_off" and (channel, msg.note) in inp.held:
+            pass  # releases of held notes always pass the rate limit
+        elif not inp.limit.take(t_ns):
+            inp.rate_dropped += 1
+            return
+        note = velocity = control = value = None
+        data: dict[str, Any] = {}
+        if kind in ("note_on", "note_off", "polytouch"):
+            note = msg.note
+            res = self.instruments.resolve(inp.name, channel, note)
+            data["sound"] = res.sound
+            data["label"] = res.label
+            if kind == "polytouch":
+                value = msg.value
+            else:
+                velocity = msg.velocity
+            if kind == "note_on":
+                inp.held.add((channel, note))
+                if res.role == "client":
+                    reason = self.filter.check(inp.name, channel, note, velocity, t_ns)
+                    if reason is not None:
+                        data["filtered"] = reason
+            elif kind == "note_off":
+                inp.held.discard((channel, note))
+            role = res.role
+        elif kind == "control_change":
+            control, value = msg.control, msg.value
+            res = self.instruments.resolve(inp.name, channel, control, kind="cc")
+            data["label"] = res.label
+            role = res.role
+        else:
+            if kind == "pitchwheel":
+                value = msg.pitch
+            elif kind == "program_change":
+                value = msg.program
+            elif kind == "aftertouch":
+                value = msg.value
+            elif kind == "sysex":
+                value = bytes(msg.data)
+            role = self.instruments.role_for(inp.name, channel) if channel is not None else "client"
+        inp.received += 1
+        event = InputEvent(t_ns=t_ns, source="midi", kind=kind, device=inp.name, note=note,
+                           velocity=velocity, channel=channel, control=control, value=value,
+                           role=role, data=data)
+        try:
+            self._sink(event)
+        except Exception as exc:  # noqa: BLE001 - the sink's fault must not break MIDI input
+            self.sink_errors += 1
+            inp.last_error = exc
