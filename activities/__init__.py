@@ -1,0 +1,1 @@
+"""Built-in activities: each sub-package exposes one Activity subclass (logic, view, defaults)."""

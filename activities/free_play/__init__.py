@@ -1,0 +1,130 @@
+"""Free play: the activity every session can fall back on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prelude_play.activity import Activity, ActivityContext
+from prelude_play.events import InputEvent
+from prelude_play.ui.theme import Theme
+
+from activities.free_play.logic import FreePlayState, snap_to_scale, sound_for_midi
+
+
+class FreePlay(Activity):
+    name = "free_play"
+    title = "Free play"
+    icon = "drum"
+    goals = ("self_expression", "musical", "motor")
+    version = "0.1.0"
+    settings: dict[str, Any] = {
+        "pads": [36, 38, 42, 45, 49, 70],
+        "scale": "major_pentatonic",
+        "root": 60,
+        "keys_sound": "keys",
+        "pulse_bpm": 80,
+        "pulse_sound": "drum:75",
+    }
+
+    def prepare(self, ctx: ActivityContext) -> None:
+        super().prepare(ctx)
+        c = self.config
+        from activities.free_play.logic import SCALES
+
+        if c["scale"] not in SCALES:
+            ctx.notify(ctx.t("Unknown scale; playing without a scale lock"))
+            c["scale"] = "off"
+        self.state = FreePlayState(tuple(int(p) for p in c["pads"])[:9], c["scale"], int(c["root"]),
+                                   c["keys_sound"], 0.0, c["pulse_sound"])
+        self.theme = Theme()
+        self.rects: list = []
+        self.size = (1280, 728)
+        warm = getattr(ctx.audio, "prepare", None)
+        if callable(warm):  # render every sound before the client is waiting
+            names = [self.state.pad_sound(i) for i in range(len(self.state.pads))]
+            names += [f"{self.state.keys_sound}:{n}" for n in range(36, 97)]
+            names += [f"drum:{n}" for n in range(35, 82)] + [self.state.pulse_sound]
+            warm(sorted(set(names)))
+
+    def layout(self, size: tuple[int, int]) -> None:
+        from activities.free_play.view import pad_rects
+
+        self.size = size
+        self.theme.size = (size[0], size[1] + self.theme.bar_height)
+        self.rects = pad_rects(size, len(self.state.pads), self.theme.scale)
+
+    def find_target(self, target: str):
+        if target.startswith("pad:"):
+            i = int(target[4:])
+            return self.rects[i] if i < len(self.rects) else None
+        return None
+
+    def fast_sound(self, event: InputEvent) -> str | None:
+        s = self.state
+        return sound_for_midi(event.note or 0, event.channel, scale=s.scale, root=s.root,
+                              keys_sound=s.keys_sound, mapped=event.data.get("sound"))
+
+    def handle(self, event: InputEvent) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        if event.kind == "tap" and not event.data.get("filtered") and event.pos is not None:
+            for i, r in enumerate(self.rects):
+                if r.collidepoint(event.pos):
+                    sound = self.state.pad_sound(i)
+                    ctx.play(sound, 0.9)  # straight to the engine, before this frame is drawn
+                    self.state.record(event.t_ns, ctx.t(self.state.pad_label(i)), "client", i)
+                    ctx.log("hit", actor="client", source=event.source, device=event.device, t_ns=event.t_ns,
+                            data={"pad": i, "sound": sound, "pos": [round(v) for v in event.pos]})
+                    return
+        elif event.source == "midi" and event.kind == "note_on" and not event.data.get("filtered"):
+            note = event.note or 0
+            sound = event.data.get("sounded") or self.fast_sound(event)
+            pad = None
+            if sound and sound.startswith("drum:") and int(sound[5:]) in self.state.pads:
+                pad = self.state.pads.index(int(sound[5:]))
+            label = event.data.get("label") or (self.state.pad_label(pad) if pad is not None else sound)
+            who = "therapist" if event.role == "therapist" else "client"
+            self.state.record(event.t_ns, str(label), who, pad)
+            data = {"note": note, "velocity": event.velocity, "channel": event.channel, "sound": sound,
+                    "sounded_by_fast_path": bool(event.data.get("sounded"))}
+            if sound and sound.startswith(self.state.keys_sound + ":"):
+                data["scale_note"] = snap_to_scale(note, self.state.scale, self.state.root)
+            ctx.log("hit", actor=who, source="midi", device=event.device, t_ns=event.t_ns, data=data)
+
+    def update(self, now_ns: int) -> None:
+        assert self.ctx is not None
+        for t in self.state.due_pulses(now_ns):
+            self.ctx.play(self.state.pulse_sound, 0.5, at_ns=t)
+
+    def therapist_actions(self) -> list[tuple[str, str, Any]]:
+        t = self.ctx.t if self.ctx else (lambda s: s)
+        if self.state.pulse_bpm:
+            return [("pulse", t("Stop pulse"), self.toggle_pulse)]
+        return [("pulse", t("Start pulse"), self.toggle_pulse)]
+
+    def toggle_pulse(self) -> None:
+        assert self.ctx is not None
+        if self.state.pulse_bpm:
+            self.state.stop_pulse()
+            self.ctx.log("pulse_stop", actor="therapist", goals=("musical",))
+        else:
+            bpm = float(self.config.get("pulse_bpm", 80))
+            self.state.start_pulse(self.ctx.now_ns(), bpm)
+            self.ctx.log("pulse_start", actor="therapist", goals=("musical",), data={"bpm": bpm})
+
+    def draw(self, surface) -> None:
+        from activities.free_play.view import draw
+
+        assert self.ctx is not None
+        self.theme.low_stimulation = bool(self.ctx.client.get("low_stimulation", False))
+        draw(surface, self.theme, self.state, self.rects, self.ctx.now_ns(), self.ctx.t)
+
+    def stop(self) -> None:
+        if getattr(self, "state", None) is not None:
+            self.state.stop_pulse()
+
+    def status_text(self) -> str:
+        return f"{self.state.hits} hits"
+
+
+ACTIVITY = FreePlay

@@ -1,0 +1,5 @@
+import sys
+
+from prelude_play.cli import main
+
+sys.exit(main())

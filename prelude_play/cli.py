@@ -1,0 +1,223 @@
+"""Command line: run the app (default), export, check-config, devices, selftest, analyze."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from prelude_play import __version__
+
+START_NS = time.perf_counter_ns()
+
+
+def default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("prelude-play", appauthor=False))
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = text.lower().split("x")
+        return int(w), int(h)
+    except ValueError:
+        raise argparse.ArgumentTypeError("size must look like 1280x800") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="prelude-play", description="Prelude Play — music therapy sessions")
+    p.add_argument("--version", action="version", version=f"prelude-play {__version__}")
+    p.add_argument("--data-dir", type=Path, help="where the event store and user settings live")
+    p.add_argument("--headless", action="store_true", help="no window (SDL dummy video driver)")
+    p.add_argument("--fullscreen", action="store_true", help="kiosk mode")
+    p.add_argument("--size", type=_size, help="window size, e.g. 1920x1080")
+    p.add_argument("--client", help="start with this client (a new ID creates the client)")
+    p.add_argument("--activity", help="start straight into this activity")
+    p.add_argument("--for", dest="for_seconds", type=float, help="stop by itself after SECONDS")
+    p.add_argument("--midi-api", choices=["auto", "alsa", "jack", "coremidi", "winmm", "virtual", "none"])
+    p.add_argument("--audio-backend", choices=["auto", "sounddevice", "sdl", "null"])
+    p.add_argument("--language", choices=["en", "fr_CA"])
+    p.add_argument("--screenshot", type=Path, help="save the last frame as PNG on exit")
+    p.add_argument("--report-ready", action="store_true", help=argparse.SUPPRESS)
+    sub = p.add_subparsers(dest="command")
+    e = sub.add_parser("export", help="write events to a file")
+    e.add_argument("--format", choices=["jsonl", "csv", "html"], default="jsonl")
+    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--names", action="store_true", help="show client names instead of codes")
+    c = sub.add_parser("check-config", help="report every problem in config files")
+    c.add_argument("files", nargs="*", type=Path)
+    d = sub.add_parser("devices", help="list MIDI and audio devices")
+    d.add_argument("--json", action="store_true")
+    s = sub.add_parser("selftest", help="measure audio output latency and jitter on this machine")
+    s.add_argument("--json", action="store_true")
+    a = sub.add_parser("analyze", help="vowel/pitch/formant analysis of a WAV file")
+    a.add_argument("rest", nargs=argparse.REMAINDER)
+    return p
+
+
+def load_config(args: argparse.Namespace, data_dir: Path):
+    from prelude_play.config import default_config_paths, load_app_config
+
+    cfg = load_app_config(default_config_paths(data_dir))
+    if args.language:
+        cfg.ui.language = args.language
+    if args.size:
+        cfg.ui.width, cfg.ui.height = args.size
+    return cfg
+
+
+def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
+    if args.headless:
+        os.environ["SDL_VIDEODRIVER"] = "dummy"
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    from prelude_play.activity import discover
+    from prelude_play.clock import MonotonicClock
+    from prelude_play.config import resource_dir
+    from prelude_play.errors import StoreError
+    from prelude_play.goals import parse_goals
+    from prelude_play.shell.app import App
+    from prelude_play.shell.devices import build_audio, build_midi
+    from prelude_play.store.eventlog import EventLog
+
+    cfg = load_config(args, data_dir)
+    for problem in cfg.problems:
+        print(f"prelude-play: config: {problem}", file=sys.stderr)
+    clock = MonotonicClock()
+    try:
+        store = EventLog(data_dir / "prelude.db", clock)
+    except StoreError as exc:
+        print(f"prelude-play: {exc}", file=sys.stderr)
+        return 3
+    goals, goal_problems = parse_goals(resource_dir("config") / "goals.toml")
+    registry = discover(known_goals=goals.is_known)
+    for err in registry.errors:
+        print(f"prelude-play: {err}", file=sys.stderr)
+    notices = [str(p) for p in cfg.problems + goal_problems]
+    audio, audio_notes = build_audio(cfg, clock, args.audio_backend)
+    app = App(cfg, store=store, registry=registry, clock=clock, audio=audio,
+              fullscreen=args.fullscreen, data_dir=data_dir, notices=notices + audio_notes)
+    midi, midi_out, midi_notes = build_midi(cfg, clock, app.midi_sink, args.midi_api)
+    app.midi, app.midi_out = midi, midi_out
+    for n in audio_notes + midi_notes:
+        app.notify(n)
+        print(f"prelude-play: {n}", file=sys.stderr)
+
+    def ready() -> None:
+        if args.report_ready:
+            print(f"READY {(time.perf_counter_ns() - START_NS) / 1e6:.1f} ms", flush=True)
+
+    try:
+        app.start(client_id=args.client, activity=args.activity)
+        app.run(for_seconds=args.for_seconds, on_first_frame=ready)
+        if args.screenshot:
+            app.screenshot(args.screenshot)
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, data_dir: Path) -> int:
+    from prelude_play.clock import MonotonicClock
+    from prelude_play.errors import PreludeError
+    from prelude_play.store import export
+    from prelude_play.store.eventlog import EventLog
+
+    db = data_dir / "prelude.db"
+    if not db.exists():
+        print(f"prelude-play export: no event store at {db}; pass --data-dir", file=sys.stderr)
+        return 2
+    try:
+        store = EventLog(db, MonotonicClock())
+        fn = {"jsonl": export.export_jsonl, "csv": export.export_csv}.get(args.format)
+        if fn is None:
+            from prelude_play.store.report import export_html
+
+            fn = export_html
+        out = fn(store, args.out, names=args.names)
+    except PreludeError as exc:
+        print(f"prelude-play export: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace, data_dir: Path) -> int:
+    from prelude_play.config import check_app_file, check_files, resource_dir
+    from prelude_play.goals import check_goals_file
+
+    checkers = {"app.toml": check_app_file, "goals.toml": check_goals_file}
+    try:
+        from prelude_play.midi.instruments import check_instruments_file
+
+        checkers["instruments.toml"] = check_instruments_file
+    except ImportError:
+        pass
+    try:
+        from activities.choice_board.boards import check_board_file
+
+        checkers["boards/"] = check_board_file
+    except ImportError:
+        pass
+    files = args.files
+    if not files:
+        files = sorted(resource_dir("config").rglob("*.toml"))
+        user = data_dir / "config"
+        if user.is_dir():
+            files += sorted(user.rglob("*.toml"))
+    problems = check_files(files, checkers)
+    for p in problems:
+        print(p)
+    print(f"{len(files)} file(s) checked, {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    info: dict = {"midi": {}, "audio": {}}
+    try:
+        from prelude_play.midi.backends import list_devices
+
+        info["midi"] = list_devices(args.midi_api or "auto")
+    except Exception as exc:
+        info["midi"] = {"error": str(exc)}
+    try:
+        from prelude_play.audio.backends import list_audio_devices
+
+        info["audio"] = list_audio_devices()
+    except Exception as exc:
+        info["audio"] = {"error": str(exc)}
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        for section, content in info.items():
+            print(f"{section.upper()}:")
+            print(json.dumps(content, indent=2, default=str))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    data_dir = (args.data_dir or default_data_dir()).expanduser()
+    if args.command == "export":
+        return cmd_export(args, data_dir)
+    if args.command == "check-config":
+        return cmd_check_config(args, data_dir)
+    if args.command == "devices":
+        return cmd_devices(args)
+    if args.command == "selftest":
+        from prelude_play.audio.selftest import run_selftest
+
+        return run_selftest(args, data_dir)
+    if args.command == "analyze":
+        from prelude_play.audio.analysis.cli import run_analyze
+
+        return run_analyze(args.rest)
+    return cmd_run(args, data_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""Typed configuration from TOML, passed in (never global).
+
+A bad file or value never crashes the app: loading collects ConfigErrors (file, line, key, bad
+value, what is allowed) and falls back to the defaults for that part. ``check-config`` prints
+them all at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from prelude_play.errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def resource_dir(name: str) -> Path:
+    """Find a shipped top-level folder (config, assets, activities) in a source tree or install.
+
+    In a checkout/editable install they sit beside the package; a wheel installs them into
+    ``prelude_play/_data/<name>``.
+    """
+    for candidate in (PACKAGE_DIR.parent / name, PACKAGE_DIR / "_data" / name):
+        if candidate.is_dir():
+            return candidate
+    return PACKAGE_DIR.parent / name
+
+
+def find_key_line(text: str, dotted_key: str) -> int | None:
+    """Best line number of ``dotted_key`` in TOML ``text`` (tomllib reports none for values).
+
+    Looks for the key inside its table header; falls back to the first ``key =`` anywhere.
+    """
+    parts = dotted_key.split(".")
+    key = parts[-1]
+    table = ".".join(parts[:-1])
+    lines = text.splitlines()
+    key_re = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+    header_re = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
+    current = ""
+    fallback = None
+    for i, line in enumerate(lines, start=1):
+        m = header_re.match(line)
+        if m:
+            current = m.group(1).replace('"', "").replace("'", "")
+            if current == dotted_key:
+                return i
+            continue
+        if key_re.match(line):
+            if current == table:
+                return i
+            fallback = fallback or i
+    return fallback
+
+
+def load_toml(path: Path) -> tuple[dict[str, Any], str]:
+    """Parse a TOML file; a syntax error becomes a ConfigError with the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError("file not found", path=path, hint="check the path") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("not UTF-8 text", path=path, hint="save the file as UTF-8") from exc
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(
+            f"not valid TOML ({exc})",
+            path=path,
+            line=int(m.group(1)) if m else None,
+            hint="fix the syntax there; strings need quotes, tables need [brackets]",
+        ) from exc
+
+
+# ---- typed sections -----------------------------------------------------------------------
+
+def _choice(*allowed: str) -> dict[str, Any]:
+    return {"choices": allowed}
+
+
+def _range(lo: float, hi: float) -> dict[str, Any]:
+    return {"range": (lo, hi)}
+
+
+@dataclass
+class UIConfig:
+    language: str = field(default="en", metadata=_choice("en", "fr_CA"))
+    fullscreen: bool = False
+    width: int = field(default=1280, metadata=_range(640, 7680))
+    height: int = field(default=800, metadata=_range(480, 4320))
+    fps: int = field(default=60, metadata=_range(20, 240))
+    low_stimulation: bool = False
+
+
+@dataclass
+class TouchConfig:
+    """Default touch accommodations; a client's own profile may override them."""
+
+    ignore_repeat_ms: int = field(default=250, metadata=_range(0, 5000))
+    hold_to_select_ms: int = field(default=0, metadata=_range(0, 5000))
+
+
+@dataclass
+class TherapistConfig:
+    pin: str = "1234"
+    long_press_ms: int = field(default=1500, metadata=_range(500, 10000))
+    corner: str = field(default="top_right", metadata=_choice("top_left", "top_right"))
+
+
+@dataclass
+class ScoringConfig:
+    outcomes: list[str] = field(default_factory=lambda: ["success", "partial", "not_yet", "no_response"])
+    prompt_levels: list[str] = field(
+        default_factory=lambda: ["independent", "gestural", "verbal", "model", "physical"]
+    )
+    keys: dict[str, str] = field(
+        default_factory=lambda: {
+            "f1": "success", "f2": "partial", "f3": "not_yet", "f4": "no_response",
+            "f5": "prompt_next", "f8": "undo",
+        }
+    )
+    pedal_outcome: str = "success"
+
+
+@dataclass
+class AudioConfig:
+    backend: str = field(default="auto", metadata=_choice("auto", "sounddevice", "sdl", "null"))
+    device: str = ""
+    rate: int = field(default=48000, metadata=_range(8000, 192000))
+    period: int = field(default=128, metadata=_range(16, 4096))
+    master_volume: float = field(default=0.8, metadata=_range(0.0, 1.0))
+    max_volume: float = field(default=0.9, metadata=_range(0.0, 1.0))
+    input_enabled: bool = True
+
+
+@dataclass
+class MidiConfig:
+    api: str = field(default="auto", metadata=_choice("auto", "alsa", "jack", "coremidi", "winmm", "virtual", "none"))
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=lambda: ["Midi Through", "RtMidi", "prelude-play"])
+    watch_interval_s: float = field(default=1.0, metadata=_range(0.1, 2.0))
+
+
+@dataclass
+class AppConfig:
+    ui: UIConfig = field(default_factory=UIConfig)
+    touch: TouchConfig = field(default_factory=TouchConfig)
+    therapist: TherapistConfig = field(default_factory=TherapistConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    midi: MidiConfig = field(default_factory=MidiConfig)
+    problems: list[ConfigError] = field(default_factory=list, repr=False, compare=False)
+    sources: list[str] = field(default_factory=list, compare=False)
+
+
+SECTIONS: dict[str, type] = {
+    f.name: f.type if isinstance(f.type, type) else globals()[f.type]  # type: ignore[misc]
+    for f in dataclasses.fields(AppConfig)
+    if f.name not in ("problems", "sources")
+}
+
+
+def _type_ok(value: Any, default: Any) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    if isinstance(default, list):
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if isinstance(default, dict):
+        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    return True
+
+
+def _type_name(default: Any) -> str:
+    for t, name in ((bool, "true or false"), (int, "a whole number"), (float, "a number"),
+                    (str, "text in quotes"), (list, "a list of texts, e.g. [\"a\", \"b\"]"),
+                    (dict, "a table of texts")):
+        if isinstance(default, t):
+            return name
+    return type(default).__name__
+
+
+def apply_section(obj: Any, values: dict[str, Any], *, section: str, path: Path, text: str,
+                  problems: list[ConfigError]) -> None:
+    """Set fields of dataclass ``obj`` from ``values``; each bad value becomes a ConfigError."""
+    known = {f.name: f for f in dataclasses.fields(obj)}
+    for key, value in values.items():
+        dotted = f"{section}.{key}"
+        line = find_key_line(text, dotted)
+        f = known.get(key)
+        if f is None:
+            problems.append(ConfigError(
+                f"unknown setting '{key}'", path=path, line=line, key=dotted,
+                hint=f"allowed in [{section}]: {', '.join(sorted(known))}"))
+            continue
+        default = getattr(obj, key)
+        if not _type_ok(value, default):
+            problems.append(ConfigError(
+                f"{value!r} is not {_type_name(default)}", path=path, line=line, key=dotted,
+                hint=f"using the default {default!r}"))
+            continue
+        meta = f.metadata
+        if "choices" in meta and value not in meta["choices"]:
+            problems.append(ConfigError(
+                f"{value!r} is not allowed", path=path, line=line, key=dotted,
+                hint=f"choose one of {', '.join(map(repr, meta['choices']))}; using {default!r}"))
+            continue
+        if "range" in meta:
+            lo, hi = meta["range"]
+            if not lo <= value <= hi:
+                problems.append(ConfigError(
+                    f"{value!r} is out of range", path=path, line=line, key=dotted,
+                    hint=f"allowed {lo}–{hi}; using the default {default!r}"))
+                continue
+        if isinstance(default, float):
+            value = float(value)
+        setattr(obj, key, value)
+
+
+def _apply_file(cfg: AppConfig, path: Path) -> None:
+    try:
+        data, text = load_toml(path)
+    except ConfigError as exc:
+        cfg.problems.append(exc)
+        return
+    cfg.sources.append(str(path))
+    for section, values in data.items():
+        if section not in SECTIONS:
+            cfg.problems.append(ConfigError(
+                f"unknown section [{section}]", path=path, line=find_key_line(text, section),
+                hint=f"allowed sections: {', '.join(SECTIONS)}"))
+            continue
+        if not isinstance(values, dict):
+            cfg.problems.append(ConfigError(
+                f"'{section}' must be a table", path=path, line=find_key_line(text, section),
+                hint=f"write [{section}] on its own line and settings below it"))
+            continue
+        apply_section(getattr(cfg, section), values, section=section, path=path, text=text,
+                      problems=cfg.problems)
+    _cross_checks(cfg, path, text)
+
+
+def _cross_checks(cfg: AppConfig, path: Path, text: str) -> None:
+    s = cfg.scoring
+    for key, action in list(s.keys.items()):
+        if action not in s.outcomes and action not in ("undo", "prompt_next", "prompt_reset", "panic"):
+            cfg.problems.append(ConfigError(
+                f"key '{key}' is mapped to unknown action {action!r}", path=path,
+                line=find_key_line(text, f"scoring.keys.{key}"), key=f"scoring.keys.{key}",
+                hint=f"use one of the outcomes {s.outcomes} or undo, prompt_next, prompt_reset, panic"))
+            del s.keys[key]
+    if not s.prompt_levels:
+        cfg.problems.append(ConfigError("prompt_levels is empty", path=path, key="scoring.prompt_levels",
+                                        hint="list at least one level; using the defaults"))
+        s.prompt_levels = ScoringConfig().prompt_levels
+    if cfg.audio.max_volume < cfg.audio.master_volume:
+        cfg.audio.master_volume = cfg.audio.max_volume
+    if not re.fullmatch(r"\d{0,8}", cfg.therapist.pin):
+        cfg.problems.append(ConfigError(
+            f"PIN {cfg.therapist.pin!r} must be 0–8 digits", path=path,
+            line=find_key_line(text, "therapist.pin"), key="therapist.pin", hint="using 1234"))
+        cfg.therapist.pin = "1234"
+
+
+def load_app_config(paths: Iterable[Path]) -> AppConfig:
+    """Load shipped defaults then each override file in order; collect problems, never raise."""
+    cfg = AppConfig()
+    for p in paths:
+        if p.exists():
+            _apply_file(cfg, p)
+    return cfg
+
+
+def default_config_paths(data_dir: Path | None) -> list[Path]:
+    """Shipped ``config/app.toml`` then the user's ``<data dir>/config/app.toml``."""
+    paths = [resource_dir("config") / "app.toml"]
+    if data_dir is not None:
+        paths.append(data_dir / "config" / "app.toml")
+    return paths
+
+
+# ---- check-config ------------------------------------------------------------------------
+
+Checker = Callable[[Path], list[ConfigError]]
+
+
+def check_app_file(path: Path) -> list[ConfigError]:
+    cfg = AppConfig()
+    _apply_file(cfg, path)
+    return cfg.problems
+
+
+def check_files(paths: Iterable[Path], checkers: dict[str, Checker]) -> list[ConfigError]:
+    """Run the checker registered for each file name (plain TOML syntax check otherwise)."""
+    problems: list[ConfigError] = []
+    for p in paths:
+        checker = checkers.get(p.name)
+        if checker is None:
+            for prefix, c in checkers.items():
+                if prefix.endswith("/") and p.parent.name == prefix[:-1]:
+                    checker = c
+                    break
+        if checker is None:
+            try:
+                load_toml(p)
+            except ConfigError as exc:
+                problems.append(exc)
+            continue
+        try:
+            problems.extend(checker(p))
+        except ConfigError as exc:
+            problems.append(exc)
+    return problems

@@ -1,0 +1,41 @@
+"""Write settings chosen in the app into the user's override file, keeping what else is there."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def set_user_setting(data_dir: Path, section: str, key: str, value: object) -> Path:
+    """Set ``[section] key = value`` in ``<data dir>/config/app.toml`` (atomic replace)."""
+    path = data_dir / "config" / "app.toml"
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    lines = text.splitlines()
+    line = f"{key} = {_toml_value(value)}"
+    header = re.compile(r"^\s*\[([^\]]+)\]")
+    start = next((i for i, l in enumerate(lines) if (m := header.match(l)) and m.group(1).strip() == section), None)
+    if start is None:
+        lines += ["", f"[{section}]", line]
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if header.match(lines[i])), len(lines))
+        for i in range(start + 1, end):
+            if re.match(rf"^\s*{re.escape(key)}\s*=", lines[i]):
+                lines[i] = line
+                break
+        else:
+            lines.insert(start + 1, line)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines).lstrip("\n") + "\n", encoding="utf-8")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,705 @@
+"""The shell: one frame loop, one input queue, routing to the active activity and the overlay.
+
+Sound for MIDI hits never waits for this loop: the MIDI thread calls ``midi_sink`` which plays
+the sound straight into the audio engine (the fast path) and only then queues the event for the
+next frame. Touch sounds are played from the event handler, before the frame is drawn.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from prelude_play import __version__
+from prelude_play.activity import Activity, ActivityContext, Registry, Score
+from prelude_play.clock import Clock, ms_since
+from prelude_play.config import AppConfig, resource_dir
+from prelude_play.errors import ActivityError, PreludeError
+from prelude_play.events import InputEvent, InputQueue, LogEvent
+from prelude_play.i18n import LANGUAGES, translator
+from prelude_play.store.eventlog import EventLog, Session
+from prelude_play.ui import theme as th
+from prelude_play.ui.touch import TouchFilter
+
+import pygame  # noqa: E402  (after env set-up by the caller in headless mode)
+
+from prelude_play.shell.screens import HomeScreen, Overlay, PinPad  # noqa: E402
+
+THERAPIST_HOTKEY = "t"  # Ctrl+Shift+T asks for the PIN too
+
+
+class App:
+    """The whole app, headed or headless. Owns the queue, the store session and the screens."""
+
+    def __init__(
+        self,
+        cfg: AppConfig,
+        *,
+        store: EventLog,
+        registry: Registry,
+        clock: Clock,
+        audio: Any = None,
+        midi: Any = None,
+        midi_out: Any = None,
+        size: tuple[int, int] | None = None,
+        fullscreen: bool = False,
+        data_dir: Path | None = None,
+        notices: list[str] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.registry = registry
+        self.clock = clock
+        self.audio = audio
+        self.midi = midi
+        self.midi_out = midi_out
+        self.data_dir = data_dir
+        self.queue = InputQueue()
+        self.t: Callable[[str], str] = translator(cfg.ui.language)
+        self.language = cfg.ui.language
+        self.theme = th.Theme(size or (cfg.ui.width, cfg.ui.height), cfg.ui.low_stimulation)
+        self.fullscreen = fullscreen or cfg.ui.fullscreen
+        self.touch = TouchFilter(cfg.touch.ignore_repeat_ms, cfg.touch.hold_to_select_ms)
+        self.client_id: str | None = None
+        self.session: Session | None = None
+        self.activity: Activity | None = None
+        self.activity_name: str | None = None
+        self.prompt_level = cfg.scoring.prompt_levels[0]
+        self.scores: list[tuple[int, str, str]] = []  # (event id, outcome, prompt) for undo
+        self.notices: list[str] = list(notices or [])
+        self.note_editing = False
+        self.note_text = ""
+        self.running = False
+        self.frame_count = 0
+        self.frame_ns: deque[int] = deque(maxlen=100_000)
+        self.first_frame_ns: int | None = None
+        self._corner_down: InputEvent | None = None
+        self._activity_surface: pygame.Surface | None = None
+        self.home = HomeScreen(self)
+        self.pin = PinPad(self)
+        self.overlay = Overlay(self)
+        self.screen = "home"  # home | host
+        self.modal: str | None = None  # None | pin | overlay
+        self.surface: pygame.Surface | None = None
+        self._pg_clock: pygame.time.Clock | None = None
+        for err in registry.errors:
+            self.notices.append(str(err))
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def open_window(self) -> None:
+        """Create the window (or the dummy-driver surface when headless)."""
+        pygame.display.init()
+        pygame.font.init()
+        flags = pygame.RESIZABLE
+        if self.fullscreen:
+            flags = pygame.FULLSCREEN
+            info = pygame.display.Info()
+            if info.current_w > 0:
+                self.theme.size = (info.current_w, info.current_h)
+        self.surface = pygame.display.set_mode(self.theme.size, flags)
+        pygame.display.set_caption("Prelude Play")
+        self.theme.size = self.surface.get_size()
+        self._pg_clock = pygame.time.Clock()
+        self.relayout()
+
+    def start(self, client_id: str | None = None, activity: str | None = None) -> None:
+        if self.surface is None:
+            self.open_window()
+        self.running = True
+        if client_id:
+            self.select_client(client_id, create=True)
+        if activity:
+            self.start_activity(activity)
+
+    def relayout(self) -> None:
+        self.home.layout()
+        self.pin.layout()
+        self.overlay.layout()
+        if self.activity is not None:
+            self._layout_activity()
+
+    def host_rect(self) -> pygame.Rect:
+        w, h = self.theme.size
+        return pygame.Rect(0, self.theme.bar_height, w, h - self.theme.bar_height)
+
+    def _layout_activity(self) -> None:
+        assert self.surface is not None and self.activity is not None
+        r = self.host_rect()
+        self._activity_surface = self.surface.subsurface(r)
+        layout = getattr(self.activity, "layout", None)
+        if callable(layout):
+            layout(r.size)
+
+    def run(self, for_seconds: float | None = None, on_first_frame: Callable[[], None] | None = None) -> None:
+        """The frame loop; returns after ``for_seconds``, on quit or on SIGTERM/SIGINT."""
+        self.start_signals()
+        deadline = None if for_seconds is None else self.clock.now_ns() + int(for_seconds * 1e9)
+        try:
+            while self.running:
+                self.step()
+                if self.frame_count == 1 and on_first_frame:
+                    on_first_frame()
+                if deadline is not None and self.clock.now_ns() >= deadline:
+                    break
+                assert self._pg_clock is not None
+                self._pg_clock.tick(self.cfg.ui.fps)
+        finally:
+            self.shutdown()
+
+    def start_signals(self) -> None:
+        def stop(signum: int, frame: Any) -> None:
+            self.running = False
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                signal.signal(sig, stop)
+            except ValueError:  # not the main thread (tests)
+                pass
+
+    def shutdown(self) -> None:
+        """Clean stop: activity stopped, all notes off, session closed, log flushed."""
+        self.running = False
+        self._stop_activity()
+        self.panic(log=False)
+        if self.session is not None:
+            self.store.end_session(self.session)
+            self.session = None
+        for dev in (self.midi, self.audio):
+            close = getattr(dev, "stop", None) or getattr(dev, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception as exc:  # never hang or crash on the way out
+                    print(f"prelude-play: closing {type(dev).__name__}: {exc}", file=sys.stderr)
+        self.store.flush()
+
+    # ---- one frame -------------------------------------------------------------------------
+
+    def step(self) -> None:
+        """One frame: collect pygame input, drain the queue, route, update, draw."""
+        t0 = time.perf_counter_ns()
+        self.collect_pygame()
+        for ev in self.queue.drain():
+            self.route(ev)
+        now = self.clock.now_ns()
+        if self.screen == "host" and self.modal is None:
+            for tap in self.touch.update(now):
+                self._route_tap(tap)
+            self._check_corner(now)
+        if self.modal == "pin" and now - self.pin.opened_ns > PinPad.TIMEOUT_NS:
+            self.close_pin()
+        if self.activity is not None:
+            try:
+                self.activity.update(now)
+            except Exception as exc:
+                self._activity_failed("update", exc)
+        if self.store.pending:
+            left = self.store.flush()
+            if left:
+                self.notify(self.t("Saving is held ({n} events kept in memory): {err}").format(
+                    n=left, err=self.store.last_error))
+        self.draw()
+        self.frame_count += 1
+        if self.first_frame_ns is None:
+            self.first_frame_ns = time.perf_counter_ns()
+        self.frame_ns.append(time.perf_counter_ns() - t0)
+
+    def collect_pygame(self) -> None:
+        """Turn pygame events into InputEvents timestamped now (the earliest we see them)."""
+        w, h = self.theme.size
+        for e in pygame.event.get():
+            t = self.clock.now_ns()
+            if e.type == pygame.QUIT:
+                self.running = False
+            elif e.type in (pygame.FINGERDOWN, pygame.FINGERUP, pygame.FINGERMOTION):
+                kind = {pygame.FINGERDOWN: "down", pygame.FINGERUP: "up", pygame.FINGERMOTION: "move"}[e.type]
+                self.queue.put(InputEvent(t, "touch", kind, device=f"touch{e.touch_id}",
+                                          pos=(e.x * w, e.y * h), pointer_id=int(e.finger_id) + 1))
+            elif e.type in (pygame.MOUSEBUTTONDOWN, pygame.MOUSEBUTTONUP, pygame.MOUSEMOTION):
+                if getattr(e, "touch", False):
+                    continue  # SDL's synthesized copy of a FINGER event: one tap counts once
+                if e.type != pygame.MOUSEMOTION and e.button != 1:
+                    continue
+                if e.type == pygame.MOUSEMOTION and not e.buttons[0]:
+                    continue
+                kind = {pygame.MOUSEBUTTONDOWN: "down", pygame.MOUSEBUTTONUP: "up",
+                        pygame.MOUSEMOTION: "move"}[e.type]
+                self.queue.put(InputEvent(t, "mouse", kind, device="mouse", pos=e.pos, pointer_id=0))
+            elif e.type == pygame.KEYDOWN:
+                name = pygame.key.name(e.key)
+                self.queue.put(InputEvent(t, "key", "key_down", device="keyboard", key=name,
+                                          data={"mod": e.mod}))
+            elif e.type == pygame.KEYUP:
+                self.queue.put(InputEvent(t, "key", "key_up", device="keyboard",
+                                          key=pygame.key.name(e.key)))
+            elif e.type == pygame.TEXTINPUT and self.note_editing:
+                self.note_text += e.text
+            elif e.type in (pygame.VIDEORESIZE, pygame.WINDOWSIZECHANGED):
+                if self.surface is not None and self.surface.get_size() != self.theme.size:
+                    self.theme.size = self.surface.get_size()
+                    self.relayout()
+
+    # ---- routing ---------------------------------------------------------------------------
+
+    def midi_sink(self, ev: InputEvent) -> None:
+        """Called ON THE MIDI THREAD: play the hit's sound now, then queue it for the frame."""
+        act = self.activity
+        if (ev.kind == "note_on" and ev.role != "pedal" and act is not None
+                and not ev.data.get("filtered") and self.audio is not None):
+            try:
+                sound = act.fast_sound(ev)
+                if sound:
+                    self.audio.trigger(sound, (ev.velocity or 100) / 127.0)
+                    ev.data["sounded"] = sound
+            except Exception:  # never let a sound error kill the MIDI thread
+                pass
+        self.queue.put(ev)
+
+    def route(self, ev: InputEvent) -> None:
+        if ev.source == "system":
+            self._system_event(ev)
+        elif ev.source in ("touch", "mouse"):
+            self._pointer(ev)
+        elif ev.source == "key":
+            self._key(ev)
+        else:
+            self._to_activity_logged(ev)
+
+    def _system_event(self, ev: InputEvent) -> None:
+        text = ev.data.get("message") or f"{ev.kind}: {ev.device}"
+        self.notify(text)
+        if self.session is not None:
+            self.log(LogEvent(ev.kind, actor="system", source="system", device=ev.device, t_ns=ev.t_ns,
+                              data={k: v for k, v in ev.data.items() if k != "message"} | {"message": text}))
+
+    def _to_activity_logged(self, ev: InputEvent) -> None:
+        if ev.source == "midi" and ev.role == "pedal":
+            if ev.kind in ("note_on",) or (ev.kind == "control_change" and (ev.value or 0) >= 64):
+                self.score(self.cfg.scoring.pedal_outcome, source="midi", device=ev.device, t_ns=ev.t_ns)
+            return
+        if ev.data.get("filtered") and self.session is not None and ev.kind == "note_on":
+            self.log(LogEvent("filtered_hit", actor=ev.role if ev.role in ("client", "therapist") else "client",
+                              source=ev.source, device=ev.device, t_ns=ev.t_ns,
+                              data={"reason": ev.data["filtered"], "note": ev.note, "velocity": ev.velocity}))
+        self._to_activity(ev)
+
+    def _to_activity(self, ev: InputEvent) -> None:
+        if self.activity is None or self.screen != "host" or self.modal is not None:
+            return
+        try:
+            self.activity.handle(ev)
+        except Exception as exc:
+            self._activity_failed("handle", exc)
+
+    def _key(self, ev: InputEvent) -> None:
+        if ev.kind != "key_down" or ev.key is None:
+            self._to_activity(ev)
+            return
+        name = ev.key
+        mod = ev.data.get("mod", 0)
+        if name == THERAPIST_HOTKEY and mod & pygame.KMOD_CTRL and mod & pygame.KMOD_SHIFT:
+            self.ask_pin()
+            return
+        if self.modal == "pin":
+            self.pin.key(name)
+            return
+        if self.modal == "overlay" and self.overlay.key(name):
+            return
+        action = self.cfg.scoring.keys.get(name)
+        if action and self.activity is not None:
+            if action == "undo":
+                self.undo()
+            elif action == "prompt_next":
+                levels = self.cfg.scoring.prompt_levels
+                self.set_prompt(levels[(levels.index(self.prompt_level) + 1) % len(levels)])
+            elif action == "prompt_reset":
+                self.set_prompt(self.cfg.scoring.prompt_levels[0])
+            elif action == "panic":
+                self.panic()
+            else:
+                self.score(action, source="key", device=ev.device, t_ns=ev.t_ns)
+            return
+        if self.modal is None:
+            self._to_activity(ev)
+
+    def _corner_rect(self) -> pygame.Rect:
+        s = self.theme.px(110)
+        x = 0 if self.cfg.therapist.corner == "top_left" else self.theme.size[0] - s
+        return pygame.Rect(x, 0, s, s)
+
+    def _pointer(self, ev: InputEvent) -> None:
+        assert ev.pos is not None
+        if self.modal is not None:
+            if ev.kind == "down":
+                (self.pin if self.modal == "pin" else self.overlay).tap(ev.pos)
+            return
+        if self.screen == "home":
+            if ev.kind == "down":
+                self.home.tap(ev.pos)
+            return
+        # host: the therapist corner, else the activity (in its own coordinates)
+        if ev.kind == "down" and self._corner_rect().collidepoint(ev.pos):
+            self._corner_down = ev
+            return
+        if self._corner_down is not None and ev.pointer_id == self._corner_down.pointer_id:
+            if ev.kind == "up" or (ev.kind == "move" and not self._corner_rect().collidepoint(ev.pos)):
+                self._corner_down = None
+            return
+        r = self.host_rect()
+        local = replace(ev, pos=(ev.pos[0] - r.x, ev.pos[1] - r.y))
+        if ev.kind == "down" and not r.collidepoint(ev.pos):
+            return
+        self._to_activity(local)
+        if ev.kind == "down":
+            taps = self.touch.down(local)
+        elif ev.kind == "up":
+            taps = self.touch.up(local)
+        else:
+            self.touch.move(local)
+            taps = []
+        for tap in taps:
+            self._route_tap(tap)
+
+    def _route_tap(self, tap: InputEvent) -> None:
+        reason = tap.data.get("filtered")
+        if reason and self.session is not None:
+            self.log(LogEvent("filtered_touch", actor="client", source=tap.source, device=tap.device,
+                              t_ns=tap.t_ns, data={"reason": reason, "pos": list(tap.pos or ()),
+                                                    **{k: v for k, v in tap.data.items() if k != "filtered"}}))
+        self._to_activity(tap)
+
+    def _check_corner(self, now: int) -> None:
+        d = self._corner_down
+        if d is not None and now - d.t_ns >= self.cfg.therapist.long_press_ms * 1_000_000:
+            self._corner_down = None
+            self.ask_pin()
+
+    # ---- therapist -------------------------------------------------------------------------
+
+    def ask_pin(self) -> None:
+        if not self.cfg.therapist.pin:
+            self.unlock()
+            return
+        self.pin.open(self.clock.now_ns())
+        self.pin.layout()
+        self.modal = "pin"
+
+    def close_pin(self) -> None:
+        self.modal = None
+
+    def unlock(self) -> None:
+        if self.screen == "home":
+            self.modal = None
+            return
+        self.modal = "overlay"
+        self.overlay.layout()
+
+    def close_overlay(self) -> None:
+        if self.note_editing:
+            self.toggle_note()
+        self.modal = None
+
+    def set_prompt(self, level: str) -> None:
+        self.prompt_level = level
+        if self.modal == "overlay":
+            self.overlay.layout()
+
+    def score(self, outcome: str, *, source: str = "touch", device: str = "", t_ns: int | None = None) -> int | None:
+        """Record the therapist's judgement via the activity (which may attach it to its trial)."""
+        if self.activity is None:
+            return None
+        sc = Score(outcome, self.prompt_level, t_ns or self.clock.now_ns(), source, device)
+        try:
+            eid = self.activity.on_score(sc)
+        except Exception as exc:
+            self._activity_failed("on_score", exc)
+            return None
+        if eid is not None:
+            self.scores.append((eid, outcome, self.prompt_level))
+        self.prompt_level = self.cfg.scoring.prompt_levels[0]
+        if self.modal == "overlay":
+            self.overlay.layout()
+        return eid
+
+    def undo(self) -> int | None:
+        """Undo = a new 'correction' event pointing at the last score; nothing is overwritten."""
+        if not self.scores or self.session is None:
+            return None
+        eid, outcome, prompt = self.scores.pop()
+        return self.log(LogEvent("correction", actor="therapist", source="touch", corrects=eid,
+                                 goals=self.activity.goals if self.activity else (),
+                                 data={"action": "undo", "undone_outcome": outcome, "undone_prompt": prompt}))
+
+    def last_score_text(self) -> str:
+        if not self.scores:
+            return self.t("No score yet")
+        _, outcome, prompt = self.scores[-1]
+        return self.t("Last score") + f": {self.t(outcome.replace('_', ' ').capitalize())} · {self.t(prompt.capitalize())}"
+
+    def toggle_note(self) -> None:
+        if self.note_editing:
+            text = self.note_text.strip()
+            if text and self.session is not None:
+                self.log(LogEvent("note", actor="therapist", source="key",
+                                  goals=self.activity.goals if self.activity else (), data={"note": text}))
+            self.note_editing, self.note_text = False, ""
+            pygame.key.stop_text_input()
+        else:
+            self.note_editing = True
+            pygame.key.start_text_input()
+        self.overlay.layout()
+
+    def panic(self, log: bool = True) -> None:
+        """All sound and all MIDI notes off, now."""
+        for target in (self.audio, self.midi_out, self.midi):
+            fn = getattr(target, "all_off", None) or getattr(target, "panic", None)
+            if callable(fn):
+                try:
+                    fn()
+                except Exception:
+                    pass
+        if log and self.session is not None:
+            self.log(LogEvent("panic", actor="therapist", source="touch"))
+
+    def language_label(self) -> str:
+        other = "fr_CA" if self.language == "en" else "en"
+        return LANGUAGES[other]
+
+    def toggle_language(self) -> None:
+        self.language = "fr_CA" if self.language == "en" else "en"
+        self.t = translator(self.language)
+        if self.activity is not None and self.activity.ctx is not None:
+            self.activity.ctx.t = self.t
+        if self.data_dir is not None:
+            from prelude_play.settings_file import set_user_setting
+
+            set_user_setting(self.data_dir, "ui", "language", self.language)
+        self.relayout()
+
+    def notify(self, text: str) -> None:
+        self.notices.append(text)
+        del self.notices[:-20]
+
+    # ---- clients, sessions, activities ------------------------------------------------------
+
+    def select_client(self, client_id: str, create: bool = False) -> None:
+        if self.session is not None and self.session.client_id != client_id:
+            self.notify(self.t("End the session before switching clients"))
+            return
+        if create:
+            self.store.ensure_client(client_id)
+        self.client_id = client_id
+        profile = self.store.client_profile(client_id)
+        acc = profile.get("touch", {})
+        self.touch.configure(acc.get("ignore_repeat_ms", self.cfg.touch.ignore_repeat_ms),
+                             acc.get("hold_to_select_ms", self.cfg.touch.hold_to_select_ms))
+        self.home.layout()
+
+    def new_client(self) -> None:
+        n = len(self.store.clients(include_archived=True)) + 1
+        cid = f"client-{n}"
+        while any(c["id"] == cid for c in self.store.clients(include_archived=True)):
+            n += 1
+            cid = f"client-{n}"
+        self.store.ensure_client(cid, display_name=f"{self.t('Client')} {n}")
+        self.select_client(cid)
+
+    def provenance(self) -> dict[str, Any]:
+        """Where this session's data came from (Expyriment-style header)."""
+        return {
+            "app_version": __version__,
+            "python": platform.python_version(),
+            "pygame": pygame.version.ver,
+            "platform": platform.platform(),
+            "machine": platform.node(),
+            "activities": {n: e.cls.version for n, e in self.registry.entries.items()},
+            "config": {k: v for k, v in asdict(self.cfg).items() if k not in ("problems", "sources")},
+            "config_sources": self.cfg.sources,
+            "config_problems": [str(p) for p in self.cfg.problems],
+            "audio": _describe(self.audio),
+            "midi": _describe(self.midi),
+            "language": self.language,
+        }
+
+    def start_activity(self, name: str) -> None:
+        if self.client_id is None:
+            self.notify(self.t("Pick a client first"))
+            return
+        try:
+            entry = self.registry.get(name)
+        except ActivityError as exc:
+            self.notify(str(exc))
+            return
+        if self.session is None:
+            self.session = self.store.start_session(self.client_id, self.provenance())
+        self._stop_activity()
+        profile = self.store.client_profile(self.client_id)
+        overrides = profile.get("activities", {}).get(name, {})
+        act = entry.create(overrides)
+        ctx = ActivityContext(
+            clock=self.clock, activity_name=name, goals=entry.cls.goals, settings=act.config,
+            log_sink=self.log, audio=self.audio, midi_out=self.midi_out, client={"id": self.client_id, **profile},
+            translate=self.t, notify=self.notify, prompt_level=lambda: self.prompt_level,
+            assets_dir=resource_dir("assets"), prompt_levels=tuple(self.cfg.scoring.prompt_levels),
+            outcomes=tuple(self.cfg.scoring.outcomes))
+        self.session.activity = name
+        try:
+            act.prepare(ctx)
+        except Exception as exc:
+            self.notify(str(ActivityError(name, f"could not start: {exc}")))
+            self.log(LogEvent("activity_error", actor="system", data={"stage": "prepare", "error": repr(exc)}))
+            self.session.activity = "home"
+            self.screen = "home"
+            self.home.layout()
+            return
+        self.activity, self.activity_name = act, name
+        self.screen, self.modal = "host", None
+        self.scores.clear()
+        self.log(LogEvent("activity_start", actor="system", goals=entry.cls.goals,
+                          data={"version": entry.cls.version, "settings": act.config}))
+        self._layout_activity()
+
+    def _stop_activity(self) -> None:
+        if self.activity is None:
+            return
+        try:
+            self.activity.stop()
+        except Exception as exc:
+            self.notify(str(ActivityError(self.activity_name or "?", f"stop failed: {exc}")))
+        self.log(LogEvent("activity_stop", actor="system"))
+        self.activity, self.activity_name = None, None
+        if self.session is not None:
+            self.session.activity = "home"
+
+    def _activity_failed(self, stage: str, exc: Exception) -> None:
+        """An activity crashed: keep the session and the log, return to home with a notice."""
+        name = self.activity_name or "?"
+        self.notify(str(ActivityError(name, f"stopped after an error in {stage}: {type(exc).__name__}: {exc}")))
+        self.log(LogEvent("activity_error", actor="system", data={"stage": stage, "error": repr(exc)}))
+        self.activity, self.activity_name = None, None
+        self.panic(log=False)
+        self.go_home()
+
+    def activity_title(self) -> str:
+        if self.activity_name is None:
+            return ""
+        return self.t(self.registry.entries[self.activity_name].title)
+
+    def go_home(self) -> None:
+        """Pause: leave the activity (therapist only); the session stays open to resume."""
+        self._last_activity = self.activity_name or getattr(self, "_last_activity", None)
+        self._stop_activity()
+        self.screen, self.modal = "home", None
+        self.home.layout()
+
+    def resume(self) -> None:
+        last = getattr(self, "_last_activity", None)
+        if last:
+            self.start_activity(last)
+
+    def end_session(self) -> None:
+        self._stop_activity()
+        if self.session is not None:
+            self.store.end_session(self.session)
+            self.session = None
+        self.screen, self.modal = "home", None
+        self.home.layout()
+
+    def log(self, ev: LogEvent) -> int | None:
+        if self.session is None:
+            return None
+        return self.store.log(self.session, ev)
+
+    def session_ms(self) -> float:
+        return ms_since(self.session.t0_ns, self.clock.now_ns()) if self.session else 0.0
+
+    # ---- drawing ---------------------------------------------------------------------------
+
+    def draw(self) -> None:
+        surf = self.surface
+        if surf is None:
+            return
+        if self.screen == "home":
+            self.home.draw(surf)
+        else:
+            self._draw_host(surf)
+        if self.modal == "pin":
+            self.pin.draw(surf)
+        elif self.modal == "overlay":
+            self.overlay.draw(surf)
+        pygame.display.flip()
+
+    def _draw_host(self, surf: pygame.Surface) -> None:
+        from prelude_play.ui.widgets import draw_ring, draw_text
+
+        theme = self.theme
+        surf.fill(th.BG)
+        bar = pygame.Rect(0, 0, theme.size[0], theme.bar_height)
+        pygame.draw.rect(surf, th.PANEL, bar)
+        draw_text(surf, theme, self.activity_title(), (theme.px(24), bar.centery), 34, bold=True,
+                  anchor="midleft")
+        if self.notices:
+            draw_text(surf, theme, self.notices[-1], (theme.size[0] // 2 + theme.px(40), bar.centery), 22,
+                      colour=th.PARTIAL, max_width=theme.size[0] // 2 - theme.px(200))
+        c = self._corner_rect()
+        pygame.draw.circle(surf, th.PANEL_HI, (c.centerx, bar.centery), theme.px(14))
+        if self._corner_down is not None:
+            p = (self.clock.now_ns() - self._corner_down.t_ns) / (self.cfg.therapist.long_press_ms * 1e6)
+            draw_ring(surf, (c.centerx, bar.centery), theme.px(26), p, th.ACCENT, theme.px(5))
+        if self.activity is not None and self._activity_surface is not None:
+            try:
+                self.activity.draw(self._activity_surface)
+            except Exception as exc:
+                self._activity_failed("draw", exc)
+                return
+            r = self.host_rect()
+            for pos, prog in self.touch.hold_progress(self.clock.now_ns()):
+                draw_ring(surf, (int(pos[0] + r.x), int(pos[1] + r.y)), theme.px(60), prog,
+                          th.ACCENT, theme.px(8))
+
+    def screenshot(self, path: str | Path) -> Path:
+        assert self.surface is not None
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pygame.image.save(self.surface, str(path))
+        return path
+
+    def find_button(self, button_id: str) -> Any:
+        """A button on whatever is showing (modal first), for the pilot."""
+        screens = []
+        if self.modal == "pin":
+            screens.append(self.pin)
+        elif self.modal == "overlay":
+            screens.append(self.overlay)
+        elif self.screen == "home":
+            screens.append(self.home)
+        for s in screens:
+            b = s.find(button_id)
+            if b is not None:
+                return b
+        if self.modal is None and self.screen == "host" and self.activity is not None:
+            finder = getattr(self.activity, "find_target", None)
+            if callable(finder):
+                rect = finder(button_id)
+                if rect is not None:
+                    return rect.move(0, self.host_rect().y)
+        return None
+
+
+def _describe(dev: Any) -> Any:
+    if dev is None:
+        return None
+    describe = getattr(dev, "describe", None)
+    if callable(describe):
+        try:
+            return describe()
+        except Exception as exc:
+            return {"error": repr(exc)}
+    return type(dev).__name__

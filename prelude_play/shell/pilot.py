@@ -1,0 +1,168 @@
+"""Drive the headless app in tests, in the spirit of Textual's ``run_test()``.
+
+The pilot posts real pygame events (a tap is a FINGERDOWN plus SDL's synthesized
+MOUSEBUTTONDOWN copy, as on a real touchscreen), sends MIDI through the same sink the MIDI
+thread uses (so the fast path is exercised), steps frames and moves a FakeClock.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from prelude_play.clock import FakeClock
+from prelude_play.config import AppConfig
+from prelude_play.events import InputEvent
+
+FRAME_MS = 1000 / 60
+
+
+class Pilot:
+    def __init__(self, app: Any, clock: Any) -> None:
+        self.app = app
+        self.clock = clock
+
+    # ---- time ------------------------------------------------------------------------------
+
+    def step(self, frames: int = 1, *, frame_ms: float = FRAME_MS) -> None:
+        """Run frames; with a FakeClock each frame moves time by ``frame_ms``."""
+        for _ in range(frames):
+            if isinstance(self.clock, FakeClock):
+                self.clock.advance(ms=frame_ms)
+            self.app.step()
+
+    def wait(self, ms: float) -> None:
+        """Let ``ms`` of session time pass, frame by frame."""
+        self.step(max(1, int(round(ms / FRAME_MS))))
+
+    # ---- pointer ---------------------------------------------------------------------------
+
+    def _pos(self, target: str | tuple[float, float]) -> tuple[float, float]:
+        if isinstance(target, tuple):
+            return target
+        found = self.app.find_button(target)
+        if found is None:
+            raise LookupError(f"no target '{target}' on screen '{self.app.screen}' (modal {self.app.modal})")
+        rect = getattr(found, "rect", found)
+        return rect.center
+
+    def down(self, target: str | tuple[float, float], *, source: str = "touch", finger: int = 0) -> tuple[float, float]:
+        import pygame
+
+        x, y = self._pos(target)
+        w, h = self.app.theme.size
+        if source == "touch":
+            pygame.event.post(pygame.event.Event(pygame.FINGERDOWN, touch_id=1, finger_id=finger,
+                                                 x=x / w, y=y / h, dx=0.0, dy=0.0, pressure=1.0))
+            # SDL also delivers a mouse copy of the same tap, flagged touch=True.
+            pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(int(x), int(y)), button=1,
+                                                 touch=True))
+        else:
+            pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(int(x), int(y)), button=1,
+                                                 touch=False))
+        return x, y
+
+    def up(self, pos: tuple[float, float], *, source: str = "touch", finger: int = 0) -> None:
+        import pygame
+
+        x, y = pos
+        w, h = self.app.theme.size
+        if source == "touch":
+            pygame.event.post(pygame.event.Event(pygame.FINGERUP, touch_id=1, finger_id=finger,
+                                                 x=x / w, y=y / h, dx=0.0, dy=0.0, pressure=0.0))
+            pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONUP, pos=(int(x), int(y)), button=1, touch=True))
+        else:
+            pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONUP, pos=(int(x), int(y)), button=1, touch=False))
+
+    def tap(self, target: str | tuple[float, float], *, source: str = "touch", hold_ms: float = 0) -> None:
+        """Touch and release; ``hold_ms`` keeps the finger down that long (in frames)."""
+        pos = self.down(target, source=source)
+        self.step()
+        if hold_ms:
+            self.wait(hold_ms)
+        self.up(pos, source=source)
+        self.step()
+
+    def hold(self, target: str | tuple[float, float], ms: float) -> None:
+        self.tap(target, hold_ms=ms)
+
+    # ---- keys and MIDI ---------------------------------------------------------------------
+
+    def press(self, key: str, *, mod: int = 0) -> None:
+        import pygame
+
+        code = pygame.key.key_code(key)
+        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=code, mod=mod, unicode="", scancode=0))
+        pygame.event.post(pygame.event.Event(pygame.KEYUP, key=code, mod=mod, unicode="", scancode=0))
+        self.step()
+
+    def type_text(self, text: str) -> None:
+        import pygame
+
+        pygame.event.post(pygame.event.Event(pygame.TEXTINPUT, text=text))
+        self.step()
+
+    def midi(self, kind: str = "note_on", *, note: int | None = 38, velocity: int = 100, device: str = "pilot-pad",
+             channel: int = 9, role: str = "client", control: int | None = None, value: Any = None,
+             data: dict[str, Any] | None = None, step: bool = True) -> InputEvent:
+        """Deliver one MIDI message as the MIDI thread would (fast path, then the queue)."""
+        ev = InputEvent(self.clock.now_ns(), "midi", kind, device=device, note=note, velocity=velocity,
+                        channel=channel, control=control, value=value, role=role, data=dict(data or {}))
+        self.app.midi_sink(ev)
+        if step:
+            self.step()
+        return ev
+
+    def unlock(self) -> None:
+        """Open the therapist panel the way a therapist does: long-press the corner, type the PIN."""
+        corner = self.app._corner_rect().center
+        pos = self.down(corner)
+        self.wait(self.app.cfg.therapist.long_press_ms + 50)
+        self.up(pos)
+        self.step()
+        for digit in self.app.cfg.therapist.pin:
+            self.tap(f"pin:{digit}")
+
+    def screenshot(self, path: str | Path) -> Path:
+        return self.app.screenshot(path)
+
+
+@contextmanager
+def run_test(
+    cfg: AppConfig | None = None,
+    *,
+    data_dir: Path,
+    size: tuple[int, int] = (1280, 800),
+    clock: Any = None,
+    audio: Any = None,
+    midi: Any = None,
+    midi_out: Any = None,
+    client: str | None = None,
+    activity: str | None = None,
+    activities_package: str = "activities",
+) -> Iterator[Pilot]:
+    """Start the whole app headless with an in-process store under ``data_dir``."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    from prelude_play.activity import discover
+    from prelude_play.goals import parse_goals
+    from prelude_play.config import resource_dir
+    from prelude_play.shell.app import App
+    from prelude_play.store.eventlog import EventLog
+
+    clock = clock or FakeClock()
+    cfg = cfg or AppConfig()
+    goals, _ = parse_goals(resource_dir("config") / "goals.toml")
+    registry = discover(activities_package, known_goals=goals.is_known)
+    store = EventLog(Path(data_dir) / "prelude.db", clock)
+    app = App(cfg, store=store, registry=registry, clock=clock, audio=audio, midi=midi,
+              midi_out=midi_out, size=size, data_dir=Path(data_dir))
+    app.start(client_id=client, activity=activity)
+    app.step()
+    try:
+        yield Pilot(app, clock)
+    finally:
+        app.shutdown()
+        store.close()

@@ -1,0 +1,265 @@
+"""Shell screens: home (therapist picks client and activity), PIN pad, therapist overlay.
+
+Screens are layout + buttons; the App routes taps to them and they call back into the App.
+Each button has an ``id`` so the test pilot can tap it by name.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import pygame
+
+from prelude_play.ui import theme as th
+from prelude_play.ui.widgets import Button, draw_text, grid_rects
+
+if TYPE_CHECKING:
+    from prelude_play.shell.app import App
+
+
+class Screen:
+    def __init__(self, app: "App") -> None:
+        self.app = app
+        self.buttons: list[Button] = []
+
+    @property
+    def t(self) -> Callable[[str], str]:
+        return self.app.t
+
+    def layout(self) -> None:
+        """Rebuild buttons for the current window size and state."""
+
+    def tap(self, pos: tuple[float, float]) -> bool:
+        for b in self.buttons:
+            if b.hit(pos):
+                if b.on_press:
+                    b.on_press()
+                return True
+        return False
+
+    def key(self, name: str) -> bool:
+        return False
+
+    def draw(self, surface: pygame.Surface) -> None:
+        for b in self.buttons:
+            b.draw(surface, self.app.theme)
+
+    def find(self, button_id: str) -> Button | None:
+        return next((b for b in self.buttons if b.id == button_id), None)
+
+
+class HomeScreen(Screen):
+    """Pick a client, then start or resume; therapist-facing (behind the lock once a session runs)."""
+
+    def layout(self) -> None:
+        app, theme = self.app, self.app.theme
+        w, h = theme.size
+        pad = theme.px(32)
+        self.buttons = []
+        col_w = int(w * 0.34)
+        y = theme.px(130)
+        clients = app.store.clients()
+        for i, c in enumerate(clients[:5]):
+            r = pygame.Rect(pad, y + i * theme.px(112), col_w, theme.px(100))
+            self.buttons.append(Button(
+                f"client:{c['id']}", c["display_name"], r,
+                on_press=lambda cid=c["id"]: app.select_client(cid),
+                selected=(c["id"] == app.client_id), sublabel=c["code"]))
+        r = pygame.Rect(pad, y + min(len(clients), 5) * theme.px(112), col_w, theme.px(100))
+        self.buttons.append(Button("new_client", self.t("+ New client"), r, on_press=app.new_client,
+                                   colour=th.PANEL))
+        x0 = pad * 2 + col_w
+        area = pygame.Rect(x0, y, w - x0 - pad, h - y - theme.px(150))
+        names = app.registry.names()
+        if app.session is not None:
+            resume = pygame.Rect(x0, h - theme.px(130), (w - x0 - pad) // 2 - pad // 2, theme.px(100))
+            end = resume.move(resume.width + pad, 0)
+            self.buttons.append(Button("resume", self.t("Resume session"), resume, on_press=app.resume,
+                                       colour=th.GOOD, text_colour=th.BG))
+            self.buttons.append(Button("end_session", self.t("End session"), end,
+                                       on_press=app.end_session, colour=th.NOT_YET, text_colour=th.BG))
+        if names:
+            cols = 2 if len(names) <= 4 else 3
+            rows = (len(names) + cols - 1) // cols
+            cell_h = min(theme.px(150), (area.height - pad * (rows - 1)) // max(rows, 1))
+            grid = grid_rects(pygame.Rect(area.x, area.y, area.width, rows * cell_h + (rows - 1) * pad),
+                              rows, cols, pad)
+            for i, name in enumerate(names):
+                entry = app.registry.entries[name]
+                self.buttons.append(Button(
+                    f"activity:{name}", self.t(entry.title), grid[i],
+                    on_press=lambda n=name: app.start_activity(n),
+                    colour=th.PALETTE[i % len(th.PALETTE)], enabled=app.client_id is not None,
+                    font_size=36))
+
+    def draw(self, surface: pygame.Surface) -> None:
+        theme = self.app.theme
+        surface.fill(th.BG)
+        draw_text(surface, theme, "Prelude Play", (theme.px(32), theme.px(50)), 56, bold=True,
+                  colour=th.ACCENT, anchor="midleft")
+        draw_text(surface, theme, self.t("Client"), (theme.px(32), theme.px(105)), 30,
+                  colour=th.MUTED, anchor="midleft")
+        x0 = theme.px(64) + int(theme.size[0] * 0.34)
+        label = self.t("Activities") if self.app.client_id else self.t("Pick a client first")
+        draw_text(surface, theme, label, (x0, theme.px(105)), 30, colour=th.MUTED, anchor="midleft")
+        super().draw(surface)
+        y = theme.size[1] - theme.px(20)
+        for i, err in enumerate(self.app.registry.errors[:3]):
+            draw_text(surface, theme, f"⚠ {err}", (theme.px(32), y - i * theme.px(28)), 22,
+                      colour=th.NOT_YET, anchor="bottomleft", max_width=theme.size[0] - theme.px(64))
+
+
+class PinPad(Screen):
+    """The therapist lock: a PIN after the corner long-press, so a client cannot leave."""
+
+    TIMEOUT_NS = 15_000_000_000
+
+    def __init__(self, app: "App") -> None:
+        super().__init__(app)
+        self.entered = ""
+        self.opened_ns = 0
+        self.wrong = False
+
+    def open(self, now_ns: int) -> None:
+        self.entered, self.wrong, self.opened_ns = "", False, now_ns
+
+    def layout(self) -> None:
+        theme = self.app.theme
+        w, h = theme.size
+        size = theme.px(104)
+        gap = theme.px(16)
+        gw = 3 * size + 2 * gap
+        x0, y0 = (w - gw) // 2, theme.px(210)
+        labels = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "cancel", "0", "back"]
+        self.buttons = []
+        for i, lab in enumerate(labels):
+            r = pygame.Rect(x0 + (i % 3) * (size + gap), y0 + (i // 3) * (size + gap), size, size)
+            text = {"cancel": "✕", "back": "⌫"}.get(lab, lab)
+            self.buttons.append(Button(f"pin:{lab}", text, r, on_press=lambda l=lab: self.press(l),
+                                       font_size=44))
+
+    def press(self, label: str) -> None:
+        if label == "cancel":
+            self.app.close_pin()
+        elif label == "back":
+            self.entered = self.entered[:-1]
+        else:
+            self.entered += label
+            pin = self.app.cfg.therapist.pin
+            if self.entered == pin:
+                self.app.unlock()
+            elif len(self.entered) >= len(pin):
+                self.entered, self.wrong = "", True
+
+    def key(self, name: str) -> bool:
+        if name.isdigit() and len(name) == 1:
+            self.press(name)
+        elif name.startswith("[") and name[1:-1].isdigit():
+            self.press(name[1:-1])
+        elif name == "backspace":
+            self.press("back")
+        elif name == "escape":
+            self.press("cancel")
+        return True
+
+    def draw(self, surface: pygame.Surface) -> None:
+        theme = self.app.theme
+        shade = pygame.Surface(theme.size, pygame.SRCALPHA)
+        shade.fill((10, 12, 20, 235))
+        surface.blit(shade, (0, 0))
+        msg = self.t("Wrong PIN, try again") if self.wrong else self.t("Therapist PIN")
+        draw_text(surface, theme, msg, (theme.size[0] // 2, theme.px(120)), 40, bold=True,
+                  colour=th.NOT_YET if self.wrong else th.TEXT)
+        draw_text(surface, theme, "●" * len(self.entered) or " ", (theme.size[0] // 2, theme.px(175)), 40)
+        super().draw(surface)
+
+
+class Overlay(Screen):
+    """The therapist panel: score outcome + prompt level, note, undo, panic, switch/leave."""
+
+    def layout(self) -> None:
+        app, theme = self.app, self.app.theme
+        w, h = theme.size
+        pad = theme.px(20)
+        self.panel = pygame.Rect(theme.px(40), theme.px(40), w - theme.px(80), h - theme.px(80))
+        p = self.panel
+        self.buttons = []
+        outcomes = app.cfg.scoring.outcomes
+        row = pygame.Rect(p.x + pad, p.y + theme.px(110), p.width - 2 * pad, theme.px(110))
+        for i, r in enumerate(grid_rects(row, 1, len(outcomes), pad)):
+            o = outcomes[i]
+            self.buttons.append(Button(f"outcome:{o}", self.t(o.replace("_", " ").capitalize()), r,
+                                       on_press=lambda o=o: app.score(o, source="touch"),
+                                       colour=th.OUTCOME_COLOURS.get(o, th.NEUTRAL), text_colour=th.BG,
+                                       font_size=36))
+        levels = app.cfg.scoring.prompt_levels
+        row2 = pygame.Rect(p.x + pad, row.bottom + theme.px(60), p.width - 2 * pad, theme.px(96))
+        for i, r in enumerate(grid_rects(row2, 1, len(levels), pad)):
+            lv = levels[i]
+            self.buttons.append(Button(f"prompt:{lv}", self.t(lv.capitalize()), r,
+                                       on_press=lambda lv=lv: app.set_prompt(lv),
+                                       selected=(lv == app.prompt_level), font_size=30))
+        row3 = pygame.Rect(p.x + pad, row2.bottom + theme.px(40), p.width - 2 * pad, theme.px(96))
+        actions = [("undo", self.t("Undo last score"), app.undo, th.PANEL_HI),
+                   ("note", self.t("Add note") if not app.note_editing else self.t("Save note"),
+                    app.toggle_note, th.PANEL_HI),
+                   ("panic", self.t("Silence all"), app.panic, th.DANGER),
+                   ("language", app.language_label(), app.toggle_language, th.PANEL_HI)]
+        extra = getattr(app.activity, "therapist_actions", None)
+        if callable(extra):
+            actions += [(f"act:{aid}", label, fn, th.PANEL_HI) for aid, label, fn in extra()]
+        for r, (bid, label, fn, col) in zip(grid_rects(row3, 1, len(actions), pad), actions):
+            press = fn if not bid.startswith("act:") else (lambda f=fn: (f(), self.layout()))
+            self.buttons.append(Button(bid, label, r, on_press=press, colour=col, font_size=28))
+        row4 = pygame.Rect(p.x + pad, p.bottom - pad - theme.px(100), p.width - 2 * pad, theme.px(100))
+        nav = [("home", self.t("Pause: home"), app.go_home, th.PANEL_HI),
+               ("close", self.t("Back to client"), app.close_overlay, th.GOOD)]
+        for r, (bid, label, fn, col) in zip(grid_rects(row4, 1, len(nav), pad), nav):
+            self.buttons.append(Button(bid, label, r, on_press=fn, colour=col,
+                                       text_colour=th.BG if col == th.GOOD else th.TEXT, font_size=32))
+
+    def key(self, name: str) -> bool:
+        app = self.app
+        if app.note_editing:
+            if name in ("return", "enter"):
+                app.toggle_note()
+            elif name == "backspace":
+                app.note_text = app.note_text[:-1]
+            elif name == "escape":
+                app.note_editing, app.note_text = False, ""
+                self.layout()
+            return True
+        if name == "escape":
+            app.close_overlay()
+            return True
+        return False
+
+    def draw(self, surface: pygame.Surface) -> None:
+        app, theme = self.app, self.app.theme
+        shade = pygame.Surface(theme.size, pygame.SRCALPHA)
+        shade.fill((10, 12, 20, 215))
+        surface.blit(shade, (0, 0))
+        pygame.draw.rect(surface, th.PANEL, self.panel, border_radius=theme.px(24))
+        p = self.panel
+        title = app.activity_title()
+        status = app.activity.status_text() if app.activity else ""
+        draw_text(surface, theme, f"{self.t('Therapist')} · {title}", (p.x + theme.px(24), p.y + theme.px(40)),
+                  38, bold=True, anchor="midleft")
+        if status:
+            draw_text(surface, theme, status, (p.right - theme.px(24), p.y + theme.px(40)), 28,
+                      colour=th.ACCENT, anchor="midright")
+        last = app.last_score_text()
+        draw_text(surface, theme, last, (p.x + theme.px(24), p.y + theme.px(85)), 26,
+                  colour=th.MUTED, anchor="midleft", max_width=p.width - theme.px(48))
+        prompt_y = p.y + theme.px(110) + theme.px(110) + theme.px(30)
+        draw_text(surface, theme, self.t("Prompt level for the next score"),
+                  (p.x + theme.px(24), prompt_y), 26, colour=th.MUTED, anchor="midleft")
+        super().draw(surface)
+        note_y = p.bottom - theme.px(150)
+        if app.note_editing:
+            text = self.t("Note") + ": " + app.note_text + "▌"
+            draw_text(surface, theme, text, (p.x + theme.px(24), note_y), 28, anchor="midleft",
+                      max_width=p.width - theme.px(48), colour=th.ACCENT)
+        elif app.notices:
+            draw_text(surface, theme, app.notices[-1], (p.x + theme.px(24), note_y), 26,
+                      anchor="midleft", colour=th.PARTIAL, max_width=p.width - theme.px(48))

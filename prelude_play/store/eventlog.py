@@ -1,0 +1,305 @@
+"""The event log: an embedded SQLite store, append-only, that survives ``kill -9``.
+
+WAL mode with one commit per event: once ``log()`` returns an id, the row is in the WAL file
+in the OS page cache, so the process dying at any moment cannot lose it (synchronous=NORMAL
+is durable against process crashes; FULL, at a cost of an fsync per event, also against power
+loss — configurable). If the disk is full the event is kept in memory, retried, and the shell
+shows a notice; it is never dropped.
+
+Corrections never overwrite: the events table refuses UPDATE and DELETE; an undo/edit is a new
+event whose ``corrects`` names the original.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import stat
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from prelude_play.clock import Clock, ms_since
+from prelude_play.errors import StoreError
+from prelude_play.events import LogEvent
+
+SCHEMA_VERSION = 1
+APP_ID = 0x50504C59  # "PPLY": tells our store from any other SQLite file
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS clients (
+    id TEXT PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    created TEXT NOT NULL,
+    archived INTEGER NOT NULL DEFAULT 0,
+    profile TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL REFERENCES clients(id),
+    started TEXT NOT NULL,
+    ended TEXT,
+    plan TEXT,
+    provenance TEXT NOT NULL DEFAULT '{}',
+    notes TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    client_id TEXT NOT NULL,
+    activity TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    source TEXT NOT NULL,
+    device TEXT NOT NULL,
+    t_ms REAL NOT NULL,
+    wall TEXT NOT NULL,
+    goals TEXT NOT NULL,
+    prompt TEXT,
+    outcome TEXT,
+    data TEXT NOT NULL,
+    corrects INTEGER REFERENCES events(id)
+);
+CREATE INDEX IF NOT EXISTS events_session ON events(session_id);
+CREATE INDEX IF NOT EXISTS events_client ON events(client_id);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only: log a correction instead'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'events are append-only: log a correction instead'); END;
+"""
+
+EVENT_COLUMNS = ("id", "session_id", "client_id", "activity", "kind", "actor", "source", "device",
+                 "t_ms", "wall", "goals", "prompt", "outcome", "data", "corrects")
+
+
+def wall_now() -> str:
+    """Wall time as ISO 8601 with the local UTC offset (what a therapist reads in a report)."""
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
+@dataclass
+class Session:
+    id: str
+    client_id: str
+    t0_ns: int
+    started: str
+    activity: str = "home"
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StoredEvent:
+    id: int
+    session_id: str
+    client_id: str
+    activity: str
+    kind: str
+    actor: str
+    source: str
+    device: str
+    t_ms: float
+    wall: str
+    goals: tuple[str, ...]
+    prompt: str | None
+    outcome: str | None
+    data: dict[str, Any]
+    corrects: int | None
+
+    @classmethod
+    def from_row(cls, row: tuple) -> "StoredEvent":
+        d = dict(zip(EVENT_COLUMNS, row))
+        d["goals"] = tuple(json.loads(d["goals"]))
+        d["data"] = json.loads(d["data"])
+        return cls(**d)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        os.chmod(path, stat.S_IRWXU)
+    except OSError:
+        pass
+
+
+class EventLog:
+    """The append-only store. One instance per process, used from the UI thread."""
+
+    def __init__(self, path: Path | str, clock: Clock, *, durable: str = "NORMAL") -> None:
+        self.clock = clock
+        self.path = Path(path) if path != ":memory:" else None
+        self.pending: list[tuple] = []
+        self.last_error: str | None = None
+        if self.path is not None:
+            _private_dir(self.path.parent)
+            self._check_existing(self.path)
+            old = os.umask(0o077)
+            try:
+                self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            finally:
+                os.umask(old)
+        else:
+            self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute(f"PRAGMA synchronous={durable}")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path}: this store was written by a newer Prelude Play (format {version}, "
+                    f"this version reads {SCHEMA_VERSION}). It was not changed. Update Prelude Play "
+                    "or use --data-dir to open another folder.")
+            self.db.executescript(SCHEMA)
+            self.db.execute(f"PRAGMA application_id={APP_ID}")
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open the event store ({exc})") from exc
+        if self.path is not None:
+            for p in (self.path, Path(str(self.path) + "-wal"), Path(str(self.path) + "-shm")):
+                if p.exists():
+                    os.chmod(p, stat.S_IRUSR | stat.S_IWUSR)
+
+    @staticmethod
+    def _check_existing(path: Path) -> None:
+        """Detect a damaged or foreign store before touching it; keep a backup of a damaged one."""
+        if not path.exists() or path.stat().st_size == 0:
+            return
+        try:
+            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                app_id = con.execute("PRAGMA application_id").fetchone()[0]
+                ok = con.execute("PRAGMA quick_check").fetchone()[0]
+            finally:
+                con.close()
+        except sqlite3.DatabaseError as exc:
+            app_id, ok = None, str(exc)
+        if ok != "ok" or app_id not in (0, APP_ID):
+            backup = path.with_name(f"{path.name}.damaged-{datetime.now():%Y%m%d-%H%M%S}")
+            shutil.copy2(path, backup)
+            raise StoreError(
+                f"{path}: the event store is damaged or is not a Prelude Play store ({ok}). "
+                f"A copy was kept at {backup}. Move the damaged file away to start a new store, "
+                "or restore a backup.")
+
+    # ---- clients and sessions --------------------------------------------------------------
+
+    def ensure_client(self, client_id: str, display_name: str | None = None,
+                      code: str | None = None) -> None:
+        """Create the client if new. Its pseudonymous code is what exports show by default."""
+        row = self.db.execute("SELECT id FROM clients WHERE id=?", (client_id,)).fetchone()
+        if row:
+            return
+        code = code or "C-" + uuid.uuid4().hex[:6].upper()
+        self.db.execute(
+            "INSERT INTO clients(id, code, display_name, created) VALUES (?,?,?,?)",
+            (client_id, code, display_name or client_id, wall_now()))
+
+    def clients(self, include_archived: bool = False) -> list[dict[str, Any]]:
+        q = "SELECT id, code, display_name, archived, profile FROM clients"
+        if not include_archived:
+            q += " WHERE archived=0"
+        rows = self.db.execute(q + " ORDER BY display_name").fetchall()
+        return [{"id": r[0], "code": r[1], "display_name": r[2], "archived": bool(r[3]),
+                 "profile": json.loads(r[4])} for r in rows]
+
+    def client_profile(self, client_id: str) -> dict[str, Any]:
+        row = self.db.execute("SELECT profile FROM clients WHERE id=?", (client_id,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def set_client_profile(self, client_id: str, profile: dict[str, Any]) -> None:
+        self.db.execute("UPDATE clients SET profile=? WHERE id=?", (json.dumps(profile), client_id))
+
+    def start_session(self, client_id: str, provenance: dict[str, Any], plan: str | None = None) -> Session:
+        self.ensure_client(client_id)
+        s = Session(uuid.uuid4().hex, client_id, self.clock.now_ns(), wall_now(), provenance=provenance)
+        self.db.execute(
+            "INSERT INTO sessions(id, client_id, started, plan, provenance) VALUES (?,?,?,?,?)",
+            (s.id, client_id, s.started, plan, json.dumps(provenance, default=str)))
+        return s
+
+    def update_provenance(self, session: Session, **extra: Any) -> None:
+        session.provenance.update(extra)
+        self.db.execute("UPDATE sessions SET provenance=? WHERE id=?",
+                        (json.dumps(session.provenance, default=str), session.id))
+
+    def end_session(self, session: Session, notes: str = "") -> None:
+        self.flush()
+        self.db.execute("UPDATE sessions SET ended=?, notes=? WHERE id=?",
+                        (wall_now(), notes, session.id))
+
+    def sessions(self, client_id: str | None = None) -> list[dict[str, Any]]:
+        q = "SELECT id, client_id, started, ended, plan, provenance, notes FROM sessions"
+        args: tuple = ()
+        if client_id:
+            q += " WHERE client_id=?"
+            args = (client_id,)
+        rows = self.db.execute(q + " ORDER BY started", args).fetchall()
+        return [{"id": r[0], "client_id": r[1], "started": r[2], "ended": r[3], "plan": r[4],
+                 "provenance": json.loads(r[5]), "notes": r[6]} for r in rows]
+
+    # ---- events ----------------------------------------------------------------------------
+
+    def log(self, session: Session, ev: LogEvent) -> int | None:
+        """Append one event. Returns its id once it is safe; None if it is held pending (disk full)."""
+        t_ns = ev.t_ns if ev.t_ns is not None else self.clock.now_ns()
+        row = (session.id, session.client_id, session.activity, ev.kind, ev.actor, ev.source,
+               ev.device, ms_since(session.t0_ns, t_ns), wall_now(), json.dumps(list(ev.goals)),
+               ev.prompt, ev.outcome, json.dumps(ev.data, default=str), ev.corrects)
+        if self.pending:
+            self.flush()
+        if self.pending:
+            self.pending.append(row)
+            return None
+        try:
+            return self._insert(row)
+        except sqlite3.OperationalError as exc:  # disk full, I/O error, locked
+            self.last_error = str(exc)
+            self.pending.append(row)
+            return None
+
+    def _insert(self, row: tuple) -> int:
+        cur = self.db.execute(
+            "INSERT INTO events(session_id, client_id, activity, kind, actor, source, device, t_ms,"
+            " wall, goals, prompt, outcome, data, corrects) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+        return int(cur.lastrowid)
+
+    def flush(self) -> int:
+        """Retry events held in memory; returns how many are still pending."""
+        while self.pending:
+            try:
+                self._insert(self.pending[0])
+            except sqlite3.OperationalError as exc:
+                self.last_error = str(exc)
+                break
+            self.pending.pop(0)
+        if not self.pending:
+            self.last_error = None
+        return len(self.pending)
+
+    def events(self, session_id: str | None = None, client_id: str | None = None) -> Iterator[StoredEvent]:
+        q = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events"
+        cond, args = [], []
+        if session_id:
+            cond.append("session_id=?"); args.append(session_id)
+        if client_id:
+            cond.append("client_id=?"); args.append(client_id)
+        if cond:
+            q += " WHERE " + " AND ".join(cond)
+        for row in self.db.execute(q + " ORDER BY id", args):
+            yield StoredEvent.from_row(row)
+
+    def close(self) -> None:
+        try:
+            self.flush()
+            self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            pass
+        self.db.close()

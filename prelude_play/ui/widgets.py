@@ -1,0 +1,85 @@
+"""Buttons and drawing helpers shared by the shell and activities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pygame
+
+from prelude_play.ui import theme as th
+
+
+@dataclass
+class Button:
+    """A large touch target. ``id`` lets tests and the pilot find it."""
+
+    id: str
+    label: str
+    rect: pygame.Rect
+    on_press: Callable[[], None] | None = None
+    colour: tuple[int, int, int] = th.PANEL_HI
+    text_colour: tuple[int, int, int] = th.TEXT
+    selected: bool = False
+    enabled: bool = True
+    font_size: int = 34
+    sublabel: str = ""
+    data: dict = field(default_factory=dict)
+
+    def hit(self, pos: tuple[float, float]) -> bool:
+        return self.enabled and self.rect.collidepoint(pos)
+
+    def draw(self, surface: pygame.Surface, theme: th.Theme) -> None:
+        colour = self.colour if self.enabled else th.PANEL
+        r = theme.px(18)
+        pygame.draw.rect(surface, colour, self.rect, border_radius=r)
+        if self.selected:
+            pygame.draw.rect(surface, th.FOCUS, self.rect, width=theme.px(6), border_radius=r)
+        draw_text(surface, theme, self.label, self.rect.center, self.font_size,
+                  colour=self.text_colour if self.enabled else th.MUTED, bold=True,
+                  max_width=self.rect.width - theme.px(16),
+                  dy=-theme.px(12) if self.sublabel else 0)
+        if self.sublabel:
+            draw_text(surface, theme, self.sublabel, (self.rect.centerx, self.rect.centery + theme.px(22)),
+                      22, colour=th.MUTED, max_width=self.rect.width - theme.px(16))
+
+
+def draw_text(surface: pygame.Surface, theme: th.Theme, text: str, center: tuple[int, int],
+              size: int, *, colour: tuple[int, int, int] = th.TEXT, bold: bool = False,
+              max_width: int | None = None, dy: int = 0, anchor: str = "center") -> pygame.Rect:
+    """Render text, shrinking it (to 3/4 size at most) then ending it with '…' to fit ``max_width``."""
+    s = size
+    font = theme.font(s, bold)
+    img = font.render(text, True, colour)
+    while max_width and img.get_width() > max_width and s > max(14, size * 3 // 4):
+        s -= 2
+        font = theme.font(s, bold)
+        img = font.render(text, True, colour)
+    while max_width and img.get_width() > max_width and len(text) > 1:
+        text = text[: max(1, int(len(text) * max_width / img.get_width()) - 1)] + "…"
+        img = font.render(text, True, colour)
+    rect = img.get_rect()
+    setattr(rect, anchor, (center[0], center[1] + dy))
+    surface.blit(img, rect)
+    return rect
+
+
+def grid_rects(area: pygame.Rect, rows: int, cols: int, gap: int) -> list[pygame.Rect]:
+    """Equal cells filling ``area`` row by row."""
+    w = (area.width - gap * (cols - 1)) // cols
+    h = (area.height - gap * (rows - 1)) // rows
+    return [pygame.Rect(area.x + c * (w + gap), area.y + r * (h + gap), w, h)
+            for r in range(rows) for c in range(cols)]
+
+
+def draw_ring(surface: pygame.Surface, center: tuple[int, int], radius: int, progress: float,
+              colour: tuple[int, int, int], width: int) -> None:
+    """A progress ring (dwell, hold-to-select), clockwise from the top."""
+    import math
+
+    if progress <= 0:
+        return
+    rect = pygame.Rect(0, 0, radius * 2, radius * 2)
+    rect.center = center
+    start = math.pi / 2 - 2 * math.pi * min(progress, 1.0)
+    pygame.draw.arc(surface, colour, rect, start, math.pi / 2, width)
