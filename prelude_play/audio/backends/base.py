@@ -1,0 +1,38 @@
+"""What every audio output backend provides to the engine.
+
+A backend owns the device and its thread; it calls ``render(out, frames, dac_ns, xrun)`` once
+per period with a float32 ``(frames, channels)`` buffer to fill. ``dac_ns`` is the app-clock
+time at which ``out[0]`` reaches the listener as best the backend can tell (``None`` if it cannot
+tell); the engine smooths it into a frame ↔ ns map. ``xrun`` is True when the device reported an
+underflow before this period.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+import numpy as np
+
+RenderFn = Callable[[np.ndarray, int, "int | None", bool], None]
+LostFn = Callable[[str], None]
+
+
+class AudioBackend(Protocol):
+    name: str
+    rate: int
+    period_frames: int
+    channels: int
+    #: seconds from the start of a callback to its first sample reaching the DAC
+    output_latency_s: float
+    #: True when dac_ns is exact (virtual time): the engine anchors instead of filtering
+    exact_clock: bool
+    #: why the device stopped on its own (vanished, server died), else None
+    lost: str | None
+
+    def start(self, render: RenderFn, on_lost: LostFn) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def describe(self) -> str: ...

@@ -1,0 +1,107 @@
+"""The ``sdl`` backend: pygame's own SDL audio device with a callback.
+
+The fallback when PortAudio is absent. It uses ``pygame._sdl2.audio.AudioDevice`` (SDL's
+callback API: the same pull model as PortAudio, so the engine runs unchanged). SDL buffers one
+more chunk than PortAudio/JACK, so latency is about two chunks. SDL reports a removed device as
+a pygame AUDIODEVICEREMOVED event in the shell's event loop, not here: the shell forwards it with
+``engine._lost(...)``-equivalent ``backend.mark_lost()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from prelude_play.audio.backends.base import LostFn, RenderFn
+from prelude_play.clock import Clock, MonotonicClock
+from prelude_play.errors import DeviceError
+
+
+class SdlBackend:
+    name = "sdl"
+    exact_clock = False
+
+    def __init__(
+        self,
+        *,
+        rate: int = 48000,
+        blocksize: int = 128,
+        channels: int = 2,
+        device: str | None = None,
+        clock: Clock | None = None,
+        **_: object,
+    ) -> None:
+        try:
+            import pygame
+            from pygame._sdl2 import audio as sdl_audio
+        except ImportError as exc:
+            raise DeviceError(f"pygame SDL audio is not available: {exc}") from exc
+        self.clock = clock or MonotonicClock()
+        self.rate = int(rate)
+        self.channels = int(channels)
+        self.period_frames = int(blocksize)
+        self.lost: str | None = None
+        self.notice: str | None = None
+        self._render: RenderFn | None = None
+        self._on_lost: LostFn | None = None
+        self._started = False
+        try:
+            if not pygame.get_init():
+                pygame.init()
+            if device is not None:
+                names = sdl_audio.get_audio_device_names(False)
+                hits = [n for n in names if device.casefold() in n.casefold()]
+                if not hits:
+                    raise DeviceError(f"no SDL audio device matching {device!r}; available: {names}")
+                device = hits[0]
+            self._dev = sdl_audio.AudioDevice(
+                devicename=device,
+                iscapture=False,
+                frequency=self.rate,
+                audioformat=sdl_audio.AUDIO_F32,
+                numchannels=self.channels,
+                chunksize=self.period_frames,
+                allowed_changes=0,  # SDL converts if the hardware differs: our format is fixed
+                callback=self._callback,
+            )
+        except DeviceError:
+            raise
+        except Exception as exc:  # pygame.error
+            raise DeviceError(f"cannot open SDL audio: {exc}") from exc
+        self.device_name = device or "default"
+        self.output_latency_s = 2 * self.period_frames / self.rate
+
+    def _callback(self, dev: Any, mem: memoryview) -> None:
+        now = self.clock.now_ns()
+        out = np.frombuffer(mem, dtype=np.float32)
+        frames = out.shape[0] // self.channels
+        out = out.reshape(frames, self.channels)
+        self._render(out, frames, now + int(self.output_latency_s * 1e9), False)  # type: ignore[misc]
+
+    def mark_lost(self, reason: str = "SDL audio device removed") -> None:
+        """Called by the shell on pygame's AUDIODEVICEREMOVED event for this device."""
+        self.lost = reason
+        if self._on_lost is not None:
+            self._on_lost(reason)
+
+    def start(self, render: RenderFn, on_lost: LostFn) -> None:
+        self._render = render
+        self._on_lost = on_lost
+        self._dev.pause(0)
+        self._started = True
+
+    def stop(self) -> None:
+        if self._started:
+            self._dev.pause(1)
+            self._started = False
+
+    def close(self) -> None:
+        self.stop()
+        try:
+            self._dev.close()
+        except Exception:
+            pass
+
+    def describe(self) -> str:
+        return f"sdl: {self.device_name}, {self.rate} Hz, chunk {self.period_frames}"
