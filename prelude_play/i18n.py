@@ -78,11 +78,29 @@ def catalog_path(lang: str) -> Path:
     return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
+def catalog_files(lang: str) -> list[Path]:
+    """The app's catalog plus each activity's own ``activities/<name>/locale/<lang>.po``."""
+    from prelude_play.config import resource_dir
+
+    files = [catalog_path(lang)]
+    files += sorted(resource_dir("activities").glob(f"*/locale/{lang}.po"))
+    return [f for f in files if f.exists()]
+
+
+def load_entries(lang: str) -> dict[str, str]:
+    entries: dict[str, str] = {}
+    for f in catalog_files(lang):
+        entries.update(parse_po(f.read_text(encoding="utf-8")))
+    entries.pop("", None)
+    return entries
+
+
 def translator(lang: str) -> Callable[[str], str]:
     """A gettext function for ``lang``; English (the source language) needs no catalog."""
-    path = catalog_path(lang)
-    if lang == "en" or not path.exists():
+    if lang == "en":
         return gettext.NullTranslations().gettext
-    entries = parse_po(path.read_text(encoding="utf-8"))
+    entries = load_entries(lang)
+    if not entries:
+        return gettext.NullTranslations().gettext
     entries[""] = "Content-Type: text/plain; charset=UTF-8\n"
     return gettext.GNUTranslations(io.BytesIO(compile_mo(entries))).gettext

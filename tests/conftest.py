@@ -46,3 +46,19 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.longrepr = f"real-stack test skipped in CI (CI=true), which counts as a failure: {reason}"
+
+
+_REALSTACK_PASSED: list[str] = []
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_logreport(report):
+    if report.when == "call" and report.passed and "realstack" in report.keywords:
+        _REALSTACK_PASSED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI a run where no real-stack test passed is a failure, even if nothing 'failed'."""
+    if IN_CI and session.testscollected and not _REALSTACK_PASSED and exitstatus == 0:
+        session.exitstatus = 1
+        print("\nCI: no real-stack test (marker 'realstack') passed in this run — failing.")

@@ -124,7 +124,8 @@ class FreePlay(Activity):
             self.state.stop_pulse()
 
     def status_text(self) -> str:
-        return f"{self.state.hits} hits"
+        assert self.ctx is not None
+        return self.ctx.t("Played") + f": {self.state.hits}"
 
 
 ACTIVITY = FreePlay

@@ -20,6 +20,7 @@ GM_DRUM_LABELS = {35: "Kick", 36: "Kick", 37: "Stick", 38: "Snare", 39: "Clap", 
                   41: "Low tom", 42: "Hi-hat", 43: "Low tom", 44: "Hi-hat", 45: "Mid tom",
                   46: "Open hat", 47: "Mid tom", 48: "High tom", 49: "Crash", 50: "High tom",
                   51: "Ride", 54: "Tambourine", 56: "Cowbell", 57: "Crash", 59: "Ride", 70: "Shaker"}
+# (labels are translated with ctx.t at draw time; see locale/fr_CA.po)
 
 
 def snap_to_scale(note: int, scale: str, root: int = 60) -> int:

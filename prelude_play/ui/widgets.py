@@ -31,17 +31,20 @@ class Button:
 
     def draw(self, surface: pygame.Surface, theme: th.Theme) -> None:
         colour = self.colour if self.enabled else th.PANEL
+        text_colour = self.text_colour if self.enabled else th.MUTED
+        if self.selected:  # filled, not just outlined: visible from across the room
+            colour, text_colour = th.ACCENT, th.BG
         r = theme.px(18)
         pygame.draw.rect(surface, colour, self.rect, border_radius=r)
         if self.selected:
             pygame.draw.rect(surface, th.FOCUS, self.rect, width=theme.px(6), border_radius=r)
         draw_text(surface, theme, self.label, self.rect.center, self.font_size,
-                  colour=self.text_colour if self.enabled else th.MUTED, bold=True,
+                  colour=text_colour, bold=True,
                   max_width=self.rect.width - theme.px(16),
                   dy=-theme.px(12) if self.sublabel else 0)
         if self.sublabel:
             draw_text(surface, theme, self.sublabel, (self.rect.centerx, self.rect.centery + theme.px(22)),
-                      22, colour=th.MUTED, max_width=self.rect.width - theme.px(16))
+                      22, colour=th.BG if self.selected else th.MUTED, max_width=self.rect.width - theme.px(16))
 
 
 def draw_text(surface: pygame.Surface, theme: th.Theme, text: str, center: tuple[int, int],

@@ -1,0 +1,243 @@
+"""The headless shell driven by the pilot: taps, the therapist lock, scoring, fast path, errors."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from prelude_play.config import AppConfig
+from prelude_play.shell.pilot import run_test
+from tests.fakes import RecordingAudio, RecordingMidiOut
+
+ART = Path(__file__).resolve().parents[1] / "_artifacts"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def events(pilot, kind=None):
+    return [e for e in pilot.app.store.events() if kind is None or e.kind == kind]
+
+
+@pytest.fixture
+def audio():
+    return RecordingAudio()
+
+
+def test_home_pick_client_start_activity_tap_sounds_and_logs(tmp_path, audio):
+    with run_test(data_dir=tmp_path, audio=audio) as pilot:
+        app = pilot.app
+        assert app.screen == "home"
+        pilot.tap("new_client")
+        assert app.client_id is not None
+        pilot.tap("activity:free_play")
+        assert app.screen == "host" and app.activity_name == "free_play"
+        pilot.tap("pad:1")
+        assert audio.names()[-1] == "drum:38"
+        hit = events(pilot, "hit")[-1]
+        assert hit.actor == "client" and hit.source == "touch" and hit.data["pad"] == 1
+        assert set(hit.goals) >= {"self_expression", "musical", "motor"}
+        start = events(pilot, "activity_start")[0]
+        assert start.activity == "free_play" and hit.activity == "free_play"
+        prov = app.store.sessions()[0]["provenance"]
+        assert prov["app_version"] and "free_play" in prov["activities"] and "config" in prov
+
+
+def test_one_physical_tap_counts_once(tmp_path, audio):
+    cfg = AppConfig()
+    cfg.touch.ignore_repeat_ms = 0
+    with run_test(cfg, data_dir=tmp_path, audio=audio, client="ari", activity="free_play") as pilot:
+        pilot.tap("pad:0")  # FINGERDOWN + SDL's synthesized MOUSEBUTTONDOWN(touch=True)
+        assert audio.names() == ["drum:36"]
+        assert len(events(pilot, "hit")) == 1
+        pilot.tap("pad:0", source="mouse")  # a real mouse click counts
+        assert len(events(pilot, "hit")) == 2
+
+
+def test_repeats_are_logged_as_filtered_not_played(tmp_path, audio):
+    with run_test(data_dir=tmp_path, audio=audio, client="ari", activity="free_play") as pilot:
+        pilot.tap("pad:2")
+        pilot.tap("pad:2")  # ~33 ms later: inside the 250 ms repeat window
+        assert audio.names() == ["drum:42"]
+        f = events(pilot, "filtered_touch")
+        assert len(f) == 1 and f[0].data["reason"] == "repeat"
+
+
+def test_client_cannot_leave_the_activity(tmp_path, audio):
+    with run_test(data_dir=tmp_path, audio=audio, client="ari", activity="free_play") as pilot:
+        app = pilot.app
+        corner = app._corner_rect().center
+        for pos in [corner, (5, 5), (640, 20), (1275, 795)]:
+            pilot.tap(pos)
+        for key in ["escape", "q", "tab", "return"]:
+            pilot.press(key)
+        pilot.hold(corner, 800)  # too short for the long-press
+        assert app.screen == "host" and app.modal is None
+        pilot.hold(corner, 1600)
+        assert app.modal == "pin"
+        for d in "9999":
+            pilot.tap(f"pin:{d}")
+        assert app.modal == "pin" and app.pin.wrong
+        pilot.tap("pin:cancel")
+        assert app.modal is None and app.screen == "host"
+        pilot.unlock()
+        assert app.modal == "overlay"
+
+
+def test_pin_pad_times_out_back_to_the_activity(tmp_path):
+    with run_test(data_dir=tmp_path, client="ari", activity="free_play") as pilot:
+        pilot.hold(pilot.app._corner_rect().center, 1600)
+        assert pilot.app.modal == "pin"
+        pilot.wait(16_000)
+        assert pilot.app.modal is None and pilot.app.screen == "host"
+
+
+def test_overlay_scoring_with_prompt_level_and_undo(tmp_path):
+    with run_test(data_dir=tmp_path, client="ari", activity="free_play") as pilot:
+        pilot.unlock()
+        pilot.tap("prompt:verbal")
+        pilot.tap("outcome:success")
+        pilot.tap("outcome:partial")  # prompt level resets to independent after each score
+        pilot.tap("undo")
+        scores = events(pilot, "score")
+        assert [(s.outcome, s.prompt, s.actor) for s in scores] == \
+            [("success", "verbal", "therapist"), ("partial", "independent", "therapist")]
+        corr = events(pilot, "correction")
+        assert len(corr) == 1 and corr[0].corrects == scores[1].id
+        assert corr[0].data["undone_outcome"] == "partial"
+
+
+def test_hands_free_scoring_by_key_and_pedal(tmp_path, audio):
+    with run_test(data_dir=tmp_path, audio=audio, client="ari", activity="free_play") as pilot:
+        pilot.press("f5")  # next prompt level: gestural
+        pilot.press("f2")  # partial
+        pilot.midi("control_change", note=None, control=64, value=127, role="pedal", device="footswitch")
+        pilot.press("f8")  # undo the pedal's score
+        scores = events(pilot, "score")
+        assert [(s.outcome, s.prompt, s.source) for s in scores] == \
+            [("partial", "gestural", "key"), ("success", "independent", "midi")]
+        assert events(pilot, "correction")[0].corrects == scores[1].id
+        assert audio.calls == []  # the pedal never makes a sound
+
+
+def test_midi_hit_sounds_on_the_midi_thread_before_any_frame(tmp_path, audio):
+    with run_test(data_dir=tmp_path, audio=audio, client="ari", activity="free_play") as pilot:
+        frames = pilot.app.frame_count
+        t = threading.Thread(target=lambda: pilot.midi(note=38, velocity=64, step=False), name="rtmidi-cb")
+        t.start(); t.join()
+        assert pilot.app.frame_count == frames  # no frame has run yet...
+        assert audio.calls == [{"name": "drum:38", "velocity": 64 / 127, "at_ns": None, "thread": "rtmidi-cb"}]
+        sent_t = pilot.app.queue._q.queue[0].t_ns
+        pilot.step()  # ...the activity and the log learn of it at the next frame
+        hit = events(pilot, "hit")[-1]
+        assert hit.data["sounded_by_fast_path"] and hit.source == "midi" and hit.data["velocity"] == 64
+        assert hit.t_ms == round((sent_t - pilot.app.session.t0_ns) / 1e6, 2)
+
+
+def test_filtered_midi_hits_are_logged_and_silent(tmp_path, audio):
+    with run_test(data_dir=tmp_path, audio=audio, client="ari", activity="free_play") as pilot:
+        pilot.midi(note=38, velocity=5, data={"filtered": "below_threshold"})
+        assert audio.calls == []
+        f = events(pilot, "filtered_hit")
+        assert len(f) == 1 and f[0].data == {"reason": "below_threshold", "note": 38, "velocity": 5}
+
+
+def test_panic_silences_audio_and_midi(tmp_path, audio):
+    out = RecordingMidiOut()
+    with run_test(data_dir=tmp_path, audio=audio, midi_out=out, client="ari", activity="free_play") as pilot:
+        pilot.unlock()
+        pilot.tap("panic")
+        assert audio.silenced == 1 and out.panics == 1
+        assert events(pilot, "panic")[0].actor == "therapist"
+
+
+def test_note_is_logged_from_the_overlay(tmp_path):
+    with run_test(data_dir=tmp_path, client="ari", activity="free_play") as pilot:
+        pilot.unlock()
+        pilot.tap("note")
+        pilot.type_text("signed 'more' and vocalized")
+        pilot.tap("note")
+        assert events(pilot, "note")[0].data["note"] == "signed 'more' and vocalized"
+
+
+def test_crashing_activity_returns_home_and_keeps_the_session(tmp_path, monkeypatch):
+    pkg = tmp_path / "crashacts"
+    (pkg / "boom").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "boom" / "__init__.py").write_text(textwrap.dedent("""
+        from prelude_play.activity import Activity
+        class Boom(Activity):
+            name = "boom"; title = "Boom"; goals = ("musical",)
+            def handle(self, event):
+                if event.kind == "tap":
+                    raise ZeroDivisionError("oops")
+    """))
+    (pkg / "broken.py").write_text("syntax error here(\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with run_test(data_dir=tmp_path, client="ari", activity="boom", activities_package="crashacts") as pilot:
+        app = pilot.app
+        assert any("broken" in n for n in app.notices)
+        pilot.tap((600, 400))
+        assert app.screen == "home" and app.session is not None
+        err = events(pilot, "activity_error")[0]
+        assert "ZeroDivisionError" in err.data["error"]
+        assert any("boom" in n and "oops" in n for n in app.notices)
+    for m in [m for m in sys.modules if m.startswith("crashacts")]:
+        del sys.modules[m]
+
+
+def test_pause_resume_and_end_session(tmp_path):
+    with run_test(data_dir=tmp_path, client="ari", activity="free_play") as pilot:
+        app = pilot.app
+        pilot.unlock()
+        pilot.tap("home")
+        assert app.screen == "home" and app.session is not None
+        pilot.tap("resume")
+        assert app.activity_name == "free_play"
+        pilot.unlock()
+        pilot.tap("home")
+        pilot.tap("end_session")
+        assert app.session is None
+        assert app.store.sessions()[0]["ended"] is not None
+
+
+def test_language_switch_persists_to_user_settings(tmp_path):
+    with run_test(data_dir=tmp_path, client="ari", activity="free_play") as pilot:
+        pilot.unlock()
+        pilot.tap("language")
+        assert pilot.app.find_button("close").label == "Retour au client"
+    assert 'language = "fr_CA"' in (tmp_path / "config" / "app.toml").read_text()
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
+def test_screenshots_home_host_overlay(tmp_path, size):
+    w, h = size
+    with run_test(data_dir=tmp_path, size=size) as pilot:
+        pilot.tap("new_client"); pilot.tap("new_client")
+        pilot.tap("client:client-1")
+        shots = [pilot.screenshot(ART / f"home_{w}x{h}.png")]
+        pilot.tap("activity:free_play")
+        pilot.tap("pad:1")
+        shots.append(pilot.screenshot(ART / f"host_{w}x{h}.png"))
+        pilot.unlock()
+        pilot.tap("prompt:verbal")
+        shots.append(pilot.screenshot(ART / f"overlay_{w}x{h}.png"))
+        for button in pilot.app.overlay.buttons:
+            assert button.rect.width >= 96 * pilot.app.theme.scale - 1
+            assert button.rect.height >= 64 * pilot.app.theme.scale
+            assert pilot.app.surface.get_rect().contains(button.rect)
+    import pygame
+
+    for shot in shots:
+        img = pygame.image.load(str(shot))
+        assert img.get_size() == size
+        # not blank: many distinct colours drawn
+        colours = {img.get_at((x, y))[:3] for x in range(0, w, 37) for y in range(0, h, 41)}
+        assert len(colours) > 4
+    if size == (1280, 800):
+        DOCS.mkdir(parents=True, exist_ok=True)
+        for shot in shots:
+            shutil.copy(shot, DOCS / shot.name)

@@ -1,0 +1,90 @@
+"""The command line as a user runs it: headless start, clean stop on SIGTERM, export."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from prelude_play.cli import main
+from prelude_play.clock import FakeClock
+from prelude_play.events import LogEvent
+from prelude_play.store.eventlog import EventLog
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_app(tmp_path: Path, *args: str) -> subprocess.Popen:
+    env = dict(os.environ, SDL_AUDIODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "prelude_play", "--headless", "--data-dir", str(tmp_path),
+         "--audio-backend", "null", "--midi-api", "none", "--report-ready", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+
+
+def test_headless_for_seconds_stops_by_itself(tmp_path):
+    p = run_app(tmp_path, "--client", "newkid", "--activity", "free_play", "--for", "0.5",
+                "--screenshot", str(tmp_path / "last.png"))
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    assert out.startswith("READY")
+    assert (tmp_path / "last.png").exists()
+    log = EventLog(tmp_path / "prelude.db", FakeClock())
+    (s,) = log.sessions()
+    assert s["client_id"] == "newkid" and s["ended"] is not None
+    assert [e.kind for e in log.events()] == ["activity_start", "activity_stop"]
+
+
+def test_sigterm_closes_the_session_cleanly(tmp_path):
+    p = run_app(tmp_path, "--client", "ari", "--activity", "free_play")
+    assert p.stdout is not None and p.stdout.readline().startswith("READY")
+    time.sleep(0.3)
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=15)
+    assert p.returncode == 0, p.stderr.read() if p.stderr else ""
+    log = EventLog(tmp_path / "prelude.db", FakeClock())
+    assert log.sessions()[0]["ended"] is not None
+    assert [e.kind for e in log.events()][-1] == "activity_stop"
+
+
+def test_export_jsonl_and_csv_are_pseudonymous_and_complete(tmp_path, capsys):
+    clock = FakeClock()
+    log = EventLog(tmp_path / "prelude.db", clock)
+    log.ensure_client("k1", display_name="Kai Real-Name", code="C-K1")
+    s = log.start_session("k1", {"app_version": "t"})
+    for i in range(5):
+        clock.advance(ms=10.5)
+        log.log(s, LogEvent("choice", goals=("functional_communication", "self_expression"),
+                            data={"card": f"drum, \"big\" {i}", "i": i}))
+    log.close()
+    assert main(["--data-dir", str(tmp_path), "export", "--format", "jsonl", "--out", str(tmp_path / "e.jsonl")]) == 0
+    assert main(["--data-dir", str(tmp_path), "export", "--format", "csv", "--out", str(tmp_path / "e.csv")]) == 0
+    lines = [json.loads(l) for l in (tmp_path / "e.jsonl").read_text().splitlines()]
+    assert lines[0]["type"] == "prelude_play_export" and lines[0]["pseudonymous"]
+    evs = lines[1:]
+    assert [e["data"]["i"] for e in evs] == list(range(5))
+    assert all(e["client"] == "C-K1" and e["goals"] == ["functional_communication", "self_expression"] for e in evs)
+    with open(tmp_path / "e.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 5 and rows[2]["goals"] == "functional_communication;self_expression"
+    assert json.loads(rows[3]["data"])["card"] == 'drum, "big" 3' and float(rows[0]["t_ms"]) == 10.5
+    for f in ("e.jsonl", "e.csv"):
+        text = (tmp_path / f).read_text(encoding="utf-8")
+        assert "Kai Real-Name" not in text
+        assert (os.stat(tmp_path / f).st_mode & 0o077) == 0
+
+
+def test_export_to_a_missing_folder_fails_clearly_and_leaves_nothing(tmp_path, capsys):
+    log = EventLog(tmp_path / "prelude.db", FakeClock())
+    log.log(log.start_session("k", {}), LogEvent("x"))
+    log.close()
+    target = tmp_path / "unplugged-usb" / "e.csv"
+    assert main(["--data-dir", str(tmp_path), "export", "--format", "csv", "--out", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert "could not write" in err and "Nothing was changed" in err
+    assert not target.parent.exists()

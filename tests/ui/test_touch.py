@@ -1,0 +1,40 @@
+"""Touch accommodations: repeats and short touches are flagged (logged), not acted on or lost."""
+
+from prelude_play.events import InputEvent
+from prelude_play.ui.touch import TouchFilter
+
+MS = 1_000_000
+
+
+def down(t_ms, pid=1, pos=(10.0, 10.0)):
+    return InputEvent(int(t_ms * MS), "touch", "down", pos=pos, pointer_id=pid)
+
+
+def up(t_ms, pid=1):
+    return InputEvent(int(t_ms * MS), "touch", "up", pos=(10.0, 10.0), pointer_id=pid)
+
+
+def test_repeat_within_window_is_flagged():
+    f = TouchFilter(ignore_repeat_ms=300)
+    a = f.down(down(0))
+    b = f.down(down(200, pid=2))
+    c = f.down(down(400, pid=3))
+    assert [t.data.get("filtered") for t in a + b + c] == [None, "repeat", None]
+    assert b[0].data["since_last_ms"] == 200.0
+
+
+def test_hold_to_select_taps_when_hold_completes():
+    f = TouchFilter(ignore_repeat_ms=0, hold_to_select_ms=800)
+    assert f.down(down(0)) == []
+    assert f.update(799 * MS) == []
+    taps = f.update(805 * MS)
+    assert len(taps) == 1 and taps[0].t_ns == 800 * MS and "filtered" not in taps[0].data
+    assert f.up(up(900)) == []
+
+
+def test_short_touch_under_hold_is_flagged_not_dropped():
+    f = TouchFilter(ignore_repeat_ms=0, hold_to_select_ms=800)
+    f.down(down(0))
+    taps = f.up(up(300))
+    assert taps[0].data["filtered"] == "short_touch" and taps[0].data["held_ms"] == 300.0
+    assert f.hold_progress(0) == []
