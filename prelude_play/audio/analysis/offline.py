@@ -1,0 +1,106 @@
+"""Offline analysis of a WAV file, and the ``prelude-play analyze`` command.
+
+Uses the same streaming analyzer as the live activity (fed in blocks), so a recording analysed
+after the session gives the numbers the client saw during it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from prelude_play.clock import FakeClock
+from prelude_play.errors import AnalysisError
+
+from .stream import AnalyzerConfig, Segment, VoiceAnalyzer
+from .vowels import Calibration
+from .wavio import read_wav, resample
+
+WORK_RATE = 16000
+MIN_SEGMENT_S = 0.06
+
+
+def analyze_signal(
+    x: np.ndarray,
+    rate: int,
+    *,
+    config: AnalyzerConfig | None = None,
+    calibration: Calibration | None = None,
+    block: int = 1024,
+) -> list[Segment]:
+    """Voiced segments of a mono signal (times in s from its start)."""
+    if rate != WORK_RATE:
+        x = resample(x, rate, WORK_RATE)
+        rate = WORK_RATE
+    an = VoiceAnalyzer(rate, FakeClock(0), config=config, calibration=calibration)
+    segs: list[Segment] = []
+    tail = np.zeros(int(0.2 * rate), dtype=np.float32)  # lets a segment at the very end close
+    data = np.concatenate([np.asarray(x, dtype=np.float32), tail])
+    for i in range(0, len(data), block):
+        for ev in an.feed(data[i : i + block]):
+            if ev.segment is not None:
+                segs.append(ev.segment)
+    segs.extend(ev.segment for ev in an.flush() if ev.segment is not None)
+    return [s for s in segs if s.duration >= MIN_SEGMENT_S]
+
+
+def analyze_file(
+    path: str | Path, *, calibration: Calibration | None = None, config: AnalyzerConfig | None = None
+) -> list[Segment]:
+    """Per voiced segment: start, end (s), f0, F1-F3 (Hz), vowel, confidence, level (dBFS RMS).
+
+    Raises AnalysisError (naming the file and what is supported) for unreadable input.
+    """
+    x, rate = read_wav(path)
+    return analyze_signal(x, rate, config=config, calibration=calibration)
+
+
+def format_table(segments: Sequence[Segment]) -> str:
+    """A plain table for humans."""
+    head = f"{'start s':>8} {'end s':>8} {'f0 Hz':>7} {'F1':>6} {'F2':>6} {'F3':>6}  {'vowel':<5} {'conf':>5} {'level dBFS':>10}"
+    rows = [head, "-" * len(head)]
+    for s in segments:
+        rows.append(
+            f"{s.start:8.3f} {s.end:8.3f} {s.f0:7.1f} {s.f1:6.0f} {s.f2:6.0f} {s.f3:6.0f}  "
+            f"{s.vowel or '?':<5} {s.confidence:5.2f} {s.level_dbfs:10.1f}"
+        )
+    if not segments:
+        rows.append("(no voiced segments found)")
+    return "\n".join(rows)
+
+
+def run_analyze(argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """``prelude-play analyze FILE.wav [--json]``: 0 on success, 2 on unreadable input or usage."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    parser = argparse.ArgumentParser(
+        prog="prelude-play analyze",
+        description="Find voiced segments in a WAV file and report f0, formants, vowel and level.",
+    )
+    parser.add_argument("file", type=Path, help="a WAV file (PCM 8/16/24/32-bit or float)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the usage message
+        return int(exc.code or 0) and 2
+    try:
+        segments = analyze_file(args.file)
+    except AnalysisError as exc:
+        print(f"prelude-play analyze: {exc}", file=err)
+        return 2
+    if args.json:
+        json.dump(
+            {"file": str(args.file), "segments": [s.to_dict() for s in segments]},
+            out, ensure_ascii=False, indent=2,
+        )
+        out.write("\n")
+    else:
+        out.write(f"{args.file}: {len(segments)} voiced segment(s)\n")
+        out.write(format_table(segments) + "\n")
+    return 0

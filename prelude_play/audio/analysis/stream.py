@@ -1,0 +1,431 @@
+"""The streaming voice analyzer: onsets, running f0/formants/vowel, offsets with a summary.
+
+Runs on a worker thread fed from a ring buffer (never in the audio callback). Every 10 ms hop
+it measures level, YIN pitch and periodicity, and LPC formants while voiced. Decisions:
+
+- **voice activity**: level above an adaptive noise floor (follows the room when nobody is
+  vocalising, frozen during voice) *and* periodic (YIN aperiodicity) with f0 in range. White or
+  pink room noise fails the periodicity test; hum fails the f0 range.
+- **guitar and other plucked/struck sounds** are periodic too. They start with an abrupt attack
+  and then only decay, with the spectrum darkening as upper harmonics die. A candidate that
+  starts percussively is held until the next frames show whether it sustains (voice, even a hard
+  glottal attack) or decays with a falling centroid (string); decaying ones are ignored until
+  the level rises again.
+- **vowel**: classified from the median of the segment's formant frames so far, so the first
+  estimate arrives with the onset (~30 ms of voice + the analysis window) and then firms up.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from scipy.signal import firwin
+
+from prelude_play.clock import Clock, MonotonicClock
+from prelude_play.events import InputEvent
+
+from .formants import estimate_formants as lpc_formants
+from .pitch import F0_MAX, F0_MIN, PitchEstimate, cents, yin, yin_window
+from .vowels import Calibration, VowelClassifier, VowelResult
+
+EventKind = Literal["onset", "update", "offset"]
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzerConfig:
+    """Tunables for the streaming analyzer (defaults suit a therapy room with a guitar)."""
+
+    work_rate: int = 16000  # target analysis rate; the input is decimated by an integer factor
+    hop_s: float = 0.010
+    formant_window_s: float = 0.040
+    fmin: float = F0_MIN
+    fmax: float = F0_MAX
+    snr_db: float = 9.0  # level above the noise floor to count as sound
+    min_level_dbfs: float = -65.0
+    max_aperiodicity: float = 0.35
+    onset_frames: int = 3  # consecutive voiced frames that confirm an onset
+    offset_frames: int = 8  # unvoiced frames that end a segment (80 ms)
+    percussive_rise_db: float = 15.0  # rise within 5 ms that marks a plucked/struck attack
+    percussive_hold_frames: int = 6  # extra frames to watch a percussive candidate
+    decay_db_per_s: float = -12.0  # steadier than this = sustained (voice)
+    string_f0_range_cents: float = 10.0  # a string's pitch barely moves; a voice's does
+    initial_floor_dbfs: float = -60.0
+    floor_rise_db_per_s: float = 3.0  # while something periodic (hum, a held note) is around
+    floor_rise_noise_db_per_s: float = 15.0  # while only aperiodic noise is heard
+    update_every: int = 3  # emit an update every N voiced frames (and at the onset)
+    formant_every: int = 3  # LPC on every Nth voiced frame once the onset is confirmed
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One voiced segment: times in seconds from the start of the stream/file."""
+
+    start: float
+    end: float
+    f0: float
+    f1: float
+    f2: float
+    f3: float
+    vowel: str
+    confidence: float
+    level_dbfs: float
+    posteriors: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()} | {
+            "posteriors": {k: round(v, 4) for k, v in self.posteriors.items()}
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceEvent:
+    """An analyzer result. ``sample`` is what it refers to (input-rate sample index: the onset
+    for "onset", the frame end for "update", the segment end for "offset"); ``decided_at`` is
+    the input sample at which it was known, so latency = decided_at - sample (in samples)."""
+
+    kind: EventKind
+    t_ns: int
+    sample: int
+    decided_at: int
+    f0: float = 0.0
+    formants: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    vowel: str = ""
+    confidence: float = 0.0
+    level_dbfs: float = -120.0
+    segment: Segment | None = None
+
+    def to_input_event(self, device: str = "mic") -> InputEvent:
+        """As an InputEvent for the shell's queue (kind "onset" / "analysis" / "offset")."""
+        kind = "analysis" if self.kind == "update" else self.kind
+        data: dict[str, Any] = {
+            "f0": self.f0,
+            "f1": self.formants[0],
+            "f2": self.formants[1],
+            "f3": self.formants[2],
+            "vowel": self.vowel,
+            "confidence": self.confidence,
+            "level_dbfs": self.level_dbfs,
+        }
+        if self.segment is not None:
+            data["segment"] = self.segment.to_dict()
+        return InputEvent(self.t_ns, "mic", kind, device=device, value=self.vowel, data=data)
+
+
+@dataclass(slots=True)
+class _Frame:
+    end: int  # work-rate sample index of the frame end
+    level: float
+    pitch: PitchEstimate
+    voiced: bool
+    centroid: float
+    formants: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    hop_energy: float = 0.0
+
+
+class _Decimator:
+    """Stateful anti-aliased integer decimation: a windowed-sinc FIR then keep every k-th
+    sample (one convolution per block)."""
+
+    def __init__(self, factor: int, taps_per_phase: int = 16) -> None:
+        self.factor = factor
+        if factor > 1:
+            n = taps_per_phase * factor
+            self._h = firwin(n, 0.9 / factor)[::-1].copy()
+            self._hist = np.zeros(n - 1)
+            self._phase = 0  # index in the next block of the next kept sample
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.factor == 1:
+            return x
+        ext = np.concatenate([self._hist, x])
+        n = len(self._h)
+        starts = np.arange(self._phase, len(x), self.factor)
+        self._phase = (self._phase - len(x)) % self.factor
+        self._hist = ext[len(ext) - (n - 1) :]
+        if starts.size == 0:
+            return np.zeros(0)
+        return np.convolve(ext, self._h[::-1], "valid")[starts]
+
+
+class VoiceAnalyzer:
+    """Feed float32 blocks with :meth:`feed`; get :class:`VoiceEvent` lists back.
+
+    ``rate`` is the input rate. ``clock`` stamps events when the caller gives no capture time.
+    ``calibration`` (the client's vowel targets) can be swapped at any time with
+    :meth:`set_calibration`.
+    """
+
+    def __init__(
+        self,
+        rate: int,
+        clock: Clock | None = None,
+        *,
+        config: AnalyzerConfig | None = None,
+        calibration: Calibration | None = None,
+    ) -> None:
+        if rate < 8000:
+            raise ValueError(f"input rate {rate} Hz is below the 8 kHz minimum")
+        self.rate = int(rate)
+        self.config = cfg = config or AnalyzerConfig()
+        self.clock = clock or MonotonicClock()
+        self.factor = max(1, int(round(rate / cfg.work_rate)))
+        self.work_rate = rate / self.factor
+        self._wr = int(round(self.work_rate))
+        self._decimate = _Decimator(self.factor)
+        self.hop = max(1, int(round(cfg.hop_s * self.work_rate)))
+        _, self._yin_len = yin_window(self._wr, cfg.fmin)
+        self._form_len = max(self._yin_len, int(cfg.formant_window_s * self.work_rate))
+        self._buf_len = max(self._yin_len, self._form_len) + self.hop
+        self._buf = np.zeros(self._buf_len, dtype=np.float64)
+        self._filled = 0  # work samples written in total
+        self._pending = 0  # work samples not yet analysed
+        self._input_samples = 0
+        self._anchor_ns: int | None = None
+        self._sub = max(1, self.hop // 4)  # ~2.5 ms envelope for attack detection
+        self._env: deque[float] = deque(maxlen=16)
+        self._classifier = VowelClassifier(calibration)
+        self._floor: float | None = None
+        self._state: Literal["silent", "candidate", "voiced", "rejected"] = "silent"
+        self._cand: list[_Frame] = []
+        self._seg: list[_Frame] = []
+        self._percussive = False
+        self._unvoiced_run = 0
+        self._f0_hist: deque[float] = deque(maxlen=5)
+        self._reject_level = -120.0
+
+    # ----- public API -----
+
+    def set_calibration(self, calibration: Calibration | None) -> None:
+        self._classifier = VowelClassifier(calibration)
+
+    def feed(self, block: np.ndarray, t_ns: int | None = None) -> list[VoiceEvent]:
+        """Analyse a block (mono float32; multi-channel is averaged). ``t_ns``: capture time of
+        the block's first sample on the shared clock, if known."""
+        x = np.asarray(block, dtype=np.float64)
+        if x.ndim > 1:
+            x = x.mean(axis=1)
+        if t_ns is not None:
+            self._anchor_ns = t_ns - int(self._input_samples * 1e9 / self.rate)
+        elif self._anchor_ns is None:
+            self._anchor_ns = self.clock.now_ns() - int(
+                (self._input_samples + len(x)) * 1e9 / self.rate
+            )
+        self._input_samples += len(x)
+        y = self._decimate(x)
+        events: list[VoiceEvent] = []
+        pos = 0
+        while pos < len(y):
+            take = min(len(y) - pos, self.hop - self._pending)
+            self._push(y[pos : pos + take])
+            pos += take
+            self._pending += take
+            if self._pending == self.hop:
+                self._pending = 0
+                events.extend(self._analyse_hop())
+        return events
+
+    def flush(self) -> list[VoiceEvent]:
+        """End of stream: close an open segment."""
+        if self._state == "voiced":
+            return [self._close(self._seg[-1].end)]
+        return []
+
+    # ----- internals -----
+
+    def _push(self, y: np.ndarray) -> None:
+        n = len(y)
+        self._buf[:-n] = self._buf[n:]
+        self._buf[-n:] = y
+        self._filled += n
+
+    def _in_samples(self, work_index: int) -> int:
+        return int(round(work_index * self.factor))
+
+    def _t_ns(self, in_sample: int) -> int:
+        assert self._anchor_ns is not None
+        return self._anchor_ns + int(in_sample * 1e9 / self.rate)
+
+    def _analyse_hop(self) -> list[VoiceEvent]:
+        cfg = self.config
+        end = self._filled
+        hop = self._buf[-self.hop :]
+        nsub = self.hop // self._sub
+        sub = np.mean(hop[: nsub * self._sub].reshape(nsub, self._sub) ** 2, axis=1)
+        self._env.extend((10 * np.log10(sub + 1e-12)).tolist())
+        win = self._buf[-2 * self.hop :]
+        hop_energy = float(np.dot(hop, hop))
+        level = 10 * np.log10(float(np.dot(win, win)) / len(win) + 1e-12)
+        if self._floor is None:
+            self._floor = min(level, cfg.initial_floor_dbfs)
+        loud = level > self._floor + cfg.snr_db and level > cfg.min_level_dbfs
+        pitch = PitchEstimate(0.0, 1.0)
+        centroid = 0.0
+        voiced = False
+        if loud and self._filled >= self._yin_len:
+            pitch = yin(self._buf[-self._yin_len :], self._wr, cfg.fmin, cfg.fmax)
+            pitch = self._octave_fix(pitch)
+            voiced = pitch.f0 > 0 and pitch.aperiodicity < cfg.max_aperiodicity
+            if voiced and self._state in ("silent", "candidate"):
+                centroid = self._centroid(win)
+        frame = _Frame(end, level, pitch, voiced, centroid, hop_energy=hop_energy)
+        if not voiced and self._state in ("silent", "rejected"):
+            # the floor follows the room only while nobody is vocalising
+            rate = cfg.floor_rise_db_per_s if frame.voiced else cfg.floor_rise_noise_db_per_s
+            self._floor = level if level < self._floor else min(level, self._floor + rate * cfg.hop_s)
+        return self._step(frame)
+
+    def _octave_fix(self, p: PitchEstimate) -> PitchEstimate:
+        if p.f0 <= 0 or not self._f0_hist:
+            return p
+        hist = sorted(self._f0_hist)
+        ref = hist[len(hist) // 2]
+        if abs(cents(p.f0, ref)) < 300:
+            return p
+        for f, ap in p.alternatives:
+            if abs(cents(f, ref)) < 100 and ap < p.aperiodicity + 0.15:
+                return PitchEstimate(f, ap, p.alternatives)
+        return p
+
+    def _centroid(self, x: np.ndarray) -> float:
+        mag = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+        f = np.arange(len(mag)) * self.work_rate / (2 * (len(mag) - 1))
+        return float(np.sum(f * mag) / (np.sum(mag) + 1e-12))
+
+    def _attack_rise(self) -> float:
+        """Largest level rise (dB) over ~5 ms in the recent envelope."""
+        env = np.asarray(self._env)
+        if len(env) < 3:
+            return 0.0
+        return float(np.max(env[2:] - env[:-2]))
+
+    def _with_formants(self, f: _Frame) -> _Frame:
+        seg = self._buf[-self._form_len :]
+        fm = lpc_formants(seg, self._wr, f.pitch.f0)
+        f.formants = fm.as_tuple()
+        return f
+
+    def _step(self, frame: _Frame) -> list[VoiceEvent]:
+        cfg = self.config
+        ev: list[VoiceEvent] = []
+        if self._state == "rejected":
+            # a decaying plucked note: wait until it has gone or something rises above it
+            if not frame.voiced or frame.level > self._reject_level + 6.0:
+                self._state = "silent"
+                self._f0_hist.clear()
+            else:
+                self._reject_level = min(self._reject_level, frame.level)
+                return ev
+        if self._state == "silent":
+            if frame.voiced:
+                self._state = "candidate"
+                self._percussive = self._attack_rise() >= cfg.percussive_rise_db
+                self._cand = [self._with_formants(frame)]
+                self._f0_hist.append(frame.pitch.f0)
+            return ev
+        if self._state == "candidate":
+            if not frame.voiced:
+                self._state = "silent"
+                self._cand = []
+                self._f0_hist.clear()
+                return ev
+            self._cand.append(self._with_formants(frame))
+            self._f0_hist.append(frame.pitch.f0)
+            need = cfg.onset_frames + (cfg.percussive_hold_frames if self._percussive else 0)
+            if len(self._cand) < need:
+                return ev
+            if self._percussive and self._decays(self._cand):
+                self._state = "rejected"
+                self._reject_level = frame.level
+                self._cand = []
+                return ev
+            self._state = "voiced"
+            self._seg = self._cand
+            self._cand = []
+            self._unvoiced_run = 0
+            first = self._seg[0]
+            onset_work = max(0, first.end - self.hop - self._yin_len // 2)
+            onset = self._in_samples(onset_work)
+            now = self._in_samples(frame.end)
+            ev.append(VoiceEvent("onset", self._t_ns(onset), onset, now, level_dbfs=first.level))
+            ev.append(self._update(frame))
+            return ev
+        # voiced
+        if frame.voiced:
+            self._unvoiced_run = 0
+            if len(self._seg) % cfg.formant_every == 0:
+                frame = self._with_formants(frame)
+            self._seg.append(frame)
+            self._f0_hist.append(frame.pitch.f0)
+            if len(self._seg) % cfg.update_every == 0 and frame.formants[0] > 0:
+                ev.append(self._update(frame))
+            return ev
+        self._unvoiced_run += 1
+        if self._unvoiced_run >= cfg.offset_frames:
+            ev.append(self._close(frame.end))
+        return ev
+
+    def _decays(self, frames: list[_Frame]) -> bool:
+        lv = np.array([f.level for f in frames])
+        peak = int(np.argmax(lv))
+        tail = lv[peak:]
+        if len(tail) < 3:
+            return False
+        slope = np.polyfit(np.arange(len(tail)) * self.config.hop_s, tail, 1)[0]
+        cen = np.array([f.centroid for f in frames[peak:]])
+        darker = cen[-1] < cen[0]
+        f0 = np.array([f.pitch.f0 for f in frames[1:]])
+        steady = 1200 * np.log2(f0.max() / f0.min()) < self.config.string_f0_range_cents
+        return bool(slope < self.config.decay_db_per_s and darker and steady)
+
+    def _summary(self, frames: list[_Frame]) -> tuple[float, tuple[float, float, float], VowelResult]:
+        use = frames[1:-1] if len(frames) > 6 else frames
+        f0 = float(np.median([f.pitch.f0 for f in use]))
+        fm = np.array([f.formants for f in use])
+        good = fm[(fm[:, 0] > 0) & (fm[:, 1] > 0)]
+        if len(good) == 0:
+            return f0, (0.0, 0.0, 0.0), VowelResult("", 0.0, {})
+        f3s = good[:, 2][good[:, 2] > 0]
+        med = (
+            float(np.median(good[:, 0])),
+            float(np.median(good[:, 1])),
+            float(np.median(f3s)) if len(f3s) else 0.0,
+        )
+        return f0, med, self._classifier.classify(f0, *med)
+
+    def _update(self, frame: _Frame) -> VoiceEvent:
+        recent = self._seg[-12:]
+        f0, fm, res = self._summary(recent)
+        at = self._in_samples(frame.end)
+        return VoiceEvent(
+            "update", self._t_ns(at), at, at, f0, fm, res.vowel, res.confidence, frame.level
+        )
+
+    def _close(self, end_work: int) -> VoiceEvent:
+        frames = self._seg
+        f0, fm, res = self._summary(frames)
+        start_work = max(0, frames[0].end - self.hop - self._yin_len // 2)
+        last = frames[-1].end - self._yin_len // 2
+        energy = sum(f.hop_energy for f in frames)
+        level = 10 * np.log10(energy / (len(frames) * self.hop) + 1e-12)
+        seg = Segment(
+            start=self._in_samples(start_work) / self.rate,
+            end=self._in_samples(max(last, start_work + self.hop)) / self.rate,
+            f0=f0, f1=fm[0], f2=fm[1], f3=fm[2], vowel=res.vowel,
+            confidence=res.confidence, level_dbfs=float(level), posteriors=res.posteriors,
+        )
+        self._state = "silent"
+        self._seg = []
+        self._f0_hist.clear()
+        end_in = self._in_samples(last)
+        return VoiceEvent(
+            "offset", self._t_ns(end_in), end_in, self._in_samples(end_work), f0, fm,
+            res.vowel, res.confidence, float(level), seg,
+        )

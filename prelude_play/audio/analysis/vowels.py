@@ -1,0 +1,275 @@
+"""Vowel classification for /ɑ/ ah, /i/ ee, /u/ oo, /o/ oh, /ɛ/ eh — any speaker, no set-up.
+
+Why this shape: the same vowel from a man, a woman and a small child differs mostly by one
+uniform scale factor on all formants (vocal-tract length; Nearey 1978, "uniform scaling"), and a
+higher voice usually means a shorter tract. So each vowel is a template in log-formant space
+(means of Peterson & Barney 1952 and Hillenbrand et al. 1995 after removing each speaker group's
+scale), and a token is scored against each template *after* fitting its own scale factor, with a
+prior on that factor predicted from f0. That extrapolates to preverbal children whose voices are
+higher than any published table.
+
+With per-client calibration (a few labelled tokens per vowel, as staRt individualises targets)
+the templates become that client's own means, shrunk towards the scaled reference for vowels with
+few tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import math
+
+from prelude_play.errors import ConfigError
+
+VOWELS: tuple[str, ...] = ("ah", "ee", "oo", "oh", "eh")
+IPA: dict[str, str] = {"ah": "ɑ", "ee": "i", "oo": "u", "oh": "o", "eh": "ɛ"}
+
+# (f0, F1, F2, F3) group means. Peterson & Barney 1952 (no /o/ in that study);
+# Hillenbrand, Getty, Clark & Wheeler 1995 (children are 10-12 year olds).
+_PB: dict[str, dict[str, tuple[float, float, float, float]]] = {
+    "men": {
+        "ɑ": (124, 730, 1090, 2440), "i": (136, 270, 2290, 3010), "u": (141, 300, 870, 2240),
+        "ɛ": (130, 530, 1840, 2480), "ɔ": (129, 570, 840, 2410), "æ": (127, 660, 1720, 2410),
+        "ɪ": (135, 390, 1990, 2550), "ʊ": (137, 440, 1020, 2240), "ʌ": (130, 640, 1190, 2390),
+    },
+    "women": {
+        "ɑ": (212, 850, 1220, 2810), "i": (235, 310, 2790, 3310), "u": (231, 370, 950, 2670),
+        "ɛ": (223, 610, 2330, 2990), "ɔ": (216, 590, 920, 2710), "æ": (210, 860, 2050, 2850),
+        "ɪ": (232, 430, 2480, 3070), "ʊ": (232, 470, 1160, 2680), "ʌ": (221, 760, 1400, 2780),
+    },
+    "children": {
+        "ɑ": (256, 1030, 1370, 3170), "i": (272, 370, 3200, 3730), "u": (274, 430, 1170, 3260),
+        "ɛ": (260, 690, 2610, 3570), "ɔ": (263, 680, 1060, 3180), "æ": (251, 1010, 2320, 3320),
+        "ɪ": (269, 530, 2730, 3600), "ʊ": (276, 560, 1410, 3310), "ʌ": (261, 850, 1590, 3360),
+    },
+}
+_H95: dict[str, dict[str, tuple[float, float, float, float]]] = {
+    "men": {
+        "ɑ": (123, 768, 1333, 2522), "i": (138, 342, 2322, 3000), "u": (143, 378, 997, 2343),
+        "o": (129, 497, 910, 2459), "ɛ": (127, 580, 1799, 2605), "ɔ": (121, 652, 997, 2538),
+        "æ": (123, 588, 1952, 2601), "ɪ": (135, 427, 2034, 2684), "ʊ": (133, 469, 1122, 2434),
+        "ʌ": (133, 623, 1200, 2550),
+    },
+    "women": {
+        "ɑ": (215, 936, 1551, 2815), "i": (227, 437, 2761, 3372), "u": (235, 459, 1105, 2735),
+        "o": (217, 555, 1035, 2828), "ɛ": (214, 731, 2058, 2979), "ɔ": (210, 781, 1136, 2824),
+        "æ": (215, 669, 2349, 2972), "ɪ": (224, 483, 2365, 3053), "ʊ": (230, 519, 1225, 2827),
+        "ʌ": (218, 753, 1426, 2933),
+    },
+    "children": {
+        "ɑ": (229, 1002, 1688, 2950), "i": (246, 452, 3081, 3702), "u": (249, 494, 1345, 2988),
+        "o": (236, 597, 1137, 2987), "ɛ": (230, 749, 2267, 3310), "ɔ": (225, 803, 1210, 2982),
+        "æ": (228, 717, 2501, 3289), "ɪ": (241, 511, 2552, 3403), "ʊ": (243, 568, 1490, 3072),
+        "ʌ": (236, 749, 1546, 3145),
+    },
+}
+REFERENCE_DATA = {"peterson_barney_1952": _PB, "hillenbrand_1995": _H95}
+
+# Spread of a vowel's log formants around its template once speaker scale is removed
+# (about one between-speaker SD in the published tables, widened for LPC error on real input).
+DEFAULT_SIGMA = (0.11, 0.09, 0.09)
+SCALE_PRIOR_SD = 0.09
+CALIBRATED_SIGMA = (0.08, 0.06, 0.07)
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """Speaker-neutral vowel templates (log Hz, F1..F3) and the f0 -> scale prior."""
+
+    templates: dict[str, np.ndarray]
+    scale_intercept: float
+    scale_slope: float  # scale per unit log f0, relative to log(130 Hz)
+
+    def predicted_scale(self, f0: float) -> float:
+        if f0 <= 0:
+            return self.scale_intercept + self.scale_slope * 0.4
+        return self.scale_intercept + self.scale_slope * float(np.log(f0 / 130.0))
+
+
+def build_reference() -> Reference:
+    """Derive templates and the scale prior from the published group means (no tuning data)."""
+    rows: dict[str, list[np.ndarray]] = {v: [] for v in VOWELS}
+    f0s: list[float] = []
+    scales: list[float] = []
+    for table in REFERENCE_DATA.values():
+        shared = [p for p in table["men"] if all(p in table[g] for g in table)]
+        men = np.array([np.log(table["men"][p][1:]) for p in shared])
+        for group, vowels in table.items():
+            logs = np.array([np.log(vowels[p][1:]) for p in shared])
+            s = float(np.mean(logs - men))
+            f0s.append(float(np.mean([vowels[p][0] for p in shared])))
+            scales.append(s)
+            for v in VOWELS:
+                ipa = IPA[v]
+                if ipa in vowels:
+                    rows[v].append(np.log(np.array(vowels[ipa][1:], dtype=float)) - s)
+    x = np.log(np.array(f0s) / 130.0)
+    slope, intercept = np.polyfit(x, np.array(scales), 1)
+    templates = {v: np.mean(rows[v], axis=0) for v in VOWELS}
+    return Reference(templates, float(intercept), float(slope))
+
+
+@dataclass(frozen=True, slots=True)
+class VowelResult:
+    """The best vowel, its confidence in [0, 1], and the posterior of every vowel."""
+
+    vowel: str
+    confidence: float
+    posteriors: dict[str, float]
+    scale: float = 0.0  # fitted speaker scale (log), useful for display and calibration checks
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One labelled calibration token (Hz)."""
+
+    vowel: str
+    f0: float
+    f1: float
+    f2: float
+    f3: float = 0.0
+
+
+@dataclass(slots=True)
+class Calibration:
+    """A client's own vowel targets, built from a few labelled tokens per vowel.
+
+    Stored in the client profile as a plain dict (``to_dict``/``from_dict``): the raw tokens,
+    so future versions of the classifier can re-derive whatever they need.
+    """
+
+    tokens: list[Token] = field(default_factory=list)
+
+    def add(self, vowel: str, f0: float, f1: float, f2: float, f3: float = 0.0) -> None:
+        if vowel not in VOWELS:
+            raise ValueError(f"unknown vowel {vowel!r}; expected one of {', '.join(VOWELS)}")
+        if f1 <= 0 or f2 <= 0:
+            raise ValueError("a calibration token needs F1 and F2")
+        self.tokens.append(Token(vowel, float(f0), float(f1), float(f2), float(f3)))
+
+    def counts(self) -> dict[str, int]:
+        return {v: sum(t.vowel == v for t in self.tokens) for v in VOWELS}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "tokens": [
+                {"vowel": t.vowel, "f0": t.f0, "f1": t.f1, "f2": t.f2, "f3": t.f3}
+                for t in self.tokens
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
+        if not isinstance(data, Mapping) or data.get("version") != 1:
+            raise ConfigError(
+                "vowel calibration has an unknown format", key="vowel_calibration",
+                hint="expected a dict with version 1 and a list of tokens",
+            )
+        cal = cls()
+        for i, t in enumerate(data.get("tokens", [])):
+            try:
+                cal.add(t["vowel"], t.get("f0", 0.0), t["f1"], t["f2"], t.get("f3", 0.0))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ConfigError(
+                    f"calibration token {i} is invalid ({exc})", key="vowel_calibration.tokens"
+                ) from exc
+        return cal
+
+
+@dataclass(frozen=True, slots=True)
+class _Model:
+    means: dict[str, np.ndarray]
+    sigma: np.ndarray
+    scale_prior: float | None  # None: scale fixed by calibration
+    scale_sd: float
+
+
+class VowelClassifier:
+    """Score (f0, F1, F2, F3) against the five vowel templates; optional client calibration."""
+
+    def __init__(
+        self,
+        calibration: Calibration | None = None,
+        reference: Reference | None = None,
+        *,
+        sigma: tuple[float, float, float] = DEFAULT_SIGMA,
+        scale_sd: float = SCALE_PRIOR_SD,
+    ) -> None:
+        self.reference = reference or build_reference()
+        self.sigma = np.asarray(sigma, dtype=float)
+        self.scale_sd = scale_sd
+        self.calibration = calibration
+        self._cal_model = self._calibrated(calibration) if calibration and calibration.tokens else None
+
+    def _calibrated(self, cal: Calibration) -> _Model:
+        ref = self.reference
+        # client's speaker scale from all tokens (F1..F2 always, F3 when measured)
+        diffs: list[float] = []
+        for t in cal.tokens:
+            x = np.log([t.f1, t.f2] + ([t.f3] if t.f3 > 0 else []))
+            diffs.extend(x - ref.templates[t.vowel][: len(x)])
+        scale = float(np.mean(diffs))
+        means: dict[str, np.ndarray] = {}
+        k = 1.0  # prior weight (in tokens) of the scaled reference template
+        resid: list[np.ndarray] = []
+        for v in VOWELS:
+            prior = ref.templates[v] + scale
+            toks = [t for t in cal.tokens if t.vowel == v]
+            if not toks:
+                means[v] = prior
+                continue
+            x = np.array([np.log([t.f1, t.f2, t.f3 if t.f3 > 0 else np.exp(prior[2])]) for t in toks])
+            means[v] = (x.sum(axis=0) + k * prior) / (len(toks) + k)
+            resid.extend(x - x.mean(axis=0))
+        sigma = np.asarray(CALIBRATED_SIGMA, dtype=float)
+        if resid:  # widen for a client whose own tokens vary more than the default allows
+            r = np.asarray(resid)
+            n = len(r)
+            sigma = np.sqrt((np.sum(r**2, axis=0) + 4 * sigma**2) / (n + 4))
+            sigma = np.maximum(sigma, np.asarray(CALIBRATED_SIGMA) * 0.75)
+        return _Model(means, sigma, None, 0.03)
+
+    def classify(self, f0: float, f1: float, f2: float, f3: float = 0.0) -> VowelResult:
+        """Most likely vowel for one token (Hz; ``f3``/``f0`` may be 0 if unknown)."""
+        if f1 <= 0 or f2 <= 0:
+            return VowelResult("", 0.0, {v: 0.0 for v in VOWELS})
+        dims = 3 if f3 > 0 else 2
+        x = np.log(np.array([f1, f2, f3][:dims]))
+        if self._cal_model is not None:
+            m = self._cal_model
+            means = m.means
+            sig = m.sigma[:dims]
+            s0, sd = 0.0, m.scale_sd
+        else:
+            means = self.reference.templates
+            sig = self.sigma[:dims]
+            s0, sd = self.reference.predicted_scale(f0), self.scale_sd
+        w = 1.0 / sig**2
+        costs: dict[str, float] = {}
+        scales: dict[str, float] = {}
+        for v in VOWELS:
+            r = x - means[v][:dims]
+            # minimise sum w (r - s)^2 + (s - s0)^2 / sd^2 over the speaker scale s
+            s = (float(np.sum(w * r)) + s0 / sd**2) / (float(np.sum(w)) + 1.0 / sd**2)
+            costs[v] = float(np.sum(w * (r - s) ** 2) + (s - s0) ** 2 / sd**2)
+            scales[v] = s
+        c = np.array([costs[v] for v in VOWELS])
+        p = np.exp(-0.5 * (c - c.min()))
+        p /= p.sum()
+        best = int(np.argmax(p))
+        # typicality: a token far from every template (a squeal, a consonant) gets low confidence
+        typical = min(1.0, _chi2_sf(float(c[best]), dims) / 0.05)
+        post = {v: float(pi) for v, pi in zip(VOWELS, p)}
+        return VowelResult(VOWELS[best], float(p[best]) * typical, post, scales[VOWELS[best]])
+
+
+def _chi2_sf(x: float, dims: int) -> float:
+    """Chi-square survival function for 2 or 3 degrees of freedom (closed form, no scipy.stats
+    import cost on the analysis thread)."""
+    if dims == 2:
+        return math.exp(-0.5 * x)
+    return math.erfc(math.sqrt(0.5 * x)) + math.sqrt(2.0 * x / math.pi) * math.exp(-0.5 * x)
