@@ -48,7 +48,7 @@ class AnalyzerConfig:
     max_aperiodicity: float = 0.35
     onset_frames: int = 3  # consecutive voiced frames that confirm an onset
     offset_frames: int = 8  # unvoiced frames that end a segment (80 ms)
-    percussive_rise_db: float = 15.0  # rise within 5 ms that marks a plucked/struck attack
+    percussive_attack_s: float = 0.003  # floor-to-peak rise this fast marks a pluck/strike
     percussive_hold_frames: int = 6  # extra frames to watch a percussive candidate
     decay_db_per_s: float = -12.0  # steadier than this = sustained (voice)
     string_f0_range_cents: float = 10.0  # a string's pitch barely moves; a voice's does
@@ -299,12 +299,16 @@ class VoiceAnalyzer:
         f = np.arange(len(mag)) * self.work_rate / (2 * (len(mag) - 1))
         return float(np.sum(f * mag) / (np.sum(mag) + 1e-12))
 
-    def _attack_rise(self) -> float:
-        """Largest level rise (dB) over ~5 ms in the recent envelope."""
+    def _attack_time(self) -> float:
+        """Seconds from leaving the noise floor to within 3 dB of the peak, in the recent
+        envelope (~2.5 ms resolution): a pick or hammer takes one envelope step, a voice more."""
         env = np.asarray(self._env)
-        if len(env) < 3:
-            return 0.0
-        return float(np.max(env[2:] - env[:-2]))
+        floor = (self._floor if self._floor is not None else -120.0) + self.config.snr_db
+        above = np.flatnonzero(env > floor)
+        if env.size == 0 or above.size == 0:
+            return 1.0
+        near_peak = np.flatnonzero(env >= env.max() - 3.0)
+        return float(near_peak[0] - above[0]) * self._sub / self.work_rate
 
     def _with_formants(self, f: _Frame) -> _Frame:
         seg = self._buf[-self._form_len :]
@@ -326,7 +330,7 @@ class VoiceAnalyzer:
         if self._state == "silent":
             if frame.voiced:
                 self._state = "candidate"
-                self._percussive = self._attack_rise() >= cfg.percussive_rise_db
+                self._percussive = self._attack_time() <= cfg.percussive_attack_s
                 self._cand = [self._with_formants(frame)]
                 self._f0_hist.append(frame.pitch.f0)
             return ev

@@ -1,0 +1,128 @@
+"""Pitch, formants and vowels on synthetic signals with known f0 and formants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from prelude_play.audio.analysis import synth
+from prelude_play.audio.analysis.formants import estimate_formants
+from prelude_play.audio.analysis.pitch import cents, cents_octave_folded, yin, yin_window
+from prelude_play.audio.analysis.vowels import VOWELS, Calibration, VowelClassifier
+from prelude_play.errors import ConfigError
+
+RATE = 16000
+# test formants (not the classifier's tables): a man, a woman, a small child
+SPEAKERS = {
+    "man": (115.0, 1.0),
+    "woman": (215.0, 1.17),
+    "child": (340.0, 1.42),
+}
+BASE = {
+    "ah": (740, 1130, 2450),
+    "ee": (285, 2250, 2950),
+    "oo": (310, 820, 2300),
+    "oh": (490, 880, 2420),
+    "eh": (560, 1800, 2520),
+}
+
+
+@pytest.mark.parametrize("f0", [82.0, 147.0, 262.0, 440.0, 780.0])
+def test_yin_finds_f0_in_noise(f0):
+    rng = np.random.default_rng(int(f0))
+    x = synth.vowel([700, 1200, 2600], f0, RATE, 0.2, jitter=0.0, rng=rng)
+    x = synth.add_noise(x, 15, rng)
+    _, n = yin_window(RATE)
+    est = yin(x[1000 : 1000 + n], RATE)
+    assert abs(cents(est.f0, f0)) < 15
+    assert est.aperiodicity < 0.3
+
+
+def test_yin_on_noise_is_aperiodic():
+    x = np.random.default_rng(1).standard_normal(2000)
+    _, n = yin_window(RATE)
+    assert yin(x[:n], RATE).aperiodicity > 0.5
+
+
+def test_octave_folding():
+    assert cents_octave_folded(440.0, 220.0) == pytest.approx(0.0, abs=1e-9)
+    assert cents_octave_folded(233.08, 220.0) == pytest.approx(100.0, abs=0.1)
+    assert cents_octave_folded(207.65, 440.0) == pytest.approx(-100.0, abs=0.1)
+
+
+@pytest.mark.parametrize("who", list(SPEAKERS))
+@pytest.mark.parametrize("vowel", ["ah", "ee", "oh"])
+def test_formants_of_known_vowels(who, vowel):
+    f0, scale = SPEAKERS[who]
+    truth = [f * scale for f in BASE[vowel]]
+    x = synth.vowel(truth, f0, RATE, 0.3, rng=np.random.default_rng(3))
+    est = np.median(
+        [estimate_formants(x[s : s + 640], RATE, f0).as_tuple() for s in range(1600, 3600, 320)],
+        axis=0,
+    )
+    err = np.abs(est - truth) / truth
+    # F1 within 20%: a low F1 (ee) at 1.5*f0 is pulled towards a harmonic, as in every LPC
+    assert err[0] < 0.20 and err[1] < 0.10, (truth, est)
+
+
+@pytest.mark.parametrize("who", list(SPEAKERS))
+def test_uncalibrated_classifier_knows_every_vowel_for_every_speaker(who):
+    f0, scale = SPEAKERS[who]
+    clf = VowelClassifier()
+    for v, fm in BASE.items():
+        res = clf.classify(f0, *(f * scale for f in fm))
+        assert res.vowel == v
+        assert 0.5 < res.confidence <= 1.0
+        assert sum(res.posteriors.values()) == pytest.approx(1.0)
+
+
+def test_far_off_token_has_low_confidence():
+    res = VowelClassifier().classify(200.0, 1500.0, 1700.0, 5000.0)
+    assert res.confidence < 0.2
+
+
+def _odd_speaker() -> dict[str, tuple[float, float, float]]:
+    """A speaker whose 'eh' sits near everyone's 'ee' and whose 'oh' is very open."""
+    return {
+        "ah": (980, 1500, 3300),
+        "ee": (400, 3000, 3700),
+        "oo": (430, 1150, 3100),
+        "oh": (760, 1180, 3200),
+        "eh": (520, 2750, 3500),
+    }
+
+
+def test_calibration_fixes_an_unusual_speaker():
+    toks = _odd_speaker()
+    plain = VowelClassifier()
+    wrong = [v for v, fm in toks.items() if plain.classify(300.0, *fm).vowel != v]
+    assert wrong, "the odd speaker should fool the uncalibrated classifier"
+    cal = Calibration()
+    rng = np.random.default_rng(4)
+    for v, fm in toks.items():
+        for _ in range(3):
+            cal.add(v, 300.0, *(f * rng.uniform(0.97, 1.03) for f in fm))
+    fitted = VowelClassifier(cal)
+    for v, fm in toks.items():
+        assert fitted.classify(300.0, *fm).vowel == v
+
+
+def test_calibration_round_trips_through_a_plain_dict():
+    cal = Calibration()
+    cal.add("ee", 300.0, 400.0, 3000.0, 3700.0)
+    cal.add("oo", 300.0, 430.0, 1150.0)
+    d = cal.to_dict()
+    assert d["version"] == 1 and len(d["tokens"]) == 2
+    again = Calibration.from_dict(d)
+    assert again.tokens == cal.tokens
+    assert again.counts() == {"ah": 0, "ee": 1, "oo": 1, "oh": 0, "eh": 0}
+
+
+def test_calibration_rejects_bad_data():
+    with pytest.raises(ConfigError):
+        Calibration.from_dict({"version": 7})
+    with pytest.raises(ConfigError, match="token 0"):
+        Calibration.from_dict({"version": 1, "tokens": [{"vowel": "uh", "f1": 1, "f2": 2}]})
+    with pytest.raises(ValueError):
+        Calibration().add("ah", 200.0, 0.0, 1200.0)
+    assert set(VOWELS) == {"ah", "ee", "oo", "oh", "eh"}
