@@ -18,6 +18,21 @@ from prelude_play.clock import Clock, MonotonicClock
 from prelude_play.errors import DeviceError
 
 
+def _sdl_init_audio() -> None:
+    """SDL_InitSubSystem(SDL_INIT_AUDIO) on pygame's own SDL (pygame has no Python call for it)."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {ln.split()[-1] for ln in f if "/libSDL2-2" in ln or "/libSDL2-2.0" in ln}
+    except OSError:
+        return
+    for p in paths:
+        lib = ctypes.CDLL(p)
+        lib.SDL_InitSubSystem(0x10)
+        return
+
+
 class SdlBackend:
     name = "sdl"
     exact_clock = False
@@ -47,8 +62,14 @@ class SdlBackend:
         self._on_lost: LostFn | None = None
         self._started = False
         try:
+            # pygame.init() also opens pygame.mixer's device, and drivers with a single output
+            # (dummy, some ALSA setups) refuse a second one: close the mixer if we opened it.
+            mixer_was_on = pygame.mixer.get_init() is not None
             if not pygame.get_init():
                 pygame.init()
+            if not mixer_was_on and pygame.mixer.get_init() is not None:
+                pygame.mixer.quit()  # this also quits SDL's audio subsystem: re-init it alone
+                _sdl_init_audio()
             if device is not None:
                 names = sdl_audio.get_audio_device_names(False)
                 hits = [n for n in names if device.casefold() in n.casefold()]
