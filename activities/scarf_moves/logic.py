@@ -1,0 +1,330 @@
+"""Scarf-movement cues, pure logic: cue definitions, where the next cue comes from, and the
+record of each cue shown and how the client responded.
+
+No pygame, no clock reads: every method takes the time it is told. The activity turns the
+``Record``s returned here into log events, so the rules (an unscored cue ends as
+"not_scored", never as followed; a re-score corrects, never overwrites) are tested here.
+"""
+
+from __future__ import annotations
+
+import random
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prelude_play.errors import ConfigError
+
+from activities.scarf_moves.music import GESTURES, MELODY_VOICES, TEXTURES, MusicState
+
+NOT_SCORED = "not_scored"
+PICTURES = ("wave", "up", "down", "fast", "slow", "big", "small", "freeze", "throw", "hide", "peek")
+
+
+@dataclass(frozen=True)
+class CueSpec:
+    """One cue card and the music that goes with it (from defaults.toml ``[cues.<name>]``)."""
+
+    name: str
+    word: str
+    picture: str
+    colour: tuple[int, int, int]
+    bpm: float | None = None  # None = the base tempo
+    register: int = 0
+    dynamics: float | None = None
+    texture: str | None = None
+    melody: str | None = None
+    playing: bool = True
+    gesture: str = ""
+    min_s: float | None = None  # random mode: per-cue time range (else the set's)
+    max_s: float | None = None
+    confirm: bool = False  # the client confirms this cue by a tap / pad hit
+    goals: tuple[str, ...] | None = None
+
+    def music(self, base: MusicState) -> MusicState:
+        return MusicState(
+            bpm=self.bpm or base.bpm, register=base.register + self.register,
+            dynamics=base.dynamics if self.dynamics is None else self.dynamics,
+            texture=self.texture or base.texture, melody=self.melody or base.melody,
+            playing=self.playing, gesture=self.gesture)
+
+
+def _bad(where: str, key: str, value: Any, allowed: str) -> ConfigError:
+    return ConfigError(f"{where}: bad value {value!r} for {key}", key=key, hint=f"allowed: {allowed}")
+
+
+def parse_cues(table: dict[str, Any], where: str = "scarf_moves settings") -> dict[str, CueSpec]:
+    """``[cues.<name>]`` tables → CueSpecs; a bad value is a ConfigError naming cue and key."""
+    out: dict[str, CueSpec] = {}
+    for name, t in table.items():
+        k = f"cues.{name}"
+        pic = t.get("picture", name)
+        if pic not in PICTURES:
+            raise _bad(where, f"{k}.picture", pic, ", ".join(PICTURES))
+        tex = t.get("texture")
+        if tex is not None and tex not in TEXTURES:
+            raise _bad(where, f"{k}.texture", tex, ", ".join(TEXTURES))
+        mel = t.get("melody")
+        if mel is not None and mel not in MELODY_VOICES:
+            raise _bad(where, f"{k}.melody", mel, ", ".join(MELODY_VOICES))
+        ges = t.get("gesture", "")
+        if ges not in GESTURES:
+            raise _bad(where, f"{k}.gesture", ges, ", ".join(g or '""' for g in GESTURES))
+        bpm = t.get("bpm")
+        if bpm is not None and not 30 <= float(bpm) <= 220:
+            raise _bad(where, f"{k}.bpm", bpm, "30..220")
+        dyn = t.get("dynamics")
+        if dyn is not None and not 0 <= float(dyn) <= 1:
+            raise _bad(where, f"{k}.dynamics", dyn, "0..1")
+        col = tuple(int(c) for c in t.get("colour", (70, 130, 200)))
+        if len(col) != 3:
+            raise _bad(where, f"{k}.colour", t.get("colour"), "[r, g, b]")
+        lo, hi = t.get("min_s"), t.get("max_s")
+        if lo is not None and hi is not None and not 0 < float(lo) <= float(hi):
+            raise _bad(where, f"{k}.min_s/max_s", (lo, hi), "0 < min_s <= max_s")
+        goals = t.get("goals")
+        out[name] = CueSpec(
+            name=name, word=str(t.get("word", name.capitalize())), picture=pic, colour=col,  # type: ignore[arg-type]
+            bpm=None if bpm is None else float(bpm), register=int(t.get("register", 0)),
+            dynamics=None if dyn is None else float(dyn), texture=tex, melody=mel,
+            playing=bool(t.get("playing", True)), gesture=ges,
+            min_s=None if lo is None else float(lo), max_s=None if hi is None else float(hi),
+            confirm=bool(t.get("confirm", False)), goals=None if goals is None else tuple(goals))
+    return out
+
+
+# ---- where cues come from -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Step:
+    cue: str
+    min_s: float
+    max_s: float
+
+
+@dataclass
+class PresetSequence:
+    """A fixed list of cues from a TOML preset; ``seconds`` or a ``min_s``/``max_s`` range each."""
+
+    name: str
+    steps: list[Step]
+    loop: bool = False
+    i: int = 0
+
+    def next(self, rng: random.Random) -> tuple[str, float] | None:
+        if self.i >= len(self.steps):
+            if not self.loop or not self.steps:
+                return None
+            self.i = 0
+        s = self.steps[self.i]
+        self.i += 1
+        return s.cue, (s.min_s if s.min_s == s.max_s else rng.uniform(s.min_s, s.max_s))
+
+
+@dataclass
+class RandomSequence:
+    """Random cues from a set, never the same twice running, each for a random time within its
+    min/max — so the freeze comes as a surprise and the client has to listen."""
+
+    cues: list[str]
+    ranges: dict[str, tuple[float, float]]
+    last: str | None = None
+
+    def next(self, rng: random.Random) -> tuple[str, float] | None:
+        choices = [c for c in self.cues if c != self.last] or list(self.cues)
+        if not choices:
+            return None
+        cue = rng.choice(choices)
+        self.last = cue
+        lo, hi = self.ranges[cue]
+        return cue, rng.uniform(lo, hi)
+
+
+def load_preset(path: Path, cues: dict[str, CueSpec]) -> PresetSequence:
+    """Read a preset file; unknown cues and bad times are ConfigErrors naming file and step."""
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read scarf preset: {exc}", path=path) from exc
+    steps = []
+    for i, st in enumerate(data.get("cue", [])):
+        key = f"cue[{i}]"
+        name = st.get("cue")
+        if name not in cues:
+            raise ConfigError(f"unknown cue {name!r}", path=path, key=key, hint=f"one of {sorted(cues)}")
+        if "seconds" in st:
+            lo = hi = float(st["seconds"])
+        else:
+            lo, hi = float(st.get("min_s", 0)), float(st.get("max_s", 0))
+        if not 0 < lo <= hi:
+            raise ConfigError(f"cue {name!r} needs seconds > 0 or 0 < min_s <= max_s", path=path, key=key)
+        steps.append(Step(name, lo, hi))
+    if not steps:
+        raise ConfigError("preset has no [[cue]] entries", path=path)
+    return PresetSequence(str(data.get("title", path.stem)), steps, bool(data.get("loop", False)))
+
+
+# ---- the running record ---------------------------------------------------------------------
+
+@dataclass
+class Record:
+    """Something to log: the activity passes these to ``ctx.log``."""
+
+    kind: str
+    t_ns: int
+    actor: str = "system"
+    outcome: str | None = None
+    prompt: str | None = None
+    goals: tuple[str, ...] | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    corrects: int | None = None
+    source: str = "system"
+    device: str = ""
+    attach: str = ""  # "score" → the logged id becomes the cue's score id
+
+
+@dataclass
+class CueShown:
+    index: int
+    cue: str
+    source: str  # preset | random | live
+    requested_ns: int
+    onset_ns: int  # when the music changes and the card appears
+    planned_s: float | None
+    music: dict[str, Any]
+    shown_id: int | None = None
+    score_id: int | None = None
+    outcome: str = NOT_SCORED
+    prompt: str | None = None
+    confirm_ns: int | None = None
+    ended_ns: int | None = None
+
+    def latency_ms(self) -> float | None:
+        return None if self.confirm_ns is None else round((self.confirm_ns - self.onset_ns) / 1e6, 2)
+
+
+class CueRunner:
+    """Pending → current → ended cues, with their scores and client confirmations."""
+
+    def __init__(self, cues: dict[str, CueSpec]) -> None:
+        self.cues = cues
+        self.current: CueShown | None = None
+        self.pending: CueShown | None = None
+        self.history: list[CueShown] = []
+        self._n = 0
+
+    def request(self, cue: str, now_ns: int, onset_ns: int, source: str, planned_s: float | None,
+                music: dict[str, Any]) -> CueShown:
+        """A cue that will show at ``onset_ns`` (when its music starts). Replaces one still pending."""
+        if cue not in self.cues:
+            raise KeyError(cue)
+        self._n += 1
+        self.pending = CueShown(self._n, cue, source, now_ns, onset_ns, planned_s, music)
+        return self.pending
+
+    def tick(self, now_ns: int) -> list[Record]:
+        """Show the pending cue once its onset has come; end the one it replaces."""
+        p = self.pending
+        if p is None or p.onset_ns > now_ns:
+            return []
+        out = self.end(p.onset_ns)
+        self.pending = None
+        self.current = p
+        spec = self.cues[p.cue]
+        out.append(Record("cue", p.onset_ns, data={
+            "cue": p.cue, "cue_index": p.index, "word": spec.word, "source": p.source,
+            "music": p.music, "planned_s": None if p.planned_s is None else round(p.planned_s, 3),
+            "requested_ms_before": round((p.onset_ns - p.requested_ns) / 1e6, 2),
+            "confirm_expected": spec.confirm}, goals=spec.goals))
+        return out
+
+    def end(self, t_ns: int) -> list[Record]:
+        """End the current cue: its final outcome is the therapist's score or ``not_scored``."""
+        c = self.current
+        if c is None:
+            return []
+        c.ended_ns = t_ns
+        self.history.append(c)
+        self.current = None
+        return [Record("cue_end", t_ns, outcome=c.outcome, prompt=c.prompt, goals=self.cues[c.cue].goals,
+                       data={"cue": c.cue, "cue_index": c.index, "duration_ms": round((t_ns - c.onset_ns) / 1e6, 2),
+                             "scored": c.score_id is not None or c.outcome != NOT_SCORED,
+                             "score_event": c.score_id, "latency_ms": c.latency_ms()})]
+
+    def score(self, outcome: str, prompt: str, t_ns: int, source: str, device: str = "") -> Record:
+        """The therapist's one-tap score, attached to the cue showing (a re-score corrects)."""
+        c = self.current
+        if c is None:
+            return Record("score", t_ns, actor="therapist", outcome=outcome, prompt=prompt, source=source,
+                          device=device, data={"cue": None})
+        c.outcome, c.prompt = outcome, prompt
+        return Record("score", t_ns, actor="therapist", outcome=outcome, prompt=prompt, source=source,
+                      device=device, goals=self.cues[c.cue].goals, corrects=c.score_id, attach="score",
+                      data={"cue": c.cue, "cue_index": c.index, "music": c.music,
+                            "latency_ms": c.latency_ms(),
+                            "score_after_ms": round((t_ns - c.onset_ns) / 1e6, 2),
+                            "latency_source": "client_confirm" if c.confirm_ns is not None else None})
+
+    def confirm(self, t_ns: int, source: str, device: str = "") -> Record | None:
+        """The client tapped / hit a pad: timed from the cue's onset; first one counts."""
+        c = self.current
+        if c is None:
+            return None
+        spec = self.cues[c.cue]
+        first = spec.confirm and c.confirm_ns is None and t_ns >= c.onset_ns
+        if first:
+            c.confirm_ns = t_ns
+        return Record("response", t_ns, actor="client", source=source, device=device, goals=spec.goals,
+                      data={"cue": c.cue, "cue_index": c.index, "expected": spec.confirm, "first": first,
+                            "latency_ms": round((t_ns - c.onset_ns) / 1e6, 2)})
+
+
+# ---- live triggers from the therapist's MIDI keyboard ----------------------------------------
+
+@dataclass
+class MidiCueMap:
+    """Low notes = low, high notes = high, a chord = freeze, named keys for the rest.
+
+    A note waits ``chord_ms`` to see whether it is the start of a chord, so a chord never
+    fires its notes' single cues first.
+    """
+
+    low_below: int = 48
+    high_from: int = 84
+    chord_notes: int = 3
+    chord_ms: float = 80.0
+    chord: str = "freeze"
+    low: str = "low"
+    high: str = "high"
+    notes: dict[int, str] = field(default_factory=dict)
+    _held: list[tuple[int, int]] = field(default_factory=list)  # (t_ns, note)
+
+    def note_on(self, note: int, t_ns: int) -> None:
+        self._held.append((t_ns, note))
+
+    def due(self, now_ns: int) -> list[tuple[str, int]]:
+        """Cues decided by now: (cue, time of the first note)."""
+        if not self._held:
+            return []
+        t0 = self._held[0][0]
+        window = int(self.chord_ms * 1e6)
+        group = [n for t, n in self._held if t - t0 <= window]
+        if len(group) >= self.chord_notes:
+            self._held = [(t, n) for t, n in self._held if t - t0 > window]
+            return [(self.chord, t0)]
+        if now_ns - t0 < window:
+            return []
+        t, note = self._held.pop(0)
+        cue = self.for_note(note)
+        return [(cue, t)] if cue else []
+
+    def for_note(self, note: int) -> str | None:
+        if note in self.notes:
+            return self.notes[note]
+        if note < self.low_below:
+            return self.low
+        if note >= self.high_from:
+            return self.high
+        return None
