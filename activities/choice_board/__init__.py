@@ -1,0 +1,501 @@
+"""Choice boards: the client chooses by tapping, dwelling, switch scanning or playing a pad,
+and each choice sounds at once and is logged as a goal-tagged data point.
+
+Boards come from ``config/boards/*.toml`` plus the therapist's own folder (settings
+``user_boards_dir``); the client's ``access`` profile decides how they choose (see logic.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pygame
+
+from prelude_play.activity import Activity, ActivityContext, Score
+from prelude_play.config import resource_dir
+from prelude_play.events import InputEvent
+from prelude_play.ui.theme import Theme
+
+from activities.choice_board.boards import (Board, Card, Step, known_goal_keys, load_boards, save_board)
+from activities.choice_board.logic import Access, BoardState, Choice
+
+PLACEHOLDER_SOUND = "chimes:79"
+VOWELS = {"a": "ah", "e": "eh", "i": "ee", "o": "oh", "u": "oo", "y": "ee"}
+EXTRA_SOUNDS = ["drum:36", "drum:38", "drum:42", "drum:70", "keys:60", "keys:64", "keys:67", "guitar:52",
+                "guitar:64", "chimes:72", "chimes:76", "chimes:79", "vowel:ah:60", "vowel:oo:64",
+                "vowel:ee:67", "vowel:oh:62"]
+
+
+def fallback_board() -> Board:
+    """Shown when no board file could be loaded, so the client still has a yes/no choice."""
+    return Board("fallback_yes_no", "Yes or no?", 1, 2,
+                 (Card("Yes", "yes.png", (Step("chimes:72"),)), Card("No", "no.png", (Step("chimes:67"),))))
+
+
+def sung_echo(card: Card, start_ms: int) -> tuple[Step, ...]:
+    """Sing the card back: its label's first vowel on a falling minor third (sol–mi), softly."""
+    v = next((VOWELS[ch] for ch in card.label.lower() if ch in VOWELS), "ah")
+    return (Step(f"vowel:{v}:67:0.45s", start_ms, 0.6), Step(f"vowel:{v}:64:0.6s", start_ms + 450, 0.6))
+
+
+class ChoiceBoard(Activity):
+    name = "choice_board"
+    title = "Choice board"
+    icon = "choice"
+    goals = ("functional_communication", "self_expression")
+    version = "0.1.0"
+    description = "Choose by tap, dwell, switch scanning or playing; every choice sounds and is logged."
+    settings: dict[str, Any] = {
+        "board": "instruments",     # board shown first
+        "boards": [],               # ids offered by "Next board" (empty = every board)
+        "echo": False,              # sing the choice back after its sound
+        "echo_gap_ms": 400,
+        "low_stimulation": False,   # also taken from the client profile
+        "velocity": 0.9,
+        "cue_velocity": 0.25,       # scanning's auditory cue per card: soft
+        "schedule": [],             # session plan step titles shown as a strip
+        "schedule_step": 0,
+        "user_boards_dir": "",      # where the editor saves boards (the shell's <data dir>/boards)
+        "user_images_dir": "",      # the therapist's own pictures (PNG/JPG/SVG)
+    }
+
+    # ---- prepare ---------------------------------------------------------------------------
+
+    def prepare(self, ctx: ActivityContext) -> None:
+        super().prepare(ctx)
+        c = self.config
+        self.theme = Theme()
+        self.size = (1280, 728)
+        self.low_stim = bool(c.get("low_stimulation") or ctx.client.get("low_stimulation", False))
+        self.access = Access.from_profile(ctx.client.get("access", {}), lambda s: ctx.notify(s))
+        self.user_dir = Path(str(c["user_boards_dir"])).expanduser() if c.get("user_boards_dir") else None
+        assets = Path(ctx.assets_dir) if ctx.assets_dir else resource_dir("assets")
+        self.sounds_dir = assets / "sounds"
+        known = known_goal_keys(resource_dir("config") / "goals.toml")
+        boards, problems = load_boards([resource_dir("config") / "boards", self.user_dir] if self.user_dir
+                                       else [resource_dir("config") / "boards"], known)
+        for p in problems:
+            ctx.notify(str(p))
+        if not boards:
+            ctx.notify(ctx.t("No board could be loaded; showing a yes/no board"))
+            boards = {"fallback_yes_no": fallback_board()}
+        self.boards = boards
+        wanted = [b for b in c.get("boards") or [] if b in boards]
+        self.order = wanted or list(boards)
+        first = c.get("board")
+        if first not in boards:
+            if first:
+                ctx.notify(ctx.t("Board not found") + f": {first}")
+            first = self.order[0]
+        image_dirs = []
+        if c.get("user_images_dir"):
+            image_dirs.append(Path(str(c["user_images_dir"])).expanduser())
+        if self.user_dir is not None:
+            image_dirs.append(self.user_dir / "images")
+        image_dirs.append(assets / "images")
+        self.image_dirs = image_dirs
+        from activities.choice_board.view import Pictures
+
+        self.pictures = Pictures(image_dirs)
+        self.sound_sub: dict[str, str] = {}
+        for b in boards.values():
+            self._load_assets(b)
+        self.editor = None
+        self.last_choice_id: int | None = None
+        self.last_choice: Choice | None = None
+        self.layout_ = None
+        self._show(first, ctx.now_ns())
+
+    def _load_assets(self, board: Board) -> None:
+        """Pictures and sounds for ``board``; anything missing gets a placeholder and a notice."""
+        ctx = self.ctx
+        assert ctx is not None
+        for card in board.cards:
+            if card.picture and card.picture not in self.pictures.raw:
+                err = self.pictures.load(card.picture)
+                if err:
+                    ctx.notify(ctx.t("Missing picture, showing a placeholder") + f": {card.picture} ({board.id})")
+        names = {s.sound for card in board.cards for s in card.sound + card.echo}
+        names |= {s.sound for card in board.cards for s in sung_echo(card, 0)} if self.config.get("echo") else set()
+        for name in sorted(names - set(self.sound_sub)):
+            ok = True
+            if name.startswith("sample:") and not (self.sounds_dir / f"{name[7:]}.wav").is_file():
+                ok = False
+            warm = getattr(ctx.audio, "prepare", None)
+            if ok and callable(warm):
+                try:
+                    warm([name])
+                except Exception:  # an unknown or unreadable sound: placeholder, never a crash
+                    ok = False
+            if not ok:
+                ctx.notify(ctx.t("Missing sound, playing a placeholder") + f": {name} ({board.id})")
+                self.sound_sub[name] = PLACEHOLDER_SOUND
+                if callable(warm):
+                    try:
+                        warm([PLACEHOLDER_SOUND])
+                    except Exception:
+                        pass
+
+    def _sound(self, name: str) -> str:
+        return self.sound_sub.get(name, name)
+
+    def _show(self, board_id: str, now_ns: int) -> None:
+        """Put a board on screen: bindings, state, layout; latency counts from now."""
+        self.board = self.boards[board_id]
+        b = self.board
+        acc = self.access
+        notes: dict[int, int] = {}
+        keys: dict[str, int] = {}
+        for i, card in enumerate(b.cards):
+            note = card.note if card.note is not None else (acc.play_notes[i] if i < len(acc.play_notes) else None)
+            if note is not None:
+                notes.setdefault(note, i)
+            key = card.key or (acc.play_keys[i] if i < len(acc.play_keys) else None)
+            if key:
+                keys.setdefault(key, i)
+        self.note_cards = notes
+        self.key_cards = keys
+        # Read by fast_sound on the MIDI thread: built whole, then swapped in by one assignment.
+        self._note_sounds = {n: self._sound(b.cards[i].first_sound or "") or None for n, i in notes.items()}
+        self.switch_notes = frozenset(acc.select_notes) | frozenset(acc.move_notes)
+        self.state = BoardState(len(b.cards), b.rows, b.cols, acc, now_ns)
+        self.state.present(now_ns)
+        self._pointers: dict[int, tuple[str, str]] = {}
+        if self.ctx is not None:
+            self.ctx.log("board_shown", actor="system", goals=b.goals,
+                         data={"board": b.id, "title": b.title, "cards": [c.label for c in b.cards],
+                               "size": f"{b.rows}x{b.cols}", "access": acc.method})
+            if self.access.scanning:
+                self._cue(self.state.highlighted())
+        if self.layout_ is not None:
+            self.layout(self.size)
+
+    # ---- geometry --------------------------------------------------------------------------
+
+    def layout(self, size: tuple[int, int]) -> None:
+        from activities.choice_board.view import make_layout
+
+        self.size = size
+        self.theme.size = (size[0], size[1] + self.theme.bar_height)
+        self.layout_ = make_layout(size, self.board, self.theme, bool(self.config.get("schedule")))
+        if self.editor is not None:
+            self.editor.layout(size, self.theme)
+
+    def card_at(self, pos: tuple[float, float] | None) -> int | None:
+        if pos is None or self.layout_ is None:
+            return None
+        for i, r in enumerate(self.layout_.cards):
+            if r.collidepoint(pos):
+                return i
+        return None
+
+    def find_target(self, target: str) -> pygame.Rect | None:
+        if self.editor is not None:
+            return self.editor.find(target)
+        if target.startswith("card:") and self.layout_ is not None:
+            i = int(target[5:])
+            return self.layout_.cards[i] if i < len(self.layout_.cards) else None
+        return None
+
+    # ---- input -----------------------------------------------------------------------------
+
+    def fast_sound(self, event: InputEvent) -> str | None:
+        """ON THE MIDI THREAD: a pad bound to a card sounds that card's sound; switches stay quiet."""
+        if event.note is None or event.note in self.switch_notes:
+            return None
+        if self.access.method != "play" and event.role != "therapist":
+            return None
+        return self._note_sounds.get(event.note)
+
+    def handle(self, event: InputEvent) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        if self.editor is not None:
+            self._editor_input(event)
+            return
+        kind, method = event.kind, self.access.method
+        if kind == "tap":
+            card = self.card_at(event.pos)
+            if event.data.get("filtered"):
+                if card is not None:  # the shell logs the touch; this says which card it hit
+                    self._log_card("filtered_choice", card, event, {"reason": event.data["filtered"]})
+                return
+            if card is None:
+                return
+            if self.state.model_next or method in ("tap", "play"):
+                self._choose(card, event, method="tap" if method != "play" else "tap")
+        elif kind in ("down", "move", "up") and method == "dwell" and not self.state.model_next:
+            self._dwell(event)
+        elif kind == "key_down" and event.key:
+            self._key(event)
+        elif event.source == "midi" and kind == "note_on" and not event.data.get("filtered"):
+            self._midi(event)
+
+    def _dwell(self, event: InputEvent) -> None:
+        pid = event.pointer_id
+        card = self.card_at(event.pos)
+        if event.kind == "down":
+            self._pointers[pid] = (event.source, event.device)
+            self.state.dwell_down(pid, card, event.t_ns, event.pos)
+        elif event.kind == "move":
+            self.state.dwell_move(pid, card, event.t_ns, event.pos)
+        else:
+            accident = self.state.dwell_up(pid, event.t_ns)
+            if accident is not None:
+                self._log_card("accidental_touch", accident[0], event,
+                               {"reason": "dwell_incomplete", "held_ms": accident[1],
+                                "dwell_ms": self.access.dwell_ms})
+
+    def _key(self, event: InputEvent) -> None:
+        key = (event.key or "").lower()
+        acc = self.access
+        if acc.scanning:
+            if key in acc.move_keys:
+                self._switch("move", event)
+            elif key in acc.select_keys:
+                self._switch("select", event)
+        elif acc.method == "play" and key in self.key_cards:
+            self._choose(self.key_cards[key], event, method="play")
+
+    def _midi(self, event: InputEvent) -> None:
+        note = event.note
+        acc = self.access
+        if note is None:
+            return
+        if event.role == "therapist":
+            if note in self.note_cards:
+                self._choose(self.note_cards[note], event, method="play", actor="therapist")
+            return
+        if acc.scanning:
+            if note in acc.move_notes:
+                self._switch("move", event)
+            elif note in acc.select_notes:
+                self._switch("select", event)
+        elif acc.method == "play" and note in self.note_cards:
+            self._choose(self.note_cards[note], event, method="play")
+
+    def _switch(self, which: str, event: InputEvent) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        res = self.state.switch_move(event.t_ns) if which == "move" else self.state.switch_select(event.t_ns)
+        if res == "bounce":
+            ctx.log("filtered_switch", source=event.source, device=event.device, t_ns=event.t_ns,
+                    goals=self.board.goals,
+                    data={"board": self.board.id, "switch": which, "reason": "debounce",
+                          "debounce_ms": self.access.debounce_ms, "key": event.key, "note": event.note})
+        elif isinstance(res, int):
+            self._choose(res, event, method=self.access.method)
+        elif isinstance(res, list):
+            self._cue(res)
+
+    # ---- choosing --------------------------------------------------------------------------
+
+    def _choose(self, index: int, event: InputEvent, *, method: str, actor: str = "client",
+                t_ns: int | None = None, source: str | None = None, device: str | None = None) -> None:
+        """Sound first (before any drawing), then the log."""
+        ctx = self.ctx
+        assert ctx is not None
+        choice = self.state.choose(index, event.t_ns if t_ns is None else t_ns, method=method,
+                                   source=source or event.source, device=event.device if device is None else device,
+                                   actor=actor)
+        card = self.board.cards[index]
+        self._sound_card(card, choice.t_ns, sounded=event.data.get("sounded"))
+        data = {"board": self.board.id, "card": card.label, "position": index,
+                "row": index // self.board.cols, "col": index % self.board.cols,
+                "access": method, "latency_ms": choice.latency_ms, "latency_from": choice.latency_from,
+                "sound": self._sound(card.first_sound or ""), "sounded_by_fast_path": bool(event.data.get("sounded"))}
+        if event.note is not None:
+            data["note"] = event.note
+        if event.key:
+            data["key"] = event.key
+        kind = "choice" if choice.actor == "client" else "model"
+        eid = ctx.log(kind, actor=choice.actor, source=choice.source, device=choice.device, t_ns=choice.t_ns,
+                      goals=self.board.goals, prompt=ctx.prompt if kind == "choice" else "model", data=data)
+        if kind == "choice":
+            self.last_choice_id, self.last_choice = eid, choice
+
+    def _sound_card(self, card: Card, t_ns: int, sounded: str | None = None) -> None:
+        """The card's phrase anchored on the choice time; the first sound now (unless the MIDI
+        fast path already played it), the rest sample-accurately at their offsets."""
+        ctx = self.ctx
+        assert ctx is not None
+        vel = float(self.config.get("velocity", 0.9)) * (0.5 if self.low_stim else 1.0)
+        steps = card.sound or (Step(PLACEHOLDER_SOUND),)
+        for i, s in enumerate(steps):
+            if i == 0 and s.at_ms == 0:
+                if not sounded:
+                    ctx.play(self._sound(s.sound), vel * s.velocity)
+            else:
+                ctx.play(self._sound(s.sound), vel * s.velocity, at_ns=t_ns + s.at_ms * 1_000_000)
+        if self.config.get("echo") or card.echo:
+            start = steps[-1].at_ms + int(self.config.get("echo_gap_ms", 400)) + 300
+            echo = tuple(Step(e.sound, start + e.at_ms, e.velocity) for e in card.echo) or sung_echo(card, start)
+            for s in echo:
+                ctx.play(self._sound(s.sound), vel * s.velocity, at_ns=t_ns + s.at_ms * 1_000_000)
+
+    def _cue(self, cards: list[int]) -> None:
+        """Scanning's auditory cue: a soft preview of the highlighted card (a soft chime for a row)."""
+        if not self.access.cue or not cards or self.ctx is None:
+            return
+        vel = float(self.config.get("cue_velocity", 0.25)) * (0.6 if self.low_stim else 1.0)
+        if len(cards) == 1:
+            self.ctx.play(self._sound(self.board.cards[cards[0]].first_sound or PLACEHOLDER_SOUND), vel)
+        else:
+            self.ctx.play(f"chimes:{84 + 2 * (cards[0] // max(1, self.board.cols))}", vel)
+
+    def _log_card(self, kind: str, card: int, event: InputEvent, extra: dict[str, Any]) -> None:
+        assert self.ctx is not None
+        self.ctx.log(kind, actor="client", source=event.source, device=event.device, t_ns=event.t_ns,
+                     goals=self.board.goals,
+                     data={"board": self.board.id, "card": self.board.cards[card].label, "position": card,
+                           "access": self.access.method, **extra})
+
+    def update(self, now_ns: int) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        if self.editor is not None:
+            return
+        for pid, card, t_done in self.state.dwell_due(now_ns):
+            source, device = self._pointers.get(pid, ("touch", ""))
+            ev = InputEvent(t_done, source, "dwell", device=device, pointer_id=pid)
+            self._choose(card, ev, method="dwell")
+        moves, timed_out = self.state.scan_update(now_ns)
+        if moves:
+            self._cue(moves[-1])
+        if timed_out:
+            ctx.log("scan_timeout", actor="system", goals=self.board.goals,
+                    data={"board": self.board.id, "loops": self.access.loops, "scan_ms": self.access.scan_ms})
+
+    # ---- therapist -------------------------------------------------------------------------
+
+    def on_score(self, score: Score) -> int | None:
+        """Attach the therapist's score (and prompt level) to the last choice."""
+        if self.ctx is None:
+            return None
+        data: dict[str, Any] = {"board": self.board.id}
+        if self.last_choice_id is not None:
+            data["choice_event"] = self.last_choice_id
+        if self.last_choice is not None:
+            data["card"] = self.board.cards[self.last_choice.index].label \
+                if self.last_choice.index < len(self.board.cards) else None
+        if score.note:
+            data["note"] = score.note
+        return self.ctx.log("score", actor="therapist", source=score.source, device=score.device, t_ns=score.t_ns,
+                            outcome=score.outcome, prompt=score.prompt, goals=self.board.goals, data=data)
+
+    def therapist_actions(self) -> list[tuple[str, str, Any]]:
+        t = self.ctx.t if self.ctx else (lambda s: s)
+        return [("next_board", t("Next board"), self.next_board),
+                ("prompt", t("Prompt now"), self.mark_prompt),
+                ("model", t("Cancel model") if self.state.model_next else t("Model next"), self.toggle_model),
+                ("edit", t("Close editor") if self.editor is not None else t("Edit boards"), self.toggle_editor)]
+
+    def next_board(self) -> None:
+        assert self.ctx is not None
+        i = self.order.index(self.board.id) if self.board.id in self.order else -1
+        self._show(self.order[(i + 1) % len(self.order)], self.ctx.now_ns())
+
+    def show_board(self, board_id: str) -> None:
+        assert self.ctx is not None
+        self._show(board_id, self.ctx.now_ns())
+
+    def mark_prompt(self) -> None:
+        assert self.ctx is not None
+        now = self.ctx.now_ns()
+        self.state.prompt(now)
+        self.ctx.log("prompt", actor="therapist", t_ns=now, goals=self.board.goals, prompt=self.ctx.prompt,
+                     data={"board": self.board.id})
+
+    def toggle_model(self) -> None:
+        self.state.model_next = not self.state.model_next
+
+    def toggle_editor(self) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        if self.editor is not None:
+            self._close_editor()
+            return
+        from activities.choice_board.editor import BoardEditor, list_pictures
+
+        sounds = sorted({s.sound for b in self.boards.values() for c in b.cards for s in c.sound}
+                        | set(EXTRA_SOUNDS)
+                        | {f"sample:{p.stem}" for p in sorted(self.sounds_dir.glob("*.wav"))})
+        ids = list(self.boards)
+        self.editor = BoardEditor([self.boards[i] for i in ids], ids.index(self.board.id),
+                                  list_pictures(self.image_dirs[::-1]), sounds, ctx.t, self._save_board,
+                                  lambda card: self._sound_card(card, ctx.now_ns()))
+        self.editor.layout(self.size, self.theme)
+        ctx.notify(ctx.t("Board editor open: tap Back to client to use it"))
+
+    def _close_editor(self) -> None:
+        ed = self.editor
+        assert ed is not None and self.ctx is not None
+        for b in ed.boards:
+            if b != self.boards.get(b.id):
+                self.boards[b.id] = b
+                self._load_assets(b)
+        self.editor = None
+        self._show(ed.board.id, self.ctx.now_ns())
+
+    def _save_board(self, board: Board) -> str:
+        ctx = self.ctx
+        assert ctx is not None
+        self.boards[board.id] = board
+        self._load_assets(board)
+        if self.user_dir is None:
+            msg = ctx.t("Not saved: no boards folder is set (changes last until the app closes)")
+            ctx.notify(msg)
+            return msg
+        try:
+            path = save_board(board, self.user_dir)
+        except OSError as exc:
+            msg = ctx.t("Could not save the board") + f": {exc}"
+            ctx.notify(msg)
+            return msg
+        ctx.log("board_saved", actor="therapist", goals=board.goals, data={"board": board.id, "path": str(path)})
+        return ctx.t("Saved") + f": {path.name}"
+
+    def _editor_input(self, event: InputEvent) -> None:
+        ed = self.editor
+        assert ed is not None
+        if event.kind == "tap" and not event.data.get("filtered") and event.pos is not None:
+            if ed.tap(event.pos):
+                ed.layout(self.size, self.theme)
+        elif event.kind == "key_down" and event.key:
+            if ed.key(event.key, bool(event.data.get("mod", 0) & pygame.KMOD_SHIFT)):
+                ed.layout(self.size, self.theme)
+
+    def status_text(self) -> str:
+        t = self.ctx.t if self.ctx else (lambda s: s)
+        return f"{t(self.board.title)} · {self.state.count} · {t(self.access.method.replace('_', ' '))}"
+
+    # ---- drawing ---------------------------------------------------------------------------
+
+    def draw(self, surface: pygame.Surface) -> None:
+        from activities.choice_board.view import draw, note_name
+
+        ctx = self.ctx
+        assert ctx is not None
+        if self.layout_ is None or self.layout_.size != surface.get_size():
+            self.layout(surface.get_size())
+        if self.editor is not None:
+            self.editor.draw(surface, self.theme, self.pictures)
+            return
+        badges: list[str] = []
+        if self.access.method == "play":
+            inv_n = {i: n for n, i in self.note_cards.items()}
+            inv_k = {i: k for k, i in self.key_cards.items()}
+            badges = [inv_k.get(i, "") or (note_name(inv_n[i]) if i in inv_n else "")
+                      for i in range(len(self.board.cards))]
+        status = ctx.t("Model next") if self.state.model_next else ""
+        assert self.layout_ is not None
+        draw(surface, self.theme, self.board, self.state, self.layout_, self.pictures, ctx.now_ns(), ctx.t,
+             low_stim=self.low_stim, badges=badges, schedule=list(self.config.get("schedule") or []),
+             schedule_step=int(self.config.get("schedule_step", 0)), status=status)
+
+    def stop(self) -> None:
+        self.editor = None
+
+
+ACTIVITY = ChoiceBoard

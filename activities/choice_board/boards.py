@@ -1,0 +1,334 @@
+"""Choice-board presets: TOML files → typed, immutable Board objects.
+
+A board file is small and written by therapists, so every mistake is reported with the file and
+line (a ConfigError) and a bad file never stops the other boards from loading. Boards in the
+user's folder (edited in the app) override shipped boards with the same id.
+
+File format (one board per file)::
+
+    [board]
+    id = "instruments"            # defaults to the file stem
+    title = "Which instrument?"
+    rows = 2                      # rows x cols must hold the cards; 2..9 cards
+    cols = 3
+    goals = ["functional_communication", "self_expression"]   # optional override
+    kind = "choice"               # or "first_then" (a routine board: First ... Then ...)
+
+    [[card]]
+    label = "Guitar"
+    picture = "guitar.png"        # in assets/images, the user's image folder, or an absolute path
+    sound = "sample:guitar_E3"    # one sound, or a phrase: [{sound = "keys:60", at_ms = 0}, ...]
+    echo = "vowel:ee:67"          # optional sung/spoken echo (a sound or a phrase)
+    note = 36                     # optional MIDI pad/key that chooses this card
+    key = "1"                     # optional computer key that chooses this card
+    colour = "blue"               # optional card colour (match a coloured pad sticker)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable
+
+from prelude_play.config import find_key_line, load_toml
+from prelude_play.errors import ConfigError
+
+DEFAULT_GOALS = ("functional_communication", "self_expression")
+ROUTINE_GOALS = ("functional_communication", "attention_executive")
+KINDS = ("choice", "first_then")
+MIN_CARDS, MAX_CARDS = 2, 9
+SIZES = ((1, 2), (1, 3), (2, 2), (2, 3), (3, 3))
+COLOURS = {"blue": 0, "orange": 1, "green": 2, "purple": 3, "yellow": 4, "teal": 5, "pink": 6,
+           "olive": 7, "violet": 8}
+SOUND_RE = re.compile(
+    r"^(drum:\d{1,3}|(guitar|keys|chimes):\d{1,3}(\.\d+)?|vowel:(ah|ee|oo|oh|eh):\d+(\.\d+)?(hz)?(:\d+(\.\d+)?s?)?"
+    r"|click:(hi|lo)|sample:[\w.\-]+)$", re.IGNORECASE)
+SOUND_FORMS = "drum:N, guitar:N, keys:N, chimes:N, vowel:ah|ee|oo|oh|eh:N, click:hi|lo, sample:STEM"
+PICTURE_EXTS = (".png", ".jpg", ".jpeg", ".svg")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One sound of a card's phrase, ``at_ms`` after the choice."""
+
+    sound: str
+    at_ms: int = 0
+    velocity: float = 1.0
+
+
+@dataclass(frozen=True)
+class Card:
+    label: str
+    picture: str = ""
+    sound: tuple[Step, ...] = ()
+    echo: tuple[Step, ...] = ()
+    note: int | None = None
+    key: str | None = None
+    colour: int | None = None
+
+    @property
+    def first_sound(self) -> str | None:
+        return self.sound[0].sound if self.sound else None
+
+
+@dataclass(frozen=True)
+class Board:
+    id: str
+    title: str
+    rows: int
+    cols: int
+    cards: tuple[Card, ...]
+    goals: tuple[str, ...] = DEFAULT_GOALS
+    kind: str = "choice"
+    path: Path | None = field(default=None, compare=False)
+
+    def with_cards(self, cards: Iterable[Card]) -> "Board":
+        return replace(self, cards=tuple(cards))
+
+
+def fit_size(n: int) -> tuple[int, int]:
+    """The smallest standard grid (1x2, 1x3, 2x2, 2x3, 3x3) that holds ``n`` cards."""
+    for rows, cols in SIZES:
+        if rows * cols >= n:
+            return rows, cols
+    return 3, 3
+
+
+def _steps(value: Any, where: str, err: Any) -> tuple[Step, ...]:
+    """A sound string, a list of strings (spaced 400 ms) or a list of {sound, at_ms, velocity}."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        err(where, f"must be a sound name or a list of them, not {value!r}")
+        return ()
+    out = []
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            item = {"sound": item, "at_ms": 400 * i}
+        if not isinstance(item, dict) or not isinstance(item.get("sound"), str):
+            err(where, f"step {i + 1} must be a sound name or {{sound = \"...\", at_ms = N}}, not {item!r}")
+            continue
+        name = item["sound"]
+        if not SOUND_RE.match(name):
+            err(where, f"'{name}' is not a sound name (allowed: {SOUND_FORMS})")
+            continue
+        at = item.get("at_ms", 0)
+        vel = item.get("velocity", 1.0)
+        if not isinstance(at, int) or not 0 <= at <= 10_000:
+            err(where, f"at_ms {at!r} must be a whole number of ms within 0..10000")
+            continue
+        if not isinstance(vel, (int, float)) or not 0 < vel <= 1:
+            err(where, f"velocity {vel!r} must be within 0..1")
+            continue
+        out.append(Step(name, at, float(vel)))
+    return tuple(sorted(out, key=lambda s: s.at_ms))
+
+
+def parse_board(data: dict[str, Any], path: Path, text: str = "",
+                known_goals: Iterable[str] | None = None) -> tuple[Board | None, list[ConfigError]]:
+    """Check a parsed board file; return the board (None if unusable) and every problem found."""
+    problems: list[ConfigError] = []
+
+    def line_of(key: str) -> int | None:
+        return find_key_line(text, key) if text else None
+
+    def err(key: str, msg: str, hint: str | None = None) -> None:
+        problems.append(ConfigError(msg, path=path, line=line_of(key), key=key, hint=hint))
+
+    head = data.get("board", {})
+    if not isinstance(head, dict):
+        err("board", "must be a table: [board]")
+        head = {}
+    unknown = set(data) - {"board", "card"}
+    for k in sorted(unknown):
+        err(k, f"unknown section '{k}'", "use [board] and [[card]]")
+    bid = head.get("id", path.stem)
+    if not isinstance(bid, str) or not re.fullmatch(r"[\w\-]+", bid):
+        err("board.id", f"id {bid!r} must be letters, digits, - or _")
+        bid = path.stem
+    title = head.get("title", bid.replace("_", " ").capitalize())
+    if not isinstance(title, str):
+        err("board.title", f"title {title!r} must be text")
+        title = bid
+    kind = head.get("kind", "choice")
+    if kind not in KINDS:
+        err("board.kind", f"kind {kind!r} is not allowed", f"use one of {', '.join(KINDS)}")
+        kind = "choice"
+    goals = head.get("goals", ROUTINE_GOALS if kind == "first_then" else DEFAULT_GOALS)
+    if not isinstance(goals, list | tuple) or not all(isinstance(g, str) for g in goals) or not goals:
+        err("board.goals", f"goals {goals!r} must be a list of goal-area keys")
+        goals = DEFAULT_GOALS
+    if known_goals is not None:
+        known = set(known_goals)
+        bad = [g for g in goals if g not in known]
+        if bad:
+            err("board.goals", f"unknown goal area(s) {bad}", "see config/goals.toml")
+            goals = [g for g in goals if g in known] or list(DEFAULT_GOALS)
+
+    raw_cards = data.get("card", [])
+    if not isinstance(raw_cards, list):
+        err("card", "cards must be [[card]] tables")
+        raw_cards = []
+    cards: list[Card] = []
+    card_lines = [i for i, ln in enumerate(text.splitlines(), start=1) if ln.strip().startswith("[[card]]")]
+    for ci, raw in enumerate(raw_cards):
+        cline = card_lines[ci] if ci < len(card_lines) else None
+
+        def cerr(key: str, msg: str, hint: str | None = None, _ci: int = ci, _cl: int | None = cline) -> None:
+            line = _cl
+            if text and _cl is not None:  # the key's own line inside this card's table
+                lines = text.splitlines()
+                end = card_lines[_ci + 1] if _ci + 1 < len(card_lines) else len(lines) + 1
+                for n in range(_cl, end):
+                    if re.match(rf"^\s*{re.escape(key.split('.')[-1])}\s*=", lines[n - 1]):
+                        line = n
+                        break
+            problems.append(ConfigError(msg, path=path, line=line, key=f"card {_ci + 1}.{key}", hint=hint))
+
+        if not isinstance(raw, dict):
+            cerr("card", "must be a table")
+            continue
+        label = raw.get("label")
+        if not isinstance(label, str) or not label.strip():
+            cerr("label", f"label {label!r} must be non-empty text")
+            continue
+        for k in sorted(set(raw) - {"label", "picture", "sound", "echo", "note", "key", "colour", "color"}):
+            cerr(k, f"unknown card field '{k}'",
+                 "allowed: label, picture, sound, echo, note, key, colour")
+        picture = raw.get("picture", "")
+        if not isinstance(picture, str) or (picture and not picture.lower().endswith(PICTURE_EXTS)):
+            cerr("picture", f"picture {picture!r} must be a .png, .jpg or .svg file name")
+            picture = ""
+        sound = _steps(raw.get("sound"), "sound", cerr)
+        echo = _steps(raw.get("echo"), "echo", cerr)
+        note = raw.get("note")
+        if note is not None and (not isinstance(note, int) or not 0 <= note <= 127):
+            cerr("note", f"note {note!r} must be a MIDI note 0..127")
+            note = None
+        key = raw.get("key")
+        if key is not None and (not isinstance(key, str) or not key):
+            cerr("key", f"key {key!r} must be a key name such as \"1\" or \"a\"")
+            key = None
+        colour = raw.get("colour", raw.get("color"))
+        cidx: int | None = None
+        if colour is not None:
+            if colour in COLOURS:
+                cidx = COLOURS[colour]
+            else:
+                cerr("colour", f"colour {colour!r} is not known", f"use one of {', '.join(COLOURS)}")
+        cards.append(Card(label.strip(), picture, sound, echo, note, key.lower() if key else None, cidx))
+
+    if len(cards) < MIN_CARDS or len(cards) > MAX_CARDS:
+        err("card", f"a board needs {MIN_CARDS} to {MAX_CARDS} cards, this one has {len(cards)}")
+        if len(cards) < MIN_CARDS:
+            return None, problems
+        cards = cards[:MAX_CARDS]
+    if kind == "first_then" and len(cards) != 2:
+        err("board.kind", f"a first/then board has exactly 2 cards, not {len(cards)}")
+        cards = cards[:2]
+    rows, cols = head.get("rows"), head.get("cols")
+    if rows is None and cols is None:
+        rows, cols = fit_size(len(cards))
+    elif not (isinstance(rows, int) and isinstance(cols, int) and 1 <= rows <= 3 and 1 <= cols <= 3):
+        err("board.rows", f"size {rows!r} x {cols!r} must be rows 1..3 and cols 1..3 (1x2, 2x2, 2x3, 3x3 …)")
+        rows, cols = fit_size(len(cards))
+    elif rows * cols < len(cards):
+        err("board.rows", f"a {rows}x{cols} board holds {rows * cols} cards, not {len(cards)}",
+            "make it bigger or remove cards")
+        rows, cols = fit_size(len(cards))
+    return Board(bid, title, rows, cols, tuple(cards), tuple(goals), kind, path), problems
+
+
+def load_board(path: Path, known_goals: Iterable[str] | None = None) -> tuple[Board | None, list[ConfigError]]:
+    try:
+        data, text = load_toml(path)
+    except ConfigError as exc:
+        return None, [exc]
+    return parse_board(data, path, text, known_goals)
+
+
+def check_board_file(path: Path) -> list[ConfigError]:
+    """Everything wrong with one board file (used by ``prelude-play check-config``)."""
+    from prelude_play.config import resource_dir
+
+    return load_board(Path(path), known_goal_keys(resource_dir("config") / "goals.toml"))[1]
+
+
+def known_goal_keys(goals_file: Path) -> list[str] | None:
+    """Goal-area keys from goals.toml, or None (no check) if it cannot be read."""
+    from prelude_play.goals import parse_goals
+
+    try:
+        goals, _ = parse_goals(goals_file)
+    except ConfigError:  # the goals file has its own checker
+        return None
+    return list(goals.areas)
+
+
+def load_boards(folders: Iterable[Path], known_goals: Iterable[str] | None = None
+                ) -> tuple[dict[str, Board], list[ConfigError]]:
+    """Every board in ``folders`` (later folders override earlier ones by id); bad files reported."""
+    boards: dict[str, Board] = {}
+    problems: list[ConfigError] = []
+    known = list(known_goals) if known_goals is not None else None
+    for folder in folders:
+        if not folder or not Path(folder).is_dir():
+            continue
+        for p in sorted(Path(folder).glob("*.toml")):
+            board, errs = load_board(p, known)
+            problems.extend(errs)
+            if board is not None:
+                boards.pop(board.id, None)  # keep file order but let the later one win
+                boards[board.id] = board
+    return boards, problems
+
+
+def _toml_str(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _steps_toml(steps: tuple[Step, ...]) -> str:
+    if len(steps) == 1 and steps[0].at_ms == 0 and steps[0].velocity == 1.0:
+        return _toml_str(steps[0].sound)
+    items = []
+    for s in steps:
+        v = f", velocity = {s.velocity:g}" if s.velocity != 1.0 else ""
+        items.append(f"{{ sound = {_toml_str(s.sound)}, at_ms = {s.at_ms}{v} }}")
+    return "[" + ", ".join(items) + "]"
+
+
+def board_to_toml(board: Board) -> str:
+    """The board as a board file (what the in-app editor saves)."""
+    inv = {v: k for k, v in COLOURS.items()}
+    out = ["# Saved by the Prelude Play board editor.", "[board]", f"id = {_toml_str(board.id)}",
+           f"title = {_toml_str(board.title)}", f"rows = {board.rows}", f"cols = {board.cols}",
+           "goals = [" + ", ".join(_toml_str(g) for g in board.goals) + "]", f"kind = {_toml_str(board.kind)}"]
+    for c in board.cards:
+        out += ["", "[[card]]", f"label = {_toml_str(c.label)}"]
+        if c.picture:
+            out.append(f"picture = {_toml_str(c.picture)}")
+        if c.sound:
+            out.append(f"sound = {_steps_toml(c.sound)}")
+        if c.echo:
+            out.append(f"echo = {_steps_toml(c.echo)}")
+        if c.note is not None:
+            out.append(f"note = {c.note}")
+        if c.key:
+            out.append(f"key = {_toml_str(c.key)}")
+        if c.colour is not None:
+            out.append(f"colour = {_toml_str(inv[c.colour])}")
+    return "\n".join(out) + "\n"
+
+
+def save_board(board: Board, folder: Path) -> Path:
+    """Write ``board`` to ``folder/<id>.toml`` atomically (a crash never leaves half a file)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{board.id}.toml"
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(board_to_toml(board), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,241 @@
+"""Choice-board drawing: big picture cards, scan highlight, dwell ring, chosen-card growth,
+a first/then routine layout and the session-plan strip.
+
+Sizes are design pixels scaled by the theme, so 1280x800 and 1920x1080 look the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pygame
+
+from prelude_play.ui import theme as th
+from prelude_play.ui.widgets import draw_ring, draw_text, grid_rects
+
+from activities.choice_board.boards import Board, Card
+from activities.choice_board.logic import BoardState
+
+GROW_NS = 150_000_000     # card grows to full size in 150 ms
+HOLD_NS = 900_000_000     # stays big this long
+SHRINK_NS = 300_000_000   # then settles back
+GROW = 0.10               # +10 % at the peak
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+@dataclass
+class Layout:
+    size: tuple[int, int]
+    title: pygame.Rect
+    cards: list[pygame.Rect]
+    strip: pygame.Rect | None
+    headers: list[pygame.Rect] = field(default_factory=list)  # first/then captions
+
+
+def note_name(n: int) -> str:
+    return f"{NOTE_NAMES[n % 12]}{n // 12 - 1}"
+
+
+def make_layout(size: tuple[int, int], board: Board, theme: th.Theme, strip: bool) -> Layout:
+    w, h = size
+    gap = theme.px(24)
+    title = pygame.Rect(gap, theme.px(8), w - 2 * gap, theme.px(56))
+    strip_rect = pygame.Rect(gap, h - theme.px(84), w - 2 * gap, theme.px(72)) if strip else None
+    top = title.bottom + theme.px(8)
+    bottom = (strip_rect.top - theme.px(12)) if strip_rect else h - gap
+    headers: list[pygame.Rect] = []
+    if board.kind == "first_then":
+        top += theme.px(56)
+    area = pygame.Rect(gap, top, w - 2 * gap, bottom - top)
+    cells = grid_rects(area, board.rows, board.cols, gap)
+    rects = []
+    for cell in cells[: len(board.cards)]:
+        cw = min(cell.width, int(cell.height * 2.0))  # wide = easier to hit, but no letterbox strips
+        ch = min(cell.height, int(cell.width * 1.1))
+        r = pygame.Rect(0, 0, cw, ch)
+        r.center = cell.center
+        rects.append(r)
+    if board.kind == "first_then":
+        for r in rects:
+            headers.append(pygame.Rect(r.x, r.y - theme.px(56), r.width, theme.px(48)))
+    return Layout(size, title, rects, strip_rect, headers)
+
+
+def grow_factor(now_ns: int, t_ns: int) -> float:
+    """0..1 for the chosen card's grow → hold → settle animation."""
+    dt = now_ns - t_ns
+    if dt < 0:
+        return 0.0
+    if dt < GROW_NS:
+        return dt / GROW_NS
+    if dt < GROW_NS + HOLD_NS:
+        return 1.0
+    if dt < GROW_NS + HOLD_NS + SHRINK_NS:
+        return 1.0 - (dt - GROW_NS - HOLD_NS) / SHRINK_NS
+    return 0.0
+
+
+class Pictures:
+    """Card pictures loaded once (prepare time) and scaled once per card size."""
+
+    def __init__(self, folders: list[Path]) -> None:
+        self.folders = folders
+        self.raw: dict[str, pygame.Surface | None] = {}
+        self._scaled: dict[tuple[str, int], pygame.Surface | None] = {}
+
+    def find(self, name: str) -> Path | None:
+        if not name:
+            return None
+        p = Path(name).expanduser()
+        if p.is_absolute():
+            return p if p.is_file() else None
+        for folder in self.folders:
+            q = folder / name
+            if q.is_file():
+                return q
+        return None
+
+    def load(self, name: str) -> str | None:
+        """Load ``name``; returns an error text (the caller tells the therapist) or None."""
+        if name in self.raw:
+            return None if self.raw[name] is not None or not name else "missing"
+        path = self.find(name)
+        if path is None:
+            self.raw[name] = None
+            return f"picture '{name}' not found"
+        try:
+            if path.suffix.lower() == ".svg" and hasattr(pygame.image, "load_sized_svg"):
+                surf = pygame.image.load_sized_svg(str(path), (512, 512))
+            else:
+                surf = pygame.image.load(str(path))
+        except (pygame.error, OSError, ValueError) as exc:
+            self.raw[name] = None
+            return f"picture '{name}' could not be read ({exc})"
+        self.raw[name] = surf.convert_alpha() if pygame.display.get_surface() is not None else surf
+        return None
+
+    def get(self, name: str, box: int) -> pygame.Surface | None:
+        key = (name, box)
+        if key not in self._scaled:
+            raw = self.raw.get(name)
+            if raw is None:
+                self._scaled[key] = None
+            else:
+                w, h = raw.get_size()
+                k = box / max(w, h)
+                size = (max(1, int(w * k)), max(1, int(h * k)))
+                src = raw if raw.get_bitsize() in (24, 32) else raw.convert_alpha()
+                self._scaled[key] = pygame.transform.smoothscale(src, size)
+        return self._scaled[key]
+
+
+def draw_placeholder(surface: pygame.Surface, theme: th.Theme, center: tuple[int, int], box: int) -> None:
+    r = pygame.Rect(0, 0, box, box)
+    r.center = center
+    pygame.draw.rect(surface, th.PANEL, r, border_radius=theme.px(16))
+    pygame.draw.rect(surface, th.MUTED, r, width=theme.px(3), border_radius=theme.px(16))
+    draw_text(surface, theme, "?", center, 80, colour=th.MUTED, bold=True)
+
+
+def card_colour(card: Card, i: int) -> tuple[int, int, int]:
+    return th.PALETTE[(card.colour if card.colour is not None else i) % len(th.PALETTE)]
+
+
+def draw_card(surface: pygame.Surface, theme: th.Theme, card: Card, i: int, rect: pygame.Rect,
+              pictures: Pictures, t: Callable[[str], str], *, grow: float, lit: bool,
+              low_stim: bool, badge: str = "") -> None:
+    colour = card_colour(card, i)
+    radius = theme.px(28)
+    r = rect
+    if grow > 0 and not low_stim:
+        r = rect.inflate(int(rect.width * GROW * grow), int(rect.height * GROW * grow))
+        colour = tuple(int(c + (255 - c) * 0.35 * grow) for c in colour)  # type: ignore[assignment]
+    # A dark card face with a coloured frame keeps pictures (themselves colourful) readable.
+    pygame.draw.rect(surface, th.PANEL_HI, r, border_radius=radius)
+    pygame.draw.rect(surface, colour, r, width=theme.px(10), border_radius=radius)
+    label_h = theme.px(58)
+    box = max(8, min(r.width - theme.px(48), r.height - label_h - theme.px(40)))
+    pic_center = (r.centerx, r.y + theme.px(18) + (r.height - label_h - theme.px(18)) // 2)
+    img = pictures.get(card.picture, box) if card.picture else None
+    if img is None:
+        draw_placeholder(surface, theme, pic_center, min(box, theme.px(160)))
+    else:
+        surface.blit(img, img.get_rect(center=pic_center))
+    draw_text(surface, theme, t(card.label), (r.centerx, r.bottom - label_h // 2 - theme.px(8)), 40,
+              bold=True, max_width=r.width - theme.px(32))
+    if badge:
+        b = pygame.Rect(r.x + theme.px(16), r.y + theme.px(16), theme.px(64), theme.px(44))
+        pygame.draw.rect(surface, colour, b, border_radius=theme.px(12))
+        draw_text(surface, theme, badge, b.center, 26, colour=th.BG, bold=True, max_width=b.width - 4)
+    if lit:
+        pygame.draw.rect(surface, th.FOCUS, r.inflate(theme.px(14), theme.px(14)), width=theme.px(8),
+                         border_radius=radius + theme.px(6))
+    elif grow > 0:
+        pygame.draw.rect(surface, th.ACCENT, r.inflate(theme.px(10), theme.px(10)), width=theme.px(6),
+                         border_radius=radius + theme.px(4))
+
+
+def draw_strip(surface: pygame.Surface, theme: th.Theme, rect: pygame.Rect, steps: list[str], current: int,
+               t: Callable[[str], str]) -> None:
+    """The session plan as a row of steps: done ones dimmed, the current one bright."""
+    pygame.draw.rect(surface, th.PANEL, rect, border_radius=theme.px(16))
+    if not steps:
+        return
+    gap = theme.px(10)
+    inner = rect.inflate(-2 * gap, -2 * gap)
+    cells = grid_rects(inner, 1, len(steps), gap)
+    for i, (cell, title) in enumerate(zip(cells, steps)):
+        if i == current:
+            pygame.draw.rect(surface, th.ACCENT, cell, border_radius=theme.px(12))
+            colour = th.BG
+        else:
+            pygame.draw.rect(surface, th.PANEL_HI, cell, border_radius=theme.px(12))
+            colour = th.MUTED if i < current else th.TEXT
+        text_rect = draw_text(surface, theme, t(title), cell.center, 26, colour=colour, bold=i == current,
+                              max_width=cell.width - theme.px(48))
+        if i < current:  # done: a drawn tick (the UI font has no ✓ glyph)
+            x, y, u = text_rect.left - theme.px(26), cell.centery, theme.px(6)
+            pygame.draw.lines(surface, th.GOOD, False, [(x, y), (x + u, y + u), (x + 3 * u, y - 2 * u)],
+                              theme.px(4))
+
+
+def draw(surface: pygame.Surface, theme: th.Theme, board: Board, state: BoardState, lay: Layout,
+         pictures: Pictures, now_ns: int, t: Callable[[str], str], *, low_stim: bool,
+         badges: list[str], schedule: list[str], schedule_step: int, status: str = "") -> None:
+    surface.fill(th.BG)
+    draw_text(surface, theme, t(board.title), lay.title.center, 44, bold=True, colour=th.TEXT,
+              max_width=lay.title.width - theme.px(200))
+    if status:
+        draw_text(surface, theme, status, (lay.title.right, lay.title.centery), 26, colour=th.ACCENT,
+                  anchor="midright")
+    lit = set(state.highlighted())
+    last: dict[int, int] = {}
+    for idx, t_ns in state.chosen:
+        last[idx] = t_ns
+    if board.kind == "first_then":
+        for hdr, word in zip(lay.headers, (t("First"), t("Then"))):
+            draw_text(surface, theme, word, hdr.center, 44, bold=True, colour=th.ACCENT)
+        if len(lay.cards) == 2:
+            a, b = lay.cards
+            y = a.centery
+            x0, x1 = a.right + theme.px(14), b.left - theme.px(14)
+            if x1 - x0 > theme.px(30):
+                pygame.draw.line(surface, th.MUTED, (x0, y), (x1 - theme.px(6), y), theme.px(8))
+                pygame.draw.polygon(surface, th.MUTED, [(x1, y), (x1 - theme.px(26), y - theme.px(20)),
+                                                        (x1 - theme.px(26), y + theme.px(20))])
+    # Draw the growing card last so it sits on top of its neighbours.
+    order = sorted(range(len(lay.cards)), key=lambda i: grow_factor(now_ns, last[i]) if i in last else 0)
+    for i in order:
+        grow = grow_factor(now_ns, last[i]) if i in last else 0.0
+        draw_card(surface, theme, board.cards[i], i, lay.cards[i], pictures, t, grow=grow, lit=i in lit,
+                  low_stim=low_stim, badge=badges[i] if i < len(badges) else "")
+    for card, progress, _pos in state.dwell_progress(now_ns):
+        if card < len(lay.cards):
+            r = lay.cards[card]
+            radius = min(r.width, r.height) // 2 - theme.px(10)
+            pygame.draw.circle(surface, th.PANEL, r.center, radius, theme.px(12))
+            draw_ring(surface, r.center, radius, progress, th.ACCENT, theme.px(12))
+    if lay.strip is not None:
+        draw_strip(surface, theme, lay.strip, schedule, schedule_step, t)

@@ -1,0 +1,31 @@
+"""Start the app headless with the choice board and a client's access profile."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from prelude_play.shell.pilot import Pilot, run_test
+from tests.fakes import RecordingAudio
+
+
+@contextmanager
+def board_app(tmp_path: Path, *, access: dict[str, Any] | None = None, size: tuple[int, int] = (1280, 800),
+              **settings: Any) -> Iterator[tuple[Pilot, RecordingAudio]]:
+    audio = RecordingAudio()
+    with run_test(data_dir=tmp_path / "data", client="c1", audio=audio, size=size) as pilot:
+        app = pilot.app
+        profile = app.store.client_profile("c1")
+        profile["access"] = access or {"method": "tap"}
+        profile["activities"] = {"choice_board": settings}
+        app.store.set_client_profile("c1", profile)
+        app.start_activity("choice_board")
+        assert app.activity_name == "choice_board", app.notices
+        pilot.step()
+        yield pilot, audio
+
+
+def events(pilot: Pilot, kind: str | None = None) -> list:
+    pilot.app.store.flush()
+    return [e for e in pilot.app.store.events() if kind is None or e.kind == kind]
