@@ -81,8 +81,13 @@ def banner_text(state, now_ns: int, t: Callable[[str], str], paused: bool) -> tu
     if ph == "together":
         return t("Together!"), t("Play with the beat"), TOGETHER
     if ph == "feedback" and state.last is not None and state.last.judgement is not None:
-        sub = t("Remember to wait for your turn") if state.last.waiting_failures else ""
-        return cue_text(state.last.judgement.cue, t), sub, WAIT
+        j = state.last.judgement
+        sub = ""
+        if state.last.waiting_failures:
+            sub = t("Remember to wait for your turn")
+        elif j.beat_offsets:
+            sub = t("{n} of {m} on time").format(n=j.on_time, m=len(j.beat_offsets))
+        return cue_text(j.cue, t), sub, WAIT
     return t("Get ready"), "", WAIT
 
 
@@ -100,7 +105,8 @@ def _draw_drum(surface: pygame.Surface, theme: th.Theme, drum: Drum, colour, act
         pygame.draw.circle(surface, th.FOCUS, drum.center, r + theme.px(8), width=theme.px(6))
     if lit > 0 and low:
         pygame.draw.circle(surface, th.FOCUS, drum.center, int(r * 0.86), width=theme.px(5))
-    draw_text(surface, theme, label, drum.center, 40, colour=th.TEXT if active else th.MUTED, bold=True,
+    ink = th.BG if lit > 0.3 and not low else (th.TEXT if active else th.MUTED)
+    draw_text(surface, theme, label, drum.center, 40, colour=ink, bold=True,
               max_width=int(r * 1.6))
 
 
