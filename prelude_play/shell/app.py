@@ -171,8 +171,8 @@ class App:
         if self.session is not None:
             self.store.end_session(self.session)
             self.session = None
-        for dev in (self.midi, self.audio):
-            close = getattr(dev, "stop", None) or getattr(dev, "close", None)
+        for dev, method in ((self.midi, "stop"), (self.audio, "close")):
+            close = getattr(dev, method, None)
             if callable(close):
                 try:
                     close()
@@ -200,6 +200,7 @@ class App:
                 self.activity.update(now)
             except Exception as exc:
                 self._activity_failed("update", exc)
+        self._check_audio(now)
         if self.store.pending:
             left = self.store.flush()
             if left:
@@ -210,6 +211,24 @@ class App:
         if self.first_frame_ns is None:
             self.first_frame_ns = time.perf_counter_ns()
         self.frame_ns.append(time.perf_counter_ns() - t0)
+
+    def _check_audio(self, now: int) -> None:
+        """A vanished or stalled audio device: tell the therapist, reopen or fall back, go on."""
+        poll = getattr(self.audio, "poll", None)
+        if not callable(poll) or now < getattr(self, "_audio_retry_ns", 0):
+            return
+        problem = poll()
+        if problem is None:
+            return
+        self._audio_retry_ns = now + 2_000_000_000
+        self.notify(self.t("Audio problem: {problem}").format(problem=problem))
+        try:
+            self.audio.reopen()
+            fixed = self.t("Audio reopened: {backend}").format(backend=getattr(self.audio, "backend_name", "?"))
+        except Exception as exc:
+            fixed = self.t("Audio could not be reopened ({err}); running silent").format(err=exc)
+        self.notify(fixed)
+        self.log(LogEvent("audio_device", actor="system", data={"problem": problem, "result": fixed}))
 
     def collect_pygame(self) -> None:
         """Turn pygame events into InputEvents timestamped now (the earliest we see them)."""

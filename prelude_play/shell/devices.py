@@ -7,6 +7,7 @@ without them still run. Each failure becomes a notice for the therapist and a fa
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 from prelude_play.clock import Clock
@@ -15,25 +16,30 @@ from prelude_play.events import InputEvent
 
 
 def build_audio(cfg: AppConfig, clock: Clock, backend: str | None = None) -> tuple[Any, list[str]]:
-    """The audio engine on the configured backend (auto: PortAudio, then SDL, then silent)."""
-    notices: list[str] = []
+    """The audio engine on the configured backend (auto: PortAudio, then SDL, then silent).
+
+    The engine gets the built-in synth + shipped samples as its sound bank; the master volume
+    is capped by ``max_volume`` (a hard ceiling in the limiter) to protect clients' hearing.
+    """
     name = backend or cfg.audio.backend
     try:
-        from prelude_play.audio.engine import open_engine
+        from prelude_play.audio import SoundBank, open_engine
     except ImportError as exc:
         return None, [f"Audio unavailable ({exc}); running silent"]
+    limit_dbfs = 20 * math.log10(max(cfg.audio.max_volume, 1e-3))
+    opts: dict[str, Any] = dict(rate=cfg.audio.rate, blocksize=cfg.audio.period, clock=clock,
+                                master_volume=min(cfg.audio.master_volume, cfg.audio.max_volume),
+                                limit_dbfs=limit_dbfs)
+    if cfg.audio.device:
+        opts["device"] = cfg.audio.device
     try:
-        engine, note = open_engine(name, clock=clock, rate=cfg.audio.rate, period=cfg.audio.period,
-                                   device=cfg.audio.device or None, master=cfg.audio.master_volume,
-                                   limit=cfg.audio.max_volume)
+        engine = open_engine(name, bank=SoundBank(rate=cfg.audio.rate), **opts)
     except Exception as exc:  # any backend failure: run silent with a visible notice
-        from prelude_play.audio.engine import open_engine as oe
-
-        engine, note = oe("null", clock=clock, rate=cfg.audio.rate, period=cfg.audio.period)
-        note = f"Audio device failed ({exc}); running silent"
-    if note:
-        notices.append(note)
-    return engine, notices
+        opts.pop("device", None)
+        engine = open_engine("null", bank=SoundBank(rate=cfg.audio.rate), **opts)
+        return engine, [f"No audio output ({exc}); running silent"]
+    note = getattr(engine, "notice", None)
+    return engine, [note] if note else []
 
 
 def build_midi(cfg: AppConfig, clock: Clock, sink: Callable[[InputEvent], None],
