@@ -75,6 +75,8 @@ class ActivityContext:
         assets_dir: Path | None = None,
         prompt_levels: tuple[str, ...] = ("independent", "gestural", "verbal", "model", "physical"),
         outcomes: tuple[str, ...] = ("success", "partial", "not_yet", "no_response"),
+        post: Callable[[InputEvent], None] = lambda ev: None,
+        open_mic: Callable[[], Any] = lambda: None,
     ) -> None:
         self.clock = clock
         self.activity_name = activity_name
@@ -91,6 +93,10 @@ class ActivityContext:
         self.prompt_levels = prompt_levels
         self.outcomes = outcomes
         self.notices: list[str] = []
+        self.post = post
+        """Put an InputEvent on the app's input queue from any thread (e.g. a mic analysis worker)."""
+        self.open_mic = open_mic
+        """The shared microphone Capture (started on first call), or None with no usable input."""
 
     def now_ns(self) -> int:
         return self.clock.now_ns()

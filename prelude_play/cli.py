@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=["jsonl", "csv", "html"], default="jsonl")
     e.add_argument("--out", type=Path, required=True)
     e.add_argument("--names", action="store_true", help="show client names instead of codes")
+    e.add_argument("--session", help="only this session (id or its first characters)")
+    e.add_argument("--client", help="only this client (id or pseudonymous code)")
+    e.add_argument("--since", help="sessions started on or after this day (YYYY-MM-DD)")
+    e.add_argument("--until", help="sessions started on or before this day (YYYY-MM-DD)")
+    e.add_argument("--goal", help="only events tagged with this goal (area key or client:<goal id>)")
     c = sub.add_parser("check-config", help="report every problem in config files")
     c.add_argument("files", nargs="*", type=Path)
     d = sub.add_parser("devices", help="list MIDI and audio devices")
@@ -80,7 +85,7 @@ def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
     from prelude_play.errors import StoreError
     from prelude_play.goals import parse_goals
     from prelude_play.shell.app import App
-    from prelude_play.shell.devices import build_audio, build_midi
+    from prelude_play.shell.devices import build_audio, build_midi, mic_factory
     from prelude_play.store.eventlog import EventLog
 
     cfg = load_config(args, data_dir)
@@ -99,6 +104,7 @@ def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
     notices = [str(p) for p in cfg.problems + goal_problems]
     audio, audio_notes = build_audio(cfg, clock, args.audio_backend)
     app = App(cfg, store=store, registry=registry, clock=clock, audio=audio,
+              mic_factory=mic_factory(cfg, clock, args.audio_backend),
               fullscreen=args.fullscreen, data_dir=data_dir, notices=notices + audio_notes)
     midi, midi_out, midi_notes = build_midi(cfg, clock, app.midi_sink, args.midi_api)
     app.midi, app.midi_out = midi, midi_out
@@ -130,14 +136,20 @@ def cmd_export(args: argparse.Namespace, data_dir: Path) -> int:
     if not db.exists():
         print(f"prelude-play export: no event store at {db}; pass --data-dir", file=sys.stderr)
         return 2
+    sel = export.Selection(session=args.session, client=args.client, since=args.since, until=args.until,
+                           goal=args.goal)
     try:
         store = EventLog(db, MonotonicClock())
-        fn = {"jsonl": export.export_jsonl, "csv": export.export_csv}.get(args.format)
-        if fn is None:
-            from prelude_play.store.report import export_html
+        try:
+            fn = {"jsonl": export.export_jsonl, "csv": export.export_csv}.get(args.format)
+            if fn is None:
+                from prelude_play.store.report import export_html
 
-            fn = export_html
-        out = fn(store, args.out, names=args.names)
+                fn = export_html
+            out = fn(store, args.out, names=args.names, selection=sel,
+                     settings={"format": args.format, "command": "prelude-play export"})
+        finally:
+            store.close()
     except PreludeError as exc:
         print(f"prelude-play export: {exc}", file=sys.stderr)
         return 1

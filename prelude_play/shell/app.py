@@ -47,6 +47,7 @@ class App:
         clock: Clock,
         audio: Any = None,
         midi: Any = None,
+        mic_factory: Callable[[], Any] | None = None,
         midi_out: Any = None,
         size: tuple[int, int] | None = None,
         fullscreen: bool = False,
@@ -60,6 +61,8 @@ class App:
         self.audio = audio
         self.midi = midi
         self.midi_out = midi_out
+        self.mic_factory = mic_factory
+        self.mic: Any = None
         self.data_dir = data_dir
         self.queue = InputQueue()
         self.t: Callable[[str], str] = translator(cfg.ui.language)
@@ -171,7 +174,7 @@ class App:
         if self.session is not None:
             self.store.end_session(self.session)
             self.session = None
-        for dev, method in ((self.midi, "stop"), (self.audio, "close")):
+        for dev, method in ((self.midi, "stop"), (self.mic, "close"), (self.audio, "close")):
             close = getattr(dev, method, None)
             if callable(close):
                 try:
@@ -211,6 +214,20 @@ class App:
         if self.first_frame_ns is None:
             self.first_frame_ns = time.perf_counter_ns()
         self.frame_ns.append(time.perf_counter_ns() - t0)
+
+    def open_mic(self) -> Any:
+        """Open the microphone once, on first use (only listening activities pay for it)."""
+        if self.mic is None and self.mic_factory is not None and self.cfg.audio.input_enabled:
+            try:
+                self.mic = self.mic_factory()
+            except Exception as exc:
+                self.notify(self.t("No microphone: {err}").format(err=exc))
+                self.mic_factory = None
+                return None
+            note = getattr(self.mic, "notice", None)
+            if note:
+                self.notify(note)
+        return self.mic
 
     def _check_audio(self, now: int) -> None:
         """A vanished or stalled audio device: tell the therapist, reopen or fall back, go on."""
@@ -567,7 +584,7 @@ class App:
             log_sink=self.log, audio=self.audio, midi_out=self.midi_out, client={"id": self.client_id, **profile},
             translate=self.t, notify=self.notify, prompt_level=lambda: self.prompt_level,
             assets_dir=resource_dir("assets"), prompt_levels=tuple(self.cfg.scoring.prompt_levels),
-            outcomes=tuple(self.cfg.scoring.outcomes))
+            outcomes=tuple(self.cfg.scoring.outcomes), post=self.queue.put, open_mic=self.open_mic)
         self.session.activity = name
         try:
             act.prepare(ctx)

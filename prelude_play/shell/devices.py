@@ -56,3 +56,21 @@ def build_midi(cfg: AppConfig, clock: Clock, sink: Callable[[InputEvent], None],
         return open_hub(cfg.midi, clock=clock, sink=sink, api=api)
     except Exception as exc:
         return None, None, [f"MIDI could not start ({exc}); touch and keys still work"]
+
+
+def mic_factory(cfg: AppConfig, clock: Clock, backend: str | None = None) -> Callable[[], Any] | None:
+    """A function that opens the microphone on demand (None when input is disabled).
+
+    With the silent audio backend the mic is silent too (``null`` capture), so tests and
+    machines without audio behave the same.
+    """
+    if not cfg.audio.input_enabled:
+        return None
+
+    def open_() -> Any:
+        from prelude_play.audio.capture import open_capture
+
+        name = "null" if (backend or cfg.audio.backend) == "null" else "auto"
+        return open_capture(name, rate=cfg.audio.rate, clock=clock)
+
+    return open_

@@ -139,6 +139,7 @@ def run_test(
     audio: Any = None,
     midi: Any = None,
     midi_out: Any = None,
+    mic_factory: Any = None,
     client: str | None = None,
     activity: str | None = None,
     activities_package: str = "activities",
@@ -158,7 +159,7 @@ def run_test(
     registry = discover(activities_package, known_goals=goals.is_known)
     store = EventLog(Path(data_dir) / "prelude.db", clock)
     app = App(cfg, store=store, registry=registry, clock=clock, audio=audio, midi=midi,
-              midi_out=midi_out, size=size, data_dir=Path(data_dir))
+              midi_out=midi_out, mic_factory=mic_factory, size=size, data_dir=Path(data_dir))
     app.start(client_id=client, activity=activity)
     app.step()
     try:
