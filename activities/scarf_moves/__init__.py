@@ -68,6 +68,7 @@ class ScarfMoves(Activity):
             ranges = {n: (self.cues[n].min_s or lo, self.cues[n].max_s or hi) for n in names}
             self.sequence = RandomSequence(names, ranges)
         self.auto = self.sequence is not None
+        self.live_order = [n for n in c.get("random_cues", list(self.cues)) if n in self.cues] or list(self.cues)
         self.base = MusicState(bpm=float(c.get("bpm", 96)), dynamics=float(c.get("dynamics", 0.6)))
         out = str(c.get("output", "synth"))
         self.player = Player(audio=ctx.audio, play=ctx.play, midi_out=ctx.midi_out,
@@ -136,6 +137,11 @@ class ScarfMoves(Activity):
 
     def _advance(self, now: int, force: bool = False) -> None:
         if self.sequence is None:
+            if force:  # live mode: step through the cue list (the freeze has its own button)
+                names = [n for n in self.live_order if n != "freeze"] or list(self.cues)
+                cur = self.runner.pending or self.runner.current
+                i = names.index(cur.cue) + 1 if cur is not None and cur.cue in names else 0
+                self.cue(names[i % len(names)], source="live", now_ns=now)
             return
         if force:
             self.auto = True
@@ -226,15 +232,14 @@ class ScarfMoves(Activity):
         return self._emit([rec])[0]
 
     def therapist_actions(self) -> list[tuple[str, str, Any]]:
+        """Few, big buttons: the overlay row is shared with the shell's own."""
         t = self.ctx.t if self.ctx else (lambda s: s)
         acts: list[tuple[str, str, Any]] = []
-        if self.sequence is not None:
+        if getattr(self, "sequence", None) is not None:
             acts.append(("auto", t("Pause sequence") if self.auto else t("Resume sequence"), self.toggle_auto))
         frozen = getattr(self, "gen", None) is not None and self.gen.frozen
         acts.append(("freeze_go", t("Go") if frozen else t("Freeze"), lambda: self.live("freeze_go")))
-        for n in ("high", "low", "fast", "slow"):
-            if n in self.cues:
-                acts.append((f"cue:{n}", t(self.cues[n].word), lambda n=n: self.live(n)))
+        acts.append(("next", t("Next cue"), lambda: self.live("next")))
         return acts
 
     def status_text(self) -> str:

@@ -133,14 +133,23 @@ def picture(surf: pygame.Surface, kind: str, box: pygame.Rect, phase: float, col
     elif kind == "freeze":
         snowflake(surf, (cx, cy - H * 0.02), H * 0.42)
     elif kind == "throw":
-        # the scarf flies up a curved path; the arrow marks where it goes
-        t = phase
-        pts = [(box.left + box.width * (0.15 + 0.55 * u), box.bottom - H * (0.1 + 0.8 * math.sin(u * math.pi / 2)))
-               for u in [i / 20 for i in range(21)]]
-        pygame.draw.lines(surf, _lighten(colour, 0.5), False, pts, max(4, int(H * 0.025)))
-        arrow(surf, (box.left + box.width * 0.72, box.top + H * 0.12), H * 0.22, "up")
-        scarf(surf, (box.right - box.width * 0.2, box.top + H * 0.3 - H * 0.05 * t), L * 0.45, H * 0.12,
-              1.0, H * 0.06, phase)
+        # a hand low left, a dotted flight path up, and the scarf flying at its top
+        def path(u: float) -> tuple[float, float]:
+            return (box.left + box.width * (0.14 + 0.5 * u), box.bottom - H * (0.12 + 0.72 * math.sin(u * math.pi / 2)))
+
+        trail = _lighten(colour, 0.6)
+        for i in range(1, 14):
+            u = i / 14
+            x, y = path(u)
+            lit = 1.6 if abs(u - phase) < 0.08 else 1.0  # a pulse runs up the path with the beat
+            pygame.draw.circle(surf, trail, (int(x), int(y)), max(3, int(H * (0.012 + 0.012 * u) * lit)))
+        hx, hy = path(0.0)
+        pygame.draw.circle(surf, FACE, (int(hx), int(hy)), int(H * 0.07))
+        pygame.draw.circle(surf, INK, (int(hx), int(hy)), int(H * 0.07), max(2, int(H * 0.008)))
+        ex, ey = path(1.0)
+        scarf(surf, (ex + box.width * 0.16, ey + H * 0.02 - H * 0.04 * bob), box.width * 0.32, H * 0.12,
+              1.2, H * 0.07, phase, SCARF)
+        arrow(surf, (box.right - box.width * 0.08, box.top + H * 0.5), H * 0.3, "up")
     elif kind in ("hide", "peek"):
         r = H * 0.32
         face(surf, (cx, cy), r, eyes=True)
@@ -151,6 +160,9 @@ def picture(surf: pygame.Surface, kind: str, box: pygame.Rect, phase: float, col
         for i in range(1, 4):  # folds
             x = sheet.left + i * sheet.width // 4
             pygame.draw.line(surf, SCARF_EDGE, (x, sheet.top + 6), (x, sheet.bottom - 6), max(2, int(r * 0.025)))
+        for x in (sheet.left + r * 0.25, sheet.right - r * 0.25):  # hands holding the scarf up
+            pygame.draw.circle(surf, FACE, (int(x), sheet.top), int(r * 0.2))
+            pygame.draw.circle(surf, INK, (int(x), sheet.top), int(r * 0.2), max(2, int(r * 0.04)))
     else:
         scarf(surf, (cx, cy), L, H * 0.16, 1.5, H * 0.16, phase)
 

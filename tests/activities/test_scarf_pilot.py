@@ -1,0 +1,237 @@
+"""Scarf moves, headless through the whole shell: a cue sequence with scoring, live cues from
+keys / the therapist's MIDI keyboard / the overlay, client confirmation, and the cue cards."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from prelude_play.events import InputEvent
+from prelude_play.shell.pilot import run_test
+
+ART = Path(__file__).resolve().parents[1] / "_artifacts"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+GOALS = {"gross_motor", "attention_executive", "self_awareness", "self_expression"}
+MS = 1_000_000
+
+
+@dataclass
+class ClockedAudio:
+    """Records each trigger with the app time it was asked at, and timed all_offs."""
+
+    clock: object = None
+    calls: list = field(default_factory=list)
+    offs: list = field(default_factory=list)
+    prepared: list = field(default_factory=list)
+
+    def trigger(self, name, velocity=1.0, *, pan=0.0, at_ns=None, gain=1.0):
+        self.calls.append((self.clock.now_ns(), name, at_ns, threading.current_thread().name))
+
+    def prepare(self, names):
+        self.prepared.extend(names)
+
+    def all_off(self, *, at_ns=None, ramp_ms=None):
+        self.offs.append((self.clock.now_ns(), at_ns, ramp_ms))
+
+
+def t_ns(pilot, ev) -> int:
+    """An event's app-clock time (the log keeps ms since the session began, to 0.01 ms)."""
+    return pilot.app.session.t0_ns + int(round(ev.t_ms * 1e6))
+
+
+def events(pilot, kind=None):
+    return [e for e in pilot.app.store.events() if kind is None or e.kind == kind]
+
+
+def start(pilot, **settings):
+    app = pilot.app
+    app.store.set_client_profile("ari", {"activities": {"scarf_moves": settings}})
+    app.start_activity("scarf_moves")
+    assert app.activity_name == "scarf_moves", app.notices
+    pilot.step()
+    return app.activity
+
+
+def wait_for_cue(pilot, name, limit_ms=20_000):
+    act = pilot.app.activity
+    for _ in range(int(limit_ms / 50)):
+        cur = act.runner.current
+        if cur is not None and cur.cue == name:
+            return cur
+        pilot.wait(50)
+    raise AssertionError(f"cue {name} never shown; now {act.runner.current}")
+
+
+@pytest.fixture
+def audio():
+    return ClockedAudio()
+
+
+def test_preset_sequence_with_scoring(tmp_path, audio):
+    with run_test(data_dir=tmp_path, audio=audio, client="ari") as pilot:
+        audio.clock = pilot.clock
+        act = start(pilot, mode="preset", preset="warm_up", seed=11)
+        assert "keys:72" in audio.prepared and "drum:36" in audio.prepared
+        wave = wait_for_cue(pilot, "wave")
+        pilot.wait(1000)
+        pilot.press("f1")  # followed, independent
+        wait_for_cue(pilot, "high")
+        pilot.press("f5")  # prompt level → gestural
+        pilot.press("f2")  # partly
+        wait_for_cue(pilot, "low")  # left unscored
+        fast = wait_for_cue(pilot, "fast")
+        pilot.unlock()
+        pilot.tap("prompt:verbal")
+        pilot.tap("outcome:not_yet")
+        pilot.tap("close")
+        freeze = wait_for_cue(pilot, "freeze")
+        pilot.wait(400)
+        pilot.tap("card")  # the client shows "I stopped"
+        pilot.midi("control_change", note=None, control=64, value=127, role="pedal", device="footswitch")
+        wait_for_cue(pilot, "slow")
+
+        cues = events(pilot, "cue")
+        assert [c.data["cue"] for c in cues] == ["wave", "high", "low", "fast", "freeze", "slow"]
+        for c in cues:
+            assert set(c.goals) >= GOALS and c.data["music"]["bpm"] > 0 and c.data["source"] == "preset"
+        assert cues[3].data["music"]["bpm"] == 144 and cues[1].data["music"]["register"] == 12
+        assert cues[4].data["music"]["playing"] is False
+        # cue events are stamped with when the music changes (what the client hears), beat-aligned
+        assert abs(t_ns(pilot, cues[0]) - wave.onset_ns) <= 10_000
+        beat = 60e9 / 96
+        assert ((fast.onset_ns - wave.onset_ns) / beat) % 1 == pytest.approx(0, abs=1e-6)
+
+        scores = events(pilot, "score")
+        got = [(s.data["cue"], s.outcome, s.prompt) for s in scores]
+        assert got == [("wave", "success", "independent"), ("high", "partial", "gestural"),
+                       ("fast", "not_yet", "verbal"), ("freeze", "success", "independent")]
+        for s in scores:
+            assert set(s.goals) >= GOALS and s.actor == "therapist"
+        assert scores[1].source == "key" and scores[3].source == "midi"
+        conf = events(pilot, "response")
+        assert len(conf) == 1 and conf[0].data["expected"] and conf[0].data["first"]
+        lat = conf[0].data["latency_ms"]
+        assert 380 <= lat <= 480  # tapped ~400 ms after the freeze began (timed from the cue)
+        assert scores[3].data["latency_ms"] == lat
+
+        ends = {e.data["cue"]: e for e in events(pilot, "cue_end")}
+        assert ends["low"].outcome == "not_scored" and not ends["low"].data["scored"]
+        assert ends["wave"].outcome == "success" and ends["high"].outcome == "partial"
+        assert ends["freeze"].outcome == "success" and ends["freeze"].data["latency_ms"] == lat
+        assert all(e.outcome != "success" for e in events(pilot, "cue_end") if not e.data["scored"])
+
+        # scheduling: never more than 200 ms ahead, never in the past, all from the frame loop
+        for asked, name, at_ns, thread in audio.calls:
+            assert at_ns is not None and 0 <= at_ns - asked <= 200 * MS, (name, at_ns - asked)
+        # the freeze: a timed all-off at the stop, and no note scheduled inside the silence
+        # except ones handed out before the stop was decided (those the engine cancels)
+        assert len(audio.offs) == 1
+        asked_off, stop_ns, ramp = audio.offs[0]
+        assert stop_ns == freeze.onset_ns and ramp > 0
+        resume = t_ns(pilot, cues[5])
+        inside = [c for c in audio.calls if stop_ns <= c[2] < resume]
+        assert all(c[0] <= asked_off for c in inside)  # sequenced: on the next unscheduled beat
+        assert [c for c in audio.calls if c[2] >= resume]
+        assert act.status_text().startswith("Cue 6")
+
+
+def test_live_cues_from_keys_midi_and_overlay(tmp_path, audio):
+    with run_test(data_dir=tmp_path, audio=audio, client="ari") as pilot:
+        audio.clock = pilot.clock
+        act = start(pilot, mode="live")
+        wait_for_cue(pilot, "wave")
+        t0 = pilot.clock.now_ns()
+        pilot.press("up")
+        high = wait_for_cue(pilot, "high", 2000)
+        assert high.source == "live" and high.onset_ns - t0 <= 200 * MS + 60e9 / 96
+        # a live freeze is immediate (lead only), then space again = go back to the last cue
+        pilot.wait(300)
+        t1 = pilot.clock.now_ns()
+        pilot.press("space")
+        fr = wait_for_cue(pilot, "freeze", 500)
+        assert fr.onset_ns - t1 <= 60 * MS
+        asked_off, stop_ns, _ = audio.offs[-1]
+        assert stop_ns == fr.onset_ns
+        # notes handed out past the stop before it was decided are cancelled by the engine; none after
+        inside = [c for c in audio.calls if c[2] >= stop_ns]
+        assert all(c[0] <= asked_off for c in inside)
+        pilot.wait(500)
+        pilot.press("space")
+        back = wait_for_cue(pilot, "high", 500)
+        assert back.index > high.index
+        # the therapist's keyboard: a low note = low, a chord = freeze; its keys make no sound
+        n_before = len(audio.calls)
+        pilot.midi(note=40, channel=0, role="therapist", device="therapist-keys")
+        wait_for_cue(pilot, "low", 2000)
+        for n in (60, 64, 67):
+            pilot.midi(note=n, channel=0, role="therapist", device="therapist-keys", step=False)
+        pilot.step()
+        wait_for_cue(pilot, "freeze", 500)
+        assert not [c for c in audio.calls[n_before:] if c[3] != "MainThread"]
+        ev = InputEvent(0, "midi", "note_on", note=50, role="therapist", data={"sound": "keys:50"})
+        assert act.fast_sound(ev) is None
+        assert act.fast_sound(InputEvent(0, "midi", "note_on", note=38, data={"sound": "drum:38"})) == "drum:38"
+        # the overlay: Go, then Next cue
+        pilot.unlock()
+        pilot.tap("act:freeze_go")
+        pilot.tap("act:next")
+        pilot.tap("close")
+        pilot.wait(600)
+        shown = [e.data["cue"] for e in events(pilot, "cue")]
+        assert shown[-1] == "fast"  # Go (back to low), then the cue after low in the live list
+        assert all(e.data["source"] == "live" for e in events(pilot, "cue"))
+        # leaving ends the current cue as not scored
+        pilot.app.go_home()
+        last = events(pilot, "cue_end")[-1]
+        assert last.outcome == "not_scored"
+        assert len(events(pilot, "cue_end")) == len(events(pilot, "cue"))
+
+
+def test_random_mode_stays_within_min_max(tmp_path, audio):
+    with run_test(data_dir=tmp_path, audio=audio, client="ari") as pilot:
+        audio.clock = pilot.clock
+        start(pilot, mode="random", seed=5, min_s=2.0, max_s=3.0,
+              random_cues=["wave", "high", "low", "freeze"])
+        for _ in range(25):
+            pilot.wait(1000)
+        cues = events(pilot, "cue")
+        assert len(cues) >= 7
+        names = [c.data["cue"] for c in cues]
+        assert all(a != b for a, b in zip(names, names[1:]))
+        for a, b in zip(cues, cues[1:]):
+            dur = (b.t_ms - a.t_ms) / 1e3
+            lo, hi = (2.5, 5.0) if a.data["cue"] == "freeze" else (2.0, 3.0)  # freeze has its own range
+            assert lo - 0.02 <= dur <= hi + 60 / 96 + 0.25, (a.data["cue"], dur)
+        setup = events(pilot, "scarf_setup")[0]
+        assert setup.data["seed"] == 5 and setup.data["mode"] == "random"
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
+def test_cue_card_screenshots(tmp_path, audio, size):
+    import pygame
+
+    w, h = size
+    shots = []
+    with run_test(data_dir=tmp_path, audio=audio, client="ari", size=size) as pilot:
+        audio.clock = pilot.clock
+        act = start(pilot, mode="live")
+        for key, cue in (("t", "throw"), ("space", "freeze"), ("h", "hide")):
+            pilot.press(key)
+            wait_for_cue(pilot, cue, 2000)
+            pilot.wait(400)
+            shots.append(pilot.screenshot(ART / f"scarf_{cue}_{w}x{h}.png"))
+            card = act.find_target("card")
+            assert card.width >= 0.8 * w and pilot.app.surface.get_rect().contains(card.move(0, 72))
+    for shot in shots:
+        img = pygame.image.load(str(shot))
+        assert img.get_size() == size
+        colours = {img.get_at((x, y))[:3] for x in range(0, w, 23) for y in range(0, h, 29)}
+        assert len(colours) > 4
+    if size == (1280, 800):
+        DOCS.mkdir(parents=True, exist_ok=True)
+        for shot in shots[:2]:
+            shutil.copy(shot, DOCS / shot.name.replace("_1280x800", ""))
