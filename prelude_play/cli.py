@@ -106,7 +106,7 @@ def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
     app = App(cfg, store=store, registry=registry, clock=clock, audio=audio,
               mic_factory=mic_factory(cfg, clock, args.audio_backend),
               fullscreen=args.fullscreen, data_dir=data_dir, notices=notices + audio_notes)
-    midi, midi_out, midi_notes = build_midi(cfg, clock, app.midi_sink, args.midi_api)
+    midi, midi_out, midi_notes = build_midi(cfg, clock, app.midi_sink, args.midi_api, data_dir)
     app.midi, app.midi_out = midi, midi_out
     for n in audio_notes + midi_notes:
         app.notify(n)

@@ -143,8 +143,9 @@ class AudioConfig:
 class MidiConfig:
     api: str = field(default="auto", metadata=_choice("auto", "alsa", "jack", "coremidi", "winmm", "virtual", "none"))
     include: list[str] = field(default_factory=list)
-    exclude: list[str] = field(default_factory=lambda: ["Midi Through", "RtMidi", "prelude-play"])
+    exclude: list[str] = field(default_factory=lambda: ["Midi Through*", "RtMidi*", "prelude-play*"])
     watch_interval_s: float = field(default=1.0, metadata=_range(0.1, 2.0))
+    output: str = ""
 
 
 @dataclass

@@ -308,8 +308,16 @@ class App:
         else:
             self._to_activity_logged(ev)
 
+    DEVICE_MESSAGES = {
+        "device_added": "MIDI device connected: {name}",
+        "device_removed": "MIDI device unplugged: {name} (its notes were released)",
+        "device_error": "MIDI device problem: {name}",
+    }
+
     def _system_event(self, ev: InputEvent) -> None:
-        text = ev.data.get("message") or f"{ev.kind}: {ev.device}"
+        template = self.DEVICE_MESSAGES.get(ev.kind)
+        text = self.t(template).format(name=ev.device) if template else (
+            ev.data.get("message") or f"{ev.kind}: {ev.device}")
         self.notify(text)
         if self.session is not None:
             self.log(LogEvent(ev.kind, actor="system", source="system", device=ev.device, t_ns=ev.t_ns,
@@ -536,6 +544,15 @@ class App:
         acc = profile.get("touch", {})
         self.touch.configure(acc.get("ignore_repeat_ms", self.cfg.touch.ignore_repeat_ms),
                              acc.get("hold_to_select_ms", self.cfg.touch.hold_to_select_ms))
+        sens = profile.get("sensitivity")
+        if sens and hasattr(self.midi, "set_sensitivity"):
+            from prelude_play.midi.instruments import Sensitivity
+
+            try:
+                self.midi.set_sensitivity(Sensitivity(int(sens.get("min_velocity", 1)),
+                                                      float(sens.get("tremor_ms", 0.0))))
+            except PreludeError as exc:
+                self.notify(str(exc))
         self.home.layout()
 
     def new_client(self) -> None:
@@ -730,8 +747,18 @@ class App:
 
 
 def _describe(dev: Any) -> Any:
+    """What a device is, for the session's provenance (backend, rate, period, latency, ports)."""
     if dev is None:
         return None
+    if hasattr(dev, "backend_name") and hasattr(dev, "period_frames"):
+        return {"engine": type(dev).__name__, "backend": dev.backend_name, "rate": dev.rate,
+                "period_frames": dev.period_frames,
+                "output_latency_ms": round(dev.output_latency_s * 1000, 2) if dev.output_latency_s else None}
+    if hasattr(dev, "inputs") and callable(dev.inputs):
+        try:
+            return {"hub": type(dev).__name__, "inputs": dev.inputs()}
+        except Exception as exc:
+            return {"hub": type(dev).__name__, "error": repr(exc)}
     describe = getattr(dev, "describe", None)
     if callable(describe):
         try:

@@ -8,6 +8,7 @@ without them still run. Each failure becomes a notice for the therapist and a fa
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Callable
 
 from prelude_play.clock import Clock
@@ -42,20 +43,44 @@ def build_audio(cfg: AppConfig, clock: Clock, backend: str | None = None) -> tup
     return engine, [note] if note else []
 
 
+def load_instrument_map(data_dir: Path | None) -> tuple[Any, list[str]]:
+    """The shipped instrument map, or the user's own ``<data dir>/config/instruments.toml``."""
+    from prelude_play.config import resource_dir
+    from prelude_play.errors import ConfigError
+    from prelude_play.midi.instruments import InstrumentMap, load_instruments
+
+    user = data_dir / "config" / "instruments.toml" if data_dir else None
+    path = user if user is not None and user.exists() else resource_dir("config") / "instruments.toml"
+    try:
+        return load_instruments(path), []
+    except ConfigError as exc:
+        return InstrumentMap(), [f"{exc} (using a plain map: every pad and key is the client's)"]
+
+
 def build_midi(cfg: AppConfig, clock: Clock, sink: Callable[[InputEvent], None],
-               api: str | None = None) -> tuple[Any, Any, list[str]]:
-    """The MIDI hub (all inputs, hot-plug) and the MIDI output, or (None, None, notices)."""
+               api: str | None = None, data_dir: Path | None = None) -> tuple[Any, Any, list[str]]:
+    """The MIDI hub (every input, hot-plug) and the keyboard output, or (None, None, notices)."""
     api = api or cfg.midi.api
     if api == "none":
         return None, None, []
     try:
-        from prelude_play.midi.hub import open_hub
+        from prelude_play.midi.backend import load_backend
+        from prelude_play.midi.hub import MidiConfig as HubConfig
+        from prelude_play.midi.hub import MidiHub
     except ImportError as exc:
         return None, None, [f"MIDI unavailable ({exc}); touch and keys still work"]
+    instruments, notices = load_instrument_map(data_dir)
     try:
-        return open_hub(cfg.midi, clock=clock, sink=sink, api=api)
-    except Exception as exc:
-        return None, None, [f"MIDI could not start ({exc}); touch and keys still work"]
+        backend = load_backend("virtual" if api == "virtual" else "rtmidi", clock=clock,
+                               api="auto" if api == "virtual" else api)
+        hub = MidiHub(backend, clock=clock, sink=sink, instruments=instruments, config=HubConfig(
+            api=api, include=tuple(cfg.midi.include), exclude=tuple(cfg.midi.exclude),
+            poll_interval_s=cfg.midi.watch_interval_s))
+        hub.start()
+        out = hub.open_output(cfg.midi.output) if cfg.midi.output else None
+    except Exception as exc:  # no MIDI system at all (e.g. no ALSA sequencer): touch still works
+        return None, None, notices + [f"MIDI could not start ({exc}); touch and keys still work"]
+    return hub, out, notices
 
 
 def mic_factory(cfg: AppConfig, clock: Clock, backend: str | None = None) -> Callable[[], Any] | None:
