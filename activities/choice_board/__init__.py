@@ -8,9 +8,7 @@ Boards come from ``config/boards/*.toml`` plus the therapist's own folder (setti
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import pygame
+from typing import TYPE_CHECKING, Any
 
 from prelude_play.activity import Activity, ActivityContext, Score
 from prelude_play.config import resource_dir
@@ -19,6 +17,9 @@ from prelude_play.ui.theme import Theme
 
 from activities.choice_board.boards import (Board, Card, Step, known_goal_keys, load_boards, save_board)
 from activities.choice_board.logic import Access, BoardState, Choice
+
+if TYPE_CHECKING:  # pygame is only needed to draw; ``check-config`` imports boards.py without it
+    import pygame
 
 PLACEHOLDER_SOUND = "chimes:79"
 VOWELS = {"a": "ah", "e": "eh", "i": "ee", "o": "oh", "u": "oo", "y": "ee"}
@@ -190,7 +191,7 @@ class ChoiceBoard(Activity):
                 return i
         return None
 
-    def find_target(self, target: str) -> pygame.Rect | None:
+    def find_target(self, target: str) -> "pygame.Rect | None":
         if self.editor is not None:
             return self.editor.find(target)
         if target.startswith("card:") and self.layout_ is not None:
@@ -423,7 +424,7 @@ class ChoiceBoard(Activity):
                         | {f"sample:{p.stem}" for p in sorted(self.sounds_dir.glob("*.wav"))})
         ids = list(self.boards)
         self.editor = BoardEditor([self.boards[i] for i in ids], ids.index(self.board.id),
-                                  list_pictures(self.image_dirs[::-1]), sounds, ctx.t, self._save_board,
+                                  list_pictures(self.image_dirs), sounds, ctx.t, self._save_board,
                                   lambda card: self._sound_card(card, ctx.now_ns()))
         self.editor.layout(self.size, self.theme)
         ctx.notify(ctx.t("Board editor open: tap Back to client to use it"))
@@ -459,10 +460,13 @@ class ChoiceBoard(Activity):
     def _editor_input(self, event: InputEvent) -> None:
         ed = self.editor
         assert ed is not None
-        if event.kind == "tap" and not event.data.get("filtered") and event.pos is not None:
+        # The therapist works the editor: the client's repeat filter does not apply to them.
+        if event.kind == "tap" and event.data.get("filtered") in (None, "repeat") and event.pos is not None:
             if ed.tap(event.pos):
                 ed.layout(self.size, self.theme)
         elif event.kind == "key_down" and event.key:
+            import pygame
+
             if ed.key(event.key, bool(event.data.get("mod", 0) & pygame.KMOD_SHIFT)):
                 ed.layout(self.size, self.theme)
 
@@ -472,7 +476,7 @@ class ChoiceBoard(Activity):
 
     # ---- drawing ---------------------------------------------------------------------------
 
-    def draw(self, surface: pygame.Surface) -> None:
+    def draw(self, surface: "pygame.Surface") -> None:
         from activities.choice_board.view import draw, note_name
 
         ctx = self.ctx

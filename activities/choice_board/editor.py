@@ -212,7 +212,7 @@ class BoardEditor:
 
 
 def list_pictures(folders: list[Path]) -> list[str]:
-    """Picture file names offered in the editor (shipped first, then the therapist's own)."""
+    """Picture file names offered in the editor, in folder order (the therapist's own first)."""
     out: list[str] = []
     for folder in folders:
         if folder and folder.is_dir():

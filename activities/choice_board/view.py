@@ -150,7 +150,8 @@ def draw_card(surface: pygame.Surface, theme: th.Theme, card: Card, i: int, rect
     radius = theme.px(28)
     r = rect
     if grow > 0 and not low_stim:
-        r = rect.inflate(int(rect.width * GROW * grow), int(rect.height * GROW * grow))
+        k = min(GROW, theme.px(40) / max(rect.width, rect.height))  # big cards grow by at most 40 px
+        r = rect.inflate(int(rect.width * k * grow), int(rect.height * k * grow))
         colour = tuple(int(c + (255 - c) * 0.35 * grow) for c in colour)  # type: ignore[assignment]
     # A dark card face with a coloured frame keeps pictures (themselves colourful) readable.
     pygame.draw.rect(surface, th.PANEL_HI, r, border_radius=radius)
