@@ -579,7 +579,20 @@ class App:
             "audio": _describe(self.audio),
             "midi": _describe(self.midi),
             "language": self.language,
+            "selftest": self._selftest_figures(),
         }
+
+    def _selftest_figures(self) -> Any:
+        """The last ``prelude-play selftest`` measurement on this machine, if one was made."""
+        import json
+
+        if self.data_dir is None:
+            return None
+        path = self.data_dir / "selftest.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+        except (OSError, ValueError) as exc:
+            return {"error": f"{path}: {exc}"}
 
     def start_activity(self, name: str) -> None:
         if self.client_id is None:
