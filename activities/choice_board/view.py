@@ -154,7 +154,8 @@ def draw_card(surface: pygame.Surface, theme: th.Theme, card: Card, i: int, rect
         r = rect.inflate(int(rect.width * k * grow), int(rect.height * k * grow))
         colour = tuple(int(c + (255 - c) * 0.35 * grow) for c in colour)  # type: ignore[assignment]
     # A dark card face with a coloured frame keeps pictures (themselves colourful) readable.
-    pygame.draw.rect(surface, th.PANEL_HI, r, border_radius=radius)
+    # Scanning must be seen from across the room: the lit card's face turns light.
+    pygame.draw.rect(surface, (92, 106, 150) if lit else th.PANEL_HI, r, border_radius=radius)
     pygame.draw.rect(surface, colour, r, width=theme.px(10), border_radius=radius)
     label_h = theme.px(58)
     box = max(8, min(r.width - theme.px(48), r.height - label_h - theme.px(40)))
@@ -171,8 +172,8 @@ def draw_card(surface: pygame.Surface, theme: th.Theme, card: Card, i: int, rect
         pygame.draw.rect(surface, colour, b, border_radius=theme.px(12))
         draw_text(surface, theme, badge, b.center, 26, colour=th.BG, bold=True, max_width=b.width - 4)
     if lit:
-        pygame.draw.rect(surface, th.FOCUS, r.inflate(theme.px(14), theme.px(14)), width=theme.px(8),
-                         border_radius=radius + theme.px(6))
+        pygame.draw.rect(surface, th.FOCUS, r.inflate(theme.px(18), theme.px(18)), width=theme.px(10),
+                         border_radius=radius + theme.px(8))
     elif grow > 0:
         pygame.draw.rect(surface, th.ACCENT, r.inflate(theme.px(10), theme.px(10)), width=theme.px(6),
                          border_radius=radius + theme.px(4))
