@@ -19,6 +19,7 @@ import sqlite3
 import stat
 import uuid
 from dataclasses import dataclass, field
+from typing import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -27,7 +28,7 @@ from prelude_play.clock import Clock, ms_since
 from prelude_play.errors import StoreError
 from prelude_play.events import LogEvent
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APP_ID = 0x50504C59  # "PPLY": tells our store from any other SQLite file
 
 SCHEMA = """
@@ -72,6 +73,18 @@ BEGIN SELECT RAISE(ABORT, 'events are append-only: log a correction instead'); E
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only: log a correction instead'); END;
 """
+
+def _migrate_1_to_2(db: sqlite3.Connection) -> None:
+    """Format 2: reusable session plans, and the end-of-session summary saved with the session."""
+    db.execute("ALTER TABLE sessions ADD COLUMN summary TEXT NOT NULL DEFAULT ''")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS plans (id TEXT PRIMARY KEY, client_id TEXT, name TEXT NOT NULL,"
+        " steps TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL,"
+        " archived INTEGER NOT NULL DEFAULT 0)")
+
+
+# from-version -> step to the next version. Each step runs in one transaction, after a backup.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2}
 
 EVENT_COLUMNS = ("id", "session_id", "client_id", "activity", "kind", "actor", "source", "device",
                  "t_ms", "wall", "goals", "prompt", "outcome", "data", "corrects")
@@ -137,6 +150,7 @@ class EventLog:
         self.path = Path(path) if path != ":memory:" else None
         self.pending: list[tuple] = []
         self.last_error: str | None = None
+        self.notices: list[str] = []  # e.g. "upgraded from format 1, backup kept at ..."
         if self.path is not None:
             _private_dir(self.path.parent)
             self._check_existing(self.path)
@@ -157,15 +171,57 @@ class EventLog:
                     f"{self.path}: this store was written by a newer Prelude Play (format {version}, "
                     f"this version reads {SCHEMA_VERSION}). It was not changed. Update Prelude Play "
                     "or use --data-dir to open another folder.")
-            self.db.executescript(SCHEMA)
-            self.db.execute(f"PRAGMA application_id={APP_ID}")
-            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._create_or_migrate(version)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the event store ({exc})") from exc
         if self.path is not None:
             for p in (self.path, Path(str(self.path) + "-wal"), Path(str(self.path) + "-shm")):
                 if p.exists():
                     os.chmod(p, stat.S_IRUSR | stat.S_IWUSR)
+
+    def _create_or_migrate(self, version: int) -> None:
+        """Create a new store, or bring an older one up to this format (backup kept first)."""
+        has_tables = self.db.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='events'").fetchone()[0]
+        if not has_tables:  # a new store: the base schema, then every step
+            self.db.executescript(SCHEMA)
+            version = 1
+        elif version == 0:  # written before formats were numbered: the base schema
+            version = 1
+        if version < SCHEMA_VERSION:
+            backup = self._backup(f"format{version}") if has_tables else None
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                while version < SCHEMA_VERSION:
+                    MIGRATIONS[version](self.db)
+                    version += 1
+                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            if backup is not None:
+                self.notices.append(
+                    f"The event store was upgraded to format {SCHEMA_VERSION}; the old one is kept at {backup}.")
+        self.db.executescript(SCHEMA)  # indexes and triggers, idempotent
+        self.db.execute(f"PRAGMA application_id={APP_ID}")
+        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _backup(self, label: str) -> Path | None:
+        """A consistent copy of the whole store beside it (SQLite's online backup, WAL included)."""
+        if self.path is None:
+            return None
+        dest = self.path.with_name(f"{self.path.name}.{label}-{datetime.now():%Y%m%d-%H%M%S}")
+        old = os.umask(0o077)
+        try:
+            target = sqlite3.connect(dest)
+            try:
+                self.db.backup(target)
+            finally:
+                target.close()
+        finally:
+            os.umask(old)
+        return dest
 
     @staticmethod
     def _check_existing(path: Path) -> None:
@@ -236,14 +292,95 @@ class EventLog:
                         (wall_now(), notes, session.id))
 
     def sessions(self, client_id: str | None = None) -> list[dict[str, Any]]:
-        q = "SELECT id, client_id, started, ended, plan, provenance, notes FROM sessions"
+        q = "SELECT id, client_id, started, ended, plan, provenance, notes, summary FROM sessions"
         args: tuple = ()
         if client_id:
             q += " WHERE client_id=?"
             args = (client_id,)
         rows = self.db.execute(q + " ORDER BY started", args).fetchall()
         return [{"id": r[0], "client_id": r[1], "started": r[2], "ended": r[3], "plan": r[4],
-                 "provenance": json.loads(r[5]), "notes": r[6]} for r in rows]
+                 "provenance": json.loads(r[5]), "notes": r[6], "summary": r[7]} for r in rows]
+
+    def set_session_notes(self, session_id: str, notes: str) -> None:
+        """The therapist's free notes for the session (shown in its summary and reports)."""
+        self.db.execute("UPDATE sessions SET notes=? WHERE id=?", (notes, session_id))
+
+    def set_session_summary(self, session_id: str, summary: str) -> None:
+        """The end-of-session summary text, kept with the session."""
+        self.db.execute("UPDATE sessions SET summary=? WHERE id=?", (summary, session_id))
+
+    def set_session_plan(self, session_id: str, plan: str | None) -> None:
+        self.db.execute("UPDATE sessions SET plan=? WHERE id=?", (plan, session_id))
+
+    # ---- client records (profile editing lives in store/clients.py) -------------------------
+
+    def client(self, client_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT id, code, display_name, archived, profile, created FROM clients"
+                              " WHERE id=?", (client_id,)).fetchone()
+        if row is None:
+            return None
+        return {"id": row[0], "code": row[1], "display_name": row[2], "archived": bool(row[3]),
+                "profile": json.loads(row[4]), "created": row[5]}
+
+    def rename_client(self, client_id: str, display_name: str) -> None:
+        self.db.execute("UPDATE clients SET display_name=? WHERE id=?", (display_name, client_id))
+
+    def set_archived(self, client_id: str, archived: bool) -> None:
+        """Archived clients leave the home list but keep every event (nothing is deleted)."""
+        self.db.execute("UPDATE clients SET archived=? WHERE id=?", (int(archived), client_id))
+
+    def purge_client(self, client_id: str, *, confirm_code: str) -> int:
+        """Delete a client and ALL their data for good. Returns the number of events removed.
+
+        The only way anything leaves the append-only log; it needs the client's code typed back
+        (the app asks for a confirmation and offers an export first).
+        """
+        row = self.db.execute("SELECT code FROM clients WHERE id=?", (client_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no client {client_id!r}")
+        if confirm_code != row[0]:
+            raise StoreError(f"not deleted: the confirmation {confirm_code!r} is not the client's code")
+        self.flush()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("DROP TRIGGER events_no_delete")
+            n = self.db.execute("DELETE FROM events WHERE client_id=?", (client_id,)).rowcount
+            self.db.execute("DELETE FROM sessions WHERE client_id=?", (client_id,))
+            self.db.execute("DELETE FROM plans WHERE client_id=?", (client_id,))
+            self.db.execute("DELETE FROM clients WHERE id=?", (client_id,))
+            self.db.execute("CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN SELECT "
+                            "RAISE(ABORT, 'events are append-only: log a correction instead'); END")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return n
+
+    # ---- session plans (see store/plans.py) ----------------------------------------------------
+
+    def save_plan(self, plan_id: str, name: str, steps: list[dict[str, Any]],
+                  client_id: str | None = None) -> None:
+        """Create or replace a plan; ``client_id`` None means shared by every client."""
+        now = wall_now()
+        self.db.execute(
+            "INSERT INTO plans(id, client_id, name, steps, created, updated) VALUES (?,?,?,?,?,?)"
+            " ON CONFLICT(id) DO UPDATE SET name=excluded.name, steps=excluded.steps,"
+            " client_id=excluded.client_id, updated=excluded.updated, archived=0",
+            (plan_id, client_id, name, json.dumps(steps), now, now))
+
+    def stored_plans(self, client_id: str | None = None) -> list[dict[str, Any]]:
+        """Plans for ``client_id`` plus shared ones (all plans when None), not archived."""
+        q = "SELECT id, client_id, name, steps, updated FROM plans WHERE archived=0"
+        args: tuple = ()
+        if client_id is not None:
+            q += " AND (client_id=? OR client_id IS NULL)"
+            args = (client_id,)
+        rows = self.db.execute(q + " ORDER BY name", args).fetchall()
+        return [{"id": r[0], "client_id": r[1], "name": r[2], "steps": json.loads(r[3]), "updated": r[4]}
+                for r in rows]
+
+    def archive_plan(self, plan_id: str) -> None:
+        self.db.execute("UPDATE plans SET archived=1 WHERE id=?", (plan_id,))
 
     # ---- events ----------------------------------------------------------------------------
 
@@ -294,6 +431,12 @@ class EventLog:
         if cond:
             q += " WHERE " + " AND ".join(cond)
         for row in self.db.execute(q + " ORDER BY id", args):
+            yield StoredEvent.from_row(row)
+
+    def events_in(self, session_ids: list[str]) -> Iterator[StoredEvent]:
+        """Events of several sessions, in log order (export selections)."""
+        q = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE session_id IN (SELECT value FROM json_each(?))"
+        for row in self.db.execute(q + " ORDER BY id", (json.dumps(list(session_ids)),)):
             yield StoredEvent.from_row(row)
 
     def close(self) -> None:

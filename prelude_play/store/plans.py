@@ -1,0 +1,240 @@
+"""Session plans: an ordered routine of activities with their settings, and the live schedule.
+
+Plans ship as TOML in ``config/plans/`` (examples every client can use) and are saved per client
+in the store. While a session runs, ``LiveSchedule`` is the routine as it actually happens: the
+therapist skips, reorders or inserts steps, and every change is logged. A step whose activity is
+not installed stays visible but is skipped with a notice, so a plan written for a fuller set of
+activities still runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from prelude_play.config import find_key_line, load_toml
+from prelude_play.errors import ConfigError
+from prelude_play.store.eventlog import EventLog
+
+PENDING, CURRENT, DONE, SKIPPED, MISSING = "pending", "current", "done", "skipped", "missing"
+
+
+@dataclass
+class PlanStep:
+    activity: str
+    title: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def label(self) -> str:
+        return self.title or self.activity.replace("_", " ").capitalize()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"activity": self.activity, "title": self.title, "settings": self.settings}
+
+
+@dataclass
+class Plan:
+    id: str
+    name: str
+    steps: list[PlanStep]
+    client_id: str | None = None
+    source: str = "store"  # "store" or the TOML file it came from
+
+    def as_steps(self) -> list[dict[str, Any]]:
+        return [s.as_dict() for s in self.steps]
+
+
+def parse_plan_file(path: Path) -> tuple[Plan | None, list[ConfigError]]:
+    """One plan per file: ``name = "..."`` then ``[[steps]]`` tables with activity/title/settings."""
+    try:
+        data, text = load_toml(path)
+    except ConfigError as exc:
+        return None, [exc]
+    problems: list[ConfigError] = []
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append(ConfigError("missing or empty", path=path, line=find_key_line(text, "name"), key="name",
+                                    hint='give the plan a name, e.g. name = "Monday group"'))
+        name = path.stem
+    steps: list[PlanStep] = []
+    raw = data.get("steps", [])
+    if not isinstance(raw, list) or not raw:
+        problems.append(ConfigError("a plan needs at least one [[steps]] table", path=path, key="steps",
+                                    hint='add [[steps]] with activity = "free_play"'))
+        raw = []
+    for i, st in enumerate(raw):
+        if not isinstance(st, dict) or not isinstance(st.get("activity"), str):
+            problems.append(ConfigError(f"step {i + 1} has no activity name", path=path, key=f"steps[{i}]",
+                                        line=find_key_line(text, "steps"),
+                                        hint='each [[steps]] needs activity = "<name>"'))
+            continue
+        settings = st.get("settings", {})
+        if not isinstance(settings, dict):
+            problems.append(ConfigError("settings must be a table", path=path, key=f"steps[{i}].settings"))
+            settings = {}
+        steps.append(PlanStep(st["activity"], str(st.get("title", "")), settings))
+    plan_id = str(data.get("id") or f"shipped:{path.stem}")
+    return Plan(plan_id, str(name), steps, None, str(path)), problems
+
+
+def check_plan_file(path: Path) -> list[ConfigError]:
+    return parse_plan_file(path)[1]
+
+
+def shipped_plans(folder: Path) -> tuple[list[Plan], list[ConfigError]]:
+    plans, problems = [], []
+    for f in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+        plan, errs = parse_plan_file(f)
+        problems += errs
+        if plan is not None and plan.steps:
+            plans.append(plan)
+    return plans, problems
+
+
+class PlanBook:
+    """Plans available to a client: shipped examples plus the ones saved in the store."""
+
+    def __init__(self, store: EventLog, shipped_dirs: Iterable[Path] = ()) -> None:
+        self.store = store
+        self.shipped: list[Plan] = []
+        self.problems: list[ConfigError] = []
+        for d in shipped_dirs:
+            p, e = shipped_plans(Path(d))
+            self.shipped += p
+            self.problems += e
+
+    def for_client(self, client_id: str | None) -> list[Plan]:
+        stored = [Plan(r["id"], r["name"], [PlanStep(s["activity"], s.get("title", ""), s.get("settings", {}))
+                                            for s in r["steps"]], r["client_id"])
+                  for r in self.store.stored_plans(client_id)]
+        return stored + self.shipped
+
+    def get(self, plan_id: str, client_id: str | None = None) -> Plan | None:
+        return next((p for p in self.for_client(client_id) if p.id == plan_id), None)
+
+    def save(self, plan: Plan, client_id: str | None) -> Plan:
+        """Save (a copy of a shipped plan becomes the client's own)."""
+        pid = plan.id if plan.source == "store" and not plan.id.startswith("shipped:") else uuid.uuid4().hex[:10]
+        self.store.save_plan(pid, plan.name, plan.as_steps(), client_id)
+        return Plan(pid, plan.name, list(plan.steps), client_id)
+
+
+@dataclass
+class ScheduleStep:
+    step: PlanStep
+    state: str = PENDING
+
+
+class LiveSchedule:
+    """The plan as it runs. Pure logic: the shell starts activities; this says which and logs why."""
+
+    def __init__(self, plan: Plan, available: Callable[[str], bool],
+                 log: Callable[[str, dict[str, Any]], Any] = lambda kind, data: None,
+                 notify: Callable[[str], None] = lambda text: None) -> None:
+        self.plan = plan
+        self.available = available
+        self._log = log
+        self._notify = notify
+        self.steps = [ScheduleStep(s) for s in plan.steps]
+        self.index = -1  # nothing started yet
+        self.paused = False
+
+    # ---- what the client sees -----------------------------------------------------------------
+
+    def titles(self) -> list[str]:
+        return [s.step.label() for s in self.steps if s.state != SKIPPED]
+
+    def visible_index(self) -> int:
+        """Index of the current step among the titles (skipped steps are hidden from the client)."""
+        shown = [i for i, s in enumerate(self.steps) if s.state != SKIPPED]
+        return shown.index(self.index) if self.index in shown else len(shown) if self.finished else 0
+
+    @property
+    def current(self) -> PlanStep | None:
+        return self.steps[self.index].step if 0 <= self.index < len(self.steps) else None
+
+    @property
+    def finished(self) -> bool:
+        return self.index >= len(self.steps)
+
+    def next_label(self) -> str | None:
+        for s in self.steps[self.index + 1:]:
+            if s.state == PENDING:
+                return s.step.label()
+        return None
+
+    # ---- moving along ------------------------------------------------------------------------
+
+    def advance(self) -> PlanStep | None:
+        """Finish the current step and move to the next runnable one (None at the end)."""
+        if 0 <= self.index < len(self.steps) and self.steps[self.index].state == CURRENT:
+            self.steps[self.index].state = DONE
+        i = self.index + 1
+        while i < len(self.steps):
+            s = self.steps[i]
+            if s.state == PENDING:
+                if self.available(s.step.activity):
+                    s.state = CURRENT
+                    self.index = i
+                    self._log("plan_step", {"index": i, "activity": s.step.activity, "title": s.step.label()})
+                    return s.step
+                s.state = MISSING
+                self._notify(f"{s.step.label()}: activity '{s.step.activity}' is not installed — skipped")
+                self._log("plan_skip", {"index": i, "activity": s.step.activity, "reason": "not installed"})
+            i += 1
+        self.index = len(self.steps)
+        return None
+
+    def skip(self, i: int) -> None:
+        """Skip a step that has not run yet (the current step: use advance)."""
+        if 0 <= i < len(self.steps) and self.steps[i].state == PENDING:
+            self.steps[i].state = SKIPPED
+            self._log("plan_skip", {"index": i, "activity": self.steps[i].step.activity, "reason": "therapist"})
+
+    def move(self, i: int, delta: int) -> bool:
+        """Move a pending step earlier/later among the pending steps after the current one."""
+        j = i + delta
+        lo = self.index + 1
+        if not (lo <= i < len(self.steps) and lo <= j < len(self.steps)):
+            return False
+        if self.steps[i].state not in (PENDING, SKIPPED) or self.steps[j].state not in (PENDING, SKIPPED):
+            return False
+        self.steps[i], self.steps[j] = self.steps[j], self.steps[i]
+        self._log("plan_reorder", {"from": i, "to": j, "activity": self.steps[j].step.activity})
+        return True
+
+    def insert(self, step: PlanStep, at: int | None = None) -> int:
+        """Insert a step (default: right after the current one)."""
+        pos = self.index + 1 if at is None else max(self.index + 1, min(at, len(self.steps)))
+        self.steps.insert(pos, ScheduleStep(step))
+        self._log("plan_insert", {"index": pos, "activity": step.activity, "title": step.label()})
+        return pos
+
+    def jump(self, i: int) -> PlanStep | None:
+        """Start step ``i`` now (the ones in between stay pending)."""
+        if not (0 <= i < len(self.steps)) or self.steps[i].state != PENDING:
+            return None
+        if not self.available(self.steps[i].step.activity):
+            self.steps[i].state = MISSING
+            self._notify(f"{self.steps[i].step.label()}: activity '{self.steps[i].step.activity}' is not installed")
+            return None
+        if 0 <= self.index < len(self.steps) and self.steps[self.index].state == CURRENT:
+            self.steps[self.index].state = DONE
+        # Move step i to right after the current index so the order shown stays true.
+        s = self.steps.pop(i)
+        pos = min(self.index + 1, len(self.steps)) if i > self.index else i
+        self.steps.insert(pos, s)
+        s.state = CURRENT
+        self.index = pos
+        self._log("plan_step", {"index": pos, "activity": s.step.activity, "title": s.step.label()})
+        return s.step
+
+    def settings_for(self, step: PlanStep) -> dict[str, Any]:
+        """The step's settings plus the visual schedule the activity may draw (``schedule``)."""
+        return {**step.settings, "schedule": self.titles(), "schedule_step": self.visible_index()}
+
+    def record(self) -> list[dict[str, Any]]:
+        """What happened to each step (kept with the session)."""
+        return [{"activity": s.step.activity, "title": s.step.label(), "state": s.state} for s in self.steps]
