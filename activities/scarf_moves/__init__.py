@@ -11,6 +11,7 @@ pedal; an unscored cue ends as "not_scored". The client may confirm a cue by a t
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +70,14 @@ class ScarfMoves(Activity):
             self.sequence = RandomSequence(names, ranges)
         self.auto = self.sequence is not None
         self.live_order = [n for n in c.get("random_cues", list(self.cues)) if n in self.cues] or list(self.cues)
+        self.soft = 0.7 if ctx.client.get("low_stimulation") else 1.0  # softer for those clients
         self.base = MusicState(bpm=float(c.get("bpm", 96)), dynamics=float(c.get("dynamics", 0.6)))
         out = str(c.get("output", "synth"))
+        if out not in ("synth", "midi", "both"):
+            raise ConfigError(f"unknown output {out!r}", key="output", hint="synth, midi or both")
+        if out != "synth" and ctx.midi_out is None:
+            ctx.notify(ctx.t("No MIDI keyboard to play on: using the built-in sounds"))
+            out = "synth"
         self.player = Player(audio=ctx.audio, play=ctx.play, midi_out=ctx.midi_out,
                              use_synth=out in ("synth", "both"), use_midi=out in ("midi", "both"),
                              ramp_ms=float(c.get("stop_ramp_ms", 8)))
@@ -114,6 +121,7 @@ class ScarfMoves(Activity):
         now = self.ctx.now_ns() if now_ns is None else now_ns
         spec = self.cues[name]
         state = spec.music(self.base)
+        state = replace(state, dynamics=state.dynamics * self.soft)
         onset = self.gen.change(state, now, immediate_stop=(source == "live"))
         if not state.playing:
             self.player.stop_at(onset)
@@ -130,8 +138,8 @@ class ScarfMoves(Activity):
             return
         if name == "freeze_go":  # one key / switch: freeze, and go again
             name = self.last_playing if self.gen.frozen else "freeze"
-        if name not in self.cues:
-            return
+        if name not in self.cues or (self.gen.frozen and not self.cues[name].playing):
+            return  # already frozen: a second freeze is not a new cue
         self.auto = False
         self.cue(name, source="live", now_ns=now_ns)
 

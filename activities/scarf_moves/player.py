@@ -17,6 +17,8 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from prelude_play.errors import PreludeError
+
 from activities.scarf_moves.music import Note
 
 HANDLE_KEEP_NS = 4_000_000_000  # longest sound we play (crash, keys tail) — then forget the handle
@@ -49,6 +51,7 @@ class Player:
         self._seq = 0
         self._sounding: set[tuple[int, int]] = set()
         self.sent_notes = 0
+        self.missing = 0
         self.stops: list[int] = []
 
     def lead_ns(self, default_ns: int) -> int:
@@ -64,7 +67,10 @@ class Player:
         for n in notes:
             self.sent_notes += 1
             if self.use_synth:
-                self._synth(n)
+                try:
+                    self._synth(n)
+                except PreludeError:  # a sound the engine cannot make: skip it, keep the music
+                    self.missing += 1
             if self.use_midi:
                 vel = max(1, min(127, int(round(n.velocity * 127))))
                 self._push(_MidiMsg(n.t_ns, self._next(), True, n.midi_note, n.channel, vel))
@@ -139,10 +145,13 @@ class Player:
 
     def silence(self) -> None:
         """Activity stop: everything of ours off now."""
-        if self.use_synth and self.audio is not None and self.handles_api:
-            for _, h in self._handles:
-                self.audio.stop(h, ramp_ms=self.ramp_ms)
-            self._handles.clear()
+        if self.use_synth and self.audio is not None:
+            if self.handles_api:
+                for _, h in self._handles:
+                    self.audio.stop(h, ramp_ms=self.ramp_ms)
+                self._handles.clear()
+            elif callable(getattr(self.audio, "all_off", None)):
+                self.audio.all_off()  # no handles: notes scheduled ahead must not outlive us
         if self.use_midi:
             self._midi.clear()
             for c, n in sorted(self._sounding):

@@ -47,9 +47,9 @@ def events(pilot, kind=None):
     return [e for e in pilot.app.store.events() if kind is None or e.kind == kind]
 
 
-def start(pilot, **settings):
+def start(pilot, profile=None, **settings):
     app = pilot.app
-    app.store.set_client_profile("ari", {"activities": {"scarf_moves": settings}})
+    app.store.set_client_profile("ari", {**(profile or {}), "activities": {"scarf_moves": settings}})
     app.start_activity("scarf_moves")
     assert app.activity_name == "scarf_moves", app.notices
     pilot.step()
@@ -171,6 +171,10 @@ def test_live_cues_from_keys_midi_and_overlay(tmp_path, audio):
             pilot.midi(note=n, channel=0, role="therapist", device="therapist-keys", step=False)
         pilot.step()
         wait_for_cue(pilot, "freeze", 500)
+        n_cues = len(act.runner.history) + 1
+        act.live("freeze")  # already frozen: not a new cue
+        pilot.wait(100)
+        assert len(act.runner.history) + 1 == n_cues and act.runner.pending is None
         assert not [c for c in audio.calls[n_before:] if c[3] != "MainThread"]
         ev = InputEvent(0, "midi", "note_on", note=50, role="therapist", data={"sound": "keys:50"})
         assert act.fast_sound(ev) is None
@@ -208,6 +212,20 @@ def test_random_mode_stays_within_min_max(tmp_path, audio):
             assert lo - 0.02 <= dur <= hi + 60 / 96 + 0.25, (a.data["cue"], dur)
         setup = events(pilot, "scarf_setup")[0]
         assert setup.data["seed"] == 5 and setup.data["mode"] == "random"
+
+
+def test_low_stimulation_profile_plays_softer(tmp_path):
+    vel = {}
+    for low in (False, True):
+        audio = ClockedAudio()
+        with run_test(data_dir=tmp_path / str(low), audio=audio, client="ari") as pilot:
+            audio.clock = pilot.clock
+            act = start(pilot, profile={"low_stimulation": low}, mode="live")
+            wait_for_cue(pilot, "wave")
+            pilot.wait(2000)
+            vel[low] = [n.velocity for n in act.gen.notes_at(0, 0)]
+            assert act.runner.current.music["dynamics"] == pytest.approx(0.6 * (0.7 if low else 1.0))
+    assert max(vel[True]) < max(vel[False])
 
 
 @pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])

@@ -85,3 +85,28 @@ def test_midi_notes_are_sent_when_due_and_a_freeze_drops_the_rest():
     later = out.sent[2:]
     assert {(m.type, m.note) for m in later} == {("note_off", 60), ("note_off", 36)}
     assert not any(m.type == "note_on" and m.note == 64 for m in out.sent)  # after the stop: never sent
+
+
+def test_midi_output_through_the_activity(tmp_path):
+    """output = "midi": the generator's notes reach the therapist's keyboard, the synth is silent."""
+    from prelude_play.shell.pilot import run_test
+    from tests.fakes import RecordingAudio
+
+    audio, out = RecordingAudio(), RecordingMidiOut()
+    with run_test(data_dir=tmp_path, audio=audio, midi_out=out, client="ari") as pilot:
+        pilot.app.store.set_client_profile("ari", {"activities": {"scarf_moves": {"mode": "live", "output": "midi"}}})
+        pilot.app.start_activity("scarf_moves")
+        pilot.wait(1500)
+        ons = [m for m in out.sent if m.type == "note_on"]
+        assert ons and {m.channel for m in ons} == {0, 9}
+        assert audio.calls == []
+        pilot.press("space")  # freeze: every sounding note gets its note-off
+        pilot.wait(300)
+        sounding = set()
+        for m in out.sent:
+            key = (m.channel, m.note)
+            if m.type == "note_on":
+                sounding.add(key)
+            elif m.type == "note_off":
+                sounding.discard(key)
+        assert not sounding
