@@ -171,6 +171,12 @@ class App:
         self.running = False
         self._stop_activity()
         self.panic(log=False)
+        stats = getattr(self.audio, "stats", None)
+        if callable(stats) and self.session is not None:
+            try:  # the session's audio health (xruns, callback load) for benchmarks and provenance
+                self.log(LogEvent("audio_stats", actor="system", source="system", data=dict(stats())))
+            except Exception as exc:
+                print(f"prelude-play: audio stats: {exc}", file=sys.stderr)
         if self.session is not None:
             self.store.end_session(self.session)
             self.session = None
