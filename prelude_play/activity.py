@@ -179,6 +179,9 @@ class Activity:
                             t_ns=score.t_ns, outcome=score.outcome, prompt=score.prompt,
                             data={"note": score.note} if score.note else {})
 
+    def on_panic(self) -> None:
+        """The therapist pressed "Silence all": stop scheduling new sound (pulses, music)."""
+
     def status_text(self) -> str:
         """One line for the therapist panel (e.g. 'trial 3 of 10, level 2')."""
         return ""

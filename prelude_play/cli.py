@@ -78,6 +78,9 @@ def load_config(args: argparse.Namespace, data_dir: Path):
 def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
     if args.headless:
         os.environ["SDL_VIDEODRIVER"] = "dummy"
+    # The audio and MIDI callbacks are Python and need the GIL each period; the default 5 ms
+    # switch interval lets the UI thread hold it for longer than a 2.7 ms period.
+    sys.setswitchinterval(0.001)
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     from prelude_play.activity import discover
     from prelude_play.clock import MonotonicClock

@@ -40,6 +40,8 @@ def sung_echo(card: Card, start_ms: int) -> tuple[Step, ...]:
     return (Step(f"vowel:{v}:67:0.45s", start_ms, 0.6), Step(f"vowel:{v}:64:0.6s", start_ms + 450, 0.6))
 
 
+HOVER_POINTER = 10_000  # the pointer id dwell uses for a hovering (unpressed) mouse
+
 class ChoiceBoard(Activity):
     name = "choice_board"
     title = "Choice board"
@@ -103,6 +105,7 @@ class ChoiceBoard(Activity):
         for b in boards.values():
             self._load_assets(b)
         self.editor = None
+        self._hover_chosen: int | None = None
         self.last_choice_id: int | None = None
         self.last_choice: Choice | None = None
         self.layout_ = None
@@ -226,16 +229,31 @@ class ChoiceBoard(Activity):
                 return
             if self.state.model_next or method in ("tap", "play"):
                 self._choose(card, event, method="tap" if method != "play" else "tap")
-        elif kind in ("down", "move", "up") and method == "dwell" and not self.state.model_next:
+        elif kind in ("down", "move", "up", "hover") and method == "dwell" and not self.state.model_next:
             self._dwell(event)
         elif kind == "key_down" and event.key:
             self._key(event)
         elif event.source == "midi" and kind == "note_on" and not event.data.get("filtered"):
             self._midi(event)
 
+    @property
+    def therapist_mode(self) -> bool:
+        """While the editor is open the therapist is at the screen: no client touch filtering."""
+        return self.editor is not None
+
     def _dwell(self, event: InputEvent) -> None:
         pid = event.pointer_id
         card = self.card_at(event.pos)
+        if event.kind == "hover":  # head pointer / eye gaze: dwell without pressing
+            if card is not None and card == self._hover_chosen:
+                return  # just chosen by hovering: leave the card before it can count again
+            self._hover_chosen = None
+            if HOVER_POINTER in self.state.dwells:
+                self.state.dwell_move(HOVER_POINTER, card, event.t_ns, event.pos)
+            else:
+                self._pointers[HOVER_POINTER] = (event.source, event.device)
+                self.state.dwell_down(HOVER_POINTER, card, event.t_ns, event.pos)
+            return
         if event.kind == "down":
             self._pointers[pid] = (event.source, event.device)
             self.state.dwell_down(pid, card, event.t_ns, event.pos)
@@ -358,6 +376,8 @@ class ChoiceBoard(Activity):
         if self.editor is not None:
             return
         for pid, card, t_done in self.state.dwell_due(now_ns):
+            if pid == HOVER_POINTER:
+                self._hover_chosen = card
             source, device = self._pointers.get(pid, ("touch", ""))
             ev = InputEvent(t_done, source, "dwell", device=device, pointer_id=pid)
             self._choose(card, ev, method="dwell")

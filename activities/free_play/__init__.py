@@ -128,6 +128,10 @@ class FreePlay(Activity):
         if getattr(self, "state", None) is not None:
             self.state.stop_pulse()
 
+    def on_panic(self) -> None:
+        if self.state.pulse_bpm:
+            self.toggle_pulse()
+
     def status_text(self) -> str:
         assert self.ctx is not None
         return self.ctx.t("Played") + f": {self.state.hits}"

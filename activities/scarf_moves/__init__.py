@@ -161,6 +161,12 @@ class ScarfMoves(Activity):
         self.cue(nxt[0], source="preset" if isinstance(self.sequence, PresetSequence) else "random",
                  planned_s=nxt[1], now_ns=now)
 
+    def on_panic(self) -> None:
+        """"Silence all": freeze the music (a logged live cue) so it does not start again by itself."""
+        if getattr(self, "gen", None) is not None and not self.gen.frozen:
+            self.live("freeze")
+        self.auto = False
+
     def toggle_auto(self) -> None:
         assert self.ctx is not None
         if self.sequence is None:

@@ -270,6 +270,8 @@ class App:
                 if e.type != pygame.MOUSEMOTION and e.button != 1:
                     continue
                 if e.type == pygame.MOUSEMOTION and not e.buttons[0]:
+                    # a head pointer or eye-gaze mouse: dwell works by hovering, no press needed
+                    self.queue.put(InputEvent(t, "mouse", "hover", device="mouse", pos=e.pos, pointer_id=0))
                     continue
                 kind = {pygame.MOUSEBUTTONDOWN: "down", pygame.MOUSEBUTTONUP: "up",
                         pygame.MOUSEMOTION: "move"}[e.type]
@@ -407,6 +409,13 @@ class App:
         if ev.kind == "down" and not r.collidepoint(ev.pos):
             return
         self._to_activity(local)
+        if getattr(self.activity, "therapist_mode", False):
+            # an activity's own therapist screen (e.g. a board editor): no client accommodations
+            if ev.kind == "down":
+                self._to_activity(replace(local, kind="tap"))
+            return
+        if ev.kind == "hover":
+            return
         if ev.kind == "down":
             taps = self.touch.down(local)
         elif ev.kind == "up":
@@ -507,7 +516,13 @@ class App:
         self.overlay.layout()
 
     def panic(self, log: bool = True) -> None:
-        """All sound and all MIDI notes off, now."""
+        """All sound and all MIDI notes off, now; the activity stops making new sound too."""
+        on_panic = getattr(self.activity, "on_panic", None)
+        if callable(on_panic):
+            try:
+                on_panic()
+            except Exception as exc:
+                self.notify(str(ActivityError(self.activity_name or "?", f"on_panic failed: {exc}")))
         for target in (self.audio, self.midi_out, self.midi):
             fn = getattr(target, "all_off", None) or getattr(target, "panic", None)
             if callable(fn):
@@ -613,7 +628,11 @@ class App:
             self.session = self.store.start_session(self.client_id, self.provenance())
         self._stop_activity()
         profile = self.store.client_profile(self.client_id)
-        overrides = profile.get("activities", {}).get(name, {})
+        overrides = dict(profile.get("activities", {}).get(name, {}))
+        if self.data_dir is not None:  # where an activity may keep the therapist's own files
+            for key, sub in (("user_boards_dir", "boards"), ("user_images_dir", "images")):
+                if key in entry.defaults and not entry.defaults.get(key):
+                    overrides.setdefault(key, str(self.data_dir / sub))
         act = entry.create(overrides)
         ctx = ActivityContext(
             clock=self.clock, activity_name=name, goals=entry.cls.goals, settings=act.config,

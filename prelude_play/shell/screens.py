@@ -175,17 +175,23 @@ class PinPad(Screen):
 
 
 class Overlay(Screen):
-    """The therapist panel: score outcome + prompt level, note, undo, panic, switch/leave."""
+    """The therapist panel: score outcome + prompt level, note, undo, panic, switch/leave.
+
+    Rows (design px, 1280x800): outcomes 100 high, then prompt levels, shell actions and the
+    activity's own actions at 92 each (≥ 15 mm on a 10-inch tablet), then navigation.
+    """
 
     def layout(self) -> None:
         app, theme = self.app, self.app.theme
         w, h = theme.size
-        pad = theme.px(20)
-        self.panel = pygame.Rect(theme.px(40), theme.px(40), w - theme.px(80), h - theme.px(80))
+        pad = theme.px(18)
+        m = theme.px(24)
+        self.panel = pygame.Rect(m, m, w - 2 * m, h - 2 * m)
         p = self.panel
+        inner = p.width - 2 * pad
         self.buttons = []
         outcomes = app.cfg.scoring.outcomes
-        row = pygame.Rect(p.x + pad, p.y + theme.px(110), p.width - 2 * pad, theme.px(110))
+        row = pygame.Rect(p.x + pad, p.y + theme.px(98), inner, theme.px(100))
         for i, r in enumerate(grid_rects(row, 1, len(outcomes), pad)):
             o = outcomes[i]
             self.buttons.append(Button(f"outcome:{o}", self.t(o.replace("_", " ").capitalize()), r,
@@ -193,28 +199,33 @@ class Overlay(Screen):
                                        colour=th.OUTCOME_COLOURS.get(o, th.NEUTRAL), text_colour=th.BG,
                                        font_size=36))
         levels = app.cfg.scoring.prompt_levels
-        row2 = pygame.Rect(p.x + pad, row.bottom + theme.px(60), p.width - 2 * pad, theme.px(96))
+        row2 = pygame.Rect(p.x + pad, p.y + theme.px(236), inner, theme.px(92))
         for i, r in enumerate(grid_rects(row2, 1, len(levels), pad)):
             lv = levels[i]
             self.buttons.append(Button(f"prompt:{lv}", self.t(lv.capitalize()), r,
                                        on_press=lambda lv=lv: app.set_prompt(lv),
                                        selected=(lv == app.prompt_level), font_size=30))
-        row3 = pygame.Rect(p.x + pad, row2.bottom + theme.px(40), p.width - 2 * pad, theme.px(96))
+        row3 = pygame.Rect(p.x + pad, p.y + theme.px(344), inner, theme.px(92))
         actions = [("undo", self.t("Undo last score"), app.undo, th.PANEL_HI),
                    ("note", self.t("Add note") if not app.note_editing else self.t("Save note"),
                     app.toggle_note, th.PANEL_HI),
                    ("panic", self.t("Silence all"), app.panic, th.DANGER),
                    ("language", app.language_label(), app.toggle_language, th.PANEL_HI)]
-        extra = getattr(app.activity, "therapist_actions", None)
-        if callable(extra):
-            actions += [(f"act:{aid}", label, fn, th.PANEL_HI) for aid, label, fn in extra()]
         for r, (bid, label, fn, col) in zip(grid_rects(row3, 1, len(actions), pad), actions):
-            press = fn if not bid.startswith("act:") else (lambda f=fn: (f(), self.layout()))
-            self.buttons.append(Button(bid, label, r, on_press=press, colour=col, font_size=28))
-        row4 = pygame.Rect(p.x + pad, p.bottom - pad - theme.px(100), p.width - 2 * pad, theme.px(100))
+            self.buttons.append(Button(bid, label, r, on_press=fn, colour=col, font_size=28))
+        extra = getattr(app.activity, "therapist_actions", None)
+        own = list(extra()) if callable(extra) else []
+        if own:
+            row4 = pygame.Rect(p.x + pad, p.y + theme.px(452), inner, theme.px(92))
+            cols = max(len(own), 3)
+            for r, (aid, label, fn) in zip(grid_rects(row4, 1, cols, pad), own):
+                self.buttons.append(Button(f"act:{aid}", label, r, on_press=lambda f=fn: (f(), self.layout()),
+                                           colour=th.PALETTE[0], font_size=28))
+        self.notice_y = p.y + theme.px(572)
+        row5 = pygame.Rect(p.x + pad, p.bottom - pad - theme.px(96), inner, theme.px(96))
         nav = [("home", self.t("Pause: home"), app.go_home, th.PANEL_HI),
                ("close", self.t("Back to client"), app.close_overlay, th.GOOD)]
-        for r, (bid, label, fn, col) in zip(grid_rects(row4, 1, len(nav), pad), nav):
+        for r, (bid, label, fn, col) in zip(grid_rects(row5, 1, len(nav), pad), nav):
             self.buttons.append(Button(bid, label, r, on_press=fn, colour=col,
                                        text_colour=th.BG if col == th.GOOD else th.TEXT, font_size=32))
 
@@ -243,19 +254,18 @@ class Overlay(Screen):
         p = self.panel
         title = app.activity_title()
         status = app.activity.status_text() if app.activity else ""
-        draw_text(surface, theme, f"{self.t('Therapist')} · {title}", (p.x + theme.px(24), p.y + theme.px(40)),
-                  38, bold=True, anchor="midleft")
+        draw_text(surface, theme, f"{self.t('Therapist')} · {title}", (p.x + theme.px(24), p.y + theme.px(36)),
+                  38, bold=True, anchor="midleft", max_width=p.width // 2)
         if status:
-            draw_text(surface, theme, status, (p.right - theme.px(24), p.y + theme.px(40)), 28,
-                      colour=th.ACCENT, anchor="midright")
+            draw_text(surface, theme, status, (p.right - theme.px(24), p.y + theme.px(36)), 28,
+                      colour=th.ACCENT, anchor="midright", max_width=p.width // 2 - theme.px(48))
         last = app.last_score_text()
-        draw_text(surface, theme, last, (p.x + theme.px(24), p.y + theme.px(85)), 26,
+        draw_text(surface, theme, last, (p.x + theme.px(24), p.y + theme.px(76)), 26,
                   colour=th.MUTED, anchor="midleft", max_width=p.width - theme.px(48))
-        prompt_y = p.y + theme.px(110) + theme.px(110) + theme.px(30)
         draw_text(surface, theme, self.t("Prompt level for the next score"),
-                  (p.x + theme.px(24), prompt_y), 26, colour=th.MUTED, anchor="midleft")
+                  (p.x + theme.px(24), p.y + theme.px(220)), 24, colour=th.MUTED, anchor="midleft")
         super().draw(surface)
-        note_y = p.bottom - theme.px(150)
+        note_y = self.notice_y
         if app.note_editing:
             text = self.t("Note") + ": " + app.note_text + "▌"
             draw_text(surface, theme, text, (p.x + theme.px(24), note_y), 28, anchor="midleft",

@@ -204,3 +204,31 @@ def test_next_board_and_schedule_strip(tmp_path):
         assert shown.data["board"] == "feelings" and "self_awareness" in shown.goals
         pilot.tap("card:8")
         assert "self_awareness" in events(pilot, "choice")[-1].goals  # per-board goal override
+
+
+def _hover(pilot, target):
+    import pygame
+
+    x, y = pilot._pos(target)
+    pygame.event.post(pygame.event.Event(pygame.MOUSEMOTION, pos=(int(x), int(y)), rel=(1, 1),
+                                         buttons=(0, 0, 0), touch=False))
+    pilot.step()
+
+
+def test_hover_dwell_for_a_head_pointer_chooses_once_per_visit(tmp_path):
+    with board_app(tmp_path, board="instruments", access={"method": "dwell", "dwell_ms": 600}) as (pilot, audio):
+        _hover(pilot, "card:1")
+        pilot.wait(300)
+        _hover(pilot, "card:1")  # still on the card: the timer keeps running
+        assert not events(pilot, "choice")
+        pilot.wait(400)
+        (choice,) = events(pilot, "choice")
+        assert choice.data["card"] == "Drum" and choice.data["access"] == "dwell" and choice.source == "mouse"
+        for _ in range(5):  # resting on the chosen card does not choose it again
+            _hover(pilot, "card:1")
+            pilot.wait(300)
+        assert len(events(pilot, "choice")) == 1
+        _hover(pilot, "card:2")
+        _hover(pilot, "card:1")  # left and came back: a new visit
+        pilot.wait(700)
+        assert [c.data["card"] for c in events(pilot, "choice")] == ["Drum", "Drum"]

@@ -253,3 +253,23 @@ def test_cue_card_screenshots(tmp_path, audio, size):
         DOCS.mkdir(parents=True, exist_ok=True)
         for shot in shots[:2]:
             shutil.copy(shot, DOCS / shot.name.replace("_1280x800", ""))
+
+
+def test_silence_all_freezes_the_music_until_the_therapist_goes_again(tmp_path):
+    from prelude_play.shell.pilot import run_test
+    from tests.fakes import RecordingAudio
+
+    audio = RecordingAudio()
+    with run_test(data_dir=tmp_path, audio=audio, client="ari", activity="scarf_moves") as pilot:
+        pilot.wait(2000)
+        act = pilot.app.activity
+        assert not act.gen.frozen and audio.calls
+        pilot.unlock()
+        pilot.tap("panic")
+        pilot.tap("close")
+        n = len(audio.calls)
+        pilot.wait(3000)
+        assert act.gen.frozen and not act.auto
+        # nothing new starts after the panic (only notes already scheduled before it, if any)
+        late = [c for c in audio.calls[n:] if c["at_ns"] is None or c["at_ns"] > pilot.clock.now_ns() - 2_900_000_000]
+        assert late == []
