@@ -165,8 +165,17 @@ def test_therapist_edits_a_board_and_saves_it(tmp_path):
         assert act.pictures.raw.get("my_dog.png") is not None
 
 
-def test_editing_without_a_boards_folder_says_it_was_not_saved(tmp_path):
+def test_edits_are_saved_in_the_data_dir_by_default(tmp_path):
     with board_app(tmp_path, board="yes_no") as (pilot, audio):
+        act = pilot.app.activity
+        act.toggle_editor()
+        pilot.tap("edit:size")
+        pilot.tap("edit:save")
+        assert (tmp_path / "data" / "boards" / "yes_no.toml").exists()
+
+
+def test_editing_without_a_boards_folder_says_it_was_not_saved(tmp_path):
+    with board_app(tmp_path, board="yes_no", user_boards_dir="") as (pilot, audio):
         act = pilot.app.activity
         act.toggle_editor()
         pilot.tap("edit:size")
