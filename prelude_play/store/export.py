@@ -95,6 +95,37 @@ def select_events(store: EventLog, sel: Selection, sessions: list[dict[str, Any]
             yield e
 
 
+RAW_COLUMNS = ("id", "session_id", "client_id", "activity", "kind", "actor", "source", "device", "t_ms", "wall",
+               "prompt", "outcome", "corrects")
+
+
+def raw_event_rows(store: EventLog, sel: Selection, sessions: list[dict[str, Any]] | None = None,
+                   where: str | None = None) -> Iterator[tuple]:
+    """The selected events straight from SQLite: (*RAW_COLUMNS, goals JSON, data JSON, goals joined ';').
+
+    The fast path for CSV/JSONL: the stored JSON text is written as it is, never parsed and
+    re-encoded in Python (50 000 events in well under the 5 s target).
+    """
+    cond: list[str] = []
+    args: list[Any] = []
+    if any((sel.session, sel.client, sel.since, sel.until)):
+        sessions = select_sessions(store, sel) if sessions is None else sessions
+        cond.append("session_id IN (SELECT value FROM json_each(?))")
+        args.append(json.dumps([s["id"] for s in sessions]))
+    if sel.goal:
+        has = "EXISTS (SELECT 1 FROM json_each({t}.goals) WHERE value=?)"
+        cond.append(f"({has.format(t='e')} OR (e.kind='correction' AND e.corrects IN "
+                    f"(SELECT id FROM events o WHERE {has.format(t='o')})))")
+        args += [sel.goal, sel.goal]
+    if where:
+        cond.append(f"({where})")
+    q = (f"SELECT {', '.join('e.' + c for c in RAW_COLUMNS)}, e.goals, e.data, "
+         "(SELECT group_concat(value, ';') FROM json_each(e.goals)) FROM events e")
+    if cond:
+        q += " WHERE " + " AND ".join(cond)
+    yield from store.db.execute(q + " ORDER BY e.id", args)
+
+
 def event_rows(store: EventLog, events: Iterable[StoredEvent], *, names: bool = False) -> Iterable[dict[str, Any]]:
     """Events as dicts with the client shown by code (or by name when the therapist chose so)."""
     who = {c["id"]: (c["display_name"] if names else c["code"]) for c in store.clients(include_archived=True)}
@@ -104,6 +135,10 @@ def event_rows(store: EventLog, events: Iterable[StoredEvent], *, names: bool = 
         d["client"] = who.get(d.pop("client_id"), "?")
         d["app_version"] = version.get(ev.session_id, "")
         yield d
+
+
+def _who(store: EventLog, names: bool) -> dict[str, str]:
+    return {c["id"]: (c["display_name"] if names else c["code"]) for c in store.clients(include_archived=True)}
 
 
 def export_header(store: EventLog, sel: Selection, *, names: bool, fmt: str,
@@ -155,12 +190,22 @@ def export_jsonl(store: EventLog, out: Path, *, names: bool = False,
     """One header line (what produced the file, the sessions), then one JSON object per event."""
     sel = selection or Selection()
     header = export_header(store, sel, names=names, fmt="jsonl", settings=settings)
-    events = select_events(store, sel) if events is None else events
 
     def write(fh: Any) -> None:
         fh.write(json.dumps(header, default=str) + "\n")
-        for row in event_rows(store, events, names=names):
-            fh.write(json.dumps({"type": "event", **row}, default=str) + "\n")
+        if events is not None:
+            for row in event_rows(store, events, names=names):
+                fh.write(json.dumps({"type": "event", **row}, default=str) + "\n")
+            return
+        who = _who(store, names)
+        version = {s["id"]: s["provenance"].get("app_version", "") for s in store.sessions()}
+        dumps = json.dumps
+        for r in raw_event_rows(store, sel):
+            fixed = dict(zip(RAW_COLUMNS, r[:13]))
+            fixed["client"] = who.get(fixed.pop("client_id"), "?")
+            fixed["app_version"] = version.get(r[1], "")
+            # The stored goals/data JSON is spliced in as it is (it is already valid JSON).
+            fh.write('{"type": "event", ' + dumps(fixed)[1:-1] + ', "goals": ' + r[13] + ', "data": ' + r[14] + "}\n")
 
     return _atomic_write(out, write)
 
@@ -174,15 +219,25 @@ def export_csv(store: EventLog, out: Path, *, names: bool = False,
     activity's settings in their data column.
     """
     sel = selection or Selection()
-    events = select_events(store, sel) if events is None else events
 
     def write(fh: Any) -> None:
         fh.write("\ufeff")
-        w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        for row in event_rows(store, events, names=names):
-            row["goals"] = ";".join(row["goals"])
-            row["data"] = json.dumps(row["data"], ensure_ascii=False)
-            w.writerow(row)
+        if events is not None:
+            w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+            w.writeheader()
+            for row in event_rows(store, events, names=names):
+                row["goals"] = ";".join(row["goals"])
+                row["data"] = json.dumps(row["data"], ensure_ascii=False)
+                w.writerow(row)
+            return
+        who = _who(store, names)
+        version = {s["id"]: s["provenance"].get("app_version", "") for s in store.sessions()}
+        w2 = csv.writer(fh)
+        w2.writerow(CSV_COLUMNS)
+        for r in raw_event_rows(store, sel):
+            # id, session, client, activity, kind, actor, source, device, t_ms, wall, goals, prompt,
+            # outcome, corrects, data, app_version — the order of CSV_COLUMNS.
+            w2.writerow((r[0], r[1], who.get(r[2], "?"), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[15] or "",
+                         r[10], r[11], r[12], r[14], version.get(r[1], "")))
 
     return _atomic_write(out, write)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,10 +22,12 @@ from typing import Any, Callable, Iterable
 from prelude_play import __version__
 from prelude_play.store.clients import parse_target
 from prelude_play.store.eventlog import EventLog, StoredEvent
-from prelude_play.store.export import Selection, _atomic_write, select_events, select_sessions
+from prelude_play.store.export import RAW_COLUMNS, Selection, _atomic_write, raw_event_rows, select_sessions
 from prelude_play.store.summary import (GoalStats, SessionSummary, apply_corrections, consistency_level,
                                         summarize_session)
 
+REPORT_KINDS = ("e.outcome IS NOT NULL OR e.actor = 'system' OR e.kind IN ('correction', 'note', 'panic', "
+                "'filtered_touch', 'filtered_hit', 'plan_skip', 'plan_insert')")
 TRIAL_MARKS = {"success": "I", "partial": "½", "not_yet": "×", "no_response": "–"}
 
 CSS = """
@@ -128,8 +131,8 @@ def _progress_svg(title: str, points: list[tuple[int, str, GoalStats | None]], p
         xs = [n for n, _, g in points if g is not None and g.trials]
         ind = [g.pct_independent for _, _, g in points if g is not None and g.trials]
         suc = [g.pct_success for _, _, g in points if g is not None and g.trials]
-        ax.plot(xs, suc, color="#8a93a8", linestyle="--", linewidth=1.2, marker=".", label="% successful")
-        ax.plot(xs, ind, color="#b5651d", linewidth=2, marker="o", markersize=4, label="% independent")
+        ax.plot(xs, suc, color="#8a93a8", linestyle="--", linewidth=1.2, marker=".")
+        ax.plot(xs, ind, color="#b5651d", linewidth=2, marker="o", markersize=4)
         if target is not None:
             ax.axhline(target, color="#1f7a4d", linewidth=1, linestyle=(0, (6, 3)))
             ax.text(0.995, target, f" target {target:.0f}%", transform=ax.get_yaxis_transform(), ha="right",
@@ -141,14 +144,15 @@ def _progress_svg(title: str, points: list[tuple[int, str, GoalStats | None]], p
         ax.set_ylim(0, 100)
         n = max((p[0] for p in points), default=1)
         ax.set_xlim(0.5, n + 0.5)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=10))
-        ax.set_xlabel("session")
-        ax.set_ylabel("% of trials")
+        # Few ticks on purpose: tick objects are most of matplotlib's cost per plot.
+        ax.set_yticks([0, 50, 100])
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
+        ax.set_xlabel("session", labelpad=1)
+        ax.set_ylabel("% of trials", labelpad=1)
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", color="#e6e8ee", linewidth=0.6)
-        ax.legend(loc="lower right", fontsize=7, frameon=False)
-        ax.set_title(title if len(title) < 60 else title[:57] + "…", fontsize=10, loc="left", pad=14)
-        fig.tight_layout()
+        ax.set_title(title if len(title) < 60 else title[:57] + "…", fontsize=10, loc="left", pad=8)
+        fig.subplots_adjust(left=0.11, right=0.98, top=0.88, bottom=0.17)  # fixed: tight_layout is slow
         buf = io.StringIO()
         fig.savefig(buf, format="svg")
     svg = buf.getvalue()
@@ -207,8 +211,12 @@ def build_html(store: EventLog, *, names: bool = False, selection: Selection | N
     sessions = select_sessions(store, sel)
     all_clients = {c["id"]: c for c in store.clients(include_archived=True)}
     by_session: dict[str, list[StoredEvent]] = defaultdict(list)
-    for e in select_events(store, sel, sessions):
-        by_session[e.session_id].append(e)
+    # Only what a report reads (trials, corrections, notes, system and plan events): plain hits,
+    # usually half the log, are counted in SQL instead of being decoded.
+    for r in raw_event_rows(store, sel, sessions, where=REPORT_KINDS):
+        d = dict(zip(RAW_COLUMNS, r[:13]))
+        by_session[d["session_id"]].append(StoredEvent(**d, goals=tuple(json.loads(r[13])), data=json.loads(r[14])))
+    counts = dict(store.db.execute("SELECT session_id, count(*) FROM events GROUP BY session_id").fetchall())
     title = goal_titler(area_titles(), all_clients.values())
     per_client: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for s in sessions:
@@ -226,19 +234,22 @@ def build_html(store: EventLog, *, names: bool = False, selection: Selection | N
     for cid, sess in per_client.items():
         c = all_clients.get(cid, {"id": cid, "code": "?", "display_name": "?", "profile": {}})
         label = c["display_name"] if names else c["code"]
-        parts.append(_client_section(c, label, sess, by_session, title, independent))
+        parts.append(_client_section(c, label, sess, by_session, title, independent, counts))
     parts.append(_footer(store, sessions, sel, names, settings))
     parts.append("</body></html>")
     return "".join(parts)
 
 
 def _client_section(c: dict[str, Any], label: str, sessions: list[dict[str, Any]],
-                    by_session: dict[str, list[StoredEvent]], title: Callable[[str], str], independent: str) -> str:
+                    by_session: dict[str, list[StoredEvent]], title: Callable[[str], str], independent: str,
+                    counts: dict[str, int]) -> str:
     corrected = {s["id"]: apply_corrections(by_session.get(s["id"], [])) for s in sessions}
     summaries: dict[str, SessionSummary] = {
         s["id"]: summarize_session(s, by_session.get(s["id"], []), label, independent_level=independent)
         for s in sessions}
     per_session = {sid: sm.goals for sid, sm in summaries.items()}
+    for sid, sm in summaries.items():
+        sm.events = counts.get(sid, sm.events)
     total: dict[str, GoalStats] = {}
     for sid in per_session:
         for tag, g in per_session[sid].items():
@@ -275,8 +286,10 @@ def _client_section(c: dict[str, Any], label: str, sessions: list[dict[str, Any]
             svg = _progress_svg(title(tag), points_for[tag], _phases(sessions, per_session, tag),
                                 tgt.percent if tgt else None)
             out.append(f'<div class="plot">{svg}</div>')
-        out.append("</div><div class=\"legend\">Dotted vertical lines: the activities working on the goal "
-                   "changed (a new phase), labelled with what was added.</div>")
+        out.append("</div><div class=\"legend\"><b style=\"color:#b5651d\">━ % independent</b> · "
+                   "<b style=\"color:#8a93a8\">╌ % successful (any prompt)</b> · "
+                   "<b style=\"color:#1f7a4d\">╌ target</b> · dotted vertical lines: a new phase (the plan or "
+                   "the activities working on the goal changed), labelled with what changed.</div>")
     out.append("<h3>Sessions</h3>")
     for n, s in enumerate(sessions, start=1):
         out.append(_session_block(n, s, summaries[s["id"]], corrected[s["id"]], title, independent))
