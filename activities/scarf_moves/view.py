@@ -188,7 +188,7 @@ def draw(surface: pygame.Surface, theme: th.Theme, spec: Any, cue: Any, gen: Any
     pic = pygame.Rect(r.x + theme.px(40), r.y + theme.px(30), r.width - theme.px(80), r.height - word_h - theme.px(40))
     picture(surface, spec.picture, pic, phase, spec.colour)
     band = pygame.Rect(r.x, r.bottom - word_h, r.width, word_h)
-    draw_text(surface, theme, t(spec.word), band.center, 120, bold=True, colour=th.TEXT,
+    draw_text(surface, theme, t(spec.word), band.center, 120, bold=True, colour=th.readable_on(spec.colour),
               max_width=band.width - theme.px(40))
     if confirm_ns is not None and 0 <= now_ns - confirm_ns < FLASH_NS:
         k = 1 - (now_ns - confirm_ns) / FLASH_NS

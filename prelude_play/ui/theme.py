@@ -64,3 +64,22 @@ class Theme:
     @property
     def bar_height(self) -> int:
         return self.px(72)
+
+
+def _luminance(c: tuple[int, int, int]) -> float:
+    def lin(v: int) -> float:
+        x = v / 255
+        return x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4
+    r, g, b = (lin(v) for v in c[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    """WCAG contrast ratio between two colours (1–21)."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def readable_on(background: tuple[int, int, int]) -> tuple[int, int, int]:
+    """TEXT or BG, whichever contrasts more with ``background`` (words on coloured cards)."""
+    return TEXT if contrast(TEXT, background) >= contrast(BG, background) else BG

@@ -38,3 +38,12 @@ def test_short_touch_under_hold_is_flagged_not_dropped():
     taps = f.up(up(300))
     assert taps[0].data["filtered"] == "short_touch" and taps[0].data["held_ms"] == 300.0
     assert f.hold_progress(0) == []
+
+
+def test_readable_on_picks_the_colour_with_more_contrast():
+    from prelude_play.ui import theme as th
+
+    for bg in th.PALETTE + [(90, 170, 225), (255, 196, 87), (22, 28, 44)]:
+        fg = th.readable_on(bg)
+        assert th.contrast(fg, bg) >= 3.0, (bg, fg)  # large text, WCAG AA
+    assert th.readable_on((255, 255, 255)) == th.BG and th.readable_on((0, 0, 0)) == th.TEXT
