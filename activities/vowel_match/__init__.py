@@ -1,0 +1,519 @@
+"""Vowel match: the therapist (or the app) sings a vowel, the client answers, the app hears it.
+
+The call is the therapist's live voice (tap Call, then sing: the app hears where the call ends),
+the sung-vowel model voice at a chosen pitch, or the therapist's own recorded model (recorded
+once, kept in memory for the session). Then a response window opens. The mic is analysed on the
+capture's worker thread (``VoiceAnalyzer`` + an energy gate); results reach ``handle()`` through
+the app queue stamped with the audio's time, so latency is measured from the call's end to the
+answer's first sample, not to a frame.
+
+Every answer is judged on the client's shaping ladder and logged; the therapist overrides with
+one tap (a correction event pointing at the attempt, the automatic judgement kept in it).
+Without a microphone the activity runs the same calls and windows and the therapist scores.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any, Callable
+
+from prelude_play.activity import Activity, ActivityContext, Score
+from prelude_play.audio.analysis import VOWELS, Calibration, VoiceAnalyzer, resample
+from prelude_play.errors import ConfigError
+from prelude_play.events import InputEvent
+from prelude_play.ui.theme import Theme
+
+from activities.vowel_match.logic import (
+    CALL_SOURCES,
+    LADDER,
+    MS,
+    Attempt,
+    EnergyGate,
+    MatchMachine,
+    MatchSettings,
+    VoiceSeg,
+    midi_to_hz,
+)
+
+FC_MODES = ("sign_and_voice", "voice_only", "sign_only")
+
+
+class VowelMatch(Activity):
+    name = "vowel_match"
+    title = "Vowel match"
+    icon = "voice"
+    goals = ("speech_communication", "musical", "functional_communication")
+    version = "0.1.0"
+    description = "Call and response on a vowel: the app hears the client's answer and shows it."
+    settings: dict[str, Any] = {
+        "call_source": "model",
+        "target_vowel": "ah",
+        "model_pitch": 64,
+        "pitch_choices": [57, 60, 62, 64, 67, 69],
+        "model_duration_ms": 1200,
+        "response_window_ms": 5000,
+        "ladder_level": 4,
+        "min_confidence": 0.45,
+        "approx_min_posterior": 0.15,
+        "pitch_tolerance_cents": 100.0,
+        "min_sound_ms": 120,
+        "min_voiced_ms": 80,
+        "min_call_ms": 200,
+        "call_end_silence_ms": 250,
+        "live_call_timeout_ms": 10000,
+        "echo_guard_ms": 200,
+        "settle_ms": 250,
+        "max_attempt_ms": 8000,
+        "feedback_ms": 2500,
+        "between_ms": 1500,
+        "auto_next": True,
+        "autostart": False,
+        "calibration_tokens": 3,
+        "call_key": "space",
+        "therapist_strip": True,
+        "reward_sound": "chimes:84",
+        "low_stimulation": False,
+        "fc_outcomes": {"sign_and_voice": "success", "voice_only": "partial", "sign_only": "partial"},
+    }
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def prepare(self, ctx: ActivityContext) -> None:
+        super().prepare(ctx)
+        c = self.config
+        self.ms = MatchSettings.from_config(c)
+        fc = dict(c.get("fc_outcomes", {}))
+        for mode in FC_MODES:
+            if fc.get(mode, "partial") not in ctx.outcomes:
+                raise ConfigError(f"fc_outcomes.{mode} = {fc.get(mode)!r}", key="vowel_match.fc_outcomes",
+                                  hint=", ".join(ctx.outcomes))
+        self.fc_outcomes = {m: str(fc.get(m, "partial")) for m in FC_MODES}
+        self.calibration = self._load_calibration(ctx)
+        self.mic = ctx.open_mic()
+        if self.mic is not None and getattr(self.mic, "backend", "") == "null":
+            self.mic = None  # a silent stand-in hears nothing: same as no microphone
+        self.machine = MatchMachine(self.ms, mic=self.mic is not None)
+        self.analyzer: VoiceAnalyzer | None = None
+        self.gate: EnergyGate | None = None
+        if self.mic is not None:
+            rate = int(self.mic.rate)
+            self.analyzer = VoiceAnalyzer(rate, ctx.clock, calibration=self.calibration)
+            self.gate = EnergyGate(rate)
+            self.mic.add_consumer(self._on_audio)
+        else:
+            ctx.notify(ctx.t("No microphone: the therapist scores each answer"))
+            if self.machine.source == "live":
+                self.machine.source = "model"
+        self.theme = Theme()
+        self.size = (1280, 728)
+        self.rects: dict[str, Any] = {}
+        self.buttons: dict[str, Any] = {}
+        self.trace: deque[tuple[int, float, str]] = deque(maxlen=1200)  # (t_ns, f0, vowel) heard
+        self.live: dict[str, Any] = {}  # the latest analysis, for the character's mouth
+        self.live_ns = 0
+        self.voicing = False
+        self.segments: deque[tuple[int, int, float, str]] = deque(maxlen=64)  # (start, end, f0, vowel)
+        self.recorded: dict[str, tuple[str, int, float]] = {}  # vowel -> (sound, duration ns, f0)
+        self._recording_vowel: str | None = None
+        self.pending: Attempt | None = None  # no-mic: waiting for the therapist's score
+        self.reward_ns = 0
+        self.started = bool(c.get("autostart", False))
+        if self.started:
+            self.machine.next_call_ns = ctx.now_ns() + self.ms.between_ms * MS
+        self.ctx.log("vowel_setup", actor="system", goals=("speech_communication",), data={
+            "mic": self.mic is not None, "calibrated": self.calibration is not None,
+            "calibration_tokens": len(self.calibration.tokens) if self.calibration else 0,
+            "call_source": self.machine.source, "target_vowel": self.machine.target_vowel,
+            "ladder_level": self.machine.ladder_level, "ladder": list(LADDER)})
+        warm = getattr(ctx.audio, "prepare", None)
+        if callable(warm):
+            dur = self.ms.model_duration_ms
+            first = [self.model_sound(self.machine.target_vowel, self.machine.pitch, dur)]
+            reward = str(c.get("reward_sound") or "")
+            try:
+                warm(first + ([reward] if reward else []))
+            except Exception as exc:  # a bad name fails here, before the client is waiting
+                raise ConfigError(str(exc), key="vowel_match.reward_sound") from exc
+            rest = [self.model_sound(v, p, dur) for v in VOWELS for p in self.ms.pitch_choices]
+            threading.Thread(target=_warm_quietly, args=(warm, rest), name="vowel-warmup", daemon=True).start()
+
+    def _load_calibration(self, ctx: ActivityContext) -> Calibration | None:
+        raw = ctx.client.get("vowel_calibration")
+        if not raw:
+            return None
+        try:
+            cal = Calibration.from_dict(raw)
+        except ConfigError as exc:
+            ctx.notify(ctx.t("Vowel calibration unreadable; using the general model") + f" ({exc})")
+            return None
+        return cal if cal.tokens else None
+
+    def stop(self) -> None:
+        mic = getattr(self, "mic", None)
+        if mic is not None:
+            mic.remove_consumer(self._on_audio)
+        if self.ctx is not None and getattr(self, "pending", None) is not None:
+            self._log_attempt(self.pending, scored=False)
+            self.pending = None
+
+    def layout(self, size: tuple[int, int]) -> None:
+        from activities.vowel_match.view import layout
+        from prelude_play.ui.widgets import Button
+
+        self.size = size
+        self.theme.size = (size[0], size[1] + self.theme.bar_height)
+        self.rects = layout(size, self.theme, strip=bool(self.config.get("therapist_strip", True)))
+        actions = {"btn:call": self.call_action, "btn:vowel": self.cycle_vowel, "btn:pitch": self.cycle_pitch,
+                   "btn:source": self.cycle_source, "btn:yes": lambda: self.override("success"),
+                   "btn:no": lambda: self.override("not_yet")}
+        self.buttons = {bid: Button(bid, "", r, on_press=actions[bid], font_size=30)
+                        for bid, r in self.rects.items() if bid in actions}
+
+    def find_target(self, target: str):
+        b = self.buttons.get(target)
+        return b.rect if b is not None else None
+
+    # -- the mic worker (NOT the frame loop) ------------------------------------------------
+    def _on_audio(self, samples, t0_ns: int) -> None:
+        """Runs on the capture's worker thread: analyse, then post results to the app queue."""
+        ctx, an, gate = self.ctx, self.analyzer, self.gate
+        if ctx is None or an is None or gate is None:
+            return
+        for ev in gate.feed(samples, t0_ns):
+            kind, a, b = ev
+            ctx.post(InputEvent(a if kind == "on" else b, "mic", "sound_on" if kind == "on" else "sound_off",
+                                device="mic", data={"start_ns": a, "end_ns": b}))
+        for vev in an.feed(samples, t0_ns):
+            ctx.post(vev.to_input_event())
+
+    # -- input ------------------------------------------------------------------------------
+    def handle(self, event: InputEvent) -> None:
+        if event.data.get("filtered"):
+            return
+        m = self.machine
+        if event.source == "mic":
+            if event.kind == "sound_on":
+                m.sound_on(event.t_ns)
+            elif event.kind == "sound_off":
+                m.sound_off(int(event.data["start_ns"]), int(event.data["end_ns"]))
+            elif event.kind == "onset":
+                m.voice_onset(event.t_ns)
+                self.voicing = True
+                self.live, self.live_ns = {"vowel": "", "f0": 0.0, "level_dbfs": event.data.get("level_dbfs")}, event.t_ns
+            elif event.kind == "analysis":
+                d = event.data
+                self.live, self.live_ns = dict(d), event.t_ns
+                if d.get("f0", 0) > 0:
+                    self.trace.append((event.t_ns, float(d["f0"]), str(d.get("vowel", ""))))
+            elif event.kind == "offset":
+                seg = VoiceSeg.from_event_data(event.t_ns, event.data)
+                m.voice_offset(seg)
+                self.segments.append((seg.start_ns, seg.end_ns, seg.f0, seg.vowel))
+                self.voicing = False
+                self.live_ns = event.t_ns
+            return
+        if event.kind == "tap" and event.pos is not None:
+            for b in self.buttons.values():
+                if b.hit(event.pos) and b.on_press is not None:
+                    b.on_press()
+                    return
+        elif event.kind == "key_down" and event.key == self.config.get("call_key", "space"):
+            self.call_action()
+
+    # -- calls ------------------------------------------------------------------------------
+    @staticmethod
+    def model_sound(vowel: str, pitch: int, duration_ms: int = 1200) -> str:
+        return f"vowel:{vowel}:{midi_to_hz(pitch):.2f}hz:{duration_ms / 1000:g}s"
+
+    def call_action(self) -> None:
+        """The therapist's Call: play the model / the recording, or start listening for a live call."""
+        ctx = self.ctx
+        assert ctx is not None
+        m = self.machine
+        now = ctx.now_ns()
+        self.started = True
+        if m.phase == "recording":
+            return
+        self._flush_pending()
+        vowel = m.cal.vowel if m.cal is not None else m.target_vowel
+        source = m.source
+        if source == "recorded" and vowel not in self.recorded:
+            self.record_action()
+            return
+        self.trace.clear()
+        self.segments.clear()
+        if source == "live":
+            m.begin_call(now, source="live")
+            return
+        lead = 60 * MS  # scheduled just ahead, so the engine starts it sample-accurately
+        if source == "recorded":
+            sound, dur_ns, f0 = self.recorded[vowel]
+        else:
+            sound = self.model_sound(vowel, m.pitch, self.ms.model_duration_ms)
+            dur_ns, f0 = self.ms.model_duration_ms * MS, midi_to_hz(m.pitch)
+        ctx.play(sound, 0.9, at_ns=now + lead)
+        m.begin_call(now + lead, end_ns=now + lead + dur_ns, f0=f0, sound=sound, source=source)
+
+    def record_action(self) -> None:
+        """Record the therapist's model for the current vowel (the next sung segment)."""
+        ctx = self.ctx
+        assert ctx is not None
+        if self.mic is None:
+            ctx.notify(ctx.t("Recording a model needs the microphone"))
+            return
+        self._flush_pending()
+        self._recording_vowel = self.machine.target_vowel
+        self.machine.begin_recording(ctx.now_ns())
+
+    def _finish_recording(self) -> None:
+        ctx, m, mic = self.ctx, self.machine, self.mic
+        assert ctx is not None and mic is not None
+        seg, vowel = m.recording_seg, self._recording_vowel
+        m.recording_seg, self._recording_vowel = None, None
+        if seg is None or vowel is None:
+            return
+        rate = int(mic.rate)
+        pad = int(0.03 * rate)
+        x, first = mic.latest(int((ctx.now_ns() - seg.start_ns) / 1e9 * rate) + 2 * pad + rate // 2)
+        t_first = mic.frame_to_ns(first)
+        i0 = max(0, int((seg.start_ns - t_first) / 1e9 * rate) - pad)
+        i1 = min(len(x), int((seg.end_ns - t_first) / 1e9 * rate) + pad)
+        clip = x[i0:i1]
+        name = f"vowel_match:recorded:{vowel}"
+        load = getattr(ctx.audio, "load", None)
+        if callable(load) and clip.size:
+            out_rate = int(getattr(ctx.audio, "rate", rate))
+            y = resample(clip, rate, out_rate) if out_rate != rate else clip
+            load(name, y)
+        self.recorded[vowel] = (name, int(len(clip) / rate * 1e9), seg.f0)
+        ctx.log("model_recorded", actor="therapist", source="mic", device="mic", t_ns=seg.start_ns,
+                goals=("speech_communication",),
+                data={"vowel": vowel, "duration_ms": round(seg.ms, 1), "f0": round(seg.f0, 2),
+                      "detected_vowel": seg.vowel or None, "confidence": round(seg.confidence, 3),
+                      "playable": callable(load)})
+        ctx.notify(ctx.t("Model recorded") + f": {vowel}")
+
+    # -- time -------------------------------------------------------------------------------
+    def update(self, now_ns: int) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        m = self.machine
+        if m.next_call_ns is not None and now_ns >= m.next_call_ns and m.phase == "idle" and self.started:
+            m.next_call_ns = None
+            self.call_action()
+        m.update(now_ns)
+        if self._recording_vowel is not None and m.phase != "recording":
+            self._finish_recording()
+        for key in m.notices:
+            if key == "no_call_heard":
+                ctx.notify(ctx.t("No call heard: tap Call, then sing"))
+            elif key == "no_model_heard":
+                ctx.notify(ctx.t("No model heard: tap Record model, then sing"))
+        m.notices.clear()
+        for a in m.take_finished():
+            self._finished(a, now_ns)
+
+    def _finished(self, a: Attempt, now_ns: int) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        m = self.machine
+        if a.calibration:
+            cal = m.cal
+            ok = cal is not None and cal.last_token is not None and cal.last_token[1] in a.segments
+            g = cal.last_token[1] if ok and cal is not None and cal.last_token else None
+            ctx.log("calibration_token", actor="client", source="mic", device="mic",
+                    t_ns=a.start_ns or a.window_end_ns, goals=("speech_communication",),
+                    data={"vowel": a.target_vowel, "accepted": ok, "f0": round(g.f0, 2) if g else None,
+                          "f1": round(g.f1, 1) if g else None, "f2": round(g.f2, 1) if g else None,
+                          "f3": round(g.f3, 1) if g else None, "detected_vowel": g.vowel if g else None})
+            if cal is not None and cal.complete:
+                self.finish_calibration()
+            return
+        if a.judgement is None:
+            self.pending = a  # no automatic judgement: the therapist's score makes the record
+            return
+        self._log_attempt(a)
+        if a.judgement.outcome == "success" and not self._low() and self.config.get("reward_sound"):
+            ctx.play(str(self.config["reward_sound"]), 0.5)
+            self.reward_ns = now_ns
+
+    def _goals(self, a: Attempt) -> tuple[str, ...]:
+        return ("speech_communication", "musical") if a.goal_level >= 5 else ("speech_communication",)
+
+    def _log_attempt(self, a: Attempt, *, scored: bool = True, prompt: str | None = None,
+                     source: str | None = None) -> int | None:
+        ctx = self.ctx
+        assert ctx is not None
+        data = a.as_data()
+        if a.judgement is None:
+            data["scored"] = scored
+        a.event_id = ctx.log("vowel_attempt", actor="client", source=source or ("mic" if self.mic else "therapist"),
+                             device="mic" if self.mic else "", t_ns=a.start_ns or a.window_end_ns,
+                             goals=self._goals(a), prompt=prompt or ctx.prompt, outcome=a.outcome, data=data)
+        return a.event_id
+
+    def _flush_pending(self) -> None:
+        if self.pending is not None:
+            self._log_attempt(self.pending, scored=False)
+            self.pending = None
+
+    # -- the therapist ----------------------------------------------------------------------
+    def override(self, outcome: str, *, prompt: str | None = None, source: str = "touch",
+                 device: str = "", t_ns: int | None = None) -> int | None:
+        """The therapist's one-tap judgement of the last answer. Returns the event that counts."""
+        ctx = self.ctx
+        assert ctx is not None
+        now = t_ns or ctx.now_ns()
+        m = self.machine
+        a = m.score_last(outcome, now)
+        for done in m.take_finished():  # the score closed an open window
+            if done is not a:
+                self._finished(done, now)
+            elif done.judgement is not None:
+                self._log_attempt(done)
+        if a is None:
+            return None
+        prompt = prompt or ctx.prompt
+        if a.event_id is None:  # no automatic judgement (no mic): this score is the record
+            self.pending = None
+            return self._log_attempt(a, prompt=prompt, source=source)
+        auto = a.judgement.as_data() if a.judgement else None
+        return ctx.log("correction", actor="therapist", source=source, device=device, t_ns=now,
+                       goals=self._goals(a), prompt=prompt, outcome=outcome, corrects=a.event_id,
+                       data={"action": "override", "outcome": outcome, "prompt": prompt, "trial": a.trial,
+                             "automatic": auto, "automatic_outcome": auto["outcome"] if auto else None})
+
+    def on_score(self, score: Score) -> int | None:
+        """Overlay / F-key / pedal scores are the therapist's judgement of the last answer."""
+        eid = self.override(score.outcome, prompt=score.prompt, source=score.source, device=score.device,
+                            t_ns=score.t_ns)
+        return eid if eid is not None else super().on_score(score)
+
+    def functional(self, mode: str) -> int | None:
+        """Functional communication: signing and vocalizing together, vocalizing only, signing only."""
+        ctx = self.ctx
+        assert ctx is not None
+        a = self.machine.last
+        return ctx.log("functional_communication", actor="client", source="touch",
+                       goals=("functional_communication",), prompt=ctx.prompt, outcome=self.fc_outcomes[mode],
+                       data={"mode": mode, "trial": a.trial if a else None,
+                             "attempt_event": a.event_id if a else None,
+                             "target_vowel": a.target_vowel if a else self.machine.target_vowel})
+
+    def set_vowel(self, vowel: str) -> None:
+        assert self.ctx is not None
+        self.machine.target_vowel = vowel
+        self.ctx.log("target_change", actor="therapist", goals=("speech_communication",), data={"target_vowel": vowel})
+
+    def cycle_vowel(self) -> None:
+        v = self.machine.target_vowel
+        self.set_vowel(VOWELS[(VOWELS.index(v) + 1) % len(VOWELS)])
+
+    def cycle_pitch(self) -> None:
+        assert self.ctx is not None
+        ch = self.ms.pitch_choices
+        p = self.machine.pitch
+        self.machine.pitch = ch[(ch.index(p) + 1) % len(ch)] if p in ch else ch[0]
+        self.ctx.log("target_change", actor="therapist", goals=("musical",), data={"model_pitch": self.machine.pitch,
+                                                                                  "hz": round(midi_to_hz(self.machine.pitch), 2)})
+
+    def cycle_source(self) -> None:
+        assert self.ctx is not None
+        options = CALL_SOURCES if self.mic is not None else ("model",)
+        s = self.machine.source
+        self.machine.source = options[(options.index(s) + 1) % len(options)] if s in options else options[0]
+        self.ctx.log("call_source", actor="therapist", goals=("speech_communication",),
+                     data={"call_source": self.machine.source})
+
+    def cycle_ladder(self) -> None:
+        assert self.ctx is not None
+        m = self.machine
+        old = m.ladder_level
+        m.ladder_level = old % len(LADDER) + 1
+        self.ctx.log("ladder_change", actor="therapist", goals=("speech_communication",),
+                     data={"from": old, "to": m.ladder_level, "rung": LADDER[m.ladder_level - 1]})
+
+    def calibrate_action(self) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        if self.machine.cal is not None:
+            self.finish_calibration()
+            return
+        if self.mic is None:
+            ctx.notify(ctx.t("Calibration needs the microphone"))
+            return
+        self._flush_pending()
+        self.started = True
+        self.machine.start_calibration(ctx.now_ns())
+        ctx.log("calibration_start", actor="therapist", goals=("speech_communication",),
+                data={"tokens_per_vowel": self.ms.calibration_tokens, "vowels": list(VOWELS)})
+
+    def discard_token(self) -> None:
+        cal = self.machine.cal
+        if cal is not None and cal.discard_last() and self.ctx is not None:
+            self.ctx.log("calibration_discard", actor="therapist", goals=("speech_communication",))
+
+    def finish_calibration(self) -> None:
+        """Keep what was collected: logged for the client's profile and used from now on."""
+        ctx = self.ctx
+        assert ctx is not None
+        run = self.machine.end_calibration()
+        self.machine.next_call_ns = None
+        if run is None or not run.calibration.tokens:
+            ctx.notify(ctx.t("Calibration stopped: no tokens kept"))
+            return
+        cal = run.calibration
+        self.calibration = cal
+        if self.analyzer is not None:
+            self.analyzer.set_calibration(cal)
+        ctx.log("calibration", actor="therapist", source="mic", goals=("speech_communication",),
+                data=cal.to_dict() | {"profile_key": "vowel_calibration", "complete": run.complete,
+                                      "counts": cal.counts(), "rejected": run.rejected})
+        ctx.notify(ctx.t("Calibration saved for this client"))
+
+    def therapist_actions(self) -> list[tuple[str, str, Callable[[], None]]]:
+        t = self.ctx.t if self.ctx else (lambda s: s)
+        acts: list[tuple[str, str, Callable[[], Any]]] = [
+            ("fc_both", t("Sign + voice"), lambda: self.functional("sign_and_voice")),
+            ("fc_voice", t("Voice only"), lambda: self.functional("voice_only")),
+            ("fc_sign", t("Sign only"), lambda: self.functional("sign_only")),
+            ("ladder", t("Ladder") + f" {self.machine.ladder_level}", self.cycle_ladder),
+        ]
+        if self.machine.cal is not None:
+            acts += [("discard", t("Discard token"), self.discard_token),
+                     ("calibrate", t("Finish calibration"), self.calibrate_action)]
+        else:
+            acts.append(("calibrate", t("Calibrate"), self.calibrate_action))
+        if self.machine.source == "recorded" and self.mic is not None:
+            acts.append(("record", t("Record again"), self.record_action))
+        return acts
+
+    def status_text(self) -> str:
+        t = self.ctx.t if self.ctx else (lambda s: s)
+        m = self.machine
+        cal = f" · {t('calibrated')}" if self.calibration else ""
+        mic = "" if self.mic else f" · {t('no mic')}"
+        return f"{t('Trial')} {m.trial} · {t('Ladder')} {m.ladder_level}{cal}{mic}"
+
+    def _low(self) -> bool:
+        ctx = self.ctx
+        return bool(self.config.get("low_stimulation") or (ctx is not None and ctx.client.get("low_stimulation")))
+
+    # -- drawing ----------------------------------------------------------------------------
+    def draw(self, surface) -> None:
+        from activities.vowel_match.view import draw
+
+        assert self.ctx is not None
+        self.theme.low_stimulation = self._low()
+        draw(surface, self.theme, self)
+
+
+def _warm_quietly(warm: Callable[[list[str]], None], names: list[str]) -> None:
+    for n in names:
+        try:
+            warm([n])
+        except Exception:
+            pass
+
+
+ACTIVITY = VowelMatch
