@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--client", help="start with this client (a new ID creates the client)")
     p.add_argument("--activity", help="start straight into this activity")
     p.add_argument("--for", dest="for_seconds", type=float, help="stop by itself after SECONDS")
-    p.add_argument("--midi-api", choices=["auto", "alsa", "jack", "coremidi", "winmm", "virtual", "none"])
+    p.add_argument("--midi-api", choices=["auto", "alsa", "jack", "rtmidi-jack", "coremidi", "winmm", "virtual", "none"])
     p.add_argument("--audio-backend", choices=["auto", "sounddevice", "sdl", "null"])
     p.add_argument("--language", choices=["en", "fr_CA"])
     p.add_argument("--screenshot", type=Path, help="save the last frame as PNG on exit")
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_selftest(args, data_dir)
     if args.command == "analyze":
-        from prelude_play.audio.analysis.cli import run_analyze
+        from prelude_play.audio.analysis import run_analyze
 
         return run_analyze(args.rest)
     return cmd_run(args, data_dir)

@@ -19,7 +19,7 @@ from collections import deque
 from typing import Any, Callable
 
 from prelude_play.activity import Activity, ActivityContext, Score
-from prelude_play.audio.analysis import VOWELS, Calibration, VoiceAnalyzer, resample
+from prelude_play.audio.analysis import VOWELS, Calibration
 from prelude_play.errors import ConfigError
 from prelude_play.events import InputEvent
 from prelude_play.ui.theme import Theme
@@ -93,10 +93,12 @@ class VowelMatch(Activity):
         if self.mic is not None and getattr(self.mic, "backend", "") == "null":
             self.mic = None  # a silent stand-in hears nothing: same as no microphone
         self.machine = MatchMachine(self.ms, mic=self.mic is not None)
-        self.analyzer: VoiceAnalyzer | None = None
+        self.analyzer: Any = None  # a VoiceAnalyzer once a mic is open (imports scipy: not at start-up)
         self.gate: EnergyGate | None = None
         if self.mic is not None:
             rate = int(self.mic.rate)
+            from prelude_play.audio.analysis import VoiceAnalyzer
+
             self.analyzer = VoiceAnalyzer(rate, ctx.clock, calibration=self.calibration)
             self.gate = EnergyGate(rate)
             self.mic.add_consumer(self._on_audio)
@@ -283,6 +285,8 @@ class VowelMatch(Activity):
         load = getattr(ctx.audio, "load", None)
         if callable(load) and clip.size:
             out_rate = int(getattr(ctx.audio, "rate", rate))
+            from prelude_play.audio.analysis import resample
+
             y = resample(clip, rate, out_rate) if out_rate != rate else clip
             load(name, y)
         self.recorded[vowel] = (name, int(len(clip) / rate * 1e9), seg.f0)

@@ -31,6 +31,7 @@ from prelude_play.ui.touch import TouchFilter
 import pygame  # noqa: E402  (after env set-up by the caller in headless mode)
 
 from prelude_play.shell.screens import HomeScreen, Overlay, PinPad  # noqa: E402
+from prelude_play.shell.therapist import Therapist  # noqa: E402
 
 THERAPIST_HOTKEY = "t"  # Ctrl+Shift+T asks for the PIN too
 
@@ -88,7 +89,10 @@ class App:
         self.home = HomeScreen(self)
         self.pin = PinPad(self)
         self.overlay = Overlay(self)
-        self.screen = "home"  # home | host
+        self.text_sink: Callable[[str], None] | None = None  # a therapist screen's focused text field
+        self._after_unlock: Callable[[], None] | None = None
+        self.therapist = Therapist(self)
+        self.screen = "home"  # home | host | a therapist screen (clients, client_edit, plans, ...)
         self.modal: str | None = None  # None | pin | overlay
         self.surface: pygame.Surface | None = None
         self._pg_clock: pygame.time.Clock | None = None
@@ -126,6 +130,8 @@ class App:
         self.home.layout()
         self.pin.layout()
         self.overlay.layout()
+        if self.screen in self.therapist.screens:
+            self.therapist.screens[self.screen].layout()
         if self.activity is not None:
             self._layout_activity()
 
@@ -259,7 +265,10 @@ class App:
         for e in pygame.event.get():
             t = self.clock.now_ns()
             if e.type == pygame.QUIT:
-                self.running = False
+                if self.session is not None and self.cfg.therapist.pin and self.modal != "pin":
+                    self.ask_pin(then=self.quit)  # a client cannot close the session window
+                else:
+                    self.running = False
             elif e.type in (pygame.FINGERDOWN, pygame.FINGERUP, pygame.FINGERMOTION):
                 kind = {pygame.FINGERDOWN: "down", pygame.FINGERUP: "up", pygame.FINGERMOTION: "move"}[e.type]
                 self.queue.put(InputEvent(t, "touch", kind, device=f"touch{e.touch_id}",
@@ -285,6 +294,8 @@ class App:
                                           key=pygame.key.name(e.key)))
             elif e.type == pygame.TEXTINPUT and self.note_editing:
                 self.note_text += e.text
+            elif e.type == pygame.TEXTINPUT and self.text_sink is not None:
+                self.text_sink(e.text)
             elif e.type in (pygame.VIDEORESIZE, pygame.WINDOWSIZECHANGED):
                 if self.surface is not None and self.surface.get_size() != self.theme.size:
                     self.theme.size = self.surface.get_size()
@@ -343,7 +354,11 @@ class App:
         self._to_activity(ev)
 
     def _to_activity(self, ev: InputEvent) -> None:
-        if self.activity is None or self.screen != "host" or self.modal is not None:
+        """Route to the activity. The overlay captures touch and keys only: a pad hit or the
+        client's voice while the therapist is scoring still reaches the activity and the log."""
+        if self.activity is None or self.screen != "host":
+            return
+        if self.modal is not None and ev.source not in ("midi", "mic"):
             return
         try:
             self.activity.handle(ev)
@@ -363,6 +378,9 @@ class App:
             self.pin.key(name)
             return
         if self.modal == "overlay" and self.overlay.key(name):
+            return
+        if self.modal is None and self.screen in self.therapist.screens:
+            self.therapist.screens[self.screen].key(name)
             return
         action = self.cfg.scoring.keys.get(name)
         if action and self.activity is not None:
@@ -395,6 +413,10 @@ class App:
         if self.screen == "home":
             if ev.kind == "down":
                 self.home.tap(ev.pos)
+            return
+        if self.screen in self.therapist.screens:
+            if ev.kind == "down":
+                self.therapist.screens[self.screen].tap(ev.pos)
             return
         # host: the therapist corner, else the activity (in its own coordinates)
         if ev.kind == "down" and self._corner_rect().collidepoint(ev.pos):
@@ -442,7 +464,9 @@ class App:
 
     # ---- therapist -------------------------------------------------------------------------
 
-    def ask_pin(self) -> None:
+    def ask_pin(self, then: Callable[[], None] | None = None) -> None:
+        """The PIN pad; ``then`` runs once it is right (a therapist screen, quitting...)."""
+        self._after_unlock = then
         if not self.cfg.therapist.pin:
             self.unlock()
             return
@@ -452,9 +476,15 @@ class App:
 
     def close_pin(self) -> None:
         self.modal = None
+        self._after_unlock = None
 
     def unlock(self) -> None:
-        if self.screen == "home":
+        then, self._after_unlock = self._after_unlock, None
+        if then is not None:
+            self.modal = None
+            then()
+            return
+        if self.screen != "host":
             self.modal = None
             return
         self.modal = "overlay"
@@ -615,7 +645,25 @@ class App:
         except (OSError, ValueError) as exc:
             return {"error": f"{path}: {exc}"}
 
-    def start_activity(self, name: str) -> None:
+    def show(self, screen: str) -> None:
+        """Switch to the home screen or a therapist screen (the caller has passed the PIN)."""
+        old = self.therapist.screens.get(self.screen)
+        if old is not None and screen != self.screen:
+            old.leave()
+        self.screen, self.modal = screen, None
+        if screen == "home":
+            self.home.layout()
+        elif screen in self.therapist.screens:
+            self.therapist.screens[screen].enter()
+
+    def therapist_only(self, screen: str) -> Callable[[], None]:
+        """A button action that asks for the PIN, then shows ``screen``."""
+        return lambda: self.ask_pin(then=lambda: self.show(screen))
+
+    def quit(self) -> None:
+        self.running = False
+
+    def start_activity(self, name: str, settings: dict[str, Any] | None = None) -> None:
         if self.client_id is None:
             self.notify(self.t("Pick a client first"))
             return
@@ -629,6 +677,7 @@ class App:
         self._stop_activity()
         profile = self.store.client_profile(self.client_id)
         overrides = dict(profile.get("activities", {}).get(name, {}))
+        overrides.update(settings or {})  # a plan step's settings (and the visual schedule)
         if self.data_dir is not None:  # where an activity may keep the therapist's own files
             for key, sub in (("user_boards_dir", "boards"), ("user_images_dir", "images")):
                 if key in entry.defaults and not entry.defaults.get(key):
@@ -696,12 +745,16 @@ class App:
             self.start_activity(last)
 
     def end_session(self) -> None:
+        """Close the session and show its summary (notes, SOAP text, export)."""
         self._stop_activity()
+        self.therapist.end_plan()
         if self.session is not None:
+            sid = self.session.id
             self.store.end_session(self.session)
             self.session = None
-        self.screen, self.modal = "home", None
-        self.home.layout()
+            self.therapist.summary.open(sid)
+            return
+        self.show("home")
 
     def log(self, ev: LogEvent) -> int | None:
         if self.session is None:
@@ -719,6 +772,8 @@ class App:
             return
         if self.screen == "home":
             self.home.draw(surf)
+        elif self.screen in self.therapist.screens:
+            self.therapist.screens[self.screen].draw(surf)
         else:
             self._draw_host(surf)
         if self.modal == "pin":
@@ -734,8 +789,13 @@ class App:
         surf.fill(th.BG)
         bar = pygame.Rect(0, 0, theme.size[0], theme.bar_height)
         pygame.draw.rect(surf, th.PANEL, bar)
-        draw_text(surf, theme, self.activity_title(), (theme.px(24), bar.centery), 34, bold=True,
-                  anchor="midleft")
+        sch = self.therapist.schedule
+        if sch is not None and sch.current is not None:
+            strip = pygame.Rect(theme.px(12), theme.px(8), theme.size[0] // 2 - theme.px(190), bar.height - theme.px(16))
+            self._draw_schedule_strip(surf, strip, sch.titles(), sch.visible_index())
+        else:
+            draw_text(surf, theme, self.activity_title(), (theme.px(24), bar.centery), 34, bold=True,
+                      anchor="midleft")
         if self.notices:
             draw_text(surf, theme, self.notices[-1], (theme.size[0] // 2 + theme.px(40), bar.centery), 22,
                       colour=th.PARTIAL, max_width=theme.size[0] // 2 - theme.px(200))
@@ -755,6 +815,20 @@ class App:
                 draw_ring(surf, (int(pos[0] + r.x), int(pos[1] + r.y)), theme.px(60), prog,
                           th.ACCENT, theme.px(8))
 
+    def _draw_schedule_strip(self, surf: pygame.Surface, rect: pygame.Rect, titles: list[str], current: int) -> None:
+        """The session plan as a row of steps in the top bar: done dimmed, the current one lit."""
+        from prelude_play.ui.widgets import draw_text, grid_rects
+
+        theme = self.theme
+        if not titles:
+            return
+        for i, (cell, title) in enumerate(zip(grid_rects(rect, 1, len(titles), theme.px(6)), titles)):
+            now = i == current
+            pygame.draw.rect(surf, th.ACCENT if now else th.PANEL_HI, cell, border_radius=theme.px(10))
+            colour = th.BG if now else th.MUTED if i < current else th.TEXT
+            draw_text(surf, theme, self.t(title), cell.center, 22, colour=colour, bold=now,
+                      max_width=cell.width - theme.px(8))
+
     def screenshot(self, path: str | Path) -> Path:
         assert self.surface is not None
         path = Path(path)
@@ -764,13 +838,15 @@ class App:
 
     def find_button(self, button_id: str) -> Any:
         """A button on whatever is showing (modal first), for the pilot."""
-        screens = []
+        screens: list[Any] = []
         if self.modal == "pin":
             screens.append(self.pin)
         elif self.modal == "overlay":
             screens.append(self.overlay)
         elif self.screen == "home":
             screens.append(self.home)
+        elif self.screen in self.therapist.screens:
+            screens.append(self.therapist.screens[self.screen])
         for s in screens:
             b = s.find(button_id)
             if b is not None:

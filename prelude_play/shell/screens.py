@@ -69,6 +69,16 @@ class HomeScreen(Screen):
         self.buttons.append(Button("new_client", self.t("+ New client"), r, on_press=app.new_client,
                                    colour=th.PANEL))
         x0 = pad * 2 + col_w
+        # Therapist-only actions: each asks for the PIN first.
+        tools = [("tool:clients", self.t("Clients"), app.therapist_only("clients")),
+                 ("tool:plans", self.t("Plans"), app.therapist_only("plans")),
+                 ("tool:export", self.t("Export"), app.therapist_only("export")),
+                 ("tool:quit", self.t("Quit"), lambda: app.ask_pin(then=app.quit))]
+        tw = (w - x0 - pad - 3 * theme.px(12)) // 4
+        for i, (bid, label, fn) in enumerate(tools):
+            r = pygame.Rect(x0 + i * (tw + theme.px(12)), theme.px(14), tw, theme.px(72))
+            self.buttons.append(Button(bid, label, r, on_press=fn, colour=th.PANEL, font_size=28,
+                                       enabled=bid != "tool:plans" or app.client_id is not None))
         area = pygame.Rect(x0, y, w - x0 - pad, h - y - theme.px(150))
         names = app.registry.names()
         if app.session is not None:
@@ -225,6 +235,11 @@ class Overlay(Screen):
         row5 = pygame.Rect(p.x + pad, p.bottom - pad - theme.px(96), inner, theme.px(96))
         nav = [("home", self.t("Pause: home"), app.go_home, th.PANEL_HI),
                ("close", self.t("Back to client"), app.close_overlay, th.GOOD)]
+        if app.therapist.schedule is not None:  # a session plan is running
+            nxt = app.therapist.next_label()
+            nav[1:1] = [("plan_next", self.t("Next") + f": {self.t(nxt)}" if nxt else self.t("Finish plan"),
+                         app.therapist.next_step, th.PANEL_HI),
+                        ("schedule", self.t("Schedule"), lambda: app.show("schedule"), th.PANEL_HI)]
         for r, (bid, label, fn, col) in zip(grid_rects(row5, 1, len(nav), pad), nav):
             self.buttons.append(Button(bid, label, r, on_press=fn, colour=col,
                                        text_colour=th.BG if col == th.GOOD else th.TEXT, font_size=32))

@@ -241,3 +241,14 @@ def test_screenshots_home_host_overlay(tmp_path, size):
         DOCS.mkdir(parents=True, exist_ok=True)
         for shot in shots:
             shutil.copy(shot, DOCS / shot.name)
+
+
+def test_pad_hits_while_the_therapist_panel_is_open_are_still_logged(tmp_path, audio):
+    with run_test(data_dir=tmp_path, audio=audio, client="ari", activity="free_play") as pilot:
+        pilot.unlock()
+        assert pilot.app.modal == "overlay"
+        pilot.midi(note=38)
+        pilot.tap("outcome:success")
+        hits = events(pilot, "hit")
+        assert len(hits) == 1 and hits[0].data["note"] == 38 and audio.names() == ["drum:38"]
+        assert len(events(pilot, "score")) == 1

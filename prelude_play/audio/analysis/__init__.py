@@ -2,18 +2,38 @@
 
 Pure numpy/scipy. See ``stream.VoiceAnalyzer`` for the live path and ``offline.analyze_file``
 for recordings (``prelude-play analyze``).
+
+Names are imported lazily (PEP 562): importing scipy.signal costs over a second, and the app
+imports every activity at start-up, so ``from prelude_play.audio.analysis import VOWELS`` must
+not pull in the modules that need scipy.
 """
 
-from .formants import Formants, estimate_formants
-from .offline import analyze_file, analyze_signal, format_table, run_analyze
-from .pitch import PitchEstimate, cents, cents_octave_folded, yin
-from .stream import AnalyzerConfig, Segment, VoiceAnalyzer, VoiceEvent
-from .vowels import IPA, VOWELS, Calibration, VowelClassifier, VowelResult
-from .wavio import read_wav, resample
+from __future__ import annotations
 
-__all__ = [
-    "IPA", "VOWELS", "AnalyzerConfig", "Calibration", "Formants", "PitchEstimate", "Segment",
-    "VoiceAnalyzer", "VoiceEvent", "VowelClassifier", "VowelResult", "analyze_file",
-    "analyze_signal", "cents", "cents_octave_folded", "format_table", "estimate_formants", "read_wav",
-    "resample", "run_analyze", "yin",
-]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "Formants": "formants", "estimate_formants": "formants",
+    "analyze_file": "offline", "analyze_signal": "offline", "format_table": "offline", "run_analyze": "offline",
+    "PitchEstimate": "pitch", "cents": "pitch", "cents_octave_folded": "pitch", "yin": "pitch",
+    "AnalyzerConfig": "stream", "Segment": "stream", "VoiceAnalyzer": "stream", "VoiceEvent": "stream",
+    "IPA": "vowels", "VOWELS": "vowels", "Calibration": "vowels", "VowelClassifier": "vowels",
+    "VowelResult": "vowels",
+    "read_wav": "wavio", "resample": "wavio",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,1027 @@
+"""The therapist's screens, all behind the PIN: clients, session plans and the live schedule,
+the end-of-session summary, and export to a folder the therapist picks (e.g. a USB stick).
+
+Each screen is layout + buttons like the shell's own screens (ids for the pilot). Text is typed
+through ``TextField``s: the App sends pygame TEXTINPUT to the focused field.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import pygame
+
+from prelude_play.errors import PreludeError
+from prelude_play.events import LogEvent
+from prelude_play.shell.screens import Screen
+from prelude_play.store.clients import ACCESS_METHODS, NUMERIC, SCAN_PATTERNS, ClientBook
+from prelude_play.store.export import Selection, export_csv, export_jsonl
+from prelude_play.store.plans import (CURRENT, DONE, MISSING, PENDING, SKIPPED, LiveSchedule, Plan, PlanBook,
+                                      PlanStep)
+from prelude_play.store.summary import SessionSummary, summarize_session, summary_text
+from prelude_play.ui import theme as th
+from prelude_play.ui.widgets import Button, draw_text
+
+if TYPE_CHECKING:
+    from prelude_play.shell.app import App
+
+REMOVABLE_ROOTS = ("/media", "/run/media", "/mnt")
+
+
+# ---- shared bits ------------------------------------------------------------------------------
+
+@dataclass
+class TextField:
+    """A one-line text box: tap to type (keyboard or on-screen keyboard of the OS)."""
+
+    id: str
+    label: str
+    value: str
+    rect: pygame.Rect
+
+    def draw(self, surface: pygame.Surface, theme: th.Theme, focused: bool) -> None:
+        pygame.draw.rect(surface, th.PANEL_HI if focused else th.PANEL, self.rect, border_radius=theme.px(12))
+        if focused:
+            pygame.draw.rect(surface, th.ACCENT, self.rect, width=theme.px(4), border_radius=theme.px(12))
+        draw_text(surface, theme, self.label, (self.rect.x + theme.px(14), self.rect.y + theme.px(18)), 20,
+                  colour=th.MUTED, anchor="midleft")
+        draw_text(surface, theme, self.value + ("▌" if focused else ""),
+                  (self.rect.x + theme.px(14), self.rect.bottom - theme.px(24)), 28, anchor="midleft",
+                  max_width=self.rect.width - theme.px(28))
+
+
+class FormScreen(Screen):
+    """A screen with buttons and text fields; one field at a time takes typed text."""
+
+    title = ""
+
+    def __init__(self, app: "App") -> None:
+        super().__init__(app)
+        self.fields: list[TextField] = []
+        self.focus: TextField | None = None
+        self.message = ""
+        self.message_colour = th.PARTIAL
+
+    def enter(self) -> None:
+        """Called when the screen is shown."""
+        self.message = ""
+        self.layout()
+
+    def leave(self) -> None:
+        self.unfocus()
+
+    def focus_field(self, fid: str) -> None:
+        self.focus = next((f for f in self.fields if f.id == fid), None)
+        if self.focus is not None:
+            self.app.text_sink = self.type_text
+            pygame.key.start_text_input()
+
+    def unfocus(self) -> None:
+        if self.focus is not None:
+            self.field_done(self.focus)
+        self.focus = None
+        if self.app.text_sink == self.type_text:
+            self.app.text_sink = None
+            pygame.key.stop_text_input()
+
+    def field_done(self, f: TextField) -> None:
+        """A field lost focus: keep its value (subclasses store it)."""
+
+    def type_text(self, text: str) -> None:
+        if self.focus is not None:
+            self.focus.value += text
+
+    def tap(self, pos: tuple[float, float]) -> bool:
+        for f in self.fields:
+            if f.rect.collidepoint(pos):
+                if self.focus is not f:
+                    self.unfocus()
+                    self.focus_field(f.id)
+                return True
+        if super().tap(pos):
+            return True
+        self.unfocus()
+        return False
+
+    def key(self, name: str) -> bool:
+        if self.focus is not None:
+            if name == "backspace":
+                self.focus.value = self.focus.value[:-1]
+            elif name in ("return", "enter", "escape", "tab"):
+                self.unfocus()
+            return True
+        if name == "escape":
+            self.back()
+            return True
+        return False
+
+    def back(self) -> None:
+        self.app.show("home")
+
+    def find(self, button_id: str) -> Any:
+        return super().find(button_id) or next((f for f in self.fields if f.id == button_id), None)
+
+    def say(self, text: str, colour: tuple[int, int, int] = th.PARTIAL) -> None:
+        self.message, self.message_colour = text, colour
+
+    def draw(self, surface: pygame.Surface) -> None:
+        theme = self.app.theme
+        surface.fill(th.BG)
+        draw_text(surface, theme, self.t(self.title), (theme.px(32), theme.px(44)), 44, bold=True,
+                  colour=th.ACCENT, anchor="midleft")
+        super().draw(surface)
+        for f in self.fields:
+            f.draw(surface, theme, f is self.focus)
+        if self.message:
+            draw_text(surface, theme, self.message, (theme.size[0] - theme.px(32), theme.px(44)), 24,
+                      colour=self.message_colour, anchor="midright", max_width=theme.size[0] // 2)
+
+
+def _row(theme: th.Theme, x: int, y: int, w: int, h: int) -> pygame.Rect:
+    return pygame.Rect(x, y, w, h)
+
+
+# ---- clients ---------------------------------------------------------------------------------
+
+class ClientsScreen(FormScreen):
+    """Every client, archived ones too: open one to edit, restore an archived one, add a new one."""
+
+    title = "Clients"
+
+    def __init__(self, app: "App") -> None:
+        super().__init__(app)
+        self.show_archived = False
+
+    def layout(self) -> None:
+        app, theme = self.app, self.app.theme
+        w, h = theme.size
+        pad = theme.px(24)
+        self.buttons = []
+        clients = [c for c in app.store.clients(include_archived=True) if c["archived"] == self.show_archived]
+        cols, bw, bh = 3, (w - 4 * pad) // 3, theme.px(96)
+        for i, c in enumerate(clients[:12]):
+            r = pygame.Rect(pad + (i % cols) * (bw + pad), theme.px(100) + (i // cols) * (bh + pad // 2), bw, bh)
+            if self.show_archived:
+                press = (lambda cid=c["id"]: self.restore(cid))
+            else:
+                press = (lambda cid=c["id"]: self.edit(cid))
+            self.buttons.append(Button(f"clients:{c['id']}", c["display_name"], r, on_press=press,
+                                       sublabel=c["code"] + (" · " + self.t("archived") if c["archived"] else ""),
+                                       selected=c["id"] == app.client_id))
+        bottom = pygame.Rect(pad, h - pad - theme.px(96), (w - 4 * pad) // 3, theme.px(96))
+        self.buttons.append(Button("clients:new", self.t("+ New client"), bottom, on_press=self.new,
+                                   colour=th.GOOD, text_colour=th.BG))
+        self.buttons.append(Button("clients:archived", self.t("Show active") if self.show_archived
+                                   else self.t("Show archived"), bottom.move(bottom.width + pad, 0),
+                                   on_press=self.toggle_archived))
+        self.buttons.append(Button("back", self.t("Back"), bottom.move(2 * (bottom.width + pad), 0),
+                                   on_press=self.back))
+
+    def toggle_archived(self) -> None:
+        self.show_archived = not self.show_archived
+        self.layout()
+
+    def new(self) -> None:
+        if self.app.session is not None:
+            self.say(self.t("End the session before switching clients"))
+            return
+        n = len(self.app.store.clients(include_archived=True)) + 1
+        cid = ClientBook(self.app.store).create(f"{self.t('Client')} {n}")
+        self.app.select_client(cid)
+        self.edit(cid)
+
+    def edit(self, client_id: str) -> None:
+        if self.app.session is not None and client_id != self.app.client_id:
+            self.say(self.t("End the session before switching clients"))
+            return
+        self.app.select_client(client_id)
+        self.app.therapist.editor.client_id = client_id
+        self.app.show("client_edit")
+
+    def restore(self, client_id: str) -> None:
+        ClientBook(self.app.store).archive(client_id, False)
+        self.say(self.t("Restored"), th.GOOD)
+        self.show_archived = False
+        self.layout()
+
+
+class ClientEditScreen(FormScreen):
+    """One client's profile: name (this device only), access settings, preferences, own goals."""
+
+    title = "Client"
+
+    def __init__(self, app: "App") -> None:
+        super().__init__(app)
+        self.client_id: str | None = None
+        self.profile: dict[str, Any] = {}
+        self.name = ""
+        self.code = ""
+        self.adding_goal: dict[str, str] | None = None
+        self.confirm_delete = 0  # taps on "Delete forever" so far
+
+    def enter(self) -> None:
+        self.client_id = self.client_id or self.app.client_id
+        if self.client_id is None:
+            self.app.show("clients")
+            return
+        c = ClientBook(self.app.store).get(self.client_id)
+        self.profile, self.name, self.code = c["profile"], c["display_name"], c["code"]
+        self.adding_goal, self.confirm_delete = None, 0
+        super().enter()
+
+    def layout(self) -> None:
+        theme = self.app.theme
+        w, h = theme.size
+        pad = theme.px(20)
+        col_w = (w - 3 * pad) // 2
+        rh, gap = theme.px(64), theme.px(8)  # 8 rows a column above the bottom buttons
+        x0, x1, y0 = pad, 2 * pad + col_w, theme.px(84)
+        self.buttons, self.fields = [], []
+        self.fields.append(TextField("field:name", self.t("Name (shown on this device only)") + f" · {self.code}",
+                                     self.name, _row(theme, x0, y0, col_w, rh)))
+        y = y0 + rh + gap
+        labels = {"ignore_repeat_ms": "Ignore repeats (ms)", "hold_to_select_ms": "Hold to select (ms)",
+                  "min_velocity": "Softest hit that counts", "tremor_ms": "Tremor window (ms)",
+                  "scan_ms": "Scan step (ms)", "dwell_ms": "Dwell time (ms)"}
+        for section, key, _d, lo, hi, step in NUMERIC:
+            value = self.profile[section][key]
+            small = theme.px(88)
+            minus = pygame.Rect(x0 + col_w - 2 * small - gap, y, small, rh)
+            plus = pygame.Rect(x0 + col_w - small, y, small, rh)
+            self.buttons.append(Button(f"dec:{key}", "−", minus, font_size=44,
+                                       on_press=lambda s=section, k=key, d=-step, lo=lo, hi=hi: self.bump(s, k, d, lo, hi)))
+            self.buttons.append(Button(f"inc:{key}", "+", plus, font_size=44,
+                                       on_press=lambda s=section, k=key, d=step, lo=lo, hi=hi: self.bump(s, k, d, lo, hi)))
+            self.buttons.append(Button(f"label:{key}", f"{self.t(labels[key])}: {value}",
+                                       pygame.Rect(x0, y, col_w - 2 * small - 2 * gap, rh), colour=th.PANEL,
+                                       font_size=26))
+            y += rh + gap
+        method = self.profile["access"]["method"]
+        pattern = self.profile["access"]["pattern"]
+        half = (col_w - gap) // 2
+        self.buttons.append(Button("cycle:method", f"{self.t('Choosing')}: {self.t(method.replace('_', ' '))}",
+                                   pygame.Rect(x0, y, half, rh), font_size=26,
+                                   on_press=lambda: self.cycle("method", ACCESS_METHODS)))
+        self.buttons.append(Button("cycle:pattern", f"{self.t('Scan')}: {self.t(pattern.replace('_', ' '))}",
+                                   pygame.Rect(x0 + half + gap, y, half, rh), font_size=26,
+                                   on_press=lambda: self.cycle("pattern", SCAN_PATTERNS)))
+        # right column: low stimulation, preferences, goals
+        y = y0
+        self.buttons.append(Button("toggle:low_stimulation", self.t("Low stimulation"), _row(theme, x1, y, col_w, rh),
+                                   selected=bool(self.profile["low_stimulation"]), font_size=28,
+                                   on_press=self.toggle_low))
+        y += rh + gap
+        for key, label in (("instruments", "Instruments they like"), ("songs", "Songs they like"),
+                           ("loves", "What they love")):
+            self.fields.append(TextField(f"field:{key}", self.t(label) + " (a, b, c)",
+                                         ", ".join(self.profile["preferences"][key]), _row(theme, x1, y, col_w, rh)))
+            y += rh + gap
+        if self.adding_goal is None:
+            for g in self.profile["goals"][:3]:
+                text = f"{g['text']} · {self.area_title(g['area'])}" + (f" · {g['target']}" if g["target"] else "")
+                rm = pygame.Rect(x1 + col_w - theme.px(110), y, theme.px(110), rh)
+                self.buttons.append(Button(f"goal:{g['id']}", text, pygame.Rect(x1, y, col_w - rm.width - gap, rh),
+                                           colour=th.PANEL, font_size=24))
+                self.buttons.append(Button(f"goal_remove:{g['id']}", self.t("Remove"), rm, font_size=22,
+                                           on_press=lambda gid=g["id"]: self.remove_goal(gid)))
+                y += rh + gap
+            self.buttons.append(Button("goal:add", self.t("+ Goal"), _row(theme, x1, y, col_w, rh), font_size=28,
+                                       on_press=self.start_goal, enabled=len(self.profile["goals"]) < 3))
+        else:
+            g = self.adding_goal
+            self.fields.append(TextField("field:goal_text", self.t("Goal, e.g. matches 3 vowel sounds"), g["text"],
+                                         _row(theme, x1, y, col_w, rh)))
+            y += rh + gap
+            self.buttons.append(Button("goal:area", f"{self.t('Area')}: {self.area_title(g['area'])}",
+                                       _row(theme, x1, y, col_w, rh), font_size=26, on_press=self.cycle_area))
+            y += rh + gap
+            self.fields.append(TextField("field:goal_target", self.t("Target, e.g. 80% of trials over 3 sessions"),
+                                         g["target"], _row(theme, x1, y, col_w, rh)))
+            y += rh + gap
+            half = (col_w - gap) // 2
+            self.buttons.append(Button("goal:save", self.t("Add goal"), _row(theme, x1, y, half, rh), font_size=28,
+                                       colour=th.GOOD, text_colour=th.BG, on_press=self.save_goal))
+            self.buttons.append(Button("goal:cancel", self.t("Cancel"), _row(theme, x1 + half + gap, y, half, rh),
+                                       font_size=28, on_press=self.cancel_goal))
+        bottom = pygame.Rect(pad, h - pad - theme.px(88), (w - 5 * pad) // 4, theme.px(88))
+        nav = [("save", self.t("Save"), self.save, th.GOOD), ("archive", self.t("Archive"), self.archive, th.PANEL_HI),
+               ("delete", self.t("Tap again to delete forever") if self.confirm_delete else self.t("Delete…"),
+                self.delete, th.DANGER),
+               ("back", self.t("Back"), self.back, th.PANEL_HI)]
+        for i, (bid, label, fn, col) in enumerate(nav):
+            self.buttons.append(Button(bid, label, bottom.move(i * (bottom.width + pad), 0), on_press=fn, colour=col,
+                                       text_colour=th.BG if col == th.GOOD else th.TEXT, font_size=28))
+
+    def area_title(self, key: str) -> str:
+        return self.t(self.app.therapist.areas.get(key, key or "—"))
+
+    # ---- edits ---------------------------------------------------------------------------
+
+    def bump(self, section: str, key: str, delta: int, lo: int, hi: int) -> None:
+        self.profile[section][key] = max(lo, min(hi, self.profile[section][key] + delta))
+        self.layout()
+
+    def cycle(self, key: str, allowed: tuple[str, ...]) -> None:
+        cur = self.profile["access"].get(key, allowed[0])
+        self.profile["access"][key] = allowed[(allowed.index(cur) + 1) % len(allowed)] if cur in allowed else allowed[0]
+        self.layout()
+
+    def toggle_low(self) -> None:
+        self.profile["low_stimulation"] = not self.profile["low_stimulation"]
+        self.layout()
+
+    def field_done(self, f: TextField) -> None:
+        key = f.id.split(":", 1)[1]
+        if key == "name":
+            self.name = f.value
+        elif key in ("instruments", "songs", "loves"):
+            self.profile["preferences"][key] = [x.strip() for x in f.value.split(",") if x.strip()]
+        elif key == "goal_text" and self.adding_goal is not None:
+            self.adding_goal["text"] = f.value
+        elif key == "goal_target" and self.adding_goal is not None:
+            self.adding_goal["target"] = f.value
+
+    def start_goal(self) -> None:
+        self.unfocus()
+        areas = list(self.app.therapist.areas)
+        self.adding_goal = {"text": "", "area": areas[0] if areas else "", "target": ""}
+        self.layout()
+        self.focus_field("field:goal_text")
+
+    def cycle_area(self) -> None:
+        assert self.adding_goal is not None
+        self.unfocus()
+        areas = list(self.app.therapist.areas)
+        cur = self.adding_goal["area"]
+        self.adding_goal["area"] = areas[(areas.index(cur) + 1) % len(areas)] if cur in areas else areas[0]
+        self.layout()
+
+    def save_goal(self) -> None:
+        self.unfocus()
+        g = self.adding_goal
+        if g is None or not g["text"].strip():
+            self.say(self.t("A goal needs a text"))
+            return
+        from prelude_play.store.clients import new_goal_id
+
+        self.profile["goals"].append({"id": new_goal_id(), "text": g["text"].strip(), "area": g["area"],
+                                      "target": g["target"].strip()})
+        self.adding_goal = None
+        self.layout()
+
+    def cancel_goal(self) -> None:
+        self.focus = None
+        self.app.text_sink = None
+        self.adding_goal = None
+        self.layout()
+
+    def remove_goal(self, gid: str) -> None:
+        """Removed from the profile only: past events keep their client:<id> tags."""
+        self.profile["goals"] = [g for g in self.profile["goals"] if g["id"] != gid]
+        self.layout()
+
+    def save(self) -> None:
+        self.unfocus()
+        assert self.client_id is not None
+        try:
+            problems = ClientBook(self.app.store).save(self.client_id, display_name=self.name, profile=self.profile)
+        except PreludeError as exc:
+            self.say(str(exc), th.NOT_YET)
+            return
+        self.app.select_client(self.client_id)  # apply touch/sensitivity at once
+        self.say("; ".join(problems) if problems else self.t("Saved"), th.PARTIAL if problems else th.GOOD)
+        self.enter_keep_message()
+
+    def enter_keep_message(self) -> None:
+        msg, col = self.message, self.message_colour
+        self.enter()
+        self.message, self.message_colour = msg, col
+
+    def archive(self) -> None:
+        if self.app.session is not None and self.app.session.client_id == self.client_id:
+            self.say(self.t("End the session before archiving"))
+            return
+        assert self.client_id is not None
+        ClientBook(self.app.store).archive(self.client_id)
+        if self.app.client_id == self.client_id:
+            self.app.client_id = None
+        self.client_id = None
+        self.app.show("clients")
+
+    def delete(self) -> None:
+        """Two taps, and the export screen is offered first (its button is on the way)."""
+        if self.app.session is not None and self.app.session.client_id == self.client_id:
+            self.say(self.t("End the session before deleting"))
+            return
+        assert self.client_id is not None
+        if not self.confirm_delete:
+            self.confirm_delete = 1
+            self.say(self.t("Export this client's data first? Use Export on the home screen. "
+                            "Deleting removes every event for good."), th.NOT_YET)
+            self.layout()
+            return
+        n = self.app.store.purge_client(self.client_id, confirm_code=self.code)
+        if self.app.client_id == self.client_id:
+            self.app.client_id = None
+        self.client_id = None
+        self.app.notify(self.t("Client deleted ({n} events)").format(n=n))
+        self.app.show("clients")
+
+    def back(self) -> None:
+        self.unfocus()
+        self.client_id = None
+        self.app.show("clients")
+
+
+# ---- plans and the live schedule -----------------------------------------------------------
+
+class PlansScreen(FormScreen):
+    """Pick a plan for the current client, edit its steps, save it as theirs, start it."""
+
+    title = "Session plan"
+
+    def __init__(self, app: "App") -> None:
+        super().__init__(app)
+        self.draft: Plan | None = None
+        self.adding = False
+
+    def enter(self) -> None:
+        if self.app.client_id is None:
+            self.app.notify(self.t("Pick a client first"))
+            self.app.show("home")
+            return
+        plans = self.app.therapist.plans.for_client(self.app.client_id)
+        if self.draft is None and plans:
+            self.pick(plans[0])
+        super().enter()
+
+    def pick(self, plan: Plan) -> None:
+        self.draft = Plan(plan.id, plan.name, [PlanStep(s.activity, s.title, dict(s.settings)) for s in plan.steps],
+                          plan.client_id, plan.source)
+        self.adding = False
+
+    def layout(self) -> None:
+        app, theme = self.app, self.app.theme
+        w, h = theme.size
+        pad = theme.px(20)
+        rh, gap = theme.px(76), theme.px(10)
+        left_w = int(w * 0.3)
+        self.buttons, self.fields = [], []
+        plans = app.therapist.plans.for_client(app.client_id)
+        y = theme.px(88)
+        for p in plans[:6]:
+            self.buttons.append(Button(f"plan:{p.id}", p.name, pygame.Rect(pad, y, left_w, rh), font_size=26,
+                                       selected=self.draft is not None and p.id == self.draft.id,
+                                       sublabel=self.t("shared example") if p.client_id is None else "",
+                                       on_press=lambda p=p: (self.pick(p), self.layout())))
+            y += rh + gap
+        x = 2 * pad + left_w
+        sw = w - x - pad
+        y = theme.px(88)
+        if self.adding:
+            names = app.registry.names()
+            cols = 3
+            bw = (sw - (cols - 1) * gap) // cols
+            for i, n in enumerate(names):
+                r = pygame.Rect(x + (i % cols) * (bw + gap), y + (i // cols) * (rh + gap), bw, rh)
+                self.buttons.append(Button(f"add:{n}", self.t(app.registry.entries[n].title), r, font_size=26,
+                                           on_press=lambda n=n: self.add_step(n)))
+        elif self.draft is not None:
+            small = theme.px(110)
+            for i, s in enumerate(self.draft.steps[:7]):
+                ok = app.registry.entries.get(s.activity) is not None
+                label = f"{i + 1}. {self.t(s.label())}" + ("" if ok else " — " + self.t("not installed, will be skipped"))
+                self.buttons.append(Button(f"step:{i}", label, pygame.Rect(x, y, sw - 3 * (small + gap), rh),
+                                           colour=th.PANEL_HI if ok else th.PANEL,
+                                           text_colour=th.TEXT if ok else th.MUTED, font_size=26))
+                for j, (bid, text, fn) in enumerate((("up", self.t("Earlier"), lambda i=i: self.move(i, -1)),
+                                                     ("down", self.t("Later"), lambda i=i: self.move(i, 1)),
+                                                     ("remove", self.t("Remove"), lambda i=i: self.remove(i)))):
+                    r = pygame.Rect(x + sw - (3 - j) * (small + gap) + gap, y, small, rh)
+                    self.buttons.append(Button(f"step_{bid}:{i}", text, r, on_press=fn, font_size=24))
+                y += rh + gap
+        bottom = pygame.Rect(pad, h - pad - theme.px(88), (w - 5 * pad) // 4, theme.px(88))
+        nav = [("plan:start", self.t("Start plan"), self.start, th.GOOD),
+               ("plan:add", self.t("Cancel") if self.adding else self.t("+ Activity"), self.toggle_add, th.PANEL_HI),
+               ("plan:save", self.t("Save for this client"), self.save, th.PANEL_HI),
+               ("back", self.t("Back"), self.back, th.PANEL_HI)]
+        for i, (bid, label, fn, col) in enumerate(nav):
+            self.buttons.append(Button(bid, label, bottom.move(i * (bottom.width + pad), 0), on_press=fn, colour=col,
+                                       text_colour=th.BG if col == th.GOOD else th.TEXT, font_size=28,
+                                       enabled=self.draft is not None or bid in ("back", "plan:add")))
+
+    def move(self, i: int, d: int) -> None:
+        assert self.draft is not None
+        j = i + d
+        if 0 <= j < len(self.draft.steps):
+            self.draft.steps[i], self.draft.steps[j] = self.draft.steps[j], self.draft.steps[i]
+        self.layout()
+
+    def remove(self, i: int) -> None:
+        assert self.draft is not None
+        del self.draft.steps[i]
+        self.layout()
+
+    def toggle_add(self) -> None:
+        self.adding = not self.adding
+        self.layout()
+
+    def add_step(self, name: str) -> None:
+        if self.draft is None:
+            self.draft = Plan("new", self.t("My plan"), [], self.app.client_id)
+        self.draft.steps.append(PlanStep(name, self.app.registry.entries[name].title))
+        self.adding = False
+        self.layout()
+
+    def save(self) -> None:
+        if self.draft is None:
+            return
+        saved = self.app.therapist.plans.save(self.draft, self.app.client_id)
+        self.draft = saved
+        self.say(self.t("Saved"), th.GOOD)
+        self.layout()
+
+    def start(self) -> None:
+        if self.draft is None or not self.draft.steps:
+            self.say(self.t("Add an activity first"))
+            return
+        self.app.therapist.start_plan(self.draft)
+
+
+class ScheduleScreen(FormScreen):
+    """The running plan, live: skip, move, insert, or start a step now; then back to the client."""
+
+    title = "Schedule"
+
+    def __init__(self, app: "App") -> None:
+        super().__init__(app)
+        self.adding = False
+
+    def layout(self) -> None:
+        app, theme = self.app, self.app.theme
+        w, h = theme.size
+        pad = theme.px(20)
+        rh, gap, small = theme.px(72), theme.px(8), theme.px(84)
+        self.buttons, self.fields = [], []
+        sch = app.therapist.schedule
+        y = theme.px(84)
+        if sch is not None and self.adding:
+            names = app.registry.names()
+            cols = 3
+            bw = (w - 2 * pad - (cols - 1) * gap) // cols
+            for i, n in enumerate(names):
+                r = pygame.Rect(pad + (i % cols) * (bw + gap), y + (i // cols) * (rh + gap), bw, rh)
+                self.buttons.append(Button(f"add:{n}", self.t(app.registry.entries[n].title), r, font_size=26,
+                                           on_press=lambda n=n: self.insert(n)))
+        elif sch is not None:
+            state_text = {PENDING: "", CURRENT: self.t("Now"), DONE: self.t("Done"), SKIPPED: self.t("Skipped"),
+                          MISSING: self.t("not installed")}
+            small = theme.px(120)
+            for i, s in enumerate(sch.steps[:8]):
+                label = self.t(s.step.label()) + (f"  ·  {state_text[s.state]}" if state_text[s.state] else "")
+                lw = w - 2 * pad - 4 * (small + gap)
+                colour = th.ACCENT if s.state == CURRENT else th.PANEL_HI if s.state == PENDING else th.PANEL
+                text_colour = th.BG if s.state == CURRENT else th.TEXT if s.state == PENDING else th.MUTED
+                self.buttons.append(Button(f"sched:{i}", label, pygame.Rect(pad, y, lw, rh), colour=colour,
+                                           text_colour=text_colour, font_size=28))
+                movable = s.state in (PENDING, SKIPPED) and i > sch.index
+                acts = (("up", self.t("Earlier"), lambda i=i: self.act(lambda: sch.move(i, -1)), movable),
+                        ("down", self.t("Later"), lambda i=i: self.act(lambda: sch.move(i, 1)), movable),
+                        ("skip", self.t("Skip"), lambda i=i: self.act(lambda: sch.skip(i)), s.state == PENDING),
+                        ("now", self.t("Start"), lambda i=i: self.start_now(i), s.state == PENDING))
+                for j, (bid, text, fn, ok) in enumerate(acts):
+                    r = pygame.Rect(pad + lw + gap + j * (small + gap), y, small, rh)
+                    self.buttons.append(Button(f"sched_{bid}:{i}", text, r, on_press=fn, font_size=26, enabled=ok))
+                y += rh + gap
+        bottom = pygame.Rect(pad, h - pad - theme.px(88), (w - 4 * pad) // 3, theme.px(88))
+        nav = [("sched:insert", self.t("Cancel") if self.adding else self.t("+ Insert activity"), self.toggle_add,
+                th.PANEL_HI),
+               ("sched:end", self.t("End session"), app.end_session, th.NOT_YET),
+               ("close", self.t("Back to client"), app.therapist.back_to_client, th.GOOD)]
+        for i, (bid, label, fn, col) in enumerate(nav):
+            self.buttons.append(Button(bid, label, bottom.move(i * (bottom.width + pad), 0), on_press=fn, colour=col,
+                                       text_colour=th.BG if col in (th.GOOD, th.NOT_YET) else th.TEXT, font_size=28))
+
+    def act(self, fn: Callable[[], Any]) -> None:
+        fn()
+        self.app.therapist.refresh_schedule()
+        self.layout()
+
+    def start_now(self, i: int) -> None:
+        sch = self.app.therapist.schedule
+        if sch is None:
+            return
+        step = sch.jump(i)
+        if step is not None:
+            self.app.therapist.run_step(step)
+        else:
+            self.layout()
+
+    def toggle_add(self) -> None:
+        self.adding = not self.adding
+        self.layout()
+
+    def insert(self, name: str) -> None:
+        sch = self.app.therapist.schedule
+        if sch is not None:
+            sch.insert(PlanStep(name, self.app.registry.entries[name].title))
+            self.app.therapist.refresh_schedule()
+        self.adding = False
+        self.layout()
+
+    def back(self) -> None:
+        self.app.therapist.back_to_client()
+
+
+# ---- the summary after a session ----------------------------------------------------------
+
+class SummaryScreen(FormScreen):
+    """Per goal counts and %, notable events and notes, as SOAP-ready text; saved with the session."""
+
+    title = "Session summary"
+
+    def __init__(self, app: "App") -> None:
+        super().__init__(app)
+        self.session: dict[str, Any] | None = None
+        self.summary: SessionSummary | None = None
+        self.text = ""
+        self.notes = ""
+
+    def open(self, session_id: str) -> None:
+        self.session = next((s for s in self.app.store.sessions() if s["id"] == session_id), None)
+        self.notes = self.session["notes"] if self.session else ""
+        self.recompute()
+        self.app.show("summary")
+
+    def recompute(self) -> None:
+        if self.session is None:
+            return
+        store = self.app.store
+        self.session = next(s for s in store.sessions() if s["id"] == self.session["id"])
+        self.session["notes"] = self.notes
+        c = store.client(self.session["client_id"]) or {"code": "?"}
+        self.summary = summarize_session(self.session, store.events(session_id=self.session["id"]), c["code"],
+                                         independent_level=self.app.cfg.scoring.prompt_levels[0])
+        self.text = summary_text(self.summary, self.app.therapist.goal_title(self.session["client_id"]), self.t,
+                                 lambda a: self.t(self.app.registry.entries[a].title)
+                                 if a in self.app.registry.entries else a)
+        store.set_session_notes(self.session["id"], self.notes)
+        store.set_session_summary(self.session["id"], self.text)
+
+    def layout(self) -> None:
+        theme = self.app.theme
+        w, h = theme.size
+        pad = theme.px(20)
+        self.buttons, self.fields = [], []
+        self.fields.append(TextField("field:notes", self.t("Therapist's notes (tap to type)"), self.notes,
+                                     pygame.Rect(pad, h - 2 * pad - theme.px(88) - theme.px(84), w - 2 * pad,
+                                                 theme.px(84))))
+        bottom = pygame.Rect(pad, h - pad - theme.px(88), (w - 4 * pad) // 3, theme.px(88))
+        nav = [("summary:copy", self.t("Copy text"), self.copy, th.PANEL_HI),
+               ("summary:export", self.t("Export…"), lambda: self.app.therapist.open_export(self.session),
+                th.PANEL_HI),
+               ("summary:done", self.t("Done"), self.done, th.GOOD)]
+        for i, (bid, label, fn, col) in enumerate(nav):
+            self.buttons.append(Button(bid, label, bottom.move(i * (bottom.width + pad), 0), on_press=fn, colour=col,
+                                       text_colour=th.BG if col == th.GOOD else th.TEXT, font_size=30))
+
+    def field_done(self, f: TextField) -> None:
+        self.notes = f.value
+        self.recompute()
+
+    def copy(self) -> None:
+        self.unfocus()
+        ok = copy_to_clipboard(self.text)
+        self.say(self.t("Copied — paste it into your note") if ok
+                 else self.t("No clipboard here; the text is saved with the session"), th.GOOD if ok else th.PARTIAL)
+
+    def done(self) -> None:
+        self.unfocus()
+        self.recompute()
+        self.app.show("home")
+
+    def back(self) -> None:
+        self.done()
+
+    def draw(self, surface: pygame.Surface) -> None:
+        super().draw(surface)
+        theme = self.app.theme
+        pad = theme.px(20)
+        notes_top = self.fields[0].rect.top if self.fields else theme.size[1]
+        box = pygame.Rect(pad, theme.px(84), theme.size[0] - 2 * pad, notes_top - theme.px(84) - pad)
+        pygame.draw.rect(surface, th.PANEL, box, border_radius=theme.px(14))
+        y = box.y + theme.px(22)
+        line_h = theme.px(30)
+        for line in self.text.splitlines():
+            if y > box.bottom - theme.px(16):
+                draw_text(surface, theme, "…", (box.x + theme.px(16), y), 24, colour=th.MUTED, anchor="midleft")
+                break
+            colour = th.ACCENT if line[:2] in ("S:", "O:", "A:", "P:") else th.TEXT
+            draw_text(surface, theme, line, (box.x + theme.px(16), y), 24, colour=colour, anchor="midleft",
+                      max_width=box.width - theme.px(32))
+            y += line_h
+
+
+def copy_to_clipboard(text: str) -> bool:
+    """The system clipboard through pygame.scrap (SDL's clipboard); False when there is none."""
+    try:
+        import pygame.scrap as scrap
+
+        scrap.put_text(text)
+        return scrap.get_text() == text
+    except Exception:
+        return False
+
+
+# ---- export ---------------------------------------------------------------------------------
+
+def export_destinations(data_dir: Path | None, roots: tuple[str, ...] = REMOVABLE_ROOTS) -> list[tuple[str, Path]]:
+    """Writable mounted drives (USB sticks) under the usual mount roots, then the data dir's exports.
+
+    /media/<user>/<label> and /run/media/<user>/<label> (udisks) or /media/<label>, /mnt/<label>.
+    """
+    out: list[tuple[str, Path]] = []
+    seen: set[Path] = set()
+    for root in roots:
+        base = Path(root)
+        try:
+            level1 = sorted(p for p in base.iterdir() if p.is_dir())
+        except OSError:
+            continue
+        for p in level1:
+            candidates = [p]
+            if not os.path.ismount(p):
+                try:
+                    candidates = sorted(q for q in p.iterdir() if q.is_dir())
+                except OSError:
+                    continue
+            for c in candidates:
+                if c not in seen and os.access(c, os.W_OK):
+                    seen.add(c)
+                    out.append((c.name, c))
+    if data_dir is not None:
+        out.append(("This device (exports folder)", Path(data_dir) / "exports"))
+    return out
+
+
+class ExportScreen(FormScreen):
+    """Export CSV + JSON Lines + HTML report into a new folder on the chosen drive."""
+
+    title = "Export"
+
+    def __init__(self, app: "App") -> None:
+        super().__init__(app)
+        self.dest: Path | None = None
+        self.scope = "client"  # client | session | all
+        self.session_id: str | None = None
+        self.names = False
+        self.formats = {"csv": True, "jsonl": True, "html": True}
+        self.roots: tuple[str, ...] = REMOVABLE_ROOTS
+        self.last_folder: Path | None = None
+
+    def enter(self) -> None:
+        dests = export_destinations(self.app.data_dir, self.roots)
+        if self.dest not in [d for _, d in dests]:
+            self.dest = dests[0][1] if dests else None
+        if self.app.client_id is None and self.scope != "all":
+            self.scope = "all"
+        super().enter()
+
+    def layout(self) -> None:
+        app, theme = self.app, self.app.theme
+        w, h = theme.size
+        pad = theme.px(20)
+        rh, gap = theme.px(80), theme.px(10)
+        self.buttons, self.fields = [], []
+        dests = export_destinations(app.data_dir, self.roots)
+        col_w = (w - 3 * pad) // 2
+        y = theme.px(120)
+        for label, path in dests[:6]:
+            shown = self.t(label) if label.startswith("This device") else label
+            self.buttons.append(Button(f"dest:{path}", shown, pygame.Rect(pad, y, col_w, rh), font_size=28,
+                                       sublabel=str(path), selected=path == self.dest,
+                                       on_press=lambda p=path: self.set_dest(p)))
+            y += rh + gap
+        self.buttons.append(Button("dest:refresh", self.t("Look for drives again"), pygame.Rect(pad, y, col_w, rh),
+                                   colour=th.PANEL, font_size=26, on_press=self.layout))
+        x = 2 * pad + col_w
+        y = theme.px(120)
+        scopes = [("all", self.t("All clients"))]
+        if app.client_id is not None:
+            scopes.insert(0, ("client", self.t("This client")))
+        if self.session_id:
+            scopes.insert(0, ("session", self.t("This session")))
+        sw = (col_w - (len(scopes) - 1) * gap) // len(scopes)
+        for i, (sid, label) in enumerate(scopes):
+            self.buttons.append(Button(f"scope:{sid}", label, pygame.Rect(x + i * (sw + gap), y, sw, rh), font_size=28,
+                                       selected=self.scope == sid, on_press=lambda s=sid: self.set_scope(s)))
+        y += rh + gap
+        fw = (col_w - 2 * gap) // 3
+        for i, fmt in enumerate(("csv", "jsonl", "html")):
+            self.buttons.append(Button(f"format:{fmt}", {"csv": "CSV", "jsonl": "JSON Lines", "html": self.t("Report")}[fmt],
+                                       pygame.Rect(x + i * (fw + gap), y, fw, rh), font_size=28,
+                                       selected=self.formats[fmt], on_press=lambda f=fmt: self.toggle_format(f)))
+        y += rh + gap
+        self.buttons.append(Button("names", self.t("Names in this export: YES") if self.names
+                                   else self.t("Names in this export: no (codes)"),
+                                   pygame.Rect(x, y, col_w, rh), font_size=28,
+                                   colour=th.NOT_YET if self.names else th.PANEL_HI,
+                                   text_colour=th.BG if self.names else th.TEXT,
+                                   on_press=self.toggle_names))
+        bottom = pygame.Rect(pad, h - pad - theme.px(96), (w - 3 * pad) // 2, theme.px(96))
+        self.buttons.append(Button("export:go", self.t("Export now"), bottom, colour=th.GOOD, text_colour=th.BG,
+                                   font_size=32, on_press=self.run, enabled=self.dest is not None
+                                   and any(self.formats.values())))
+        self.buttons.append(Button("back", self.t("Back"), bottom.move(bottom.width + pad, 0), font_size=32,
+                                   on_press=self.back))
+
+    def draw(self, surface: pygame.Surface) -> None:
+        msg, self.message = self.message, ""  # drawn full width above the buttons instead
+        super().draw(surface)
+        self.message = msg
+        if msg:
+            theme = self.app.theme
+            draw_text(surface, theme, msg, (theme.px(24), theme.size[1] - theme.px(150)), 26,
+                      colour=self.message_colour, anchor="midleft", max_width=theme.size[0] - theme.px(48))
+
+    def set_dest(self, p: Path) -> None:
+        self.dest = p
+        self.layout()
+
+    def set_scope(self, s: str) -> None:
+        self.scope = s
+        self.layout()
+
+    def toggle_format(self, f: str) -> None:
+        self.formats[f] = not self.formats[f]
+        self.layout()
+
+    def toggle_names(self) -> None:
+        self.names = not self.names
+        self.layout()
+
+    def selection(self) -> Selection:
+        if self.scope == "session" and self.session_id:
+            return Selection(session=self.session_id)
+        if self.scope == "client" and self.app.client_id:
+            return Selection(client=self.app.client_id)
+        return Selection()
+
+    def run(self) -> Path | None:
+        """Write the chosen formats into a new folder; a failure says why and changes nothing."""
+        from prelude_play.store.report import export_html
+
+        if self.dest is None:
+            return None
+        app = self.app
+        sel = self.selection()
+        label = "all"
+        if self.scope != "all" and app.client_id:
+            c = app.store.client(app.client_id)
+            label = (c["display_name"] if self.names else c["code"]) if c else app.client_id
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        folder = self.dest / f"prelude-play-{_safe(label)}-{stamp}"
+        settings = {"format": "app export", "scope": self.scope, "formats": [f for f, on in self.formats.items() if on]}
+        try:
+            if self.dest.name == "exports" and self.dest.parent == app.data_dir:
+                self.dest.mkdir(mode=0o700, exist_ok=True)
+            if not self.dest.is_dir():
+                raise PreludeError(f"{self.dest} is not there any more (was the drive removed?). "
+                                   "Nothing was changed; plug it in or pick another place.")
+            folder.mkdir(mode=0o700)
+            written = []
+            for fmt, fn, name in (("csv", export_csv, "events.csv"), ("jsonl", export_jsonl, "events.jsonl"),
+                                  ("html", export_html, "report.html")):
+                if self.formats[fmt]:
+                    written.append(fn(app.store, folder / name, names=self.names, selection=sel, settings=settings))
+        except (PreludeError, OSError) as exc:
+            _remove_if_empty(folder)
+            self.say(self.t("Export failed") + f": {exc}", th.NOT_YET)
+            app.log(LogEvent("export_failed", actor="therapist", source="touch", data={"error": str(exc)}))
+            self.layout()
+            return None
+        self.last_folder = folder
+        self.say(self.t("Exported to") + f" {folder}", th.GOOD)
+        app.log(LogEvent("export", actor="therapist", source="touch",
+                         data={"folder": str(folder), "files": [p.name for p in written], "names": self.names,
+                               "selection": sel.describe()}))
+        self.names = False  # names are chosen per export, never remembered
+        self.layout()
+        return folder
+
+
+def _safe(label: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in label)[:40] or "export"
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        for p in folder.iterdir():
+            if p.name.startswith(".") and p.name.endswith(".partial"):
+                p.unlink()
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+# ---- the coordinator the App holds ----------------------------------------------------------
+
+class Therapist:
+    """Owns the therapist screens and the running plan; the App routes to it."""
+
+    def __init__(self, app: "App", plan_dirs: list[Path] | None = None) -> None:
+        self.app = app
+        from prelude_play.config import resource_dir
+
+        dirs = plan_dirs if plan_dirs is not None else [resource_dir("config") / "plans"]
+        if plan_dirs is None and app.data_dir is not None:
+            dirs.append(app.data_dir / "config" / "plans")
+        self.plans = PlanBook(app.store, dirs)
+        for p in self.plans.problems:
+            app.notices.append(str(p))
+        self.areas = _area_titles()
+        self.schedule: LiveSchedule | None = None
+        self.clients = ClientsScreen(app)
+        self.editor = ClientEditScreen(app)
+        self.plan_screen = PlansScreen(app)
+        self.schedule_screen = ScheduleScreen(app)
+        self.summary = SummaryScreen(app)
+        self.export = ExportScreen(app)
+        self.screens: dict[str, FormScreen] = {
+            "clients": self.clients, "client_edit": self.editor, "plans": self.plan_screen,
+            "schedule": self.schedule_screen, "summary": self.summary, "export": self.export}
+
+    def goal_title(self, client_id: str) -> Callable[[str], str]:
+        own = {f"client:{g['id']}": g["text"] for g in self.app.store.client_profile(client_id).get("goals", [])}
+        return lambda tag: own.get(tag) or self.app.t(self.areas.get(tag, tag))
+
+    # ---- plans ------------------------------------------------------------------------------
+
+    def start_plan(self, plan: Plan) -> None:
+        app = self.app
+        if app.client_id is None:
+            return
+        self.schedule = LiveSchedule(plan, lambda a: a in app.registry.entries,
+                                     lambda kind, data: app.log(LogEvent(kind, actor="therapist", data=data)),
+                                     app.notify)
+        if app.session is None:
+            app.session = app.store.start_session(app.client_id, app.provenance(), plan=plan.name)
+        else:
+            app.store.set_session_plan(app.session.id, plan.name)
+        app.log(LogEvent("plan_start", actor="therapist", data={"plan": plan.name, "id": plan.id,
+                                                                "steps": plan.as_steps()}))
+        self.next_step()
+
+    def next_step(self) -> None:
+        sch = self.schedule
+        if sch is None:
+            return
+        step = sch.advance()
+        if step is None:
+            self.app.log(LogEvent("plan_end", actor="therapist", data={"steps": sch.record()}))
+            self.app.notify(self.app.t("The plan is finished"))
+            self.app.go_home()
+            return
+        self.run_step(step)
+
+    def run_step(self, step: PlanStep) -> None:
+        assert self.schedule is not None
+        self.app.start_activity(step.activity, settings=self.schedule.settings_for(step))
+
+    def refresh_schedule(self) -> None:
+        """Keep the visual schedule the activity shows in step with live edits."""
+        act, sch = self.app.activity, self.schedule
+        if act is not None and sch is not None and sch.current is not None:
+            act.config["schedule"] = sch.titles()
+            act.config["schedule_step"] = sch.visible_index()
+
+    def next_label(self) -> str | None:
+        return self.schedule.next_label() if self.schedule else None
+
+    def back_to_client(self) -> None:
+        if self.app.activity is not None:
+            self.app.screen, self.app.modal = "host", None
+        else:
+            self.app.show("home")
+
+    def end_plan(self) -> None:
+        if self.schedule is not None:
+            self.app.log(LogEvent("plan_end", actor="therapist", data={"steps": self.schedule.record()}))
+        self.schedule = None
+
+    # ---- export -----------------------------------------------------------------------------
+
+    def open_export(self, session: dict[str, Any] | None = None) -> None:
+        self.export.session_id = session["id"] if session else None
+        self.export.scope = "session" if session else ("client" if self.app.client_id else "all")
+        self.app.show("export")
+
+
+def _area_titles() -> dict[str, str]:
+    from prelude_play.store.report import area_titles
+
+    return area_titles()

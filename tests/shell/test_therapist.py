@@ -1,0 +1,306 @@
+"""The therapist's side through the headless app: clients, plans live, summary, export, privacy."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from prelude_play.shell.pilot import run_test
+from prelude_play.shell.therapist import export_destinations
+from prelude_play.store.clients import ClientBook
+from prelude_play.store.summary import goal_stats
+from tests.fakes import RecordingAudio
+
+ART = Path(__file__).resolve().parents[1] / "_artifacts"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def pin(pilot) -> None:
+    for d in pilot.app.cfg.therapist.pin:
+        pilot.tap(f"pin:{d}")
+
+
+def open_tool(pilot, tool: str) -> None:
+    pilot.tap(f"tool:{tool}")
+    assert pilot.app.modal == "pin"  # every therapist tool asks for the PIN
+    pin(pilot)
+
+
+def make_client(pilot) -> tuple[str, str]:
+    store = pilot.app.store
+    book = ClientBook(store)
+    cid = book.create("Robin Real-Name", client_id="robin", code="C-ROB")
+    gid = book.add_goal(cid, "Plays a steady beat", "musical", "80% of trials over 3 sessions")
+    store.save_plan("p-test", "Robin's routine", [
+        {"activity": "hello_song", "title": "Hello"},          # not installed: shown, skipped
+        {"activity": "free_play", "title": "Drums", "settings": {"pulse_bpm": 0}},
+        {"activity": "free_play", "title": "Keys"}], cid)
+    pilot.app.select_client(cid)
+    return cid, gid
+
+
+def run_scripted_session(pilot, tmp_path) -> tuple[str, str]:
+    """Plan → activities with taps, scores, an undo, a note, live edits → end → summary → export."""
+    app = pilot.app
+    cid, gid = make_client(pilot)
+    open_tool(pilot, "plans")
+    assert app.screen == "plans"
+    pilot.tap("plan:p-test")
+    assert "not installed" in app.find_button("step:0").label
+    pilot.tap("plan:start")
+    assert app.screen == "host" and app.activity_name == "free_play"
+    assert any("hello_song" in n for n in app.notices)
+    assert app.activity.config["schedule"] == ["Hello", "Drums", "Keys"] and app.activity.config["schedule_step"] == 1
+    assert app.activity.config["pulse_bpm"] == 0  # the plan step's own settings
+    pilot.tap("pad:0")
+    pilot.tap("pad:3")
+    pilot.unlock()
+    pilot.tap("outcome:success")
+    pilot.tap("prompt:verbal")
+    pilot.tap("outcome:success")
+    pilot.tap("outcome:not_yet")
+    pilot.tap("undo")  # the not_yet must not count in summaries
+    pilot.tap("note")
+    pilot.type_text("steady for 8 beats")
+    pilot.tap("note")
+    assert app.find_button("plan_next").label == "Next: Keys"
+    pilot.tap("schedule")
+    assert app.screen == "schedule"
+    pilot.tap("sched:insert")
+    pilot.tap("add:free_play")  # inserted right after the current step
+    assert [s.step.label() for s in app.therapist.schedule.steps] == ["Hello", "Drums", "Free play", "Keys"]
+    pilot.tap("sched_skip:2")
+    pilot.tap("close")
+    assert app.screen == "host" and app.activity.config["schedule"] == ["Hello", "Drums", "Keys"]
+    pilot.unlock()
+    pilot.tap("plan_next")
+    assert app.screen == "host" and app.therapist.schedule.current.title == "Keys"
+    pilot.tap("pad:1")
+    pilot.unlock()
+    pilot.tap("outcome:partial")
+    pilot.tap("schedule")
+    pilot.tap("sched:end")
+    assert app.screen == "summary" and app.session is None
+    pilot.tap("field:notes")
+    pilot.type_text("Robin led the pulse today.")
+    pilot.press("return")
+    pilot.tap("summary:done")
+    assert app.screen == "home"
+    return cid, gid
+
+
+def test_scripted_session_exports_every_event_with_its_goal_tags(tmp_path, monkeypatch):
+    with run_test(data_dir=tmp_path, audio=RecordingAudio()) as pilot:
+        app = pilot.app
+        cid, gid = run_scripted_session(pilot, tmp_path)
+        (sess,) = app.store.sessions()
+        assert sess["plan"] == "Robin's routine" and sess["ended"]
+        assert sess["notes"] == "Robin led the pulse today."
+        assert "Plays a steady beat: 2/3 successful, 33% independent" in sess["summary"]
+        kinds = [e.kind for e in app.store.events()]
+        for k in ("plan_start", "plan_skip", "plan_step", "plan_insert", "score", "correction", "note", "plan_end"):
+            assert k in kinds, k
+        app.therapist.export.roots = (str(tmp_path / "no-media"),)
+        open_tool(pilot, "export")
+        assert app.find_button("names").label.endswith("no (codes)")
+        pilot.tap("scope:all")
+        pilot.tap("export:go")
+        folder = app.therapist.export.last_folder
+        assert folder is not None and folder.parent == tmp_path / "exports"
+        events = list(app.store.events())
+    assert {p.name for p in folder.iterdir()} == {"events.csv", "events.jsonl", "report.html"}
+    assert (os.stat(folder).st_mode & 0o077) == 0
+    for p in folder.iterdir():
+        assert (os.stat(p).st_mode & 0o077) == 0
+    exported = [e for e in events if e.kind != "export"]  # the export logs itself after writing
+    with open(folder / "events.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = {int(r["id"]): r for r in csv.DictReader(fh)}
+    lines = (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    header, js = json.loads(lines[0]), {d["id"]: d for d in map(json.loads, lines[1:])}
+    assert header["pseudonymous"] and header["app_version"] and header["sessions"][0]["client"] == "C-ROB"
+    assert set(rows) == set(js) == {e.id for e in exported}
+    for e in exported:
+        assert rows[e.id]["goals"] == ";".join(e.goals) and js[e.id]["goals"] == list(e.goals)
+        assert rows[e.id]["kind"] == js[e.id]["kind"] == e.kind and rows[e.id]["client"] == "C-ROB"
+        assert json.loads(rows[e.id]["data"]) == js[e.id]["data"] == e.data
+    scores = [e for e in exported if e.kind == "score"]
+    assert all(f"client:{gid}" in e.goals and "musical" in e.goals for e in scores)
+    assert len(scores) == 4 and sum(e.kind == "correction" for e in exported) == 1  # raw keeps both
+    g = goal_stats(exported)[f"client:{gid}"]
+    assert (g.trials, g.success, g.independent) == (3, 2, 1)
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "Plays a steady beat" in html and "Robin led the pulse today." in html
+    assert "Robin Real-Name" not in html and "Robin Real-Name" not in (folder / "events.csv").read_text("utf-8-sig")
+
+
+def test_therapist_tools_and_quitting_need_the_pin(tmp_path):
+    with run_test(data_dir=tmp_path) as pilot:
+        app = pilot.app
+        for tool in ("clients", "export", "quit"):
+            pilot.tap(f"tool:{tool}")
+            assert app.modal == "pin" and app.screen == "home"
+            for d in "0000":
+                pilot.tap(f"pin:{d}")
+            pilot.tap("pin:cancel")
+            assert app.screen == "home" and app.running
+        open_tool(pilot, "quit")
+        assert not app.running
+
+
+def test_switching_clients_is_refused_during_a_session(tmp_path):
+    with run_test(data_dir=tmp_path, client="ari", activity="free_play") as pilot:
+        app = pilot.app
+        ClientBook(app.store).create("Other", client_id="other")
+        pilot.unlock()
+        pilot.tap("home")
+        open_tool(pilot, "clients")
+        pilot.tap("clients:other")
+        assert app.client_id == "ari" and "End the session" in app.therapist.clients.message
+
+
+def test_client_editor_edits_archives_and_deletes_only_with_confirmation(tmp_path):
+    with run_test(data_dir=tmp_path) as pilot:
+        app = pilot.app
+        open_tool(pilot, "clients")
+        pilot.tap("clients:new")
+        assert app.screen == "client_edit"
+        cid = app.client_id
+        pilot.tap("field:name")
+        for _ in range(10):
+            pilot.press("backspace")
+        pilot.type_text("Sam")
+        pilot.tap("inc:hold_to_select_ms")
+        pilot.tap("inc:hold_to_select_ms")
+        pilot.tap("dec:ignore_repeat_ms")
+        pilot.tap("toggle:low_stimulation")
+        pilot.tap("cycle:method")  # tap → dwell
+        pilot.tap("field:instruments")
+        pilot.type_text("ocean drum, chimes")
+        pilot.tap("goal:add")
+        pilot.type_text("Waits for a turn")
+        pilot.tap("goal:area")
+        pilot.tap("field:goal_target")
+        pilot.type_text("80% of trials over 3 sessions")
+        pilot.tap("goal:save")
+        pilot.tap("save")
+        c = app.store.client(cid)
+        p = c["profile"]
+        assert c["display_name"] == "Sam" and p["low_stimulation"] is True
+        assert p["touch"] == {"ignore_repeat_ms": 200, "hold_to_select_ms": 200}
+        assert p["access"]["method"] == "dwell" and p["preferences"]["instruments"] == ["ocean drum", "chimes"]
+        (g,) = p["goals"]
+        assert g["text"] == "Waits for a turn" and g["target"] == "80% of trials over 3 sessions" and g["area"]
+        assert app.touch.hold_ns == 200_000_000  # applied to the shell at once
+        shot = pilot.screenshot(ART / "therapist_client_edit_1280x800.png")
+        pilot.tap("archive")
+        assert app.screen == "clients" and cid not in [c["id"] for c in app.store.clients()]
+        pilot.tap("clients:archived")
+        pilot.tap(f"clients:{cid}")  # restore
+        assert cid in [c["id"] for c in app.store.clients()]
+        pilot.tap(f"clients:{cid}")
+        s = app.store.start_session(cid, {})
+        app.store.end_session(s)
+        pilot.tap("delete")
+        assert app.store.client(cid) is not None and "Export" in app.therapist.editor.message
+        pilot.tap("delete")
+        assert app.store.client(cid) is None and app.store.sessions() == []
+    assert shot.exists()
+
+
+def test_export_to_a_removed_drive_fails_clearly_and_changes_nothing(tmp_path):
+    media = tmp_path / "media" / "user"
+    (media / "USBSTICK").mkdir(parents=True)
+    with run_test(data_dir=tmp_path / "data", client="ari", activity="free_play") as pilot:
+        app = pilot.app
+        pilot.tap("pad:0")
+        app.therapist.export.roots = (str(tmp_path / "media"),)
+        pilot.unlock()
+        pilot.tap("home")
+        open_tool(pilot, "export")
+        pilot.tap(f"dest:{media / 'USBSTICK'}")
+        before = [e.as_dict() for e in app.store.events()]
+        shutil.rmtree(media / "USBSTICK")  # pulled out
+        pilot.tap("export:go")
+        msg = app.therapist.export.message
+        assert msg.startswith("Export failed") and "removed" in msg
+        assert [e.as_dict() for e in app.store.events() if e.kind != "export_failed"] == before
+        assert not (media / "USBSTICK").exists()
+        pilot.screenshot(ART / "therapist_export_1280x800.png")
+
+
+def test_export_destinations_find_mounted_drives(tmp_path):
+    (tmp_path / "media" / "kim" / "KINGSTON").mkdir(parents=True)
+    (tmp_path / "run" / "kim" / "SD").mkdir(parents=True)
+    found = export_destinations(tmp_path / "data", (str(tmp_path / "media"), str(tmp_path / "run"),
+                                                    str(tmp_path / "absent")))
+    assert [label for label, _ in found] == ["KINGSTON", "SD", "This device (exports folder)"]
+    assert found[-1][1] == tmp_path / "data" / "exports"
+
+
+def test_a_headless_session_opens_no_socket(tmp_path, monkeypatch):
+    attempts: list[tuple] = []
+
+    class NoSocket(socket.socket):
+        def __init__(self, *a, **kw):
+            attempts.append(a)
+            raise OSError("network use is not allowed in Prelude Play")
+
+    def no_connect(*a, **kw):
+        attempts.append(a)
+        raise OSError("network use is not allowed in Prelude Play")
+
+    monkeypatch.setattr(socket, "socket", NoSocket)
+    monkeypatch.setattr(socket, "create_connection", no_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", no_connect)
+    with run_test(data_dir=tmp_path, audio=RecordingAudio()) as pilot:
+        run_scripted_session(pilot, tmp_path)
+        pilot.app.therapist.export.roots = ()
+        open_tool(pilot, "export")
+        pilot.tap("export:go")  # CSV, JSONL and the matplotlib HTML report
+        assert pilot.app.therapist.export.last_folder is not None
+    assert attempts == []
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
+def test_summary_and_schedule_screenshots(tmp_path, size):
+    w, h = size
+    with run_test(data_dir=tmp_path, size=size, audio=RecordingAudio()) as pilot:
+        app = pilot.app
+        make_client(pilot)
+        open_tool(pilot, "plans")
+        pilot.tap("plan:p-test")
+        shots = [pilot.screenshot(ART / f"therapist_plans_{w}x{h}.png")]
+        pilot.tap("plan:start")
+        pilot.tap("pad:2")
+        shots.append(pilot.screenshot(ART / f"therapist_host_strip_{w}x{h}.png"))
+        pilot.unlock()
+        pilot.tap("outcome:success")
+        pilot.tap("prompt:gestural")
+        pilot.tap("outcome:success")
+        shots.append(pilot.screenshot(ART / f"therapist_overlay_plan_{w}x{h}.png"))
+        pilot.tap("schedule")
+        shots.append(pilot.screenshot(ART / f"therapist_schedule_{w}x{h}.png"))
+        pilot.tap("sched:end")
+        pilot.tap("field:notes")
+        pilot.type_text("Calm; chose drums twice.")
+        pilot.press("return")
+        pilot.tap("summary:copy")
+        assert app.therapist.summary.message  # copied, or told where the text is saved
+        summary = pilot.screenshot(ART / f"summary_{w}x{h}.png")
+        shots.append(summary)
+        for s in app.therapist.summary.buttons:
+            assert s.rect.height >= 80 * app.theme.scale and app.surface.get_rect().contains(s.rect)
+    import pygame
+
+    for shot in shots:
+        img = pygame.image.load(str(shot))
+        assert img.get_size() == size
+        assert len({img.get_at((x, y))[:3] for x in range(0, w, 37) for y in range(0, h, 41)}) > 4
+    DOCS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(summary, DOCS / summary.name)

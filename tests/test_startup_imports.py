@@ -1,0 +1,26 @@
+"""Start-up stays fast: discovering activities must not import scipy (over a second to import)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PROBE = """
+import sys
+from prelude_play.activity import discover
+reg = discover()
+assert not reg.errors, [str(e) for e in reg.errors]
+import prelude_play.shell.app, prelude_play.shell.devices, prelude_play.audio, prelude_play.midi.hub
+heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'matplotlib'))
+print(len(reg.entries), ' '.join(heavy[:5]))
+"""
+
+
+def test_discovering_activities_imports_no_scipy_or_matplotlib():
+    out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                         env={"SDL_VIDEODRIVER": "dummy", "PYGAME_HIDE_SUPPORT_PROMPT": "1", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    count, _, heavy = out.stdout.strip().splitlines()[-1].partition(" ")
+    assert int(count) >= 5
+    assert heavy == "", f"imported at start-up: {heavy}"
