@@ -113,10 +113,14 @@ class DrumTurns(Activity):
         self.last_client_turn: TurnRecord | None = None
         warm = getattr(ctx.audio, "prepare", None)
         if callable(warm):  # render every sound before the client is waiting
-            names = {self._client_sound, self._therapist_sound, settings.pattern_sound, settings.pulse_sound,
-                     settings.count_sound}
-            names |= {f"drum:{n}" for n in range(35, 82)}
-            warm(sorted(names))
+            # the activity's own sounds must exist: an unknown one fails now, not mid-turn
+            warm(sorted({self._client_sound, self._therapist_sound, settings.pattern_sound,
+                         settings.pulse_sound, settings.count_sound}))
+            for n in range(35, 82):  # whatever a GM pad may send: best effort
+                try:
+                    warm([f"drum:{n}"])
+                except Exception:  # noqa: BLE001 - a sound the bank lacks stays silent
+                    pass
 
     def layout(self, size: tuple[int, int]) -> None:
         from activities.drum_turns.view import layout

@@ -174,7 +174,7 @@ def test_pattern_with_pulse_over_jack_offsets_from_the_beat(stack):
     # offsets from the beat move exactly as the sent frames do (the two clocks' offset cancels)
     for i in (1, 2):
         want = frames_to_ms(sent[0], sent[i], probe.rate) - i * period / 1e6
-        assert abs((offs[i] - offs[0]) - want) <= TOL_MS, (offs, sent)
+        assert abs((offs[i] - offs[0]) - want) <= 2 * TOL_MS, (offs, sent)
     assert turn.data["waited"] is True and turn.data["judgement"]["hits"] == 3
     # the model and the pulse were scheduled ahead at their exact grid times
     model_at = [c["at_ns"] for c in audio.calls if c["name"] == "drum:50"]

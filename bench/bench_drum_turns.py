@@ -1,0 +1,208 @@
+"""Drum turn-taking on the real stack: logged inter-onset intervals against the frames sent,
+and hit → sound through the fast path.
+
+A private JACK dummy server (48 kHz, 128 frames). Two frame-exact JACK-Client probes in child
+processes (tests/midi/jack_probe.py) play the therapist's pad and the client's pad; the app
+runs headless on the real clock with the MIDI hub on python-rtmidi's JACK API wired to
+``app.midi_sink`` (as prelude_play/shell/devices.py does) and the audio engine on PortAudio's
+JACK host API. Exchanges run in "therapist" model mode: the therapist plays 4 strokes, the
+client copies them.
+
+Reported:
+* |logged IOI − sent IOI| (ms) over every interval in the logged turn events (model and copy);
+* hit → sound: from the hit's logged MIDI stamp to the moment the engine's voice for it reaches
+  the DAC (the engine's own frame → app-clock map), in ms and audio periods. This starts at the
+  MIDI stamp, so it does not include the time from the pad to that stamp.
+
+Run: python -m bench.bench_drum_turns [--exchanges N] [--write docs/bench/drums.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def _frame(pilot) -> None:
+    """One app frame at the app's own 60 fps (an unthrottled loop would starve the audio
+    callback and the MIDI thread of the GIL, which the real app never does)."""
+    t = time.perf_counter()
+    pilot.step()
+    left = 1 / 60 - (time.perf_counter() - t)
+    if left > 0:
+        time.sleep(left)
+
+
+def _send_async(probe, events):
+    out: dict = {}
+    th = threading.Thread(target=lambda: out.setdefault("sent", probe.send(events, timeout=60)), daemon=True)
+    th.start()
+    return th, out
+
+
+def run(exchanges: int, seed: int, with_audio: bool) -> dict:
+    from prelude_play.clock import MonotonicClock
+    from prelude_play.midi.hub import MidiConfig, MidiHub
+    from prelude_play.midi.instruments import load_instruments
+    from prelude_play.midi.rtmidi_backend import RtMidiBackend
+    from prelude_play.shell.pilot import run_test
+    from tests.jack import start_jack
+    from tests.midi.jack_probe import ProbeProcess
+
+    server = start_jack()
+    engine = None
+    try:
+        clock = MonotonicClock()
+        if with_audio:
+            import sounddevice as sd
+
+            from prelude_play.audio import SoundBank, open_engine
+
+            sd._terminate()
+            sd._initialize()
+            engine = open_engine("sounddevice", clock=clock, blocksize=128, fallback=False, bank=SoundBank(48000))
+        target = [lambda ev: None]
+        probes = {"therapist": ProbeProcess("pp-bdt-therapist"), "pad": ProbeProcess("pp-bdt-pad")}
+        hub = MidiHub(RtMidiBackend(clock=clock, api="jack", client_name="pp-bdt-app"), clock=clock,
+                      sink=lambda ev: target[0](ev), config=MidiConfig(api="jack", poll_interval_s=0.2),
+                      instruments=load_instruments(ROOT / "config" / "instruments.toml"))
+        hub.start()
+        rng = random.Random(seed)
+        ioi_err: list[float] = []
+        latency: list[float] = []
+        turns_ok = 0
+        try:
+            want = sorted(p.port_name for p in probes.values())
+            deadline = time.monotonic() + 20
+            while sorted(n for n in hub.inputs if n.startswith("pp-bdt-")) != want:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"hub did not open the probes: {hub.inputs}")
+                time.sleep(0.05)
+            time.sleep(0.2)
+            with tempfile.TemporaryDirectory() as tmp, \
+                    run_test(data_dir=Path(tmp), clock=clock, audio=engine) as pilot:
+                target[0] = pilot.app.midi_sink
+                app = pilot.app
+                app.store.ensure_client("bench")
+                app.store.set_client_profile("bench", {"activities": {"drum_turns": {
+                    "count_in_beats": 0, "model_source": "therapist", "therapist_hits": 4, "handover_ms": 150,
+                    "client_silence_ms": 4000, "feedback_ms": 300}}})
+                app.select_client("bench")
+                app.start_activity("drum_turns")
+                act = app.activity
+                if act is None:
+                    raise RuntimeError(f"drum_turns did not start: {app.notices}")
+                rate = probes["pad"].rate
+                starts_seen = engine.voice_starts(0)[0] if engine else 0
+                for _ in range(exchanges):
+                    while act.state.phase != "therapist":
+                        _frame(pilot)
+                    iois = [rng.randrange(250, 700) for _ in range(3)]
+                    onsets, t = [0], 0
+                    for d in iois:
+                        t += d
+                        onsets.append(t)
+                    th_ev = [(int(o * rate / 1000) + rng.randrange(128), bytes([0x99, 38, 100])) for o in onsets]
+                    copy_at = onsets[-1] + 150 + rng.randrange(300, 600)
+                    c_iois = [max(120, d + rng.randrange(-60, 60)) for d in iois]
+                    c_on = [copy_at]
+                    for d in c_iois:
+                        c_on.append(c_on[-1] + d)
+                    pad_ev = [(int(o * rate / 1000) + rng.randrange(128), bytes([0x99, 38, 90])) for o in c_on]
+                    t1, out1 = _send_async(probes["therapist"], th_ev)
+                    t1.join(0.05)
+                    t2, out2 = _send_async(probes["pad"], pad_ev)
+                    while t1.is_alive() or t2.is_alive() or act.state.phase not in ("feedback", "therapist"):
+                        _frame(pilot)
+                    pilot.step()
+                    app.store.flush()
+                    turns = [e for e in app.store.events() if e.kind == "turn"]
+                    model, copy = turns[-2], turns[-1]
+                    if len(model.data["model"]) != 4 or len(copy.data["hits"]) != 4:
+                        continue
+                    turns_ok += 1
+                    for logged, sent in ((model.data["model"], out1["sent"]), (copy.data["hits"], out2["sent"])):
+                        for i in range(1, 4):
+                            got = (logged[i]["t_ns"] - logged[i - 1]["t_ns"]) / 1e6
+                            ioi_err.append(abs(got - (sent[i] - sent[i - 1]) * 1000 / rate))
+                    if engine is not None:
+                        starts_seen, rows = engine.voice_starts(starts_seen)
+                        hits = [h["t_ns"] for h in model.data["model"]] + [h["t_ns"] for h in copy.data["hits"]]
+                        dacs = sorted(r[2] for r in rows)
+                        for h in hits:  # the first voice heard at or after the hit's stamp
+                            later = [d for d in dacs if h - 1_000_000 <= d <= h + 100_000_000]
+                            if later:
+                                latency.append((later[0] - h) / 1e6)
+                target[0] = lambda ev: None
+            period_ms = 128 * 1000 / 48000
+            res = {"exchanges": exchanges, "turns_ok": turns_ok, "intervals": len(ioi_err),
+                   "err_p50": pct(ioi_err, 0.5), "err_p99": pct(ioi_err, 0.99), "err_max": max(ioi_err),
+                   "err_mean": statistics.fmean(ioi_err), "period_ms": period_ms,
+                   "audio": engine.backend.describe() if engine else None}
+            if latency:
+                res.update(lat_n=len(latency), lat_p50=pct(latency, 0.5), lat_p99=pct(latency, 0.99),
+                           lat_max=max(latency), lat_sd=statistics.pstdev(latency),
+                           within_2_periods=sum(1 for x in latency if x <= 2 * period_ms) / len(latency))
+            if engine is not None:
+                res["engine"] = engine.stats()
+            return res
+        finally:
+            hub.stop()
+            for p in probes.values():
+                p.close()
+    finally:
+        if engine is not None:
+            engine.close()
+        try:
+            import sounddevice as sd
+
+            sd._terminate()
+        except (ImportError, OSError):
+            pass
+        server.stop()
+
+
+def report(r: dict) -> str:
+    lines = [
+        f"Drum turns on the real stack: JACK dummy 48000 Hz / 128 frames (period {r['period_ms']:.2f} ms), "
+        f"{r['exchanges']} exchanges ({r['turns_ok']} complete), {r['intervals']} logged intervals",
+        f"  |logged IOI - sent IOI| ms: p50 {r['err_p50']:.3f}  p99 {r['err_p99']:.3f}  max {r['err_max']:.3f}  "
+        f"mean {r['err_mean']:.3f}   (target p99 <= 0.5)",
+    ]
+    if "lat_n" in r:
+        lines.append(
+            f"  hit (MIDI stamp) -> voice at DAC ms: p50 {r['lat_p50']:.3f}  p99 {r['lat_p99']:.3f}  "
+            f"max {r['lat_max']:.3f}  sd {r['lat_sd']:.3f}  ({r['lat_p50'] / r['period_ms']:.2f} periods median; "
+            f"{100 * r['within_2_periods']:.0f}% within 2 periods; n={r['lat_n']})")
+        lines.append(f"  audio: {r['audio']}; engine xruns {r['engine']['xruns']}, late starts "
+                     f"{r['engine']['late_starts']}, load max {r['engine']['load_max']:.2f}")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--exchanges", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-audio", action="store_true", help="MIDI only (no PortAudio engine)")
+    ap.add_argument("--write", type=Path, default=None, help="also write the figures to this file")
+    args = ap.parse_args()
+    text = report(run(args.exchanges, args.seed, not args.no_audio))
+    print(text, end="")
+    if args.write:
+        args.write.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
