@@ -141,7 +141,7 @@ class AudioConfig:
 
 @dataclass
 class MidiConfig:
-    api: str = field(default="auto", metadata=_choice("auto", "alsa", "jack", "coremidi", "winmm", "virtual", "none"))
+    api: str = field(default="auto", metadata=_choice("auto", "alsa", "jack", "rtmidi-jack", "coremidi", "winmm", "virtual", "none"))
     include: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=lambda: ["Midi Through*", "RtMidi*", "prelude-play*"])
     watch_interval_s: float = field(default=1.0, metadata=_range(0.1, 2.0))

@@ -2,8 +2,9 @@
 
 A backend lists port names, opens input ports (delivering raw bytes with app-clock timestamps)
 and output ports. Built-in names: ``rtmidi`` (python-rtmidi; API "auto", "alsa", "jack",
-"coremidi", "winmm") and ``virtual`` (in memory, for tests). Any other name is taken as
-``package.module:Class``.
+"coremidi", "winmm"), ``jackclient`` (JACK through JACK-Client: frame-exact stamps, no GIL held
+while waiting on the server; API "jack") and ``virtual`` (in memory, for tests). Any other name
+is taken as ``package.module:Class``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from prelude_play.midi.ports import MidiIn, MidiOut, RawHandler
 
 BUILTIN_BACKENDS = {
     "rtmidi": "prelude_play.midi.rtmidi_backend:RtMidiBackend",
+    "jackclient": "prelude_play.midi.jack_backend:JackClientBackend",
     "virtual": "prelude_play.midi.virtual:VirtualBackend",
 }
 DEFAULT_CLIENT_NAME = "prelude-play"

@@ -57,6 +57,26 @@ def load_instrument_map(data_dir: Path | None) -> tuple[Any, list[str]]:
         return InstrumentMap(), [f"{exc} (using a plain map: every pad and key is the client's)"]
 
 
+def midi_backend_for(api: str) -> tuple[str, str]:
+    """(backend name, backend API) for a config/CLI ``midi.api``.
+
+    ``jack`` means the JACK-Client backend when the ``jack`` module loads (frame-exact stamps,
+    and no GIL held while waiting on the JACK server, which python-rtmidi does and which can
+    deadlock against the audio engine's Python JACK callback); otherwise rtmidi's JACK API.
+    ``rtmidi-jack`` forces rtmidi's JACK API."""
+    if api == "virtual":
+        return "virtual", "auto"
+    if api == "rtmidi-jack":
+        return "rtmidi", "jack"
+    if api == "jack":
+        try:
+            import jack  # noqa: F401 - JACK-Client; loads libjack
+        except (ImportError, OSError):
+            return "rtmidi", "jack"
+        return "jackclient", "jack"
+    return "rtmidi", api
+
+
 def build_midi(cfg: AppConfig, clock: Clock, sink: Callable[[InputEvent], None],
                api: str | None = None, data_dir: Path | None = None) -> tuple[Any, Any, list[str]]:
     """The MIDI hub (every input, hot-plug) and the keyboard output, or (None, None, notices)."""
@@ -70,11 +90,12 @@ def build_midi(cfg: AppConfig, clock: Clock, sink: Callable[[InputEvent], None],
     except ImportError as exc:
         return None, None, [f"MIDI unavailable ({exc}); touch and keys still work"]
     instruments, notices = load_instrument_map(data_dir)
+    backend_name, backend_api = midi_backend_for(api)
     try:
-        backend = load_backend("virtual" if api == "virtual" else "rtmidi", clock=clock,
-                               api="auto" if api == "virtual" else api)
+        backend = load_backend(backend_name, clock=clock, api=backend_api)
         hub = MidiHub(backend, clock=clock, sink=sink, instruments=instruments, config=HubConfig(
-            api=api, include=tuple(cfg.midi.include), exclude=tuple(cfg.midi.exclude),
+            backend=backend_name, api=backend_api,
+            include=tuple(cfg.midi.include), exclude=tuple(cfg.midi.exclude),
             poll_interval_s=cfg.midi.watch_interval_s))
         hub.start()
         out = hub.open_output(cfg.midi.output) if cfg.midi.output else None
