@@ -3,16 +3,16 @@ client's pad, the screen and the keyboard at exact times on the FakeClock and re
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.screens import publish
 
 from prelude_play.shell.pilot import run_test
 from tests.fakes import RecordingAudio
 
 ART = Path(__file__).resolve().parents[1] / "_artifacts"
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 MS = 1_000_000
 
 
@@ -232,9 +232,8 @@ def test_screenshots_therapist_turn_client_turn_feedback(tmp_path, audio, size):
         img = pygame.image.load(str(shot))
         assert img.get_size() == size
     if size == (1280, 800):
-        DOCS.mkdir(parents=True, exist_ok=True)
         for shot in names:
-            shutil.copy(shot, DOCS / shot.name.replace("_1280x800", ""))
+            publish(shot, shot.name.replace("_1280x800", ""))
 
 
 def test_low_stimulation_screenshot(tmp_path, audio):

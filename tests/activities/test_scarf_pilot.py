@@ -3,18 +3,18 @@ keys / the therapist's MIDI keyboard / the overlay, client confirmation, and the
 
 from __future__ import annotations
 
-import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.screens import publish
+
 from prelude_play.events import InputEvent
 from prelude_play.shell.pilot import run_test
 
 ART = Path(__file__).resolve().parents[1] / "_artifacts"
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 GOALS = {"gross_motor", "attention_executive", "self_awareness", "self_expression"}
 MS = 1_000_000
 
@@ -250,9 +250,8 @@ def test_cue_card_screenshots(tmp_path, audio, size):
         colours = {img.get_at((x, y))[:3] for x in range(0, w, 23) for y in range(0, h, 29)}
         assert len(colours) > 4
     if size == (1280, 800):
-        DOCS.mkdir(parents=True, exist_ok=True)
         for shot in shots[:2]:
-            shutil.copy(shot, DOCS / shot.name.replace("_1280x800", ""))
+            publish(shot, shot.name.replace("_1280x800", ""))
 
 
 def test_silence_all_freezes_the_music_until_the_therapist_goes_again(tmp_path):

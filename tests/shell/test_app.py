@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 import textwrap
 import threading
@@ -10,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.screens import publish
+
 from prelude_play.config import AppConfig
 from prelude_play.shell.pilot import run_test
 from tests.fakes import RecordingAudio, RecordingMidiOut
 
 ART = Path(__file__).resolve().parents[1] / "_artifacts"
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def events(pilot, kind=None):
@@ -238,9 +238,8 @@ def test_screenshots_home_host_overlay(tmp_path, size):
         colours = {img.get_at((x, y))[:3] for x in range(0, w, 37) for y in range(0, h, 41)}
         assert len(colours) > 4
     if size == (1280, 800):
-        DOCS.mkdir(parents=True, exist_ok=True)
         for shot in shots:
-            shutil.copy(shot, DOCS / shot.name)
+            publish(shot)
 
 
 def test_pad_hits_while_the_therapist_panel_is_open_are_still_logged(tmp_path, audio):
