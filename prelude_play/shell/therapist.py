@@ -308,7 +308,9 @@ class ClientEditScreen(FormScreen):
             self.buttons.append(Button("goal:cancel", self.t("Cancel"), _row(theme, x1 + half + gap, y, half, rh),
                                        font_size=28, on_press=self.cancel_goal))
         bottom = pygame.Rect(pad, h - pad - theme.px(88), (w - 5 * pad) // 4, theme.px(88))
-        nav = [("save", self.t("Save"), self.save, th.GOOD), ("archive", self.t("Archive"), self.archive, th.PANEL_HI),
+        second = (("export_first", self.t("Export first"), self.export_first, th.GOOD) if self.confirm_delete
+                  else ("archive", self.t("Archive"), self.archive, th.PANEL_HI))
+        nav = [("save", self.t("Save"), self.save, th.GOOD), second,
                ("delete", self.t("Tap again to delete forever") if self.confirm_delete else self.t("Delete…"),
                 self.delete, th.DANGER),
                ("back", self.t("Back"), self.back, th.PANEL_HI)]
@@ -420,8 +422,8 @@ class ClientEditScreen(FormScreen):
         assert self.client_id is not None
         if not self.confirm_delete:
             self.confirm_delete = 1
-            self.say(self.t("Export this client's data first? Use Export on the home screen. "
-                            "Deleting removes every event for good."), th.NOT_YET)
+            self.say(self.t("Deleting removes every event for good. Export this client's data first?"),
+                     th.NOT_YET)
             self.layout()
             return
         n = self.app.store.purge_client(self.client_id, confirm_code=self.code)
@@ -430,6 +432,13 @@ class ClientEditScreen(FormScreen):
         self.client_id = None
         self.app.notify(self.t("Client deleted ({n} events)").format(n=n))
         self.app.show("clients")
+
+    def export_first(self) -> None:
+        """The export offered before a delete: this client's data, to the drive the therapist picks."""
+        self.confirm_delete = 0
+        if self.client_id is not None:
+            self.app.select_client(self.client_id)
+        self.app.therapist.open_export()
 
     def back(self) -> None:
         self.unfocus()
@@ -943,6 +952,7 @@ class Therapist:
         self.plans = PlanBook(app.store, dirs)
         for p in self.plans.problems:
             app.notices.append(str(p))
+        app.notices.extend(getattr(app.store, "notices", []))  # e.g. "store upgraded, backup kept at ..."
         self.areas = _area_titles()
         self.schedule: LiveSchedule | None = None
         self.clients = ClientsScreen(app)

@@ -23,8 +23,7 @@ from prelude_play import __version__
 from prelude_play.store.clients import parse_target
 from prelude_play.store.eventlog import EventLog, StoredEvent
 from prelude_play.store.export import RAW_COLUMNS, Selection, _atomic_write, raw_event_rows, select_sessions
-from prelude_play.store.summary import (GoalStats, SessionSummary, apply_corrections, consistency_level,
-                                        summarize_session)
+from prelude_play.store.summary import GoalStats, SessionSummary, summarize_session
 
 REPORT_KINDS = ("e.outcome IS NOT NULL OR e.actor = 'system' OR e.kind IN ('correction', 'note', 'panic', "
                 "'filtered_touch', 'filtered_hit', 'plan_skip', 'plan_insert')")
@@ -114,49 +113,70 @@ class ClientData:
     events: dict[str, list[StoredEvent]]  # per session id, corrections applied
 
 
-def _progress_svg(title: str, points: list[tuple[int, str, GoalStats | None]], phases: list[tuple[int, str]],
-                  target: float | None) -> str:
-    """% independent (and % successful) per session, phase changes dotted, target dashed."""
-    import matplotlib
+class ProgressPlotter:
+    """Draws the per-goal progress plots as inline SVG, reusing one matplotlib figure.
 
-    matplotlib.use("Agg", force=False)
-    from matplotlib.backends.backend_svg import FigureCanvasSVG
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    Building axes and tick objects is most of matplotlib's cost per plot, so the axes are made
+    once per report and only the data artists change between goals (about 3x faster; the
+    export benchmark's 100 sessions × 500 events needs it).
+    """
 
-    with matplotlib.rc_context({"svg.fonttype": "none", "font.size": 9, "svg.hashsalt": "prelude"}):
-        fig = Figure(figsize=(5.4, 2.5), dpi=100)
-        FigureCanvasSVG(fig)
-        ax = fig.add_subplot()
-        xs = [n for n, _, g in points if g is not None and g.trials]
-        ind = [g.pct_independent for _, _, g in points if g is not None and g.trials]
-        suc = [g.pct_success for _, _, g in points if g is not None and g.trials]
-        ax.plot(xs, suc, color="#8a93a8", linestyle="--", linewidth=1.2, marker=".")
-        ax.plot(xs, ind, color="#b5651d", linewidth=2, marker="o", markersize=4)
-        if target is not None:
-            ax.axhline(target, color="#1f7a4d", linewidth=1, linestyle=(0, (6, 3)))
-            ax.text(0.995, target, f" target {target:.0f}%", transform=ax.get_yaxis_transform(), ha="right",
-                    va="bottom", fontsize=8, color="#1f7a4d")
-        for x, label in phases:
-            ax.axvline(x - 0.5, color="#1d2330", linewidth=1, linestyle=":")
-            ax.text(x - 0.55, 97, label if len(label) < 34 else label[:32] + "…", fontsize=6.5, rotation=90,
-                    va="top", ha="right", color="#1d2330")
-        ax.set_ylim(0, 100)
-        n = max((p[0] for p in points), default=1)
-        ax.set_xlim(0.5, n + 0.5)
-        # Few ticks on purpose: tick objects are most of matplotlib's cost per plot.
-        ax.set_yticks([0, 50, 100])
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
-        ax.set_xlabel("session", labelpad=1)
-        ax.set_ylabel("% of trials", labelpad=1)
-        ax.spines[["top", "right"]].set_visible(False)
-        ax.grid(axis="y", color="#e6e8ee", linewidth=0.6)
-        ax.set_title(title if len(title) < 60 else title[:57] + "…", fontsize=10, loc="left", pad=8)
-        fig.subplots_adjust(left=0.11, right=0.98, top=0.88, bottom=0.17)  # fixed: tight_layout is slow
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg")
-    svg = buf.getvalue()
-    return svg[svg.index("<svg"):]
+    RC = {"svg.fonttype": "none", "font.size": 9, "svg.hashsalt": "prelude"}
+
+    def __init__(self) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        from matplotlib.backends.backend_svg import FigureCanvasSVG
+        from matplotlib.figure import Figure
+
+        with matplotlib.rc_context(self.RC):
+            self.fig = Figure(figsize=(5.4, 2.5), dpi=100)
+            FigureCanvasSVG(self.fig)
+            ax = self.ax = self.fig.add_subplot()
+            ax.set_ylim(0, 100)
+            ax.set_yticks([0, 50, 100])  # few ticks on purpose: tick objects are the costly part
+            ax.set_xlabel("session", labelpad=1)
+            ax.set_ylabel("% of trials", labelpad=1)
+            ax.spines[["top", "right"]].set_visible(False)
+            ax.grid(axis="y", color="#e6e8ee", linewidth=0.6)
+            self.fig.subplots_adjust(left=0.11, right=0.98, top=0.88, bottom=0.17)  # tight_layout is slow
+        self._n: int | None = None
+
+    def svg(self, title: str, points: list[tuple[int, str, GoalStats | None]], phases: list[tuple[int, str]],
+            target: float | None) -> str:
+        """% independent (and % successful) per session, phase changes dotted, target dashed."""
+        import matplotlib
+        from matplotlib.ticker import MaxNLocator
+
+        ax = self.ax
+        with matplotlib.rc_context(self.RC):
+            for artist in list(ax.lines) + list(ax.texts):
+                artist.remove()
+            xs = [n for n, _, g in points if g is not None and g.trials]
+            ind = [g.pct_independent for _, _, g in points if g is not None and g.trials]
+            suc = [g.pct_success for _, _, g in points if g is not None and g.trials]
+            ax.plot(xs, suc, color="#8a93a8", linestyle="--", linewidth=1.2, marker=".")
+            ax.plot(xs, ind, color="#b5651d", linewidth=2, marker="o", markersize=4)
+            if target is not None:
+                ax.axhline(target, color="#1f7a4d", linewidth=1, linestyle=(0, (6, 3)))
+                ax.text(0.995, target, f" target {target:.0f}%", transform=ax.get_yaxis_transform(), ha="right",
+                        va="bottom", fontsize=8, color="#1f7a4d")
+            for x, label in phases:
+                ax.axvline(x - 0.5, color="#1d2330", linewidth=1, linestyle=":")
+                ax.text(x - 0.55, 97, label if len(label) < 34 else label[:32] + "…", fontsize=6.5, rotation=90,
+                        va="top", ha="right", color="#1d2330")
+            n = max((p[0] for p in points), default=1)
+            if n != self._n:
+                ax.set_xlim(0.5, n + 0.5)
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
+                self._n = n
+            ax.set_ylim(0, 100)
+            ax.set_title(title if len(title) < 60 else title[:57] + "…", fontsize=10, loc="left", pad=8)
+            buf = io.StringIO()
+            self.fig.savefig(buf, format="svg")
+        svg = buf.getvalue()
+        return svg[svg.index("<svg"):]
 
 
 def _trial_marks(events: list[StoredEvent], tag: str, independent: str) -> str:
@@ -215,9 +235,12 @@ def build_html(store: EventLog, *, names: bool = False, selection: Selection | N
     # usually half the log, are counted in SQL instead of being decoded.
     for r in raw_event_rows(store, sel, sessions, where=REPORT_KINDS):
         d = dict(zip(RAW_COLUMNS, r[:13]))
-        by_session[d["session_id"]].append(StoredEvent(**d, goals=tuple(json.loads(r[13])), data=json.loads(r[14])))
+        # Trials need only their goals; data is decoded for the kinds whose text the report shows.
+        data = json.loads(r[14]) if d["outcome"] is None or d["kind"] == "correction" else {}
+        by_session[d["session_id"]].append(StoredEvent(**d, goals=tuple(json.loads(r[13])), data=data))
     counts = dict(store.db.execute("SELECT session_id, count(*) FROM events GROUP BY session_id").fetchall())
     title = goal_titler(area_titles(), all_clients.values())
+    plotter = ProgressPlotter() if sessions else None
     per_client: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for s in sessions:
         per_client[s["client_id"]].append(s)
@@ -234,7 +257,7 @@ def build_html(store: EventLog, *, names: bool = False, selection: Selection | N
     for cid, sess in per_client.items():
         c = all_clients.get(cid, {"id": cid, "code": "?", "display_name": "?", "profile": {}})
         label = c["display_name"] if names else c["code"]
-        parts.append(_client_section(c, label, sess, by_session, title, independent, counts))
+        parts.append(_client_section(c, label, sess, by_session, title, independent, counts, plotter))
     parts.append(_footer(store, sessions, sel, names, settings))
     parts.append("</body></html>")
     return "".join(parts)
@@ -242,8 +265,7 @@ def build_html(store: EventLog, *, names: bool = False, selection: Selection | N
 
 def _client_section(c: dict[str, Any], label: str, sessions: list[dict[str, Any]],
                     by_session: dict[str, list[StoredEvent]], title: Callable[[str], str], independent: str,
-                    counts: dict[str, int]) -> str:
-    corrected = {s["id"]: apply_corrections(by_session.get(s["id"], [])) for s in sessions}
+                    counts: dict[str, int], plotter: "ProgressPlotter | None" = None) -> str:
     summaries: dict[str, SessionSummary] = {
         s["id"]: summarize_session(s, by_session.get(s["id"], []), label, independent_level=independent)
         for s in sessions}
@@ -280,11 +302,12 @@ def _client_section(c: dict[str, Any], label: str, sessions: list[dict[str, Any]
     own_areas = {g.get("area") for g in own_goals.values()}
     plotted = [t for t in tags if total.get(t) and total[t].trials and t not in own_areas]
     if plotted:
+        plotter = plotter or ProgressPlotter()
         out.append('<h3>Progress across sessions</h3><div class="plots">')
         for tag in plotted:
             tgt = parse_target(own_goals.get(tag, {}).get("target", ""))
-            svg = _progress_svg(title(tag), points_for[tag], _phases(sessions, per_session, tag),
-                                tgt.percent if tgt else None)
+            svg = plotter.svg(title(tag), points_for[tag], _phases(sessions, per_session, tag),
+                              tgt.percent if tgt else None)
             out.append(f'<div class="plot">{svg}</div>')
         out.append("</div><div class=\"legend\"><b style=\"color:#b5651d\">━ % independent</b> · "
                    "<b style=\"color:#8a93a8\">╌ % successful (any prompt)</b> · "
@@ -292,7 +315,7 @@ def _client_section(c: dict[str, Any], label: str, sessions: list[dict[str, Any]
                    "the activities working on the goal changed), labelled with what changed.</div>")
     out.append("<h3>Sessions</h3>")
     for n, s in enumerate(sessions, start=1):
-        out.append(_session_block(n, s, summaries[s["id"]], corrected[s["id"]], title, independent))
+        out.append(_session_block(n, s, summaries[s["id"]], summaries[s["id"]].corrected, title, independent))
     out.append("</section>")
     return "".join(out)
 

@@ -112,7 +112,10 @@ def goal_stats(events: Iterable[StoredEvent], *, independent_level: str = "indep
         if not is_trial(e):
             continue
         for tag in e.goals:
-            stats.setdefault(tag, GoalStats(tag)).add(e, independent_level)
+            g = stats.get(tag)
+            if g is None:
+                g = stats[tag] = GoalStats(tag)
+            g.add(e, independent_level)
     return stats
 
 
@@ -127,6 +130,7 @@ class SessionSummary:
     duration_min: float | None
     corrections: int
     events: int
+    corrected: list[StoredEvent] = field(default_factory=list, repr=False)  # the events after corrections
 
 
 def _minutes(start: str, end: str | None) -> float | None:
@@ -171,7 +175,7 @@ def summarize_session(session: dict[str, Any], events: Iterable[StoredEvent], cl
         goals=goal_stats(evs, independent_level=independent_level, corrected=True),
         activities=activities, notable=notable, notes=[n for n in notes if n.strip()],
         duration_min=_minutes(session["started"], session.get("ended")),
-        corrections=sum(1 for e in raw if e.kind == "correction"), events=len(raw))
+        corrections=sum(1 for e in raw if e.kind == "correction"), events=len(raw), corrected=evs)
 
 
 def _clock(t_ms: float) -> str:
@@ -189,7 +193,7 @@ def summary_text(s: SessionSummary, goal_title: Callable[[str], str],
     when = s.session["started"][:16].replace("T", " ")
     dur = f", {s.duration_min:.0f} min" if s.duration_min is not None else ""
     lines = [f"{t('Session')} {when}{dur} — {s.client_label}"]
-    lines.append(f"S: " + (" / ".join(s.notes) if s.notes else t("(no notes)")))
+    lines.append("S: " + (" / ".join(s.notes) if s.notes else t("(no notes)")))
     acts = ", ".join(activity_title(a) for a in s.activities) or t("none")
     lines.append(f"O: {t('Activities')}: {acts}.")
     for tag, g in sorted(s.goals.items(), key=lambda kv: (not kv[0].startswith("client:"), kv[0])):

@@ -153,6 +153,18 @@ def test_therapist_tools_and_quitting_need_the_pin(tmp_path):
         assert not app.running
 
 
+def test_closing_the_window_during_a_session_asks_for_the_pin(tmp_path):
+    import pygame
+
+    with run_test(data_dir=tmp_path, client="ari", activity="free_play") as pilot:
+        app = pilot.app
+        pygame.event.post(pygame.event.Event(pygame.QUIT))
+        pilot.step()
+        assert app.running and app.modal == "pin"
+        pin(pilot)
+        assert not app.running
+
+
 def test_switching_clients_is_refused_during_a_session(tmp_path):
     with run_test(data_dir=tmp_path, client="ari", activity="free_play") as pilot:
         app = pilot.app
@@ -208,6 +220,12 @@ def test_client_editor_edits_archives_and_deletes_only_with_confirmation(tmp_pat
         app.store.end_session(s)
         pilot.tap("delete")
         assert app.store.client(cid) is not None and "Export" in app.therapist.editor.message
+        pilot.tap("export_first")  # the export is offered before anything is deleted
+        assert app.screen == "export" and app.therapist.export.selection().client == cid
+        pilot.tap("back")
+        open_tool(pilot, "clients")
+        pilot.tap(f"clients:{cid}")
+        pilot.tap("delete")
         pilot.tap("delete")
         assert app.store.client(cid) is None and app.store.sessions() == []
     assert shot.exists()
