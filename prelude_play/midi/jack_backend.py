@@ -59,7 +59,7 @@ class FrameTimeMap:
     """
 
     def __init__(self, rate: int, *, drift_ppm: float = 200.0, window: int = 256,
-                 reanchor_ms: float = 1.0, max_gap_s: float = 5.0) -> None:
+                 reanchor_ms: float = 1.0, max_gap_s: float = 5.0, resync_cycles: int = 8) -> None:
         if rate <= 0:
             raise ValueError(f"sample rate must be positive, got {rate}")
         self.rate = rate
@@ -74,6 +74,8 @@ class FrameTimeMap:
         self._wcount = 0
         self.reanchors = 0
         self.irregular = 0  # cycles whose frame time did not follow on (xruns)
+        self._resync_cycles = resync_cycles
+        self._mismatch = 0  # consecutive cycles counted on although JACK's reading differed
 
     @property
     def ready(self) -> bool:
@@ -82,18 +84,36 @@ class FrameTimeMap:
     def _base(self, ext: int) -> int:
         return ext * 1_000_000_000 // self.rate
 
-    def observe(self, frame: int, now_ns: int, frames: int | None = None) -> None:
-        """One process callback's (last_frame_time, clock). With ``frames`` (the cycle's size)
-        a cycle that did not follow the previous one by exactly ``frames`` is not trusted for
-        the offset: after an xrun a late callback can read the next cycle's frame time."""
+    def observe(self, frame: int, now_ns: int, frames: int | None = None) -> int:
+        """One process callback's (last_frame_time, clock); returns the frame the cycle's
+        events are counted from.
+
+        With ``frames`` (the cycle's size), JACK calling this once per cycle is trusted over
+        ``last_frame_time``: a callback running so late that the next cycle has begun reads
+        that cycle's frame time (seen under load as jumps of two periods and repeats). So the
+        cycle is counted as the previous one plus ``frames`` while the reading is at most one
+        period off, and re-synchronised to JACK's reading when it is further off or stays off
+        for ``resync_cycles`` cycles (cycles really skipped). Such cycles do not move the offset.
+        """
         if self._raw is None:
             self._raw, self._ext = frame & _FRAME_MASK, 0
             self._offset = now_ns
             self._wmin, self._wcount = now_ns, 0
-            return
+            return frame & _FRAME_MASK
         d = (frame - self._raw) & _FRAME_MASK
         if d >= _HALF:
             d -= 1 << 32
+        trusted = True
+        if frames is not None and d != frames:
+            trusted = False
+            if abs(d - frames) <= frames and self._mismatch < self._resync_cycles:
+                self._mismatch += 1
+                d = frames
+                frame = self._raw + frames
+            else:
+                self._mismatch = 0
+        elif frames is not None:
+            self._mismatch = 0
         self._raw = frame & _FRAME_MASK
         self._ext += d
         candidate = now_ns - self._base(self._ext)
@@ -101,12 +121,12 @@ class FrameTimeMap:
             self._offset = candidate
             self._wmin, self._wcount = candidate, 0
             self.reanchors += 1
-            return
+            return self._raw
         allowed = self._offset + int(d * 1_000_000_000 * self._drift / self.rate)
-        if frames is not None and d != frames:
+        if not trusted:
             self._offset = allowed
             self.irregular += 1
-            return
+            return self._raw
         self._offset = candidate if candidate < allowed else allowed
         if self._wcount == 0 or candidate < self._wmin:
             self._wmin = candidate
@@ -116,6 +136,7 @@ class FrameTimeMap:
                 self._offset = self._wmin
                 self.reanchors += 1
             self._wcount = 0
+        return self._raw
 
     def to_ns(self, frame: int) -> int:
         """App time of a frame near the last observed one (within ±2³¹ frames)."""
@@ -276,6 +297,7 @@ class JackClientBackend:
         self.changed = threading.Event()
         self.cycles = 0
         self.callback_errors = 0
+        self.xruns = 0  # JACK xruns seen while this client ran (late cycles: stamps may be off)
         self._port_serial = 0
         with self._lock:
             self._ensure_client()
@@ -308,6 +330,7 @@ class JackClientBackend:
             client.set_shutdown_callback(self._make_shutdown(self._shutdown))
             client.set_port_registration_callback(self._registration, only_available=False)
             client.set_client_registration_callback(self._client_registration)
+            client.set_xrun_callback(self._xrun)
             client.activate()
         except jack.JackError as exc:
             client.close()
@@ -338,8 +361,7 @@ class JackClientBackend:
         def process(frames: int) -> None:
             now = now_ns()  # first: the least-delayed wake-ups define the frame→time map
             try:
-                f0 = client.last_frame_time
-                tmap.observe(f0, now, frames)
+                f0 = tmap.observe(client.last_frame_time, now, frames)
                 to_ns = tmap.to_ns
                 for inp in backend._inputs:
                     inp.process(f0, inp.jack_port.incoming_midi_events(), to_ns)
@@ -350,6 +372,9 @@ class JackClientBackend:
             backend.cycles += 1
 
         return process
+
+    def _xrun(self, delayed_usecs: float) -> None:
+        self.xruns += 1  # notification thread; counted for stats, tests and benchmarks
 
     def _registration(self, port: Any, register: bool) -> None:
         self._changed()

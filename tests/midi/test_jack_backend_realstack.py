@@ -5,7 +5,10 @@ process (python-rtmidi's deadlock scenario), and sends MIDI out through a queue.
 
 What is asserted on timing (loose enough for a loaded CI machine; the tight figures are in
 bench/bench_midi.py): over tagged note-ons sent 20–60 ms apart at odd frame offsets,
-|logged interval − sent interval| p95 ≤ 0.5 ms and max ≤ 2 ms, at most one note lost.
+|logged interval − sent interval| p95 ≤ 0.5 ms, at most one note lost, and max ≤ 2 ms when
+JACK reported no xrun during the burst. With xruns (an overloaded machine: late callbacks, the
+dummy driver stalling) single events can be a period or a stall off, on the probe's side as
+well as ours, so then only max ≤ 10 ms is asserted.
 """
 
 import threading
@@ -83,6 +86,7 @@ def test_probe_found_and_intervals_match_frames(hub):
         for i in range(n):
             offsets.append(at)
             at += 960 + (i * 997) % 1920 + (i * 37) % 128  # 20–60 ms, every frame offset
+        xruns0 = h.backend.xruns
         before = clock.now_ns()
         sent = probe.send([(o, bytes([0x99, *tag(i)])) for i, o in enumerate(offsets)])
         time.sleep(0.2)
@@ -94,7 +98,7 @@ def test_probe_found_and_intervals_match_frames(hub):
             abs((hits[tag(i)].t_ns - hits[tag(i - 1)].t_ns) / 1e6 - (sent[i] - sent[i - 1]) * 1000 / probe.rate)
             for i in range(1, n) if tag(i) in hits and tag(i - 1) in hits)
         assert errors[int(0.95 * (len(errors) - 1))] <= 0.5, errors
-        assert errors[-1] <= 2.0, errors
+        assert errors[-1] <= (2.0 if h.backend.xruns == xruns0 else 10.0), (errors, h.backend.xruns - xruns0)
         assert h.backend.callback_errors == 0
     finally:
         probe.close()
@@ -161,6 +165,40 @@ def test_hot_plug_while_a_python_audio_callback_runs(hub):
         assert calls[0] > n_audio  # audio kept running all along
         assert stream.active
     finally:
+        stream.stop()
+        stream.close()
+
+
+@pytest.mark.timeout(60)
+def test_repeated_hot_plug_of_an_in_process_python_jack_client(jack_server):
+    """The harsher form: the device is a JACK-Client with a Python process callback in this
+    very process, plus the Python audio stream. With python-rtmidi's JACK API this hangs
+    within a few rounds (its client open holds the GIL); here every round completes."""
+    from prelude_play.midi.jack_backend import JackClientBackend
+    from tests.midi.jack_probe import FrameProbe
+
+    clock = MonotonicClock()
+    sink = ThreadSink()
+    h = MidiHub(JackClientBackend(clock=clock, client_name="pp-jc"), clock=clock, sink=sink,
+                config=MidiConfig(backend="jackclient", api="jack", poll_interval_s=0.1))
+    stream, calls = _open_python_audio_stream()
+    h.start()
+    try:
+        for r in range(10):
+            probe = FrameProbe("jc-inproc")
+            try:
+                assert sink.wait_for(lambda e: sum(x.kind == "device_added" for x in sink.events) > r, 3), r
+                probe.send_at([(0, bytes([0x99, 38, 100]))], lead_s=0.01)
+                assert probe.done.wait(2)
+                assert sink.wait_for(lambda e: sum(x.kind == "note_on" for x in sink.events) > r, 2), r
+            finally:
+                probe.close()
+            assert sink.wait_for(lambda e: sum(x.kind == "device_removed" for x in sink.events) > r, 3), r
+        n_audio = calls[0]
+        time.sleep(0.1)
+        assert calls[0] > n_audio
+    finally:
+        h.stop()
         stream.stop()
         stream.close()
 
