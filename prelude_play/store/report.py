@@ -59,7 +59,8 @@ details pre { white-space: pre-wrap; font-size: 11px; }
   @page { size: A4; margin: 16mm 14mm; }
   h2 { break-after: avoid; } h3 { break-after: avoid; }
   .client { break-before: page; } .client:first-of-type { break-before: auto; }
-  .session, .plot, table, tr { break-inside: avoid; }
+  .plot, tr, .notes { break-inside: avoid; }
+  .session { break-inside: auto; border: none; border-top: 1px solid var(--line); border-radius: 0; padding: 6px 0; }
   .plots { grid-template-columns: 1fr 1fr; }
   a { color: inherit; text-decoration: none; }
   details > *:not(summary) { display: block; }
@@ -282,8 +283,8 @@ def _client_section(c: dict[str, Any], label: str, sessions: list[dict[str, Any]
     out = [f'<section class="client"><h2>Client {_e(label)}</h2>']
     out.append(f'<div class="meta">{len(sessions)} session(s), {_e(sessions[0]["started"][:10])} to '
                f'{_e(sessions[-1]["started"][:10])}</div>')
-    out.append("<h3>Goals over this period</h3><table><tr><th>Goal</th><th>Target</th><th>Trials</th>"
-               "<th>Successful</th><th>% independent</th><th>Level</th><th>Target met</th></tr>")
+    out.append("<h3>Goals over this period</h3><table><thead><tr><th>Goal</th><th>Target</th><th>Trials</th>"
+               "<th>Successful</th><th>% independent</th><th>Level</th><th>Target met</th></tr></thead>")
     tags = sorted(set(total) | set(own_goals), key=_goal_order)
     points_for: dict[str, list[tuple[int, str, GoalStats | None]]] = {}
     for tag in tags:
@@ -330,8 +331,8 @@ def _session_block(n: int, s: dict[str, Any], sm: SessionSummary, events: list[S
            f'{f" · {sm.corrections} correction(s) applied" if sm.corrections else ""}'
            f' · app {_e(s["provenance"].get("app_version", "?"))}</div>']
     if sm.goals:
-        out.append("<table><tr><th>Goal</th><th>Trials</th><th>% indep.</th><th>Level</th><th>Prompts</th>"
-                   "<th>Trial by trial</th></tr>")
+        out.append("<table><thead><tr><th>Goal</th><th>Trials</th><th>% indep.</th><th>Level</th><th>Prompts</th>"
+                   "<th>Trial by trial</th></tr></thead>")
         for tag, g in sorted(sm.goals.items(), key=lambda kv: _goal_order(kv[0])):
             prompts = ", ".join(f"{p} {k}" for p, k in g.prompts.most_common())
             out.append(f"<tr><td>{_e(title(tag))}</td><td class=\"num\">{g.trials}</td>"

@@ -203,6 +203,13 @@ def test_report_renders_in_headless_chromium(tmp_path):
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     f"--user-data-dir={profile}", f"--screenshot={png}", "--window-size=1280,2000",
                     html.resolve().as_uri()], check=True, capture_output=True, timeout=90, cwd=tmp_path)
+    pdf = tmp_path / "report.pdf"  # and it prints: A4 pages from the @media print rules
+    subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={profile}", "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
+                    html.resolve().as_uri()], check=True, capture_output=True, timeout=90, cwd=tmp_path)
+    pages = len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf.read_bytes()))
+    assert 2 <= pages <= 12
     import pygame
 
     img = pygame.image.load(str(png))
