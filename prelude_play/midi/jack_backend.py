@@ -297,6 +297,7 @@ class JackClientBackend:
         self.changed = threading.Event()
         self.cycles = 0
         self.callback_errors = 0
+        self.cycle_ns = 0  # app time the current/last process callback started (benchmarks)
         self.xruns = 0  # JACK xruns seen while this client ran (late cycles: stamps may be off)
         self._port_serial = 0
         with self._lock:
@@ -360,6 +361,7 @@ class JackClientBackend:
 
         def process(frames: int) -> None:
             now = now_ns()  # first: the least-delayed wake-ups define the frame→time map
+            backend.cycle_ns = now
             try:
                 f0 = tmap.observe(client.last_frame_time, now, frames)
                 to_ns = tmap.to_ns
