@@ -740,6 +740,10 @@ class App:
         self.home.layout()
 
     def resume(self) -> None:
+        sch = self.therapist.schedule
+        if sch is not None and sch.current is not None:  # back into the plan's step, with its settings
+            self.therapist.run_step(sch.current)
+            return
         last = getattr(self, "_last_activity", None)
         if last:
             self.start_activity(last)

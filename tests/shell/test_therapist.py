@@ -153,6 +153,19 @@ def test_therapist_tools_and_quitting_need_the_pin(tmp_path):
         assert not app.running
 
 
+def test_pause_and_resume_keep_the_plan_step_and_its_settings(tmp_path):
+    with run_test(data_dir=tmp_path, audio=RecordingAudio()) as pilot:
+        app = pilot.app
+        make_client(pilot)
+        app.therapist.start_plan(app.therapist.plans.get("p-test", "robin"))
+        pilot.unlock()
+        pilot.tap("home")  # pause
+        assert app.screen == "home" and app.session is not None and app.activity is None
+        pilot.tap("resume")
+        assert app.activity_name == "free_play" and app.activity.config["pulse_bpm"] == 0
+        assert app.activity.config["schedule_step"] == 1 and app.therapist.schedule.current.title == "Drums"
+
+
 def test_closing_the_window_during_a_session_asks_for_the_pin(tmp_path):
     import pygame
 
