@@ -177,6 +177,12 @@ def cmd_check_config(args: argparse.Namespace, data_dir: Path) -> int:
         checkers["boards/"] = check_board_file
     except ImportError:
         pass
+    try:
+        from prelude_play.store.plans import check_plan_file
+
+        checkers["plans/"] = check_plan_file
+    except ImportError:
+        pass
     files = args.files
     if not files:
         files = sorted(resource_dir("config").rglob("*.toml"))

@@ -622,7 +622,6 @@ class App:
             "python": platform.python_version(),
             "pygame": pygame.version.ver,
             "platform": platform.platform(),
-            "machine": platform.node(),
             "activities": {n: e.cls.version for n, e in self.registry.entries.items()},
             "config": {k: v for k, v in asdict(self.cfg).items() if k not in ("problems", "sources")},
             "config_sources": self.cfg.sources,

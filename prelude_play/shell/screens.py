@@ -59,15 +59,18 @@ class HomeScreen(Screen):
         col_w = int(w * 0.34)
         y = theme.px(130)
         clients = app.store.clients()
+        if app.session is not None:  # paused: the client may be at the screen; show no one else
+            clients = [c for c in clients if c["id"] == app.session.client_id]
         for i, c in enumerate(clients[:5]):
             r = pygame.Rect(pad, y + i * theme.px(112), col_w, theme.px(100))
             self.buttons.append(Button(
                 f"client:{c['id']}", c["display_name"], r,
                 on_press=lambda cid=c["id"]: app.select_client(cid),
                 selected=(c["id"] == app.client_id), sublabel=c["code"]))
-        r = pygame.Rect(pad, y + min(len(clients), 5) * theme.px(112), col_w, theme.px(100))
-        self.buttons.append(Button("new_client", self.t("+ New client"), r, on_press=app.new_client,
-                                   colour=th.PANEL))
+        if app.session is None:
+            r = pygame.Rect(pad, y + min(len(clients), 5) * theme.px(112), col_w, theme.px(100))
+            self.buttons.append(Button("new_client", self.t("+ New client"), r, on_press=app.new_client,
+                                       colour=th.PANEL))
         x0 = pad * 2 + col_w
         # Therapist-only actions: each asks for the PIN first.
         tools = [("tool:clients", self.t("Clients"), app.therapist_only("clients")),
@@ -87,7 +90,8 @@ class HomeScreen(Screen):
             self.buttons.append(Button("resume", self.t("Resume session"), resume, on_press=app.resume,
                                        colour=th.GOOD, text_colour=th.BG))
             self.buttons.append(Button("end_session", self.t("End session"), end,
-                                       on_press=app.end_session, colour=th.NOT_YET, text_colour=th.BG))
+                                       on_press=lambda: app.ask_pin(then=app.end_session),
+                                       colour=th.NOT_YET, text_colour=th.BG))
         if names:
             cols = 2 if len(names) <= 4 else 3
             rows = (len(names) + cols - 1) // cols

@@ -199,9 +199,26 @@ def test_pause_resume_and_end_session(tmp_path):
         assert app.activity_name == "free_play"
         pilot.unlock()
         pilot.tap("home")
-        pilot.tap("end_session")
+        pilot.tap("end_session")  # asks for the PIN: the client may be at the paused screen
+        assert app.modal == "pin" and app.session is not None
+        for d in app.cfg.therapist.pin:
+            pilot.tap(f"pin:{d}")
         assert app.session is None
         assert app.store.sessions()[0]["ended"] is not None
+
+
+def test_paused_home_shows_only_the_session_client(tmp_path):
+    with run_test(data_dir=tmp_path) as pilot:
+        app = pilot.app
+        for cid, name in (("a", "Ada Real"), ("b", "Ben Real")):
+            app.store.ensure_client(cid, display_name=name)
+        app.home.layout()
+        pilot.tap("client:a")
+        pilot.tap("activity:free_play")
+        pilot.unlock()
+        pilot.tap("home")
+        ids = [b.id for b in app.home.buttons]
+        assert "client:a" in ids and "client:b" not in ids and "new_client" not in ids
 
 
 def test_language_switch_persists_to_user_settings(tmp_path):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.screens import publish
+
 from prelude_play.shell.pilot import run_test
 from prelude_play.shell.therapist import export_destinations
 from prelude_play.store.clients import ClientBook
@@ -18,7 +20,6 @@ from prelude_play.store.summary import goal_stats
 from tests.fakes import RecordingAudio
 
 ART = Path(__file__).resolve().parents[1] / "_artifacts"
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def pin(pilot) -> None:
@@ -333,5 +334,4 @@ def test_summary_and_schedule_screenshots(tmp_path, size):
         img = pygame.image.load(str(shot))
         assert img.get_size() == size
         assert len({img.get_at((x, y))[:3] for x in range(0, w, 37) for y in range(0, h, 41)}) > 4
-    DOCS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(summary, DOCS / summary.name)
+    publish(summary)
