@@ -290,6 +290,7 @@ class JackClientBackend:
         self.time_map: FrameTimeMap | None = None
         self._lock = threading.Lock()  # open/close/listing; never taken by JACK's threads
         self._client: Any = None
+        self._closed = False
         self._shutdown = threading.Event()
         self._inputs: tuple[JackIn, ...] = ()  # replaced whole, read by the process callback
         self._outputs: tuple[JackOut, ...] = ()
@@ -314,6 +315,8 @@ class JackClientBackend:
 
     def _ensure_client(self) -> Any:
         """The live client, (re)opened after the server went away. Caller holds ``_lock``."""
+        if self._closed:
+            raise DeviceError("the JACK MIDI backend is closed")
         if self._client is not None and not self._shutdown.is_set():
             return self._client
         if self._client is not None:
@@ -532,6 +535,7 @@ class JackClientBackend:
             except Exception:  # noqa: BLE001
                 pass
         with self._lock:
+            self._closed = True
             client, self._client = self._client, None
             self._inputs, self._outputs = (), ()
         if client is not None:

@@ -18,6 +18,7 @@ import mido
 import pytest
 
 from prelude_play.clock import MonotonicClock
+from prelude_play.errors import DeviceError
 from prelude_play.midi.hub import MidiConfig, MidiHub
 from prelude_play.midi.instruments import load_instruments
 from tests.midi.conftest import INSTRUMENTS
@@ -236,6 +237,10 @@ def test_output_reaches_a_jack_port_and_close_silences(jack_server):
         assert received[1] == b"\x80\x3c\x00"
         assert b"\xbf\x7b\x00" in received  # All Notes Off reached channel 16 too
         assert not any(p.name.startswith(backend.jack_client_name) for p in rec.get_ports(is_midi=True))
+        backend.close()
+        with pytest.raises(DeviceError):
+            backend.input_names()  # closed stays closed (no new JACK client behind our back)
+        assert not any(p.name.startswith("pp-jc-out") for p in rec.get_ports())
     finally:
         backend.close()
         rec.deactivate()
