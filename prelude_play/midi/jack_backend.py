@@ -58,8 +58,8 @@ class FrameTimeMap:
     jumped (xrun, freewheel) and the map re-anchors. Pure arithmetic: tests drive it by hand.
     """
 
-    def __init__(self, rate: int, *, drift_ppm: float = 200.0, window: int = 256,
-                 reanchor_ms: float = 1.0, max_gap_s: float = 5.0, resync_cycles: int = 8) -> None:
+    def __init__(self, rate: int, *, drift_ppm: float = 200.0, window: int = 64,
+                 reanchor_ms: float = 1.0, max_gap_s: float = 5.0) -> None:
         if rate <= 0:
             raise ValueError(f"sample rate must be positive, got {rate}")
         self.rate = rate
@@ -74,8 +74,6 @@ class FrameTimeMap:
         self._wcount = 0
         self.reanchors = 0
         self.irregular = 0  # cycles whose frame time did not follow on (xruns)
-        self._resync_cycles = resync_cycles
-        self._mismatch = 0  # consecutive cycles counted on although JACK's reading differed
 
     @property
     def ready(self) -> bool:
@@ -85,15 +83,14 @@ class FrameTimeMap:
         return ext * 1_000_000_000 // self.rate
 
     def observe(self, frame: int, now_ns: int, frames: int | None = None) -> int:
-        """One process callback's (last_frame_time, clock); returns the frame the cycle's
-        events are counted from.
+        """One process callback's (last_frame_time, clock); returns the cycle's first frame
+        (``frame``, masked to 32 bits), which the events' offsets count from.
 
-        With ``frames`` (the cycle's size), JACK calling this once per cycle is trusted over
-        ``last_frame_time``: a callback running so late that the next cycle has begun reads
-        that cycle's frame time (seen under load as jumps of two periods and repeats). So the
-        cycle is counted as the previous one plus ``frames`` while the reading is at most one
-        period off, and re-synchronised to JACK's reading when it is further off or stays off
-        for ``resync_cycles`` cycles (cycles really skipped). Such cycles do not move the offset.
+        With ``frames`` (the cycle's size), a cycle that does not follow the previous one by
+        exactly ``frames`` (an xrun) is not used for the offset: a callback running so late that
+        the next cycle has begun reads that cycle's frame time, and its clock reading is late
+        anyway. The frame time itself is JACK's, as every client (the sender too) reads it;
+        counting cycles ourselves instead was tried and agreed less often with the sender.
         """
         if self._raw is None:
             self._raw, self._ext = frame & _FRAME_MASK, 0
@@ -103,17 +100,7 @@ class FrameTimeMap:
         d = (frame - self._raw) & _FRAME_MASK
         if d >= _HALF:
             d -= 1 << 32
-        trusted = True
-        if frames is not None and d != frames:
-            trusted = False
-            if abs(d - frames) <= frames and self._mismatch < self._resync_cycles:
-                self._mismatch += 1
-                d = frames
-                frame = self._raw + frames
-            else:
-                self._mismatch = 0
-        elif frames is not None:
-            self._mismatch = 0
+        trusted = frames is None or d == frames
         self._raw = frame & _FRAME_MASK
         self._ext += d
         candidate = now_ns - self._base(self._ext)
