@@ -5,10 +5,11 @@ process (python-rtmidi's deadlock scenario), and sends MIDI out through a queue.
 
 What is asserted on timing (loose enough for a loaded CI machine; the tight figures are in
 bench/bench_midi.py): over tagged note-ons sent 20–60 ms apart at odd frame offsets,
-|logged interval − sent interval| p95 ≤ 0.5 ms, at most one note lost, and max ≤ 2 ms when
-JACK reported no xrun during the burst. With xruns (an overloaded machine: late callbacks, the
-dummy driver stalling) single events can be a period or a stall off, on the probe's side as
-well as ours, so then only max ≤ 10 ms is asserted.
+|logged interval − sent interval| p95 ≤ 0.5 ms and max ≤ 2 ms on a burst during which JACK
+reported no xrun (up to three bursts are tried), at most one note lost, and on every burst a
+median ≤ 0.25 ms (per-period stamping, as rtmidi's, gives ≈ 0.8–1 ms). With xruns (an
+overloaded machine: late callbacks, the dummy driver stalling) single events can be a period or
+a stall off, on the probe's side as well as ours.
 """
 
 import threading
@@ -87,19 +88,27 @@ def test_probe_found_and_intervals_match_frames(hub):
         for i in range(n):
             offsets.append(at)
             at += 960 + (i * 997) % 1920 + (i * 37) % 128  # 20–60 ms, every frame offset
-        xruns0 = h.backend.xruns
-        before = clock.now_ns()
-        sent = probe.send([(o, bytes([0x99, *tag(i)])) for i, o in enumerate(offsets)])
-        time.sleep(0.2)
-        after = clock.now_ns()
-        hits = {(e.note, e.velocity): e for e in sink.events if e.kind == "note_on"}
-        assert len(sent) == n and len(hits) >= n - 1, h.stats()
-        assert all(before <= e.t_ns <= after for e in hits.values())
-        errors = sorted(
-            abs((hits[tag(i)].t_ns - hits[tag(i - 1)].t_ns) / 1e6 - (sent[i] - sent[i - 1]) * 1000 / probe.rate)
-            for i in range(1, n) if tag(i) in hits and tag(i - 1) in hits)
-        assert errors[int(0.95 * (len(errors) - 1))] <= 0.5, errors
-        assert errors[-1] <= (2.0 if h.backend.xruns == xruns0 else 10.0), (errors, h.backend.xruns - xruns0)
+        for attempt in range(3):  # a burst with JACK xruns (machine overloaded) is tried again
+            sink.events.clear()
+            xruns0 = h.backend.xruns
+            before = clock.now_ns()
+            sent = probe.send([(o, bytes([0x99, *tag(i)])) for i, o in enumerate(offsets)])
+            time.sleep(0.2)
+            after = clock.now_ns()
+            xruns = h.backend.xruns - xruns0
+            hits = {(e.note, e.velocity): e for e in sink.events if e.kind == "note_on"}
+            assert len(sent) == n and len(hits) >= n - 1, h.stats()
+            assert all(before <= e.t_ns <= after for e in hits.values())
+            errors = sorted(
+                abs((hits[tag(i)].t_ns - hits[tag(i - 1)].t_ns) / 1e6 - (sent[i] - sent[i - 1]) * 1000 / probe.rate)
+                for i in range(1, n) if tag(i) in hits and tag(i - 1) in hits)
+            # frame-exact stamping: even with xruns the median stays far below rtmidi's
+            # per-period stamping (≈ 0.8–1 ms median on the same server)
+            assert errors[len(errors) // 2] <= 0.25, (errors, xruns)
+            if xruns == 0:
+                assert errors[int(0.95 * (len(errors) - 1))] <= 0.5, errors
+                assert errors[-1] <= 2.0, errors
+                break
         assert h.backend.callback_errors == 0
     finally:
         probe.close()
