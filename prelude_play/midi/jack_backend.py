@@ -135,7 +135,7 @@ class FrameTimeMap:
         return self._offset + self._base(self._ext + d)
 
 
-def keep_event(data: bytes, *, ignore_sysex: bool, ignore_timing: bool, ignore_active_sense: bool) -> bool:
+def keep_event(data: bytes, ignore_sysex: bool, ignore_timing: bool, ignore_active_sense: bool) -> bool:
     """Whether one (normalised, complete) JACK MIDI event passes the port's ignore flags.
     Filtering here keeps clock/active-sense floods off the hub's decoder entirely."""
     if not data:
@@ -165,8 +165,7 @@ class JackIn(MidiIn):
         self.source = source
         self.jack_port = jack_port
         self._backend = backend
-        self._flags = dict(ignore_sysex=ignore_sysex, ignore_timing=ignore_timing,
-                           ignore_active_sense=ignore_active_sense)
+        self._flags = (ignore_sysex, ignore_timing, ignore_active_sense)
         self._max_per_cycle = max_per_cycle
         self._max_backlog = max_backlog
         self.backlog: collections.deque[tuple[bytes, int]] = collections.deque()
@@ -179,13 +178,14 @@ class JackIn(MidiIn):
         budget = self._max_per_cycle
         backlog = self.backlog
         handler = self.handler
+        sysex, timing, sense = self._flags
         while backlog and budget > 0:
             data, t = backlog.popleft()
             budget -= 1
             self._call(handler, data, t)
         for offset, buf in events:
             data = bytes(buf)  # JACK reuses the buffer
-            if not keep_event(data, **self._flags):
+            if not keep_event(data, sysex, timing, sense):
                 continue
             t = to_ns(frame0 + offset)
             self.received += 1
