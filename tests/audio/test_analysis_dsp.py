@@ -38,6 +38,51 @@ def test_yin_finds_f0_in_noise(f0):
     assert est.aperiodicity < 0.3
 
 
+@pytest.mark.parametrize("f0,formants", [(300.0, (600, 1100, 3000)), (360.0, (720, 1300, 3500))])
+def test_yin_is_not_an_octave_high_when_f1_sits_on_the_second_harmonic(f0, formants):
+    # a child's "oh": the 2nd harmonic dominates, so the half-period dip looks like a period
+    rng = np.random.default_rng(1)
+    x = synth.add_noise(synth.vowel(formants, f0, RATE, 0.5, jitter=0.0, rng=rng), 10, rng)
+    _, n = yin_window(RATE)
+    errs = [abs(cents(yin(x[s : s + n], RATE).f0, f0)) for s in range(800, len(x) - n - 800, 160)]
+    assert sum(e > 50 for e in errs) <= 1, np.round(errs)
+    assert np.median(errs) < 15
+
+
+@pytest.mark.parametrize("f0", [210.0, 330.0, 520.0, 700.0, 790.0])
+def test_yin_octave_check_does_not_halve_clean_high_voices(f0):
+    # the octave-up check must not turn clean, steady high voices into octave-down errors
+    rng = np.random.default_rng(int(f0))
+    scale = min(1.55, (f0 / 120) ** 0.35)
+    x = synth.vowel([f * scale for f in (300, 2300, 3000)], f0, RATE, 0.4, rng=rng)
+    x = synth.add_noise(x, 35, rng)
+    _, n = yin_window(RATE)
+    ests = [yin(x[s : s + n], RATE).f0 for s in range(800, len(x) - n - 800, 160)]
+    assert all(abs(cents(e, f0)) < 50 for e in ests), np.round(ests)
+
+
+def test_yin_keeps_the_heard_pitch_when_alternate_cycles_differ():
+    # period doubling (every other cycle 25% weaker, as in creak or a pitch-shifted recording)
+    # repeats exactly only every two cycles, but the pitch heard is still f0
+    f0 = 264.0
+    x = synth.vowel((820, 1270, 2900), f0, RATE, 0.4, jitter=0.0, shimmer=0.0, rng=np.random.default_rng(2))
+    t = np.arange(len(x)) / RATE
+    x = x * np.where(np.floor(t * f0 + 0.5) % 2 == 0, 1.0, 0.75)
+    _, n = yin_window(RATE)
+    ests = [yin(x[s : s + n], RATE).f0 for s in range(800, len(x) - n - 800, 160)]
+    assert sum(abs(cents(e, f0)) > 50 for e in ests) <= 1, np.round(ests)
+
+
+def test_cmndf_direct_and_fft_paths_agree(monkeypatch):
+    from prelude_play.audio.analysis import pitch
+
+    w, n = yin_window(RATE)
+    x = np.random.default_rng(5).standard_normal(n)
+    direct = pitch.cmndf(x, w, n - w - 2)
+    monkeypatch.setattr(pitch, "_DIRECT_MAX_MACS", 0)
+    assert np.allclose(direct, pitch.cmndf(x, w, n - w - 2), atol=1e-9)
+
+
 def test_yin_on_noise_is_aperiodic():
     x = np.random.default_rng(1).standard_normal(2000)
     _, n = yin_window(RATE)
