@@ -10,7 +10,9 @@ it measures level, YIN pitch and periodicity, and LPC formants while voiced. Dec
   and then only decay, with the spectrum darkening as upper harmonics die. A candidate that
   starts percussively is held until the next frames show whether it sustains (voice, even a hard
   glottal attack) or decays with a falling centroid (string); decaying ones are ignored until
-  the level rises again.
+  the level rises again. The hold ends early once two of three signs already say "voice" (level
+  still at its peak, spectrum not darkening, f0 moving), so a hard glottal attack is not kept
+  waiting the full hold; a string never shows two of them.
 - **vowel**: classified from the median of the segment's formant frames so far, so the first
   estimate arrives with the onset (~30 ms of voice + the analysis window) and then firms up.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import asdict, dataclass, field
+from statistics import median
 from typing import Any, Literal
 
 import numpy as np
@@ -50,6 +53,10 @@ class AnalyzerConfig:
     offset_frames: int = 8  # unvoiced frames that end a segment (80 ms)
     percussive_attack_s: float = 0.003  # floor-to-peak rise this fast marks a pluck/strike
     percussive_hold_frames: int = 6  # extra frames to watch a percussive candidate
+    percussive_early_frames: int = 2  # ... of which at least these before an early "voice"
+    sustain_max_drop_db: float = 1.0  # a voice stays within this of its peak so far
+    sustain_min_centroid_ratio: float = 0.93  # a string darkens faster than this
+    voice_f0_move_cents: float = 5.0  # a voice's f0 moves at least this much (a string's barely)
     decay_db_per_s: float = -12.0  # steadier than this = sustained (voice)
     string_f0_range_cents: float = 10.0  # a string's pitch barely moves; a voice's does
     initial_floor_dbfs: float = -60.0
@@ -312,7 +319,12 @@ class VoiceAnalyzer:
 
     def _with_formants(self, f: _Frame) -> _Frame:
         seg = self._buf[-self._form_len :]
-        fm = lpc_formants(seg, self._wr, f.pitch.f0)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                fm = lpc_formants(seg, self._wr, f.pitch.f0)
+        except (ValueError, np.linalg.LinAlgError):
+            # a degenerate frame (non-finite envelope) must not stop the worker: no formants
+            return f
         f.formants = fm.as_tuple()
         return f
 
@@ -343,9 +355,12 @@ class VoiceAnalyzer:
             self._cand.append(self._with_formants(frame))
             self._f0_hist.append(frame.pitch.f0)
             need = cfg.onset_frames + (cfg.percussive_hold_frames if self._percussive else 0)
-            if len(self._cand) < need:
+            early = cfg.onset_frames + cfg.percussive_early_frames
+            if len(self._cand) < need and not (
+                self._percussive and len(self._cand) >= early and self._sustains(self._cand)
+            ):
                 return ev
-            if self._percussive and self._decays(self._cand):
+            if self._percussive and len(self._cand) >= need and self._decays(self._cand):
                 self._state = "rejected"
                 self._reject_level = frame.level
                 self._cand = []
@@ -368,13 +383,36 @@ class VoiceAnalyzer:
                 frame = self._with_formants(frame)
             self._seg.append(frame)
             self._f0_hist.append(frame.pitch.f0)
-            if len(self._seg) % cfg.update_every == 0 and frame.formants[0] > 0:
+            # counted from the same frame as the LPC above, so updates carry fresh formants
+            # (counting from the appended length never coincided with an LPC frame: no updates)
+            if (len(self._seg) - 1) % cfg.update_every == 0 and frame.formants[0] > 0:
                 ev.append(self._update(frame))
             return ev
         self._unvoiced_run += 1
         if self._unvoiced_run >= cfg.offset_frames:
             ev.append(self._close(frame.end))
         return ev
+
+    def _f0_spread_cents(self, frames: list[_Frame]) -> float:
+        """Range of f0 over ``frames`` in cents, ignoring single-frame estimator slips (off by a
+        fifth or more), which would otherwise make a steady string look like a moving voice."""
+        f0 = np.array([f.pitch.f0 for f in frames if f.pitch.f0 > 0])
+        if f0.size < 2:
+            return 0.0
+        dev = 1200 * np.log2(f0 / np.median(f0))
+        dev = dev[np.abs(dev) < 300]
+        return float(dev.max() - dev.min()) if dev.size else 0.0
+
+    def _sustains(self, frames: list[_Frame]) -> bool:
+        """Early "voice" verdict for a percussive candidate: at least two voice-like signs."""
+        cfg = self.config
+        lv = np.array([f.level for f in frames])
+        peak = int(np.argmax(lv))
+        flat = lv[-1] >= lv[peak] - cfg.sustain_max_drop_db
+        c0 = frames[peak].centroid
+        bright = c0 > 0 and frames[-1].centroid >= cfg.sustain_min_centroid_ratio * c0
+        moving = self._f0_spread_cents(frames[1:]) >= cfg.voice_f0_move_cents
+        return int(flat) + int(bright) + int(moving) >= 2
 
     def _decays(self, frames: list[_Frame]) -> bool:
         lv = np.array([f.level for f in frames])
@@ -385,22 +423,22 @@ class VoiceAnalyzer:
         slope = np.polyfit(np.arange(len(tail)) * self.config.hop_s, tail, 1)[0]
         cen = np.array([f.centroid for f in frames[peak:]])
         darker = cen[-1] < cen[0]
-        f0 = np.array([f.pitch.f0 for f in frames[1:]])
-        steady = 1200 * np.log2(f0.max() / f0.min()) < self.config.string_f0_range_cents
+        steady = self._f0_spread_cents(frames[1:]) < self.config.string_f0_range_cents
         return bool(slope < self.config.decay_db_per_s and darker and steady)
 
     def _summary(self, frames: list[_Frame]) -> tuple[float, tuple[float, float, float], VowelResult]:
+        # plain-Python medians: these lists hold a handful of values and run every update, where
+        # numpy's per-call overhead dominated
         use = frames[1:-1] if len(frames) > 6 else frames
-        f0 = float(np.median([f.pitch.f0 for f in use]))
-        fm = np.array([f.formants for f in use])
-        good = fm[(fm[:, 0] > 0) & (fm[:, 1] > 0)]
-        if len(good) == 0:
+        f0 = float(median([f.pitch.f0 for f in use]))
+        good = [f.formants for f in use if f.formants[0] > 0 and f.formants[1] > 0]
+        if not good:
             return f0, (0.0, 0.0, 0.0), VowelResult("", 0.0, {})
-        f3s = good[:, 2][good[:, 2] > 0]
+        f3s = [g[2] for g in good if g[2] > 0]
         med = (
-            float(np.median(good[:, 0])),
-            float(np.median(good[:, 1])),
-            float(np.median(f3s)) if len(f3s) else 0.0,
+            float(median([g[0] for g in good])),
+            float(median([g[1] for g in good])),
+            float(median(f3s)) if f3s else 0.0,
         )
         return f0, med, self._classifier.classify(f0, *med)
 
