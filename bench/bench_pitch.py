@@ -3,11 +3,16 @@
 Run: python -m bench.bench_pitch
 
 1. Pitch: synthetic vowels (5 formant patterns) at 41 f0s log-spaced 80-800 Hz with slow
-   vibrato, white noise at 10 dB SNR; raw per-frame YIN (no tracking) against the true
-   instantaneous f0 at each frame centre. Gross error = > 50 cents.
+   vibrato, white noise at 10 dB SNR; raw per-frame YIN (no tracking, no smoothing across
+   frames) against the true f0 over each frame. Gross error = > 50 cents. The headline line
+   (seed 1234, no jitter) is the issue-5 figure; the "also" lines are other seeds/conditions
+   (the octave check was tuned on seeds 7-10 and 99, never on 1234).
 2. Real time: CPU time (process_time) of VoiceAnalyzer on 48 kHz input in 10 ms blocks, for
    continuous voice and for a session-like mix (1/3 voice, rest noise); onset -> first vowel
    latency measured in samples.
+3. Onset -> vowel shown, wider set: 60 voice onsets (f0 90-500 Hz, formants scaled with f0,
+   attacks 2-40 ms incl. hard glottal ones, 15-35 dB SNR) and 40 plucked strings; latency of
+   the first vowel shown and of the first *correct* vowel shown, and plucks taken for voice.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from prelude_play.clock import FakeClock
 PATTERNS = [(700, 1200, 2600), (300, 2300, 3000), (350, 850, 2400), (500, 900, 2450), (550, 1850, 2550)]
 
 
-def pitch_bench(rate: int = 16000) -> None:
-    rng = np.random.default_rng(1234)
+def pitch_bench(
+    rate: int = 16000, seed: int = 1234, snr_db: float = 10.0, jitter: float = 0.0, label: str = ""
+) -> None:
+    rng = np.random.default_rng(seed)
     _, n = yin_window(rate)
     errs: list[float] = []
     gross = 0
@@ -36,8 +43,9 @@ def pitch_bench(rate: int = 16000) -> None:
             dur = 0.5
             t = np.arange(int(dur * rate)) / rate
             contour = f0 * 2 ** (20 / 1200 * np.sin(2 * np.pi * 5 * t + rng.uniform(0, 6)))
-            x = synth.vowel([f * scale for f in fm], contour, rate, dur, jitter=0.0, rng=rng)
-            x = synth.add_noise(x, 10.0, rng)
+            x = synth.vowel([f * scale for f in fm], contour, rate, dur, jitter=jitter,
+                            rng=rng)
+            x = synth.add_noise(x, snr_db, rng)
             for s in range(800, len(x) - n - 800, 160):
                 true = float(np.exp(np.mean(np.log(contour[s : s + n]))))
                 est = yin(x[s : s + n], rate).f0
@@ -50,10 +58,12 @@ def pitch_bench(rate: int = 16000) -> None:
                     per_band[band][0] += 1
                 else:
                     errs.append(c)
-    print(f"pitch @10 dB SNR: {total} frames, gross errors {100 * gross / total:.2f}%, "
+    print(f"{label}pitch @{snr_db:g} dB SNR (per-frame YIN, seed {seed}, jitter {100 * jitter:g}%): "
+          f"{total} frames, gross errors {100 * gross / total:.2f}%, "
           f"median error {np.median(errs):.2f} cents, 90th pct {np.percentile(errs, 90):.1f} cents")
-    for band, (g, t) in per_band.items():
-        print(f"  {band:>8} Hz: gross {100 * g / t:.2f}% of {t}")
+    if not label:
+        for band, (g, t) in per_band.items():
+            print(f"  {band:>8} Hz: gross {100 * g / t:.2f}% of {t}")
 
 
 def realtime_bench(rate: int = 48000) -> None:
@@ -73,25 +83,101 @@ def realtime_bench(rate: int = 48000) -> None:
             parts.append(v)
             pos += len(v)
         x = synth.add_noise(np.concatenate(parts), 30, rng, ref=parts[1])
-        an = VoiceAnalyzer(rate, FakeClock(0))
-        events = []
-        t0 = time.process_time()
-        for i in range(0, len(x), block):
-            events.extend(an.feed(x[i : i + block]))
-        cpu = time.process_time() - t0
+        cpus = []
+        for _ in range(3):  # shared VM: report the median and the least disturbed of 3 runs
+            an = VoiceAnalyzer(rate, FakeClock(0))
+            events = []
+            t0 = time.process_time()
+            for i in range(0, len(x), block):
+                events.extend(an.feed(x[i : i + block]))
+            cpus.append(time.process_time() - t0)
+        cpu = float(np.median(cpus))
         audio = len(x) / rate
         lat = []
         for on in onsets:
             first = [e for e in events if e.kind == "update" and e.vowel and on <= e.decided_at < on + rate // 2]
             if first:
                 lat.append((first[0].decided_at - on) / rate * 1000)
-        line = f"{label}: CPU {100 * cpu / audio:.2f}% of one core ({cpu:.2f} s for {audio:.1f} s at {rate} Hz)"
+        line = (f"{label}: CPU {100 * cpu / audio:.2f}% of one core, median of 3 (min "
+                f"{100 * min(cpus) / audio:.2f}%; {cpu:.2f} s for {audio:.1f} s at {rate} Hz)")
         if voiced_share < 1:  # separate notes: each onset is its own segment
             line += (f"; onset->vowel latency median {np.median(lat):.0f} ms, "
                      f"max {np.max(lat):.0f} ms ({len(lat)}/{len(onsets)} onsets)")
         print(line)
 
 
+VOWEL_PATTERNS = dict(zip(("ah", "ee", "oo", "oh", "eh"), PATTERNS))
+
+
+def _feed(x: np.ndarray, rate: int) -> list:
+    an = VoiceAnalyzer(rate, FakeClock(0))
+    block = rate // 100
+    events = []
+    for i in range(0, len(x), block):
+        events.extend(an.feed(x[i : i + block]))
+    return events + an.flush()
+
+
+def onset_bench(rate: int = 48000, seed: int = 11, n_voice: int = 60, n_pluck: int = 40) -> None:
+    """First vowel shown after a voice onset (any, and the first correct one), plus guitar
+    plucks wrongly taken for voice (the hold that costs latency exists to reject those)."""
+    rng = np.random.default_rng(seed)
+    names = list(VOWEL_PATTERNS)
+    first, correct, wrong_first, never, changed, slow = [], [], 0, 0, 0, []
+    wrong_lines: list[str] = []
+    for k in range(n_voice):
+        f0 = float(np.exp(rng.uniform(np.log(90), np.log(500))))
+        vowel = names[k % 5]
+        scale = float(np.clip((f0 / 120) ** 0.35, 1.0, 1.55))
+        attack = float(rng.choice([0.002, 0.005, 0.01, 0.02, 0.04]))
+        v = synth.vowel([f * scale for f in VOWEL_PATTERNS[vowel]], f0, rate, 0.5, attack=attack,
+                        jitter=rng.uniform(0.003, 0.012), level_dbfs=rng.uniform(-35, -15), rng=rng)
+        pre = int(0.3 * rate)
+        x = np.concatenate([np.zeros(pre, np.float32), v, np.zeros(pre, np.float32)])
+        x = synth.add_noise(x, rng.uniform(15, 35), rng, ref=v)
+        ups = [e for e in _feed(x, rate) if e.kind == "update" and e.vowel]
+        if not ups:
+            never += 1
+            continue
+        first.append((ups[0].decided_at - pre) / rate * 1000)
+        wrong_first += ups[0].vowel != vowel
+        if ups[0].vowel != vowel:
+            wrong_lines.append(f"{f0:.0f} Hz {vowel} shown as {ups[0].vowel}, then "
+                               f"{','.join(u.vowel for u in ups[1:6])}...")
+        changed += any(u.vowel != ups[0].vowel for u in ups)
+        ok = [u for u in ups if u.vowel == vowel]
+        if ok:
+            correct.append((ok[0].decided_at - pre) / rate * 1000)
+        if first[-1] > 100 or (ok and correct[-1] > 100):
+            slow.append(f"{f0:.0f} Hz {vowel} attack {attack * 1000:g} ms: first {ups[0].vowel} at "
+                        f"{first[-1]:.0f} ms, correct at {correct[-1] if ok else float('nan'):.0f} ms")
+    accepted = 0
+    for _ in range(n_pluck):
+        f0 = float(np.exp(rng.uniform(np.log(80), np.log(800))))
+        p = synth.pluck(f0, rate, 1.2, decay_s=rng.uniform(0.5, 4.0), level_dbfs=rng.uniform(-35, -15),
+                        rng=rng)
+        x = np.concatenate([np.zeros(int(0.3 * rate), np.float32), p, np.zeros(int(0.3 * rate), np.float32)])
+        x = synth.add_noise(x, rng.uniform(25, 45), rng, ref=p)
+        accepted += any(e.kind == "onset" for e in _feed(x, rate))
+    print(f"onset->vowel shown (seed {seed}, {n_voice} onsets): "
+          f"first vowel median {np.median(first):.0f} ms, "
+          f"90th pct {np.percentile(first, 90):.0f} ms, max {np.max(first):.0f} ms; "
+          f"first CORRECT vowel median {np.median(correct):.0f} ms, max {np.max(correct):.0f} ms "
+          f"({len(correct)}/{n_voice} onsets ever correct)")
+    print(f"  first vowel shown wrong {wrong_first}/{len(first)}, vowel changed during the segment "
+          f"{changed}/{len(first)}, no vowel at all {never}; plucks taken for voice {accepted}/{n_pluck}")
+    for line in slow:
+        print(f"  over 100 ms: {line}")
+    for line in wrong_lines:
+        print(f"  first shown wrong: {line}")
+
+
 if __name__ == "__main__":
     pitch_bench()
+    pitch_bench(seed=99, label="also: ")
+    pitch_bench(seed=9, jitter=0.01, label="also: ")
+    pitch_bench(seed=8, snr_db=20.0, jitter=0.01, label="also: ")
+    pitch_bench(seed=7, snr_db=5.0, jitter=0.01, label="also: ")
     realtime_bench()
+    onset_bench()
+    onset_bench(seed=12)
