@@ -20,7 +20,9 @@ jack2 (1.9.21) ``jack_get_time`` reads CLOCK_MONOTONIC_RAW while the app clock
 measured here) and drift apart by NTP's slew. So the map is measured, not assumed: frames advance
 at the nominal rate and the offset to the app clock is the smallest ``now - frames/rate`` seen at
 the start of the process callback (the least-delayed wake-up), allowed to creep up by
-``drift_ppm`` and re-anchored if a whole window of cycles says it is too low (xrun, rate change).
+``drift_ppm``, re-anchored after every JACK xrun (a late dummy/timed driver restarts its
+schedule from "now", so frame time slips against the clock) and whenever a whole window of
+cycles says it is too low.
 A stamp is the frame's nominal time, so events late in a period may be stamped up to one period
 after the callback's own clock reading, exactly as JACK's ``jack_frames_to_time`` would.
 """
@@ -74,10 +76,18 @@ class FrameTimeMap:
         self._wcount = 0
         self.reanchors = 0
         self.irregular = 0  # cycles whose frame time did not follow on (xruns)
+        self._xrun = False
 
     @property
     def ready(self) -> bool:
         return self._raw is not None
+
+    def xrun(self) -> None:
+        """JACK reported an xrun: the frame clock may have slipped against the app clock (a
+        late dummy/timed driver restarts its schedule from "now", losing the lateness), so
+        the next regular cycle re-anchors the offset and the min-filter starts again from
+        there. Called from JACK's notification thread; only sets a flag."""
+        self._xrun = True
 
     def _base(self, ext: int) -> int:
         return ext * 1_000_000_000 // self.rate
@@ -113,6 +123,12 @@ class FrameTimeMap:
         if not trusted:
             self._offset = allowed
             self.irregular += 1
+            return self._raw
+        if self._xrun:
+            self._xrun = False
+            self._offset = candidate
+            self._wcount = 0
+            self.reanchors += 1
             return self._raw
         self._offset = candidate if candidate < allowed else allowed
         if self._wcount == 0 or candidate < self._wmin:
@@ -367,6 +383,9 @@ class JackClientBackend:
 
     def _xrun(self, delayed_usecs: float) -> None:
         self.xruns += 1  # notification thread; counted for stats, tests and benchmarks
+        tmap = self.time_map
+        if tmap is not None:
+            tmap.xrun()
 
     def _registration(self, port: Any, register: bool) -> None:
         self._changed()

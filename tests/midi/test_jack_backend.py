@@ -262,3 +262,15 @@ def test_rtmidi_jack_is_an_allowed_midi_api():
 
     assert build_parser().parse_args(["--midi-api", "rtmidi-jack"]).midi_api == "rtmidi-jack"
     assert "rtmidi-jack" in MidiConfig.__dataclass_fields__["api"].metadata.get("choices", ())
+
+
+def test_an_xrun_reanchors_at_the_next_regular_cycle():
+    tm = FrameTimeMap(RATE, window=10_000)  # no window re-anchor: only the xrun may move it
+    f = run_cycles(tm, 0, 0, 50)
+    # the driver was 3 ms late and restarted its schedule: frame time lost 3 ms for good
+    tm.xrun()
+    f = run_cycles(tm, f, round(f * NS_PER_FRAME) + 3_000_000, 1, late_ns=lambda i: 40_000)
+    assert tm.to_ns(f) == pytest.approx(round(f * NS_PER_FRAME) + 3_040_000, abs=1_000)
+    # and the min-filter goes on from there: a punctual wake-up pulls the 40 µs out
+    f = run_cycles(tm, f, round(f * NS_PER_FRAME) + 3_000_000, 5)
+    assert tm.to_ns(f) == pytest.approx(round(f * NS_PER_FRAME) + 3_000_000, abs=5_000)
