@@ -230,7 +230,8 @@ def detect_onsets(y: np.ndarray, sends: list[int], ref: np.ndarray, *, max_laten
     ``window`` samples match the start of the reference sound (normalised correlation >=
     ``match``) and the residual rises above ``threshold`` — then moved to the local best match
     within 16 samples. With a clean recording this is the sound's exact first sample.
-    ``quality`` receives each fit's relative error (0 = an exact, undamaged copy).
+    The fit stops where the next hit is sent (its sound cannot start before), so overlaps do
+    not spoil it; ``quality`` receives each fit's relative error (0 = an exact, undamaged copy).
     """
     from numpy.lib.stride_tricks import sliding_window_view
 
@@ -242,7 +243,7 @@ def detect_onsets(y: np.ndarray, sends: list[int], ref: np.ndarray, *, max_laten
     rr = ref[:fit].astype(np.float64)
     onsets: list[int | None] = []
     floor = 0
-    for f in sends:
+    for j, f in enumerate(sends):
         lo, hi = max(f, floor), min(f + max_latency, r.size - window)
         if lo >= hi:
             onsets.append(None)
@@ -259,7 +260,8 @@ def detect_onsets(y: np.ndarray, sends: list[int], ref: np.ndarray, *, max_laten
         i = int(ok[0])
         i += int(np.argmax(corr[i : i + 16]))
         t = lo + i
-        part = r[t : t + fit].astype(np.float64)
+        length = fit if j + 1 == len(sends) else max(window, min(fit, sends[j + 1] - t))
+        part = r[t : t + length].astype(np.float64)
         g = float(part @ rr[: part.size] / (rr[: part.size] @ rr[: part.size]))
         if quality is not None:
             resid = part - g * rr[: part.size]
