@@ -196,26 +196,43 @@ def cmd_check_config(args: argparse.Namespace, data_dir: Path) -> int:
     return 1 if problems else 0
 
 
+def list_audio_devices() -> dict:
+    """PortAudio's devices per host API (JACK, ALSA, ...), or why PortAudio is unavailable."""
+    try:
+        import sounddevice as sd
+    except (ImportError, OSError) as exc:
+        return {"error": f"PortAudio unavailable ({exc}); the app uses SDL audio or runs silent"}
+    apis = sd.query_hostapis()
+    out = []
+    for i, d in enumerate(sd.query_devices()):
+        out.append({"index": i, "name": d["name"], "hostapi": apis[d["hostapi"]]["name"],
+                    "inputs": d["max_input_channels"], "outputs": d["max_output_channels"],
+                    "default_rate": d["default_samplerate"]})
+    return {"devices": out}
+
+
 def cmd_devices(args: argparse.Namespace) -> int:
-    info: dict = {"midi": {}, "audio": {}}
-    try:
-        from prelude_play.midi.backends import list_devices
+    from prelude_play.midi.devices import list_devices
 
-        info["midi"] = list_devices(args.midi_api or "auto")
-    except Exception as exc:
-        info["midi"] = {"error": str(exc)}
-    try:
-        from prelude_play.audio.backends import list_audio_devices
-
-        info["audio"] = list_audio_devices()
-    except Exception as exc:
-        info["audio"] = {"error": str(exc)}
+    api = args.midi_api or "auto"
+    api = {"rtmidi-jack": "jack", "virtual": "auto", "none": "auto"}.get(api, api)
+    info = {"midi": list_devices(api)["midi"], "audio": list_audio_devices()}
     if args.json:
         print(json.dumps(info, indent=2, default=str))
     else:
-        for section, content in info.items():
-            print(f"{section.upper()}:")
-            print(json.dumps(content, indent=2, default=str))
+        print("MIDI:")
+        for name, entry in info["midi"].items():
+            if entry.get("error"):
+                print(f"  {name}: not available ({entry['error']})")
+                continue
+            print(f"  {name}: inputs {entry['inputs'] or '—'}; outputs {entry['outputs'] or '—'}")
+        print("Audio:")
+        if "error" in info["audio"]:
+            print(f"  {info['audio']['error']}")
+        if not info["audio"].get("devices") and "error" not in info["audio"]:
+            print("  no audio devices found (the app will run silent)")
+        for d in info["audio"].get("devices", []):
+            print(f"  [{d['index']}] {d['name']} ({d['hostapi']}): {d['inputs']} in, {d['outputs']} out")
     return 0
 
 

@@ -25,3 +25,21 @@ def test_portaudio_sees_jack_host_api(jack_server):
     sd._terminate(); sd._initialize()  # re-scan now that our server runs
     names = [h["name"] for h in sd.query_hostapis()]
     assert any("JACK" in n for n in names)
+
+
+def test_devices_command_lists_jack_midi_and_audio(jack_server, capsys):
+    import json
+
+    import rtmidi
+
+    from prelude_play.cli import main
+
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, "pp-devprobe")
+    out.open_virtual_port("keys")
+    try:
+        assert main(["--midi-api", "jack", "devices", "--json"]) == 0
+    finally:
+        out.delete()
+    info = json.loads(capsys.readouterr().out)
+    assert any("pp-devprobe:keys" in n for n in info["midi"]["jack"]["inputs"])
+    assert any(d["hostapi"].startswith("JACK") and d["outputs"] > 0 for d in info["audio"]["devices"])

@@ -31,8 +31,12 @@ class MidiOutput:
         *,
         clock: Clock,
         light_channel: int | None = None,
+        background: bool = True,
     ) -> None:
+        """``background``: a scheduler thread sends timed note-offs; tests driving a FakeClock
+        turn it off and call ``run_due()`` themselves (else the thread races them)."""
         self.name = name
+        self._background = background
         self.clock = clock
         self.light_channel = light_channel
         self._port = port
@@ -95,7 +99,7 @@ class MidiOutput:
             if self._closed:
                 return
             heapq.heappush(self._heap, (due, next(self._seq), msg))
-            if self._thread is None:
+            if self._thread is None and self._background:
                 self._thread = threading.Thread(target=self._run, name=f"midi-out {self.name}", daemon=True)
                 self._thread.start()
             self._wake.notify()

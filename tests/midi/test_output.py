@@ -43,7 +43,7 @@ def test_unplugged_port_raises_device_error_which_is_an_oserror(setup):
 
 def test_play_schedules_note_off(setup):
     clock, backend, dev = setup
-    out = MidiOutput("Keys", backend.open_output("Keys"), clock=clock)
+    out = MidiOutput("Keys", backend.open_output("Keys"), clock=clock, background=False)
     out.play(64, velocity=70, duration_s=0.25)
     assert out.run_due() == 0
     clock.advance(ms=260)
