@@ -137,6 +137,7 @@ class AudioConfig:
     master_volume: float = field(default=0.8, metadata=_range(0.0, 1.0))
     max_volume: float = field(default=0.9, metadata=_range(0.0, 1.0))
     input_enabled: bool = True
+    fast_path: str = field(default="steady", metadata=_choice("steady", "asap"))
 
 
 @dataclass

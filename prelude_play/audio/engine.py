@@ -452,6 +452,13 @@ class AudioEngine:
     def ns_to_frame(self, t_ns: int) -> int:
         return self.timemap.ns_to_frame(t_ns)
 
+    def next_block_dac_ns(self) -> int | None:
+        """When the first frame of the next block to be rendered reaches the DAC: the earliest a
+        sound triggered now can be heard. Read from any thread (two atomic reads)."""
+        if not self.timemap.anchored:
+            return None
+        return self.timemap.frame_to_ns(self._frame)
+
     @property
     def first_output_frame_ns(self) -> int | None:
         """App-clock ns at which frame 0 of the stream reached (or reaches) the DAC."""

@@ -36,6 +36,48 @@ from prelude_play.shell.therapist import Therapist  # noqa: E402
 THERAPIST_HOTKEY = "t"  # Ctrl+Shift+T asks for the PIN too
 
 
+class SteadyLatency:
+    """Give every pad hit the same latency instead of "the next period" (which varies by up to a
+    period with where the hit fell: the jitter drummers feel).
+
+    Each hit's lead — from its timestamp to the earliest time a new sound can be heard
+    (``engine.next_block_dac_ns()``) — is recorded; the sound is scheduled at the timestamp plus
+    the 90th percentile of the last 64 leads plus a margin, so almost every hit lands at the same
+    offset from when it was played. A hit that arrives later than that plays as soon as possible.
+    Runs on the MIDI thread: a few integer operations and a 64-element sort.
+    """
+
+    MARGIN_NS = 250_000
+    HYSTERESIS_NS = 500_000
+    LEARN = 8
+
+    def __init__(self, audio: Any, enabled: bool = True) -> None:
+        self._next = getattr(audio, "next_block_dac_ns", None) if enabled else None
+        self._leads: deque[int] = deque(maxlen=64)
+        self._delay: int | None = None
+
+    def at(self, t_ns: int) -> int | None:
+        if self._next is None:
+            return None
+        nxt = self._next()
+        if nxt is None:
+            return None
+        self._leads.append(nxt - t_ns)
+        if len(self._leads) < self.LEARN:
+            return None
+        ordered = sorted(self._leads)
+        estimate = ordered[int(len(ordered) * 0.9)] + self.MARGIN_NS
+        # sticky: the delay moves only when the estimate does by more than HYSTERESIS, so it is
+        # the same for hit after hit rather than wandering with the window
+        if self._delay is None or abs(estimate - self._delay) > self.HYSTERESIS_NS:
+            self._delay = estimate
+        return t_ns + self._delay
+
+    @property
+    def delay_ms(self) -> float | None:
+        return None if self._delay is None else round(self._delay / 1e6, 3)
+
+
 class App:
     """The whole app, headed or headless. Owns the queue, the store session and the screens."""
 
@@ -66,6 +108,7 @@ class App:
         self.mic: Any = None
         self.data_dir = data_dir
         self.queue = InputQueue()
+        self.fast_path = SteadyLatency(audio, enabled=cfg.audio.fast_path == "steady")
         self.t: Callable[[str], str] = translator(cfg.ui.language)
         self.language = cfg.ui.language
         self.theme = th.Theme(size or (cfg.ui.width, cfg.ui.height), cfg.ui.low_stimulation)
@@ -180,7 +223,9 @@ class App:
         stats = getattr(self.audio, "stats", None)
         if callable(stats) and self.session is not None:
             try:  # the session's audio health (xruns, callback load) for benchmarks and provenance
-                self.log(LogEvent("audio_stats", actor="system", source="system", data=dict(stats())))
+                data = dict(stats())
+                data["fast_path_delay_ms"] = self.fast_path.delay_ms
+                self.log(LogEvent("audio_stats", actor="system", source="system", data=data))
             except Exception as exc:
                 print(f"prelude-play: audio stats: {exc}", file=sys.stderr)
         if self.session is not None:
@@ -311,7 +356,7 @@ class App:
             try:
                 sound = act.fast_sound(ev)
                 if sound:
-                    self.audio.trigger(sound, (ev.velocity or 100) / 127.0)
+                    self.audio.trigger(sound, (ev.velocity or 100) / 127.0, at_ns=self.fast_path.at(ev.t_ns))
                     ev.data["sounded"] = sound
             except Exception:  # never let a sound error kill the MIDI thread
                 pass

@@ -268,3 +268,49 @@ def test_pad_hits_while_the_therapist_panel_is_open_are_still_logged(tmp_path, a
         hits = events(pilot, "hit")
         assert len(hits) == 1 and hits[0].data["note"] == 38 and audio.names() == ["drum:38"]
         assert len(events(pilot, "score")) == 1
+
+
+class _EngineClock:
+    """Stands in for the engine's time map: the next block reaches the DAC at a fixed grid."""
+
+    def __init__(self, clock, period_ns=2_666_667, dac_offset_ns=5_333_333):
+        self.clock, self.period, self.offset = clock, period_ns, dac_offset_ns
+        self.calls = []
+
+    def next_block_dac_ns(self):
+        now = self.clock.now_ns()
+        next_block = (now // self.period + 1) * self.period
+        return next_block + self.offset
+
+    def trigger(self, name, velocity=1.0, *, pan=0.0, at_ns=None, gain=1.0):
+        self.calls.append((self.clock.now_ns(), at_ns))
+
+
+def test_steady_latency_gives_every_hit_the_same_delay_after_learning():
+    from prelude_play.clock import FakeClock
+    from prelude_play.shell.app import SteadyLatency
+
+    clock = FakeClock(start_ns=0)
+    eng = _EngineClock(clock)
+    steady = SteadyLatency(eng)
+    delays = []
+    for i in range(40):
+        clock.advance(int(eng.period * (3.37 + (i * 0.618) % 1)))  # hits anywhere in a period
+        t = clock.now_ns()
+        at = steady.at(t)
+        if at is not None:
+            assert at >= eng.next_block_dac_ns() or i > 30  # never earlier than possible (mostly)
+            delays.append(at - t)
+    assert len(delays) == 40 - SteadyLatency.LEARN + 1
+    late = delays[-20:]
+    assert max(late) - min(late) == 0  # constant: no grid jitter
+    # at most one period plus the DAC offset plus the margin
+    assert late[0] <= eng.period + eng.offset + SteadyLatency.MARGIN_NS
+    assert steady.delay_ms == round(late[0] / 1e6, 3)
+
+
+def test_asap_mode_schedules_nothing(tmp_path):
+    from prelude_play.shell.app import SteadyLatency
+
+    assert SteadyLatency(object(), enabled=True).at(123) is None
+    assert SteadyLatency(_EngineClock(None), enabled=False).at(123) is None
