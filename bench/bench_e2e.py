@@ -94,7 +94,7 @@ class Jackd:
 
 
 def start_jackd(rate: int, period: int, log_dir: Path) -> Jackd:
-    from tests.jack import jackd_path
+    from tests.jack import jackd_args, jackd_path
 
     path = jackd_path()
     if path is None:
@@ -105,8 +105,8 @@ def start_jackd(rate: int, period: int, log_dir: Path) -> Jackd:
     log_path = log_dir / "jackd.log"
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1")
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([path, "-n", name, "-t", "2000", "-d", "dummy", "-r", str(rate),
-                                 "-p", str(period)], stdout=log, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(jackd_args(path, name, rate, period), stdout=log, stderr=subprocess.STDOUT,
+                                env=env)
     server = Jackd(name, proc, log_path)
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_START_SERVER"] = "1"

@@ -35,6 +35,13 @@ def jackd_path() -> str | None:
     return shutil.which("jackd") or (os.path.exists("/usr/bin/jackd") and "/usr/bin/jackd") or None
 
 
+def jackd_args(path: str, name: str, rate: int, period: int) -> list[str]:
+    """The jackd command line. ``PRELUDE_JACK_RT=1`` runs it with real-time scheduling (-R), as a
+    real JACK set-up does; without it the dummy driver's threads compete with everything else."""
+    rt = ["-R", "-P", "70"] if os.environ.get("PRELUDE_JACK_RT") == "1" else ["-r"]
+    return [path, *rt, "-n", name, "-t", "2000", "-d", "dummy", "-r", str(rate), "-p", str(period)]
+
+
 def start_jack(rate: int = 48000, period: int = 128, name: str | None = None) -> JackServer:
     """Start ``jackd -d dummy`` and wait until clients can connect; sets JACK_DEFAULT_SERVER."""
     path = jackd_path()
@@ -43,7 +50,7 @@ def start_jack(rate: int = 48000, period: int = 128, name: str | None = None) ->
     name = name or f"pp-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", JACK_NO_START_SERVER="1")
     proc = subprocess.Popen(
-        [path, "-n", name, "-t", "2000", "-d", "dummy", "-r", str(rate), "-p", str(period)],
+        jackd_args(path, name, rate, period),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )
     server = JackServer(name, rate, period, proc)
