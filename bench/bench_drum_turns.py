@@ -52,7 +52,7 @@ def _send_async(probe, events):
     return th, out
 
 
-def run(exchanges: int, seed: int, with_audio: bool) -> dict:
+def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient") -> dict:
     from prelude_play.clock import MonotonicClock
     from prelude_play.midi.hub import MidiConfig, MidiHub
     from prelude_play.midi.instruments import load_instruments
@@ -75,7 +75,13 @@ def run(exchanges: int, seed: int, with_audio: bool) -> dict:
             engine = open_engine("sounddevice", clock=clock, blocksize=128, fallback=False, bank=SoundBank(48000))
         target = [lambda ev: None]
         probes = {"therapist": ProbeProcess("pp-bdt-therapist"), "pad": ProbeProcess("pp-bdt-pad")}
-        hub = MidiHub(RtMidiBackend(clock=clock, api="jack", client_name="pp-bdt-app"), clock=clock,
+        if backend == "jackclient":  # what --midi-api jack uses: frame-exact stamps
+            from prelude_play.midi.jack_backend import JackClientBackend
+
+            midi_backend = JackClientBackend(clock=clock, client_name="pp-bdt-app")
+        else:
+            midi_backend = RtMidiBackend(clock=clock, api="jack", client_name="pp-bdt-app")
+        hub = MidiHub(midi_backend, clock=clock,
                       sink=lambda ev: target[0](ev), config=MidiConfig(api="jack", poll_interval_s=0.2),
                       instruments=load_instruments(ROOT / "config" / "instruments.toml"))
         hub.start()
@@ -196,9 +202,10 @@ def main() -> None:
     ap.add_argument("--exchanges", type=int, default=30)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-audio", action="store_true", help="MIDI only (no PortAudio engine)")
+    ap.add_argument("--backend", choices=["jackclient", "rtmidi"], default="jackclient")
     ap.add_argument("--write", type=Path, default=None, help="also write the figures to this file")
     args = ap.parse_args()
-    text = report(run(args.exchanges, args.seed, not args.no_audio))
+    text = report(run(args.exchanges, args.seed, not args.no_audio, args.backend))
     print(text, end="")
     if args.write:
         args.write.write_text(text)
