@@ -402,7 +402,7 @@ class Proc:
         return int(self.p.returncode)
 
 
-def app_command(data_dir: Path, switch_interval: float | None = None) -> list[str]:
+def app_command(data_dir: Path, switch_interval: float | None = None, audio_process: str | None = None) -> list[str]:
     """The issue's command line; ``switch_interval`` (an experiment, not the product) runs the
     same CLI with ``sys.setswitchinterval`` lowered so the audio/MIDI threads wait less for the GIL."""
     exe = Path(sys.executable).with_name("prelude-play")
@@ -410,8 +410,9 @@ def app_command(data_dir: Path, switch_interval: float | None = None) -> list[st
     if switch_interval is not None:
         head = [sys.executable, "-c", f"import sys; sys.setswitchinterval({switch_interval!r}); "
                 "from prelude_play.cli import main; sys.exit(main())"]
+    extra = ["--audio-process", audio_process] if audio_process else []
     return head + ["--headless", "--activity", "free_play", "--midi-api", "jack", "--audio-backend",
-                   "sounddevice", "--client", "bench", "--data-dir", str(data_dir), "--report-ready"]
+                   "sounddevice", "--client", "bench", "--data-dir", str(data_dir), "--report-ready"] + extra
 
 
 def wait_for(pred, timeout: float, step: float = 0.05) -> float | None:
@@ -465,10 +466,10 @@ class Phase:
 
 def run_app(probe: Probe, server: Jackd, tmp: Path, ref: np.ndarray, hits: int, soak_s: float,
             rng: np.random.Generator, schedule_ms: np.ndarray, debug: bool = False,
-            switch_interval: float | None = None) -> dict[str, Any]:
+            switch_interval: float | None = None, audio_process: str | None = None) -> dict[str, Any]:
     data_dir = tmp / "app-data"
     env = dict(os.environ, JACK_DEFAULT_SERVER=server.name)
-    app = Proc(app_command(data_dir, switch_interval), env, tmp / "app.stderr")
+    app = Proc(app_command(data_dir, switch_interval, audio_process), env, tmp / "app.stderr")
     res: dict[str, Any] = {}
     try:
         t0 = time.monotonic()
@@ -662,6 +663,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", type=Path, help="write every figure as JSON here")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, store, recordings)")
+    ap.add_argument("--audio-process", choices=["inline", "separate"],
+                    help="run the app with --audio-process (separate: audio + MIDI in their own process)")
     ap.add_argument("--switch-interval", type=float, help="experiment: run the app with this GIL switch interval (s)")
     a = ap.parse_args(argv)
     hits, soak = (100, 30.0) if a.quick else (a.hits, a.soak_seconds)
@@ -677,8 +680,10 @@ def main(argv: list[str] | None = None) -> int:
         probe = Probe({"app": lat_s + soak + 5.0, "naive": lat_s + 3.0})
         ref, wav = reference_sound(tmp)
         res["load_avg_before"] = os.getloadavg()
-        res["app"] = run_app(probe, server, tmp, ref, hits, soak, rng, schedule_ms, a.keep, a.switch_interval)
+        res["app"] = run_app(probe, server, tmp, ref, hits, soak, rng, schedule_ms, a.keep, a.switch_interval,
+                             a.audio_process)
         res["switch_interval"] = a.switch_interval
+        res["audio_process"] = a.audio_process or "inline"
         if not a.no_naive:
             try:
                 res["naive"] = run_naive(probe, server, tmp, ref, wav, schedule_ms, a.keep)

@@ -171,6 +171,14 @@ class Activity:
         """
         return event.data.get("sound")
 
+    def fast_sound_table(self) -> dict[str, Any] | None:
+        """``fast_sound`` as data, for the fast path in the audio process (``audio.process =
+        "separate"``), which cannot call activity code. None = the instrument map's sound (the
+        default ``fast_sound``). Format: ``prelude_play.rt.fastpath``. Return the same object
+        while it is valid and a new one when it changes: the shell resends it on a new identity.
+        """
+        return None
+
     def on_score(self, score: Score) -> int | None:
         """The therapist scored a response. Default: log it against this activity's goals."""
         if self.ctx is None:

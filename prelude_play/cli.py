@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--for", dest="for_seconds", type=float, help="stop by itself after SECONDS")
     p.add_argument("--midi-api", choices=["auto", "alsa", "jack", "rtmidi-jack", "coremidi", "winmm", "virtual", "none"])
     p.add_argument("--audio-backend", choices=["auto", "sounddevice", "sdl", "null"])
+    p.add_argument("--audio-process", choices=["inline", "separate"],
+                   help="run the audio engine and MIDI in this process or their own (audio.process)")
     p.add_argument("--language", choices=["en", "fr_CA"])
     p.add_argument("--screenshot", type=Path, help="save the last frame as PNG on exit")
     p.add_argument("--report-ready", action="store_true", help=argparse.SUPPRESS)
@@ -105,11 +107,29 @@ def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
     for err in registry.errors:
         print(f"prelude-play: {err}", file=sys.stderr)
     notices = [str(p) for p in cfg.problems + goal_problems]
-    audio, audio_notes = build_audio(cfg, clock, args.audio_backend)
+    if args.audio_process:
+        cfg.audio.process = args.audio_process
+    rt = None
+    if cfg.audio.process == "separate":
+        from prelude_play.errors import DeviceError
+        from prelude_play.rt.proxy import start_rt
+
+        try:  # audio + MIDI (and the MIDI fast path) in a child process, away from the UI's GIL
+            rt = start_rt(cfg, audio_backend=args.audio_backend, midi_api=args.midi_api, data_dir=data_dir)
+        except DeviceError as exc:
+            notices.append(f"{exc}; audio and MIDI run in the app's own process")
+    if rt is not None:
+        audio, audio_notes = rt.audio, list(rt.notices)
+    else:
+        audio, audio_notes = build_audio(cfg, clock, args.audio_backend)
     app = App(cfg, store=store, registry=registry, clock=clock, audio=audio,
               mic_factory=mic_factory(cfg, clock, args.audio_backend),
               fullscreen=args.fullscreen, data_dir=data_dir, notices=notices + audio_notes)
-    midi, midi_out, midi_notes = build_midi(cfg, clock, app.midi_sink, args.midi_api, data_dir)
+    if rt is not None:
+        rt.set_sink(app.queue.put)  # hits were sounded in the child; the frame loop routes and logs
+        midi, midi_out, midi_notes = rt.midi, rt.midi_out, []
+    else:
+        midi, midi_out, midi_notes = build_midi(cfg, clock, app.midi_sink, args.midi_api, data_dir)
     app.midi, app.midi_out = midi, midi_out
     for n in audio_notes + midi_notes:
         app.notify(n)

@@ -138,6 +138,7 @@ class AudioConfig:
     max_volume: float = field(default=0.9, metadata=_range(0.0, 1.0))
     input_enabled: bool = True
     fast_path: str = field(default="steady", metadata=_choice("steady", "asap"))
+    process: str = field(default="inline", metadata=_choice("inline", "separate"))
 
 
 @dataclass

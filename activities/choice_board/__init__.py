@@ -212,6 +212,25 @@ class ChoiceBoard(Activity):
             return None
         return self._note_sounds.get(event.note)
 
+    def fast_sound_table(self) -> dict[str, Any]:
+        """``fast_sound`` as data for the audio process; rebuilt (a new object) when the board,
+        its pads or the access method change."""
+        sounds, switches = getattr(self, "_note_sounds", None), getattr(self, "switch_notes", None)
+        if sounds is None or switches is None:  # no board yet: nothing sounds
+            return {"roles": {"therapist": {"default": None}, "*": {"default": None}}}
+        key = (sounds, switches, self.access.method)
+        cached = getattr(self, "_fast_cache", None)
+        if cached is not None and cached[0][0] is sounds and cached[0][1] is switches and cached[0][2] == key[2]:
+            return cached[1]
+        notes: dict[int, str | None] = dict(self._note_sounds)
+        for n in self.switch_notes:
+            notes[n] = None
+        bound = {"notes": notes, "default": None}
+        table = {"roles": {"therapist": bound,
+                           "*": bound if self.access.method == "play" else {"default": None}}}
+        self._fast_cache = (key, table)
+        return table
+
     def handle(self, event: InputEvent) -> None:
         ctx = self.ctx
         assert ctx is not None

@@ -146,6 +146,15 @@ class DrumTurns(Activity):
             return event.data.get("sound") or self._therapist_sound
         return event.data.get("sound") or self._client_sound
 
+    def fast_sound_table(self) -> dict[str, Any]:
+        """``fast_sound`` as data for the audio process (fixed once prepared)."""
+        table = getattr(self, "_fast_table", None)
+        if table is None:
+            table = {"roles": {"therapist": {"mapped_prefixes": [""], "default": self._therapist_sound},
+                               "*": {"mapped_prefixes": [""], "default": self._client_sound}}}
+            self._fast_table = table
+        return table
+
     def handle(self, event: InputEvent) -> None:
         ctx = self.ctx
         assert ctx is not None

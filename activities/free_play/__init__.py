@@ -69,6 +69,20 @@ class FreePlay(Activity):
         return sound_for_midi(event.note or 0, event.channel, scale=s.scale, root=s.root,
                               keys_sound=s.keys_sound, mapped=event.data.get("sound"))
 
+    def fast_sound_table(self) -> dict[str, Any]:
+        """``fast_sound`` as data for the audio process: drum sounds from the map, channel 10 as
+        drums, every other key snapped to the scale (fixed once prepared)."""
+        table = getattr(self, "_fast_table", None)
+        if table is None:
+            s = self.state
+            keys = {n: sound_for_midi(n, 0, scale=s.scale, root=s.root, keys_sound=s.keys_sound, mapped=None)
+                    for n in range(128)}
+            table = {"roles": {"*": {"mapped_prefixes": ["drum:"],
+                                     "channels": {9: {n: f"drum:{n}" for n in range(128)}},
+                                     "notes": keys}}}
+            self._fast_table = table
+        return table
+
     def handle(self, event: InputEvent) -> None:
         ctx = self.ctx
         assert ctx is not None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from prelude_play.activity import Activity, ActivityContext, Score
 from prelude_play.errors import ConfigError, PreludeError
@@ -236,6 +236,12 @@ class ScarfMoves(Activity):
         if event.role == "therapist":
             return None  # the therapist's keyboard cues the music; its keys do not sound
         return event.data.get("sound")
+
+    FAST_SOUND_TABLE: ClassVar[dict[str, Any]] = {"roles": {"therapist": {"default": None}}}
+
+    def fast_sound_table(self) -> dict[str, Any]:
+        """``fast_sound`` as data for the audio process: the therapist's keys stay silent."""
+        return self.FAST_SOUND_TABLE
 
     def on_score(self, score: Score) -> int | None:
         if self.ctx is None:

@@ -24,6 +24,7 @@ from prelude_play.config import AppConfig, resource_dir
 from prelude_play.errors import ActivityError, PreludeError
 from prelude_play.events import InputEvent, InputQueue, LogEvent
 from prelude_play.i18n import LANGUAGES, translator
+from prelude_play.rt.fastpath import SteadyLatency
 from prelude_play.store.eventlog import EventLog, Session
 from prelude_play.ui import theme as th
 from prelude_play.ui.touch import TouchFilter
@@ -34,48 +35,6 @@ from prelude_play.shell.screens import HomeScreen, Overlay, PinPad  # noqa: E402
 from prelude_play.shell.therapist import Therapist  # noqa: E402
 
 THERAPIST_HOTKEY = "t"  # Ctrl+Shift+T asks for the PIN too
-
-
-class SteadyLatency:
-    """Give every pad hit the same latency instead of "the next period" (which varies by up to a
-    period with where the hit fell: the jitter drummers feel).
-
-    Each hit's lead — from its timestamp to the earliest time a new sound can be heard
-    (``engine.next_block_dac_ns()``) — is recorded; the sound is scheduled at the timestamp plus
-    the 90th percentile of the last 64 leads plus a margin, so almost every hit lands at the same
-    offset from when it was played. A hit that arrives later than that plays as soon as possible.
-    Runs on the MIDI thread: a few integer operations and a 64-element sort.
-    """
-
-    MARGIN_NS = 250_000
-    HYSTERESIS_NS = 500_000
-    LEARN = 8
-
-    def __init__(self, audio: Any, enabled: bool = True) -> None:
-        self._next = getattr(audio, "next_block_dac_ns", None) if enabled else None
-        self._leads: deque[int] = deque(maxlen=64)
-        self._delay: int | None = None
-
-    def at(self, t_ns: int) -> int | None:
-        if self._next is None:
-            return None
-        nxt = self._next()
-        if nxt is None:
-            return None
-        self._leads.append(nxt - t_ns)
-        if len(self._leads) < self.LEARN:
-            return None
-        ordered = sorted(self._leads)
-        estimate = ordered[int(len(ordered) * 0.9)] + self.MARGIN_NS
-        # sticky: the delay moves only when the estimate does by more than HYSTERESIS, so it is
-        # the same for hit after hit rather than wandering with the window
-        if self._delay is None or abs(estimate - self._delay) > self.HYSTERESIS_NS:
-            self._delay = estimate
-        return t_ns + self._delay
-
-    @property
-    def delay_ms(self) -> float | None:
-        return None if self._delay is None else round(self._delay / 1e6, 3)
 
 
 class App:
@@ -109,6 +68,7 @@ class App:
         self.data_dir = data_dir
         self.queue = InputQueue()
         self.fast_path = SteadyLatency(audio, enabled=cfg.audio.fast_path == "steady")
+        self._fast_sent: tuple[Any, Any] | None = None  # (activity, table) last sent to the RT process
         self.t: Callable[[str], str] = translator(cfg.ui.language)
         self.language = cfg.ui.language
         self.theme = th.Theme(size or (cfg.ui.width, cfg.ui.height), cfg.ui.low_stimulation)
@@ -224,7 +184,7 @@ class App:
         if callable(stats) and self.session is not None:
             try:  # the session's audio health (xruns, callback load) for benchmarks and provenance
                 data = dict(stats())
-                data["fast_path_delay_ms"] = self.fast_path.delay_ms
+                data.setdefault("fast_path_delay_ms", self.fast_path.delay_ms)
                 self.log(LogEvent("audio_stats", actor="system", source="system", data=data))
             except Exception as exc:
                 print(f"prelude-play: audio stats: {exc}", file=sys.stderr)
@@ -246,6 +206,7 @@ class App:
         """One frame: collect pygame input, drain the queue, route, update, draw."""
         t0 = time.perf_counter_ns()
         self.collect_pygame()
+        self._sync_fast_sound()
         for ev in self.queue.drain():
             self.route(ev)
         now = self.clock.now_ns()
@@ -271,6 +232,26 @@ class App:
         if self.first_frame_ns is None:
             self.first_frame_ns = time.perf_counter_ns()
         self.frame_ns.append(time.perf_counter_ns() - t0)
+
+    def _sync_fast_sound(self) -> None:
+        """With the audio in its own process (``audio.process = "separate"``) the MIDI fast path
+        runs there and cannot call ``Activity.fast_sound``: send it the activity's sound table
+        whenever the activity or its table (a new object each time it changes) changes."""
+        sync = getattr(self.audio, "set_fast_sound_table", None)
+        if not callable(sync):
+            return
+        act = self.activity
+        table = None
+        if act is not None:
+            try:
+                table = act.fast_sound_table()
+            except Exception as exc:
+                self.notify(str(ActivityError(self.activity_name or "?", f"fast_sound_table: {exc}")))
+        sent = self._fast_sent
+        if sent is not None and sent[0] is act and sent[1] is table:
+            return
+        self._fast_sent = (act, table)
+        sync(act is not None, table)
 
     def open_mic(self) -> Any:
         """Open the microphone once, on first use (only listening activities pay for it)."""
@@ -748,6 +729,7 @@ class App:
         self.scores.clear()
         self.log(LogEvent("activity_start", actor="system", goals=entry.cls.goals,
                           data={"version": entry.cls.version, "settings": act.config}))
+        self._sync_fast_sound()
         self._layout_activity()
 
     def _stop_activity(self) -> None:
@@ -759,6 +741,7 @@ class App:
             self.notify(str(ActivityError(self.activity_name or "?", f"stop failed: {exc}")))
         self.log(LogEvent("activity_stop", actor="system"))
         self.activity, self.activity_name = None, None
+        self._sync_fast_sound()
         if self.session is not None:
             self.session.activity = "home"
 

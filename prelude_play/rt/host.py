@@ -1,0 +1,403 @@
+"""The real-time child process: the audio engine and the MIDI hub, away from the UI's GIL.
+
+Why a process: both real-time callbacks (PortAudio's and the JACK MIDI client's) are Python and
+need the GIL every period (2.67 ms at 128 frames); in the UI process the 60 fps frame loop holds
+it for longer, so the callbacks are late, JACK reports xruns and drops MIDI. Here only these two
+callbacks and two light threads share the GIL.
+
+The child plays MIDI hits itself (the fast path: the activity's sound table, ``SteadyLatency``,
+``engine.trigger``) and forwards every InputEvent, with its original ``t_ns``, to the UI process,
+which routes and logs it as in inline mode. Both processes read ``time.perf_counter_ns``
+(CLOCK_MONOTONIC, system-wide), so stamps mean the same on both sides.
+
+Protocol: the UI sends tuples ``(op, request_id | None, *args)`` on one pipe; the child sends
+``("hello", info)``, ``("events", [InputEvent, ...])``, ``("status", dict)``,
+``("reply", request_id, ok, value)`` on the other. Nothing in a callback touches a pipe: the
+MIDI sink appends to a deque that a sender thread drains every ``SEND_INTERVAL_S``.
+"""
+
+from __future__ import annotations
+
+import collections
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from prelude_play.clock import Clock, MonotonicClock
+from prelude_play.config import AppConfig
+from prelude_play.errors import PreludeError
+from prelude_play.events import InputEvent
+from prelude_play.rt.fastpath import SteadyLatency, sound_from_table, wants_fast_sound
+
+SEND_INTERVAL_S = 0.002
+STATUS_INTERVAL_S = 0.25
+MAX_HANDLES = 4096
+
+
+@dataclass(frozen=True)
+class RtOptions:
+    """What the child needs to build the same devices ``build_audio``/``build_midi`` would."""
+
+    cfg: AppConfig
+    audio_backend: str | None = None
+    midi_api: str | None = None
+    data_dir: Path | None = None
+    status_interval_s: float = STATUS_INTERVAL_S
+
+
+class Outbox:
+    """Everything the child sends goes through here: one sender thread owns the pipe, so the MIDI
+    callback only appends to a deque (no pickling, no syscall, no lock in the callback)."""
+
+    def __init__(self, conn: Any, status: Callable[[], dict[str, Any]] | None = None,
+                 status_interval_s: float = STATUS_INTERVAL_S) -> None:
+        self._conn = conn
+        self._q: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._status = status
+        self._status_every = status_interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.broken = False
+
+    def put(self, msg: tuple[Any, ...]) -> None:
+        self._q.append(msg)
+
+    def event(self, ev: InputEvent) -> None:
+        self._q.append(("event", ev))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="rt-outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        self.flush()
+
+    def flush(self) -> None:
+        """Send what is queued, events batched into one message."""
+        events: list[InputEvent] = []
+        while self._q:
+            msg = self._q.popleft()
+            if msg[0] == "event":
+                events.append(msg[1])
+                continue
+            if events:
+                self._send(("events", events))
+                events = []
+            self._send(msg)
+        if events:
+            self._send(("events", events))
+
+    def _send(self, msg: tuple[Any, ...]) -> None:
+        if self.broken:
+            return
+        try:
+            self._conn.send(msg)
+        except (OSError, EOFError, ValueError):  # the UI is gone: the command loop will see EOF
+            self.broken = True
+        except Exception as exc:  # an unpicklable reply value: say so instead
+            if msg[0] == "reply":
+                self._send(("reply", msg[1], False, PreludeError(f"{type(exc).__name__}: {exc}")))
+
+    def _run(self) -> None:
+        next_status = 0.0
+        while not self._stop.wait(SEND_INTERVAL_S):
+            now = time.monotonic()
+            if self._status is not None and now >= next_status:
+                next_status = now + self._status_every
+                try:
+                    self.put(("status", self._status()))
+                except Exception:  # noqa: BLE001 - status is best effort
+                    pass
+            self.flush()
+
+
+class RtHost:
+    """The child's devices and the handler of every command. Also usable in-process (tests)."""
+
+    def __init__(self, opts: RtOptions, emit: Callable[[tuple[Any, ...]], None],
+                 clock: Clock | None = None) -> None:
+        self.opts = opts
+        self.clock = clock or MonotonicClock()
+        self._emit = emit
+        self.engine: Any = None
+        self.hub: Any = None
+        self.outputs: dict[int, Any] = {}
+        self.notices: list[str] = []
+        self._handles: collections.OrderedDict[int, int] = collections.OrderedDict()
+        self.fast_active = False
+        self.fast_table: dict[str, Any] | None = None
+        self.fast_path: SteadyLatency | None = None
+        self.fast_triggers = 0
+        self.fast_errors = 0
+
+    # ---- devices -------------------------------------------------------------------------
+    def open(self) -> None:
+        from prelude_play.shell.devices import build_audio, build_midi
+
+        cfg, o = self.opts.cfg, self.opts
+        self.engine, notes = build_audio(cfg, self.clock, o.audio_backend)
+        self.notices += notes
+        self.fast_path = SteadyLatency(self.engine, enabled=cfg.audio.fast_path == "steady")
+        self.hub, out, notes = build_midi(cfg, self.clock, self.sink, o.midi_api, o.data_dir)
+        self.notices += notes
+        if out is not None:
+            self.outputs[0] = out
+
+    def info(self) -> dict[str, Any]:
+        """What the UI shows and records: backend, rate, period, latency, notices."""
+        e = self.engine
+        return {
+            "backend_name": getattr(e, "backend_name", "none"),
+            "rate": int(getattr(e, "rate", self.opts.cfg.audio.rate)),
+            "period_frames": int(getattr(e, "period_frames", self.opts.cfg.audio.period)),
+            "output_latency_s": float(getattr(e, "output_latency_s", 0.0) or 0.0),
+            "notices": list(self.notices),
+            "midi": self.hub is not None,
+            "midi_output": 0 in self.outputs,
+            "pid": _pid(),
+        }
+
+    def status(self) -> dict[str, Any]:
+        """Sent every ``status_interval_s``: cached by the proxies (stats, poll, inputs)."""
+        e, hub = self.engine, self.hub
+        stats: dict[str, Any] = dict(e.stats()) if e is not None else {}
+        stats["fast_triggers"] = self.fast_triggers
+        stats["fast_errors"] = self.fast_errors
+        stats["fast_path_delay_ms"] = self.fast_path.delay_ms if self.fast_path else None
+        return {
+            "t_ns": self.clock.now_ns(),
+            "stats": stats,
+            "problem": e.poll() if e is not None else None,
+            "inputs": list(hub.inputs) if hub is not None else [],
+            "hub_stats": hub.stats() if hub is not None else {},
+            "next_block_dac_ns": e.next_block_dac_ns() if e is not None else None,
+        }
+
+    # ---- the MIDI thread -----------------------------------------------------------------
+    def sink(self, ev: InputEvent) -> None:
+        """Called ON THE MIDI THREAD: sound the hit now (as ``App.midi_sink`` does inline), then
+        queue the event for the UI process."""
+        e = self.engine
+        if self.fast_active and e is not None and ev.source == "midi" and wants_fast_sound(ev):
+            try:
+                sound = sound_from_table(self.fast_table, ev)
+                if sound:
+                    at = self.fast_path.at(ev.t_ns) if self.fast_path is not None else None
+                    e.trigger(sound, (ev.velocity or 100) / 127.0, at_ns=at)
+                    ev.data["sounded"] = sound
+                    self.fast_triggers += 1
+            except Exception:  # noqa: BLE001 - never let a sound error kill the MIDI thread
+                self.fast_errors += 1
+        self._emit(("event", ev))
+
+    # ---- commands ------------------------------------------------------------------------
+    def handle(self, op: str, args: tuple[Any, ...]) -> Any:
+        """Run one command from the UI; returns the reply value (requests) or None."""
+        fn = getattr(self, f"_op_{op}", None)
+        if fn is None:
+            raise PreludeError(f"unknown real-time command {op!r}")
+        return fn(*args)
+
+    def _need_engine(self) -> Any:
+        if self.engine is None:
+            raise PreludeError("no audio engine in the real-time process")
+        return self.engine
+
+    def _op_ping(self) -> int:
+        return self.clock.now_ns()
+
+    def _op_trigger(self, name: str, velocity: float, pan: float, at_ns: int | None, gain: float) -> None:
+        self._need_engine().trigger(name, velocity, pan=pan, at_ns=at_ns, gain=gain)
+
+    def _remember(self, handle: int, engine_handle: int) -> None:
+        self._handles[handle] = engine_handle
+        while len(self._handles) > MAX_HANDLES:  # long-finished voices: stopping them is a no-op
+            self._handles.popitem(last=False)
+
+    def _op_play(self, handle: int, name: str, velocity: float, pan: float, at_ns: int | None,
+                 gain: float, loop: bool) -> None:
+        h = self._need_engine().play(name, velocity, pan=pan, at_ns=at_ns, gain=gain, loop=loop)
+        self._remember(handle, h)
+
+    def _op_stop(self, handle: int, at_ns: int | None, ramp_ms: float | None) -> None:
+        h = self._handles.pop(handle, None)
+        if h is not None:
+            self._need_engine().stop(h, at_ns=at_ns, ramp_ms=ramp_ms)
+
+    def _op_note_on(self, handle: int, instrument: str, note: int, velocity: float, at_ns: int | None,
+                    pan: float, gain: float) -> None:
+        h = self._need_engine().note_on(instrument, note, velocity, at_ns=at_ns, pan=pan, gain=gain)
+        self._remember(handle, h)
+
+    def _op_note_off(self, instrument: str, note: int, at_ns: int | None) -> None:
+        self._need_engine().note_off(instrument, note, at_ns=at_ns)
+
+    def _op_all_off(self, at_ns: int | None, ramp_ms: float | None) -> None:
+        if self.engine is not None:
+            self.engine.all_off(at_ns=at_ns, ramp_ms=ramp_ms)
+
+    def _op_prepare(self, names: list[str]) -> None:
+        self._need_engine().prepare(names)
+
+    def _op_load(self, name: str, samples: Any, loop: tuple[int, int] | None, release_ms: float | None) -> None:
+        self._need_engine().load(name, samples, loop=loop, release_ms=release_ms)
+
+    def _op_loaded(self, name: str) -> bool:
+        return bool(self.engine is not None and self.engine.loaded(name))
+
+    def _op_volume(self, value: float) -> None:
+        self._need_engine().master_volume = value
+
+    def _op_stats(self) -> dict[str, Any]:
+        return self.status()["stats"]
+
+    def _op_reopen(self) -> dict[str, Any]:
+        self._need_engine().reopen()
+        return self.info()
+
+    def _op_voice_starts(self, since: int) -> tuple[int, list[tuple[int, int, int]]]:
+        return self._need_engine().voice_starts(since)
+
+    def _op_frame_to_ns(self, frame: int) -> int:
+        return self._need_engine().frame_to_ns(frame)
+
+    def _op_fast(self, active: bool, table: dict[str, Any] | None) -> None:
+        # one assignment each: the MIDI thread sees the old or the new table, never a mix
+        self.fast_table = table
+        self.fast_active = bool(active)
+
+    def _op_midi_panic(self) -> None:
+        if self.hub is not None:
+            self.hub.panic()
+
+    def _op_midi_stop(self) -> None:
+        if self.hub is not None:
+            self.hub.stop()
+
+    def _op_sensitivity(self, sensitivity: Any) -> None:
+        if self.hub is not None:
+            self.hub.set_sensitivity(sensitivity)
+
+    def _op_open_output(self, key: int, pattern: str, light_channel: int | None) -> bool:
+        if self.hub is None:
+            return False
+        self.outputs[key] = self.hub.open_output(pattern, light_channel=light_channel)
+        return True
+
+    def _op_midi_out(self, key: int, method: str, args: tuple[Any, ...]) -> Any:
+        """A MidiOutput call; mido messages travel as bytes."""
+        out = self.outputs.get(key)
+        if out is None:
+            return False
+        if method in ("send", "schedule"):
+            import mido
+
+            msg = mido.Message.from_bytes(args[-1])
+            return getattr(out, method)(*args[:-1], msg)
+        if method in ("note_on", "note_off", "play", "light", "panic"):
+            return getattr(out, method)(*args)
+        if method == "connected":
+            return bool(out.connected)
+        raise PreludeError(f"MIDI output has no command {method!r}")
+
+    def _op_virtual(self, method: str, args: tuple[Any, ...]) -> Any:
+        """Test hook: drive the child's in-memory ``virtual`` MIDI backend (add/remove/inject)."""
+        backend = getattr(self.hub, "backend", None)
+        if method not in ("add_device", "remove_device", "inject") or backend is None \
+                or type(backend).__name__ != "VirtualBackend":
+            raise PreludeError("the virtual MIDI hook needs --midi-api virtual")
+        getattr(backend, method)(*args)
+        if method != "inject":
+            self.hub.poll()
+        return None
+
+    def _op_close(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """All notes off, MIDI closed, audio closed. Safe twice."""
+        if self.hub is not None:
+            for out in self.outputs.values():
+                try:
+                    out.panic()
+                except Exception:  # noqa: BLE001
+                    pass
+            try:
+                self.hub.stop()
+            except Exception:  # noqa: BLE001
+                pass
+            self.hub = None
+        if self.engine is not None:
+            try:
+                self.engine.all_off()
+                time.sleep(2 * self.engine.period_frames / self.engine.rate)  # let the fade play
+                self.engine.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self.engine = None
+        _terminate_portaudio()
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
+
+
+def _terminate_portaudio() -> None:
+    """Release PortAudio before exit (its JACK host API aborts at exit if the server is gone)."""
+    if "sounddevice" in sys.modules:
+        try:
+            sys.modules["sounddevice"]._terminate()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def child_main(cmd_conn: Any, evt_conn: Any, opts: RtOptions) -> None:
+    """Entry point of the child process (multiprocessing, spawn)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole group; the UI decides
+    host: RtHost | None = None
+    box = Outbox(evt_conn, status_interval_s=opts.status_interval_s)
+    try:
+        host = RtHost(opts, box.put)
+        try:
+            host.open()
+        except Exception as exc:  # noqa: BLE001 - tell the UI why instead of just vanishing
+            box.put(("fatal", f"{type(exc).__name__}: {exc}"))
+            box.flush()
+            return
+        box._status = host.status
+        box.put(("hello", host.info()))
+        box.start()
+        while True:
+            try:
+                msg = cmd_conn.recv()
+            except (EOFError, OSError):  # the UI process is gone: close down
+                break
+            op, rid, args = msg[0], msg[1], msg[2:]
+            try:
+                value = host.handle(op, args)
+                ok = True
+            except Exception as exc:  # noqa: BLE001 - the UI gets the error, the child goes on
+                value, ok = exc, False
+            if rid is not None:
+                if op == "close":  # reply after closing: the UI waits for the devices to go
+                    host.close()
+                box.put(("reply", rid, ok, value))
+            if op == "close":
+                break
+    finally:
+        if host is not None:
+            host.close()
+        box.stop()
+        try:
+            evt_conn.close()
+        except OSError:
+            pass
