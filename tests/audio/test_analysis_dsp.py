@@ -106,8 +106,10 @@ def test_formants_of_known_vowels(who, vowel):
         axis=0,
     )
     err = np.abs(est - truth) / truth
-    # F1 within 20%: a low F1 (ee) at 1.5*f0 is pulled towards a harmonic, as in every LPC
-    assert err[0] < 0.20 and err[1] < 0.10, (truth, est)
+    # F1 within 20%: a low F1 (ee) at 1.5*f0 is pulled towards a harmonic, as in every LPC.
+    # F2 within 10%, or within half a harmonic spacing for a high voice: an envelope sampled
+    # every f0 Hz cannot place a peak more finely than that
+    assert err[0] < 0.20 and err[1] < max(0.10, 0.5 * f0 / truth[1]), (truth, est)
 
 
 @pytest.mark.parametrize("who", list(SPEAKERS))
@@ -171,3 +173,80 @@ def test_calibration_rejects_bad_data():
     with pytest.raises(ValueError):
         Calibration().add("ah", 200.0, 0.0, 1200.0)
     assert set(VOWELS) == {"ah", "ee", "oo", "oh", "eh"}
+
+
+def _harmonic_levels(x: np.ndarray, rate: int, f0: float, n: int) -> np.ndarray:
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    freqs = np.fft.rfftfreq(len(x), 1.0 / rate)
+    out = [spec[np.abs(freqs - k * f0) < f0 / 4].max() for k in range(1, n + 1)]
+    return 20 * np.log10(np.asarray(out) / out[0])
+
+
+def test_synth_vowel_has_the_same_spectrum_at_every_rate():
+    # the resonators used to run at the output rate: at 16 kHz the upper formants sat near
+    # Nyquist and lifted 2-6 kHz by 5-15 dB compared with the same vowel made at 48 kHz
+    f0 = 300.0
+    levels = []
+    for rate in (16000, 22050, 48000):
+        x = synth.vowel((370, 3200, 3730), f0, rate, 0.5, jitter=0.0, shimmer=0.0, breath=0.0)
+        levels.append(_harmonic_levels(x[int(0.1 * rate) : int(0.4 * rate)], rate, f0, 20))
+    assert np.max(np.abs(levels[0] - levels[2])) < 1.0, np.round(levels[0] - levels[2], 1)
+    assert np.max(np.abs(levels[1] - levels[2])) < 1.0, np.round(levels[1] - levels[2], 1)
+
+
+def _tilted(x: np.ndarray, rate: int, db_per_octave: float) -> np.ndarray:
+    spec = np.fft.rfft(x.astype(np.float64))
+    f = np.maximum(np.fft.rfftfreq(len(x), 1.0 / rate), 100.0)
+    return np.fft.irfft(spec * (f / 1000.0) ** (db_per_octave / 6.02), len(x))
+
+
+@pytest.mark.parametrize("tilt", [-6.0, 6.0])
+@pytest.mark.parametrize("who,vowel", [("child", "ee"), ("child", "eh"), ("woman", "oo"), ("man", "ee")])
+def test_formants_and_vowel_survive_spectral_tilt(who, vowel, tilt):
+    # a dull or bright microphone/voice must not move the formants (the old estimator read a
+    # -6 dB/oct "ee" as "oo" by splitting F1 and losing F2)
+    f0, scale = SPEAKERS[who]
+    truth = [f * scale for f in BASE[vowel]]
+    x = _tilted(synth.vowel(truth, f0, RATE, 0.3, rng=np.random.default_rng(8)), RATE, tilt)
+    est = np.median(
+        [estimate_formants(x[s : s + 640], RATE, f0).as_tuple() for s in range(1600, 3600, 320)],
+        axis=0,
+    )
+    err = np.abs(est - truth) / truth
+    assert err[0] < 0.25 and err[1] < max(0.12, 0.5 * f0 / truth[1]), (truth, est)
+    assert VowelClassifier().classify(f0, *est).vowel == vowel
+
+
+def test_harmonic_peak_interpolation_stays_between_neighbouring_bins():
+    from prelude_play.audio.analysis.formants import _harmonics
+
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        x = rng.standard_normal(640) * rng.uniform(1e-6, 1.0)
+        x[rng.integers(0, 640, 5)] = 0.0
+        freqs, amps = _harmonics(x, RATE, 250.0, 6000.0)
+        df = RATE / 2048
+        assert np.all(np.isfinite(freqs)) and np.all(np.isfinite(amps))
+        # each peak lies within half a bin of a bin inside its search window
+        assert np.all(np.abs(freqs - np.arange(1, len(freqs) + 1) * 250.0) <= 0.15 * 250.0 + df)
+
+
+@pytest.mark.parametrize("f0,fm,vowel", [
+    (300.0, (1107, 1425, 2584), "ah"),  # a child's "ah"
+    (300.0, (1030, 1370, 1460), "ah"),  # ... with F3 misread (a split F2): decided on F1/F2
+    (392.0, (490, 1193, 3357), "oo"),   # a child's "oo"
+])
+def test_a_clear_vowel_gets_a_confidence_like_its_posterior(f0, fm, vowel):
+    # confidence used to be posterior x a chi-square tail that hit 0 at the edge of the adult
+    # spread: correct children's vowels with posterior ~1 got confidence 0-0.15
+    res = VowelClassifier().classify(f0, *fm)
+    assert res.vowel == vowel
+    assert res.posteriors[vowel] > 0.9 and res.confidence > 0.8
+
+
+def test_an_in_between_token_is_not_confident():
+    # halfway (in log F1/F2) between a man's "oo" and "oh": neither vowel is clear
+    f1, f2 = np.sqrt(310 * 490), np.sqrt(820 * 880)
+    res = VowelClassifier().classify(115.0, f1, f2, 2350.0)
+    assert res.vowel in ("oo", "oh")
+    assert res.confidence <= max(res.posteriors.values()) + 1e-9 and res.confidence < 0.8

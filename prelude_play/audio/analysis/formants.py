@@ -9,6 +9,15 @@ Two things go wrong with textbook LPC on a child's voice (f0 250-450 Hz):
   Above ``HARMONIC_F0`` we instead sample the spectrum at the harmonics, interpolate a smooth
   log envelope between them and fit the all-pole model to that envelope (in the spirit of
   El-Jaroudi & Makhoul's discrete all-pole modelling).
+
+And one thing goes wrong with every voice: LPC's fit depends on the spectral tilt. A dull voice
+or microphone (-6 dB/octave) let F1 take two pole pairs and lose F2 ("ee" read as "oo"); a
+bright one pulled F1 up. So the envelope is first cleaned of room noise (pre-emphasis lifts
+white noise until noise "harmonics" look like formants), then fitted at a few extra tilts
+(``EXTRA_TILTS``), and each fit is read with and without its wide "filler" poles. The reading
+kept is the one that best explains the harmonic amplitudes up to a free tilt *and* looks like
+a human vowel (``vowels.vowel_space_cost``: any vowel of the reference tables, not only the
+five the classifier names). A clear plain reading ends the search early (``GOOD_ENOUGH``).
 """
 
 from __future__ import annotations
@@ -17,11 +26,20 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from scipy.linalg import solve_toeplitz
 from scipy.signal import resample_poly
+
+from .vowels import vowel_space_cost
 
 HARMONIC_F0 = 0.0
 MAX_BANDWIDTH = 1200.0
+# Extra spectral tilts (dB/octave, on top of the 50 Hz pre-emphasis) tried on the harmonic
+# envelope; the reading that best explains the spectrum (up to a tilt) as a human vowel wins.
+EXTRA_TILTS: tuple[float, ...] = (0.0, -6.0, 6.0, 12.0)  # the plain one first
+NARROW_BW = 500.0  # a pole wider than this may be a spectral-shape filler, not a formant
+GOOD_ENOUGH = 8.0  # a plain reading this close to a human vowel ends the search (CPU)
+NOISE_OVER_DB = 8.0
+NOISE_FLOOR = 0.1  # power kept below the noise floor (-10 dB)
+_DB = 20.0 / np.log(10.0)  # dB per neper
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +67,19 @@ def ceiling_for_f0(f0: float) -> float:
 
 
 def lpc(r: np.ndarray, order: int) -> np.ndarray:
-    """All-pole coefficients [1, a1..ap] from autocorrelation ``r`` (Levinson via solve_toeplitz)."""
-    r = np.asarray(r, dtype=np.float64).copy()
-    r[0] *= 1.0 + 1e-9
-    r[0] += 1e-12
-    a = solve_toeplitz((r[:order], r[:order]), -r[1 : order + 1])
-    return np.concatenate(([1.0], a))
+    """All-pole coefficients [1, a1..ap] from autocorrelation ``r`` (Levinson-Durbin; a plain
+    loop is several times cheaper than scipy's solve_toeplitz at these orders)."""
+    r = np.asarray(r, dtype=np.float64)
+    a = np.zeros(order + 1)
+    a[0] = 1.0
+    err = r[0] * (1.0 + 1e-9) + 1e-12
+    for i in range(1, order + 1):
+        k = -float(a[:i] @ r[i:0:-1]) / err
+        a[1 : i + 1] = a[1 : i + 1] + k * a[i - 1 :: -1][:i]
+        err *= 1.0 - k * k
+        if err <= 0:
+            raise np.linalg.LinAlgError("autocorrelation is not positive definite")
+    return a
 
 
 def _autocorr(x: np.ndarray, order: int) -> np.ndarray:
@@ -63,12 +88,11 @@ def _autocorr(x: np.ndarray, order: int) -> np.ndarray:
     return np.fft.irfft(s * np.conj(s), nfft)[: order + 1]
 
 
-def _harmonic_autocorr(
-    x: np.ndarray, rate: float, f0: float, top: float, order: int
-) -> np.ndarray | None:
-    """Autocorrelation, at rate 2*top, of a smooth envelope through the harmonic peaks of the
-    (un-emphasised) frame ``x``; 50 Hz pre-emphasis is applied in the frequency domain.
-    None if there are too few harmonics below ``top``."""
+def _harmonics(
+    x: np.ndarray, rate: float, f0: float, top: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Frequencies (Hz) and log amplitudes (nepers, 50 Hz pre-emphasis applied) of the
+    harmonic peaks of the (un-emphasised) frame ``x`` below ``top``; None if fewer than 4."""
     nfft = 1 << max(11, int(np.ceil(np.log2(len(x) * 2))))
     logmag = np.log(np.abs(np.fft.rfft(x * np.hanning(len(x)), nfft)) + 1e-12)
     df = rate / nfft
@@ -82,14 +106,66 @@ def _harmonic_autocorr(
     a, b, c = logmag[k - 1], logmag[k], logmag[k + 1]
     den = a - 2 * b + c
     shift = np.where(den < 0, 0.5 * (a - c) / np.where(den < 0, den, -1.0), 0.0)
+    shift = np.clip(shift, -0.5, 0.5)  # a parabola's vertex lies between its outer points
     freqs = (k + shift) * df
     amps = b - 0.25 * (a - c) * shift
+    # Take the room's noise out of the harmonic amplitudes: pre-emphasis lifts white noise by
+    # 6 dB/octave, and where a dull voice sinks into it the noise "harmonics" look like
+    # formants. Noise floor: the lower quartile of the spectrum in 16 bands (the bins between
+    # resolved harmonics), raised by NOISE_OVER_DB since a maximum picked near k*f0 in pure
+    # noise reads that much above it. What is left below the floor becomes a valley.
+    kmax = int(top / df)
+    edges = np.linspace(1, kmax, 17).astype(int)
+    width = edges[1] - edges[0]
+    bands = logmag[edges[0] : edges[0] + 16 * width].reshape(16, width)
+    lv = np.partition(bands, width // 4, axis=1)[:, width // 4]
+    cf = (edges[0] + (np.arange(16) + 0.5) * width) * df
+    noise2 = np.exp(2.0 * (np.interp(freqs, cf, lv) + NOISE_OVER_DB / _DB))
+    amps = 0.5 * np.log(np.maximum(np.exp(2.0 * amps) - noise2, noise2 * NOISE_FLOOR))
     pre = np.exp(-2.0 * np.pi * 50.0 / (2 * top))
     w = 2 * np.pi * freqs / (2 * top)
     amps = amps + 0.5 * np.log(1 + pre * pre - 2 * pre * np.cos(w))
-    grid = np.linspace(0.0, top, 513)
+    return freqs, amps
+
+
+def _envelope_autocorr(
+    freqs: np.ndarray, amps: np.ndarray, top: float, order: int, grid: np.ndarray | None = None
+) -> np.ndarray:
+    """Autocorrelation, at rate 2*top, of a smooth log envelope through the harmonic peaks."""
+    grid = np.linspace(0.0, top, 513) if grid is None else grid
     env = np.interp(grid, freqs, amps)  # flat beyond the first and last harmonic
-    return np.fft.irfft(np.exp(2.0 * env))[: order + 1]
+    return np.fft.irfft(np.exp(2.0 * (env - env.max())))[: order + 1]
+
+
+def _harmonic_autocorr(
+    x: np.ndarray, rate: float, f0: float, top: float, order: int
+) -> np.ndarray | None:
+    """Autocorrelation of the harmonic envelope of ``x`` (see ``_harmonics``); None if there
+    are too few harmonics below ``top``."""
+    h = _harmonics(x, rate, f0, top)
+    return None if h is None else _envelope_autocorr(h[0], h[1], top, order)
+
+
+def _poles(a: np.ndarray, fs: float, top: float, max_bw: float) -> tuple[np.ndarray, np.ndarray]:
+    """Formant candidates (Hz, ascending) and bandwidths of the all-pole model ``a`` at ``fs``."""
+    # roots of the predictor polynomial as companion-matrix eigenvalues (np.roots without its
+    # argument checks: this runs up to 4 times a frame)
+    comp = np.diag(np.ones(len(a) - 2), -1)
+    comp[0, :] = -a[1:] / a[0]
+    roots = np.linalg.eigvals(comp)
+    roots = roots[np.imag(roots) > 0]
+    freqs = np.angle(roots) * fs / (2 * np.pi)
+    bws = -np.log(np.abs(roots) + 1e-12) * fs / np.pi
+    keep = (freqs > 90.0) & (freqs < top - 80.0) & (bws < max_bw)
+    freqs, bws = freqs[keep], bws[keep]
+    order_idx = np.argsort(freqs)
+    return freqs[order_idx], bws[order_idx]
+
+
+def _as_formants(freqs: np.ndarray, bws: np.ndarray) -> Formants:
+    f = [float(v) for v in freqs[:3]] + [0.0] * (3 - min(3, len(freqs)))
+    b = [float(v) for v in bws[:3]] + [0.0] * (3 - min(3, len(bws)))
+    return Formants(f[0], f[1], f[2], (b[0], b[1], b[2]))
 
 
 def estimate_formants(
@@ -112,27 +188,52 @@ def estimate_formants(
     x = np.asarray(frame, dtype=np.float64)
     order = 2 * n_formants + extra_order
     use_h = harmonic if harmonic is not None else f0 >= HARMONIC_F0
-    r = _harmonic_autocorr(x, rate, f0, top, order) if (use_h and f0 > 0) else None
+    h = _harmonics(x, rate, f0, top) if (use_h and f0 > 0) else None
     fs = 2.0 * top
-    if r is None:
-        if abs(fs - rate) > 1.0:
-            frac = Fraction(int(round(fs)), int(rate)).limit_denominator(64)
-            x = resample_poly(x, frac.numerator, frac.denominator)
-            fs = rate * frac.numerator / frac.denominator
-        pre = np.exp(-2.0 * np.pi * 50.0 / fs)
-        x = np.append(x[0], x[1:] - pre * x[:-1])
-        r = _autocorr(x * np.hanning(len(x)), order)
+    if h is not None:
+        freqs, amps = h
+        octs = np.log2(freqs / freqs[0])
+        best: Formants | None = None
+        best_cost = np.inf
+        grid = np.linspace(0.0, top, 513)
+        zpow = np.exp(-2j * np.pi * np.outer(freqs / fs, np.arange(order + 1)))
+        oc = octs - octs.mean()
+        occ = float(oc @ oc)
+        for t in EXTRA_TILTS:
+            r = _envelope_autocorr(freqs, amps + t / _DB * octs, top, order, grid)
+            try:
+                a = lpc(r, order)
+            except np.linalg.LinAlgError:
+                continue
+            pf, pb = _poles(a, fs, top, max_bw)
+            narrow = pb < NARROW_BW
+            readings = [_as_formants(pf, pb)]
+            if not narrow.all():  # the same poles without the wide "filler" ones
+                readings.append(_as_formants(pf[narrow], pb[narrow]))
+            readings = [fm for fm in readings if fm.valid]
+            if not readings:
+                continue
+            # model fit up to a free tilt (so the reading does not depend on the input's tilt),
+            # in dB^2/10, plus how unlike any human vowel the reading is, plus a small
+            # preference for the plain (50 Hz pre-emphasis) reading
+            e = amps + np.log(np.abs(zpow @ a))
+            e = e - e.mean()
+            res = e - oc * (float(oc @ e) / occ)
+            fit = float(res @ res) / len(res) * _DB**2 / 10.0
+            for fm in readings:
+                cost = fit + vowel_space_cost(f0, fm.f1, fm.f2, fm.f3) + (t / 6.0) ** 2
+                if cost < best_cost:
+                    best, best_cost = fm, cost
+            if t == 0.0 and cost < GOOD_ENOUGH:
+                break  # the plain reading is a clear vowel: other tilts would not win
+        return best or Formants(0.0, 0.0, 0.0)
+    if abs(fs - rate) > 1.0:
+        frac = Fraction(int(round(fs)), int(rate)).limit_denominator(64)
+        x = resample_poly(x, frac.numerator, frac.denominator)
+        fs = rate * frac.numerator / frac.denominator
+    pre = np.exp(-2.0 * np.pi * 50.0 / fs)
+    x = np.append(x[0], x[1:] - pre * x[:-1])
+    r = _autocorr(x * np.hanning(len(x)), order)
     if r[0] <= 0:
         return Formants(0.0, 0.0, 0.0)
-    a = lpc(r, order)
-    roots = np.roots(a)
-    roots = roots[np.imag(roots) > 0]
-    freqs = np.angle(roots) * fs / (2 * np.pi)
-    bws = -np.log(np.abs(roots) + 1e-12) * fs / np.pi
-    keep = (freqs > 90.0) & (freqs < top - 80.0) & (bws < max_bw)
-    freqs, bws = freqs[keep], bws[keep]
-    order_idx = np.argsort(freqs)
-    freqs, bws = freqs[order_idx], bws[order_idx]
-    f = [float(v) for v in freqs[:3]] + [0.0] * (3 - min(3, len(freqs)))
-    b = [float(v) for v in bws[:3]] + [0.0] * (3 - min(3, len(bws)))
-    return Formants(f[0], f[1], f[2], (b[0], b[1], b[2]))
+    return _as_formants(*_poles(lpc(r, order), fs, top, max_bw))

@@ -112,6 +112,44 @@ def build_reference() -> Reference:
     return Reference(templates, float(intercept), float(slope))
 
 
+def _vowel_space() -> tuple[np.ndarray, float, float]:
+    """Speaker-neutral log (F1, F2, F3) of every vowel in the reference tables (not only the
+    five the classifier names), and the f0 -> scale prior: what a human vowel can look like."""
+    ref = build_reference()
+    rows = []
+    for table in REFERENCE_DATA.values():
+        shared = [p for p in table["men"] if all(p in table[g] for g in table)]
+        men = np.array([np.log(table["men"][p][1:]) for p in shared])
+        for vowels in table.values():
+            logs = np.array([np.log(vowels[p][1:]) for p in shared])
+            s = float(np.mean(logs - men))
+            rows.extend(np.log(np.array(v[1:], dtype=float)) - s for v in vowels.values())
+    space = np.array(rows)
+    space.flags.writeable = False  # a constant table, not state
+    return space, ref.scale_intercept, ref.scale_slope
+
+
+_SPACE = _vowel_space()
+
+
+def vowel_space_cost(f0: float, f1: float, f2: float, f3: float = 0.0, widen: float = 1.0) -> float:
+    """How far (F1, F2[, F3]) lies from the nearest human vowel after fitting the speaker's
+    scale (chi-square-like; ~dims for a typical vowel). Used to choose between readings of one
+    spectrum, not to name the vowel."""
+    if f1 <= 0 or f2 <= 0:
+        return math.inf
+    dims = 3 if f3 > 0 else 2
+    x = np.log(np.array([f1, f2, f3][:dims]))
+    space, b0, b1 = _SPACE
+    s0 = b0 + b1 * (float(np.log(f0 / 130.0)) if f0 > 0 else 0.4)
+    w = 1.0 / (np.asarray(DEFAULT_SIGMA[:dims]) * widen) ** 2
+    sd2 = (SCALE_PRIOR_SD * widen) ** 2
+    r = x[None, :] - space[:, :dims]
+    s = (r @ w + s0 / sd2) / (w.sum() + 1.0 / sd2)
+    cost = ((r - s[:, None]) ** 2) @ w + (s - s0) ** 2 / sd2
+    return float(cost.min())
+
+
 @dataclass(frozen=True, slots=True)
 class VowelResult:
     """The best vowel, its confidence in [0, 1], and the posterior of every vowel."""
@@ -249,27 +287,50 @@ class VowelClassifier:
             sig = self.sigma[:dims]
             s0, sd = self.reference.predicted_scale(f0), self.scale_sd
         w = 1.0 / sig**2
-        costs: dict[str, float] = {}
-        scales: dict[str, float] = {}
-        for v in VOWELS:
-            r = x - means[v][:dims]
-            # minimise sum w (r - s)^2 + (s - s0)^2 / sd^2 over the speaker scale s
-            s = (float(np.sum(w * r)) + s0 / sd**2) / (float(np.sum(w)) + 1.0 / sd**2)
-            costs[v] = float(np.sum(w * (r - s) ** 2) + (s - s0) ** 2 / sd**2)
-            scales[v] = s
+        costs, scales = _fit_costs(x, means, w, s0, sd)
+        if dims == 3 and min(costs.values()) > F3_OUTLIER:
+            # F3 is the least reliable LPC reading (often a split F2 or a filler pole): when it
+            # alone makes even the best vowel atypical, decide on F1/F2 and leave F3 out
+            costs2, scales2 = _fit_costs(x[:2], means, w[:2], s0, sd)
+            if min(costs.values()) - min(costs2.values()) > F3_OUTLIER:
+                costs, scales, dims = costs2, scales2, 2
         c = np.array([costs[v] for v in VOWELS])
         p = np.exp(-0.5 * (c - c.min()))
         p /= p.sum()
         best = int(np.argmax(p))
-        # typicality: a token far from every template (a squeal, a consonant) gets low confidence
-        typical = min(1.0, _chi2_sf(float(c[best]), dims) / 0.05)
         post = {v: float(pi) for v, pi in zip(VOWELS, p)}
-        return VowelResult(VOWELS[best], float(p[best]) * typical, post, scales[VOWELS[best]])
+        return VowelResult(VOWELS[best], _confidence(c, dims), post, scales[VOWELS[best]])
 
 
-def _chi2_sf(x: float, dims: int) -> float:
-    """Chi-square survival function for 2 or 3 degrees of freedom (closed form, no scipy.stats
-    import cost on the analysis thread)."""
-    if dims == 2:
-        return math.exp(-0.5 * x)
-    return math.erfc(math.sqrt(0.5 * x)) + math.sqrt(2.0 * x / math.pi) * math.exp(-0.5 * x)
+# chi-square (dims degrees of freedom) 99th percentiles: the cost beyond which a token is
+# more likely "none of these vowels" than a far-out example of one
+_OUTLIER_COST = {2: 9.21, 3: 11.34}
+F3_OUTLIER = 6.63  # chi-square(1) 99th percentile
+
+
+def _fit_costs(
+    x: np.ndarray, means: Mapping[str, np.ndarray], w: np.ndarray, s0: float, sd: float
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Per vowel: the cost of ``x`` (log Hz) after fitting the speaker scale, and that scale."""
+    dims = len(x)
+    r = x[None, :] - np.array([means[v][:dims] for v in VOWELS])
+    # minimise sum w (r - s)^2 + (s - s0)^2 / sd^2 over the speaker scale s, per vowel
+    s = (r @ w + s0 / sd**2) / (float(np.sum(w)) + 1.0 / sd**2)
+    c = ((r - s[:, None]) ** 2) @ w + (s - s0) ** 2 / sd**2
+    return dict(zip(VOWELS, c.tolist())), dict(zip(VOWELS, s.tolist()))
+
+
+def _confidence(costs: np.ndarray, dims: int) -> float:
+    """P(best vowel | token) with a sixth, "none of these" outcome whose cost is the 99th
+    percentile of a genuine vowel's: near 1 for a clear, typical vowel; split between two
+    vowels when it lies between them; falls towards 0 only as the token leaves the vowel space.
+
+    (The earlier posterior x chi-square tail product treated any token beyond the 95th
+    percentile of the best vowel as doubtful, so correct children's vowels -- whose scale and
+    F3 readings sit at the edge of the adult-derived spread -- read as "confidence 0" even
+    when no other vowel was close.)
+    """
+    ref = float(costs.min())
+    lik = np.exp(-0.5 * (costs - ref))
+    other = math.exp(-0.5 * (_OUTLIER_COST[dims] - ref))
+    return float(lik.max() / (lik.sum() + other))
