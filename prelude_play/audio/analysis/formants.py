@@ -36,7 +36,7 @@ MAX_BANDWIDTH = 1200.0
 # envelope; the reading that best explains the spectrum (up to a tilt) as a human vowel wins.
 EXTRA_TILTS: tuple[float, ...] = (0.0, -6.0, 6.0, 12.0)  # the plain one first
 NARROW_BW = 500.0  # a pole wider than this may be a spectral-shape filler, not a formant
-GOOD_ENOUGH = 8.0  # a plain reading this close to a human vowel ends the search (CPU)
+GOOD_ENOUGH = 12.0  # a plain reading this close to a human vowel ends the search (CPU)
 NOISE_OVER_DB = 8.0
 NOISE_FLOOR = 0.1  # power kept below the noise floor (-10 dB)
 _DB = 20.0 / np.log(10.0)  # dB per neper

@@ -62,8 +62,8 @@ class AnalyzerConfig:
     initial_floor_dbfs: float = -60.0
     floor_rise_db_per_s: float = 3.0  # while something periodic (hum, a held note) is around
     floor_rise_noise_db_per_s: float = 15.0  # while only aperiodic noise is heard
-    update_every: int = 3  # emit an update every N voiced frames (and at the onset)
-    formant_every: int = 3  # LPC on every Nth voiced frame once the onset is confirmed
+    update_every: int = 4  # emit an update every N voiced frames (and at the onset)
+    formant_every: int = 4  # LPC on every Nth voiced frame once the onset is confirmed (CPU)
 
 
 @dataclass(frozen=True, slots=True)
