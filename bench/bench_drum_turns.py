@@ -52,7 +52,7 @@ def _send_async(probe, events):
     return th, out
 
 
-def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient") -> dict:
+def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient", process: str = "inline") -> dict:
     from prelude_play.clock import MonotonicClock
     from prelude_play.midi.hub import MidiConfig, MidiHub
     from prelude_play.midi.instruments import load_instruments
@@ -63,9 +63,20 @@ def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient"
 
     server = start_jack()
     engine = None
+    rt = None
     try:
         clock = MonotonicClock()
-        if with_audio:
+        if process == "separate":  # audio + MIDI hub + fast path in the app's real-time child process
+            from prelude_play.config import AppConfig
+            from prelude_play.rt.proxy import start_rt
+
+            cfg = AppConfig()
+            cfg.midi.watch_interval_s = 0.2
+            cfg.audio.input_enabled = False
+            rt = start_rt(cfg, audio_backend="sounddevice" if with_audio else "null", midi_api="jack",
+                          status_interval_s=0.1)
+            engine = rt.audio if with_audio else None
+        elif with_audio:
             import sounddevice as sd
 
             from prelude_play.audio import SoundBank, open_engine
@@ -75,16 +86,20 @@ def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient"
             engine = open_engine("sounddevice", clock=clock, blocksize=128, fallback=False, bank=SoundBank(48000))
         target = [lambda ev: None]
         probes = {"therapist": ProbeProcess("pp-bdt-therapist"), "pad": ProbeProcess("pp-bdt-pad")}
-        if backend == "jackclient":  # what --midi-api jack uses: frame-exact stamps
+        if rt is not None:
+            rt.set_sink(lambda ev: target[0](ev))
+            hub = rt.midi
+        elif backend == "jackclient":  # what --midi-api jack uses: frame-exact stamps
             from prelude_play.midi.jack_backend import JackClientBackend
 
             midi_backend = JackClientBackend(clock=clock, client_name="pp-bdt-app")
         else:
             midi_backend = RtMidiBackend(clock=clock, api="jack", client_name="pp-bdt-app")
-        hub = MidiHub(midi_backend, clock=clock,
-                      sink=lambda ev: target[0](ev), config=MidiConfig(api="jack", poll_interval_s=0.2),
-                      instruments=load_instruments(ROOT / "config" / "instruments.toml"))
-        hub.start()
+        if rt is None:
+            hub = MidiHub(midi_backend, clock=clock,
+                          sink=lambda ev: target[0](ev), config=MidiConfig(api="jack", poll_interval_s=0.2),
+                          instruments=load_instruments(ROOT / "config" / "instruments.toml"))
+            hub.start()
         rng = random.Random(seed)
         ioi_err: list[float] = []
         latency: list[float] = []
@@ -99,7 +114,8 @@ def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient"
             time.sleep(0.2)
             with tempfile.TemporaryDirectory() as tmp, \
                     run_test(data_dir=Path(tmp), clock=clock, audio=engine) as pilot:
-                target[0] = pilot.app.midi_sink
+                # separate: the child already sounded the hit; the frame loop only routes it
+                target[0] = pilot.app.queue.put if rt is not None else pilot.app.midi_sink
                 app = pilot.app
                 app.store.ensure_client("bench")
                 app.store.set_client_profile("bench", {"activities": {"drum_turns": {
@@ -156,7 +172,8 @@ def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient"
             res = {"exchanges": exchanges, "turns_ok": turns_ok, "intervals": len(ioi_err),
                    "err_p50": pct(ioi_err, 0.5), "err_p99": pct(ioi_err, 0.99), "err_max": max(ioi_err),
                    "err_mean": statistics.fmean(ioi_err), "period_ms": period_ms,
-                   "audio": engine.backend.describe() if engine else None}
+                   "audio": (engine.describe() if rt is not None else engine.backend.describe()) if engine else None,
+                   "process": process}
             if latency:
                 res.update(lat_n=len(latency), lat_p50=pct(latency, 0.5), lat_p99=pct(latency, 0.99),
                            lat_max=max(latency), lat_sd=statistics.pstdev(latency),
@@ -169,7 +186,9 @@ def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient"
             for p in probes.values():
                 p.close()
     finally:
-        if engine is not None:
+        if rt is not None:
+            rt.audio.close()
+        elif engine is not None:
             engine.close()
         try:
             import sounddevice as sd
@@ -183,7 +202,8 @@ def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient"
 def report(r: dict) -> str:
     lines = [
         f"Drum turns on the real stack: JACK dummy 48000 Hz / 128 frames (period {r['period_ms']:.2f} ms), "
-        f"{r['exchanges']} exchanges ({r['turns_ok']} complete), {r['intervals']} logged intervals",
+        f"{r['exchanges']} exchanges ({r['turns_ok']} complete), {r['intervals']} logged intervals, "
+        f"audio process {r.get('process', 'inline')}",
         f"  |logged IOI - sent IOI| ms: p50 {r['err_p50']:.3f}  p99 {r['err_p99']:.3f}  max {r['err_max']:.3f}  "
         f"mean {r['err_mean']:.3f}   (target p99 <= 0.5)",
     ]
@@ -203,9 +223,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-audio", action="store_true", help="MIDI only (no PortAudio engine)")
     ap.add_argument("--backend", choices=["jackclient", "rtmidi"], default="jackclient")
+    ap.add_argument("--audio-process", choices=["inline", "separate"], default="inline",
+                    help="separate: audio, MIDI hub and fast path in the app's real-time child process")
     ap.add_argument("--write", type=Path, default=None, help="also write the figures to this file")
     args = ap.parse_args()
-    text = report(run(args.exchanges, args.seed, not args.no_audio, args.backend))
+    text = report(run(args.exchanges, args.seed, not args.no_audio, args.backend, args.audio_process))
     print(text, end="")
     if args.write:
         args.write.write_text(text)

@@ -33,7 +33,7 @@ from prelude_play.errors import PreludeError
 from prelude_play.events import InputEvent
 from prelude_play.rt.fastpath import SteadyLatency, sound_from_table, wants_fast_sound
 
-SEND_INTERVAL_S = 0.002
+SEND_INTERVAL_S = 0.002  # events wait at most this (the UI reads them every 16.7 ms frame)
 STATUS_INTERVAL_S = 0.25
 MAX_HANDLES = 4096
 
