@@ -19,6 +19,7 @@ MIDI sink appends to a deque that a sender thread drains every ``SEND_INTERVAL_S
 from __future__ import annotations
 
 import collections
+import os
 import signal
 import sys
 import threading
@@ -57,7 +58,7 @@ class Outbox:
                  status_interval_s: float = STATUS_INTERVAL_S) -> None:
         self._conn = conn
         self._q: collections.deque[tuple[Any, ...]] = collections.deque()
-        self._status = status
+        self.status_fn = status
         self._status_every = status_interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -109,10 +110,10 @@ class Outbox:
         next_status = 0.0
         while not self._stop.wait(SEND_INTERVAL_S):
             now = time.monotonic()
-            if self._status is not None and now >= next_status:
+            if self.status_fn is not None and now >= next_status:
                 next_status = now + self._status_every
                 try:
-                    self.put(("status", self._status()))
+                    self.put(("status", self.status_fn()))
                 except Exception:  # noqa: BLE001 - status is best effort
                     pass
             self.flush()
@@ -161,7 +162,7 @@ class RtHost:
             "notices": list(self.notices),
             "midi": self.hub is not None,
             "midi_output": 0 in self.outputs,
-            "pid": _pid(),
+            "pid": os.getpid(),
         }
 
     def status(self) -> dict[str, Any]:
@@ -345,12 +346,6 @@ class RtHost:
         _terminate_portaudio()
 
 
-def _pid() -> int:
-    import os
-
-    return os.getpid()
-
-
 def _terminate_portaudio() -> None:
     """Release PortAudio before exit (its JACK host API aborts at exit if the server is gone)."""
     if "sounddevice" in sys.modules:
@@ -373,7 +368,7 @@ def child_main(cmd_conn: Any, evt_conn: Any, opts: RtOptions) -> None:
             box.put(("fatal", f"{type(exc).__name__}: {exc}"))
             box.flush()
             return
-        box._status = host.status
+        box.status_fn = host.status
         box.put(("hello", host.info()))
         box.start()
         while True:

