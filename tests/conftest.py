@@ -14,6 +14,19 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+REALSTACK_RERUNS = 2
+
+
+def pytest_collection_modifyitems(config, items):
+    """Real-stack tests run on JACK's dummy driver without real-time scheduling, where an xrun
+    can drop a MIDI message or delay a callback (≈ 1 xrun/s even for a lone probe on a shared
+    2-vCPU machine). Such a test is rerun up to twice; each attempt asserts the full behaviour,
+    so a real regression still fails all three."""
+    for item in items:
+        if item.get_closest_marker("realstack") is not None and item.get_closest_marker("flaky") is None:
+            item.add_marker(pytest.mark.flaky(reruns=REALSTACK_RERUNS, reruns_delay=1))
+
+
 @pytest.fixture(scope="session")
 def jack_server():
     """A private ``jackd -d dummy -r 48000 -p 128`` for the whole test session."""

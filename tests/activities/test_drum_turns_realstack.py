@@ -17,9 +17,11 @@ from tests.fakes import RecordingAudio
 
 pytestmark = pytest.mark.realstack
 ROOT = Path(__file__).resolve().parents[2]
-# rtmidi's JACK API stamps input per period (128 frames = 2.67 ms here), and the app clock and
-# the frames are two clocks: a loose test tolerance; the bench reports the real figures.
-TOL_MS = 10.0
+# rtmidi's JACK API stamps input per period (128 frames = 2.67 ms here), the app clock and the
+# frames are two clocks, and on JACK's dummy driver without real-time scheduling an xrun can hold
+# a callback for tens of ms: a loose tolerance here. That the logged time is the MIDI stamp (not
+# the frame) is checked exactly in test_drum_turns.py; the bench reports the real figures.
+TOL_MS = 25.0
 
 
 def send_async(probe, events):

@@ -109,7 +109,7 @@ def test_probe_found_and_intervals_match_frames(hub):
                 break
         assert best is not None
         xruns, errors = best
-        if xruns > 5:
+        if xruns > 20:
             pytest.skip(f"JACK server overloaded: {xruns} xruns in every burst (machine busy)")
         # frame-exact stamping: the median stays far below rtmidi's per-period stamping
         # (≈ 0.8–1 ms median on the same server)
