@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import collections
 import threading
 
@@ -104,3 +106,28 @@ def _main() -> None:
 
 if __name__ == "__main__":
     _main()
+
+
+class ThreadSink:
+    """A hub sink for tests: collects events from the MIDI thread and waits for one that matches."""
+
+    def __init__(self):
+        self.events = []
+        self.cond = threading.Condition()
+
+    def __call__(self, ev):
+        with self.cond:
+            self.events.append(ev)
+            self.cond.notify_all()
+
+    def wait_for(self, pred, timeout=3.0):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                found = [e for e in self.events if pred(e)]
+                if found:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return []
+                self.cond.wait(left)

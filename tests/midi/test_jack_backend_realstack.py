@@ -25,30 +25,9 @@ from prelude_play.midi.instruments import load_instruments
 from tests.midi.conftest import INSTRUMENTS
 from tests.midi.jack_probe import ProbeProcess
 
+from tests.midi.jack_probe import ThreadSink
+
 pytestmark = pytest.mark.realstack
-
-
-class ThreadSink:
-    def __init__(self):
-        self.events = []
-        self.cond = threading.Condition()
-
-    def __call__(self, ev):
-        with self.cond:
-            self.events.append(ev)
-            self.cond.notify_all()
-
-    def wait_for(self, pred, timeout=3.0):
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                found = [e for e in self.events if pred(e)]
-                if found:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return []
-                self.cond.wait(left)
 
 
 @pytest.fixture
