@@ -6,7 +6,7 @@ an installed wheel finds them under prelude_play/_data/. Everything else is in p
 
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 packages = find_packages(include=["prelude_play", "prelude_play.*", "activities", "activities.*"])
 package_dir = {}
@@ -19,4 +19,16 @@ for top in ("config", "assets"):
         package_dir[name] = str(folder)
         package_data[name] = ["*"]
 
-setup(packages=packages, package_dir=package_dir, package_data=package_data)
+# The real-time core (prelude_play/rt/ppcore.c): the mixer and the JACK MIDI callback in C. It is
+# optional: without a C compiler the install still succeeds and the app runs its Python mixer
+# (prelude_play.rt.native.available() says which). It links only libc/libm: JACK's functions are
+# handed over at run time by JACK-Client, PortAudio calls it through sounddevice.
+ppcore = Extension(
+    "prelude_play.rt._ppcore",
+    sources=["prelude_play/rt/ppcore.c"],
+    extra_compile_args=["-O2", "-std=gnu11", "-fvisibility=hidden", "-Wall", "-Wno-unused-function"],
+    libraries=["m"],
+    optional=True,
+)
+
+setup(packages=packages, package_dir=package_dir, package_data=package_data, ext_modules=[ppcore])

@@ -33,6 +33,14 @@ frame ↔ ns map that also follows sound-card drift. A scheduled start lands on 
 ``ns_to_frame(at_ns)``; one already past starts at the next block (counted as ``late_starts``).
 ``at_ns=None`` starts at the first frame of the next callback (the fast path).
 
+The mixer in C
+--------------
+With the C core built (``prelude_play.rt.native``, ``core="auto"``/``"native"``) the same mixer
+runs in C (``ppcore.c``, ported sample for sample; the tests run both): commands go into a
+lock-free ring instead of the deque, and a backend that can (PortAudio) calls the C mixer
+directly from its real-time thread, so no Python runs there at all. The Python mixer below is
+the fallback (``core="python"`` or no compiler) and the reference the C one is tested against.
+
 Stops are exact: ``stop``/``note_off``/``all_off`` with ``at_ns`` fade linearly over the ramp so
 that output from the stop frame on is exactly silent (the fade ends *at* the stop). A stop that
 arrives too late for a full ramp fades from the next block instead of shortening the ramp, so
@@ -58,6 +66,10 @@ if TYPE_CHECKING:
     from prelude_play.audio.bank import SoundBank
 
 MAX_COMMANDS_PER_BLOCK = 256
+
+#: Which mixer an engine built with ``core=None`` uses: "auto" = C when built, else Python.
+#: The shell passes ``[audio] core`` explicitly; tests switch this to run both mixers.
+DEFAULT_CORE = "auto"
 
 _PLAY = 1
 _STOP = 2
@@ -100,7 +112,9 @@ class AudioEngine:
         autostart: bool = True,
         notice: str | None = None,
         reopen: Callable[[], "AudioBackend"] | None = None,
+        core: str | None = None,
     ) -> None:
+        self._native: Any = None  # the C mixer, set below when the core is available
         if voices < 1 or tails < 1:
             raise ValueError("need at least one voice and one tail slot")
         if not -60.0 <= limit_dbfs <= 0.0:
@@ -181,6 +195,21 @@ class AudioEngine:
         self.device_lost: str | None = None
         self.on_device_lost: Callable[[str], None] | None = None
         self._running = False
+        self.core_notice: str | None = None
+        core = core or DEFAULT_CORE
+        if core not in ("auto", "native", "python"):
+            raise ValueError(f"core must be auto, native or python, not {core!r}")
+        if core != "python":
+            from prelude_play.rt import native
+
+            if native.available():
+                self._native = native.NativeMixer(
+                    rate=self._rate, voices=voices, tails=tails, max_block=self._max_block,
+                    stop_ramp=self._stop_ramp, steal_ramp=self._steal_ramp, limit=self._limit,
+                    master=self._master, max_queue=max_queue)
+                self.timemap = native.NativeTimeMap(self._native)  # type: ignore[assignment]
+            elif core == "native":
+                self.core_notice = f"C audio core unavailable: {native.why_unavailable()}"
         if autostart:
             self.start()
 
@@ -202,6 +231,19 @@ class AudioEngine:
         return self.backend.name
 
     @property
+    def native(self) -> Any:
+        """The C mixer (``prelude_play.rt.native.NativeMixer``) or None (Python mixer)."""
+        return self._native
+
+    @property
+    def _frame(self) -> int:
+        return int(self._native.frame()) if self._native is not None else self._py_frame
+
+    @_frame.setter
+    def _frame(self, value: int) -> None:
+        self._py_frame = value
+
+    @property
     def frames_rendered(self) -> int:
         return self._frame
 
@@ -213,6 +255,8 @@ class AudioEngine:
     def master_volume(self, value: float) -> None:
         """0..1, applied before the limiter; ramps over one block so changes never click."""
         self._master = min(max(float(value), 0.0), 1.0)
+        if self._native is not None:
+            self._native.set_master(self._master)
 
     def set_master_volume(self, value: float) -> None:
         self.master_volume = value
@@ -223,10 +267,29 @@ class AudioEngine:
             return
         self.device_lost = None
         self._last_cb_ns = self.clock.now_ns()
-        self.backend.start(self._render, self._lost)
+        nat = self._native
+        if nat is not None:
+            nat.set_exact_clock(int(bool(self.backend.exact_clock)))
+            nat.set_channels(int(getattr(self.backend, "channels", 2)))
+        start_native = getattr(self.backend, "start_native", None)
+        if nat is not None and callable(start_native):
+            start_native(nat, self._lost)  # the backend's real-time thread calls C directly
+        else:
+            self.backend.start(self._render, self._lost)
         if self.backend.exact_clock:  # virtual time is known before the first block
             self.timemap.anchor(self._frame, self.backend.time_of(self._frame))  # type: ignore[attr-defined]
         self._running = True
+
+    def __del__(self) -> None:
+        nat = getattr(self, "_native", None)
+        if nat is None:
+            return
+        try:
+            if self._running:
+                self.close()  # no callback may run on a freed mixer
+        except Exception:
+            return  # keep the memory rather than risk a callback on freed memory
+        nat.free()
 
     def close(self) -> None:
         """Stop and release the device. Safe to call twice."""
@@ -258,7 +321,10 @@ class AudioEngine:
         """For the shell's frame loop: a problem to show (device lost, stream stalled) or None."""
         if self.device_lost:
             return self.device_lost
-        if self._running and self.clock.now_ns() - self._last_cb_ns > stall_s * 1e9:
+        last = self._last_cb_ns
+        if self._native is not None:
+            last = max(last, int(self._native.stats()[0][9]))
+        if self._running and self.clock.now_ns() - last > stall_s * 1e9:
             return f"audio stream stalled: no callback for over {stall_s:g} s"
         return None
 
@@ -284,7 +350,10 @@ class AudioEngine:
             self._v_on[v] = False
         self._q.clear()
         self._held.clear()
-        self.timemap = TimeMap(self._rate)
+        if self._native is not None:
+            self._native.reset()  # no callback runs now: the device is closed
+        else:
+            self.timemap = TimeMap(self._rate)
         self._frame = 0
         self._stream_start_ns = None
         self.start()
@@ -318,6 +387,9 @@ class AudioEngine:
         with self._load_lock:
             # Append, then publish the index: the callback only ever sees indices that exist,
             # and replacing a name leaves sounding voices on their old buffer.
+            if self._native is not None:
+                nidx = self._native.add_sound(data, loop, rel)
+                assert nidx == len(self._sounds), "C and Python sound tables out of step"
             self._loops.append(loop)
             self._release.append(rel)
             self._sounds.append(data)
@@ -363,6 +435,15 @@ class AudioEngine:
 
     # ------------------------------------------------------------------ commands (any thread)
     def _post(self, cmd: tuple[Any, ...]) -> bool:
+        nat = self._native
+        if nat is not None:
+            op = cmd[0]
+            if op == _PLAY:
+                _, h, idx, at_ns, gl, gr, loop = cmd
+                return nat.post(_PLAY, idx, h, at_ns, gl, gr, loop, 0)
+            if op == _STOP:
+                return nat.post(_STOP, 0, cmd[1], cmd[2], 0.0, 0.0, False, cmd[3])
+            return nat.post(_ALL_OFF, 0, 0, cmd[1], 0.0, 0.0, False, cmd[2])
         if len(self._q) >= self._max_queue:
             self._dropped_cmds += 1
             return False
@@ -472,6 +553,9 @@ class AudioEngine:
         For latency measurement: ``dac_ns`` is when the voice's first sample is heard.
         Keeps the last 1024 starts.
         """
+        if self._native is not None:
+            n = int(self._native.stats()[0][10])
+            return n, self._native.starts(max(since, n - 1024), n)
         n = self._starts_n
         cap = self._starts.shape[0]
         lo = max(since, n - cap)
@@ -484,6 +568,15 @@ class AudioEngine:
 
         load_* = callback duration / period duration (1.0 = the whole period).
         """
+        if self._native is not None:
+            iv, dv = self._native.stats()
+            return {
+                "callbacks": iv[0], "frames": iv[1], "xruns": iv[2], "load_max": dv[1],
+                "load_mean": dv[0], "late_starts": iv[3], "late_renders": self._late_renders,
+                "dropped_commands": iv[4], "stolen_voices": iv[5], "dropped_voices": iv[6],
+                "errors": iv[7], "active_voices": iv[8], "queued_commands": int(self._native.queued()),
+                "core": "c",
+            }
         cb = self._callbacks
         return {
             "callbacks": cb,
@@ -499,9 +592,14 @@ class AudioEngine:
             "errors": self._errors,
             "active_voices": sum(1 for v in self._v_on if v),
             "queued_commands": len(self._q),
+            "core": "python",
         }
 
     def reset_stats(self) -> None:
+        if self._native is not None:
+            self._native.reset_stats()
+            self._late_renders = 0
+            return
         self._callbacks = 0
         self._xruns = 0
         self._load_max = 0.0
@@ -512,6 +610,18 @@ class AudioEngine:
     # ------------------------------------------------------------------ the callback
     def _render(self, out: np.ndarray, frames: int, dac_ns: int | None, xrun: bool) -> None:
         """Fill ``out`` (frames × channels float32). Called on the audio thread only."""
+        nat = self._native
+        if nat is not None:
+            if dac_ns is None and not nat.anchored():
+                nat.anchor(self._frame, self.clock.now_ns())
+            if out.dtype == np.float32 and out.flags.c_contiguous and out.ndim == 2:
+                nat.render(out, frames, dac_ns, 0 if dac_ns is None else 1, xrun)
+            else:
+                tmp = np.zeros((frames, out.shape[1] if out.ndim == 2 else 1), dtype=np.float32)
+                nat.render(tmp, frames, dac_ns, 0 if dac_ns is None else 1, xrun)
+                out[...] = tmp.reshape(out.shape)
+            self._last_cb_ns = self.clock.now_ns()
+            return
         t0 = time.perf_counter_ns()
         done = 0
         try:

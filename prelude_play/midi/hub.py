@@ -156,6 +156,30 @@ class MidiHub:
                 pass
 
     # --- the therapist's controls --------------------------------------------------------
+    # --- the backend's C fast path ---------------------------------------------------------
+    @property
+    def native_fast_path(self) -> bool:
+        """Whether the backend can sound note-ons itself, without Python (the C core)."""
+        return bool(getattr(self.backend, "native", False)) and callable(
+            getattr(self.backend, "set_fast_table", None))
+
+    def set_fast_path(self, builder: Callable[[str], Any] | None) -> None:
+        """Give every input (and each one opened later) the table ``builder(device name)``
+        returns (a ``jack_backend.FastTable`` or None); None removes them all."""
+        self._fast_builder = builder
+        for name, inp in list(self._inputs.items()):
+            self._apply_fast(name, inp)
+
+    def _apply_fast(self, name: str, inp: _Input) -> None:
+        setter = getattr(self.backend, "set_fast_table", None)
+        if not callable(setter) or inp.port is None:
+            return
+        builder = getattr(self, "_fast_builder", None)
+        try:
+            setter(inp.port, builder(name) if builder is not None else None)
+        except Exception as exc:  # noqa: BLE001 - the Python fast path still works
+            inp.last_error = exc
+
     def set_sensitivity(self, sensitivity: Sensitivity) -> None:
         """Switch the client's sensitivity (e.g. when the client changes)."""
         self.filter.sensitivity = sensitivity
@@ -262,7 +286,7 @@ class MidiHub:
         )
         try:
             inp.port = self.backend.open_input(
-                raw, lambda data, t_ns: self._on_bytes(inp, data, t_ns),
+                raw, lambda data, t_ns, fast=None: self._on_bytes(inp, data, t_ns, fast),
                 ignore_sysex=cfg.ignore_sysex, ignore_timing=cfg.ignore_timing,
                 ignore_active_sense=cfg.ignore_active_sense,
             )
@@ -273,6 +297,7 @@ class MidiHub:
             return
         self._failed.pop(name, None)
         self._inputs[name] = inp
+        self._apply_fast(name, inp)
         events.append(self._system("device_added", name, direction="in", port=raw, reopened=name in self._seen))
         self._seen.add(name)
 
@@ -341,16 +366,19 @@ class MidiHub:
             ))
 
     # --- the MIDI thread -----------------------------------------------------------------
-    def _on_bytes(self, inp: _Input, data: Sequence[int], t_ns: int) -> None:
-        """Runs in the backend's callback: decode, convert, call the sink. Never raises."""
+    def _on_bytes(self, inp: _Input, data: Sequence[int], t_ns: int, fast: str | None = None) -> None:
+        """Runs in the backend's callback: decode, convert, call the sink. Never raises.
+
+        ``fast``: what the backend's own (C) fast path played for this message — a sound name,
+        "" for nothing — or None when it has none for this port; see ``set_fast_path``."""
         try:
             for msg in inp.decoder.feed(data):
-                self._dispatch(inp, msg, t_ns)
+                self._dispatch(inp, msg, t_ns, fast)
         except Exception as exc:  # noqa: BLE001
             inp.errors += 1
             inp.last_error = exc
 
-    def _dispatch(self, inp: _Input, msg: mido.Message, t_ns: int) -> None:
+    def _dispatch(self, inp: _Input, msg: mido.Message, t_ns: int, fast: str | None = None) -> None:
         kind = msg.type
         if kind == "note_on" and msg.velocity == 0:
             kind = "note_off"
@@ -372,6 +400,8 @@ class MidiHub:
             else:
                 velocity = msg.velocity
             if kind == "note_on":
+                if fast is not None:
+                    data["fast"] = fast  # the backend's C fast path already sounded it (or not)
                 inp.held.add((channel, note))
                 if res.role == "client":
                     reason = self.filter.check(inp.name, channel, note, velocity, t_ns)

@@ -25,6 +25,14 @@ schedule from "now", so frame time slips against the clock) and whenever a whole
 cycles says it is too low.
 A stamp is the frame's nominal time, so events late in a period may be stamped up to one period
 after the callback's own clock reading, exactly as JACK's ``jack_frames_to_time`` would.
+
+The C core. With ``prelude_play.rt.native`` built (the default), the process callback is C
+(``ppcore.c: pp_midi_process``, the same FrameTimeMap and port handling ported): the JACK thread
+runs no Python and never waits for the GIL. It puts stamped events in a ring, and a Python thread
+("midi-reader", woken by a semaphore) calls the handlers exactly as the Python callback did.
+With a fast-path table set for a port (``set_fast_table``) and a mixer attached
+(``attach_mixer``), a note-on's sound is started by the C callback itself at the hit's own time
+plus a constant; the handler then learns which sound was played (``fast=``).
 """
 
 from __future__ import annotations
@@ -166,6 +174,31 @@ def keep_event(data: bytes, ignore_sysex: bool, ignore_timing: bool, ignore_acti
     return True
 
 
+class FastTable:
+    """One input port's fast-path table for the C callback: per (channel, note) the engine's sound
+    index (-1 = silent), whether the client's sensitivity applies, and a gain; plus the client's
+    minimum velocity and tremor window. Built by the shell from the instrument map and the
+    activity's ``fast_sound_table()``."""
+
+    __slots__ = ("sounds", "client", "gain", "min_velocity", "tremor_ns", "names")
+
+    def __init__(self, names: dict[int, str], min_velocity: int = 1, tremor_ns: int = 0) -> None:
+        import numpy as np
+
+        self.sounds = np.full(16 * 128, -1, dtype=np.int16)
+        self.client = np.zeros(16 * 128, dtype=np.uint8)
+        self.gain = np.ones(16 * 128, dtype=np.float32)
+        self.min_velocity = int(min_velocity)
+        self.tremor_ns = int(tremor_ns)
+        self.names = names  # sound index -> name, for the events' ``fast`` field
+
+    def set(self, channel: int, note: int, sound: int, *, client: bool, gain: float = 1.0) -> None:
+        i = channel * 128 + note
+        self.sounds[i] = sound
+        self.client[i] = 1 if client else 0
+        self.gain[i] = gain
+
+
 class JackIn(MidiIn):
     """One device's input: our JACK port connected from the device's port.
 
@@ -188,6 +221,22 @@ class JackIn(MidiIn):
         self.received = 0
         self.dropped = 0
         self.errors = 0
+        self.slot = -1  # C core: the port's slot in pp_midi
+        self.fast_names: dict[int, str] | None = None  # C core: a fast table is set
+
+    def deliver(self, data: bytes, t: int, sound: int, flags: int) -> None:
+        """C core: one event from the ring (reader thread). ``fast`` tells the handler what the
+        C fast path did: the sound it started, "" for none (filtered or silent), and is left out
+        when this port has no fast table (the handler's own fast path then decides)."""
+        self.received += 1
+        names = self.fast_names
+        try:
+            if names is None:
+                self.handler(data, t)
+            else:
+                self.handler(data, t, names.get(sound, "") if sound >= 0 else "")  # type: ignore[call-arg]
+        except Exception:  # noqa: BLE001 - nothing may stop the reader
+            self.errors += 1
 
     def process(self, frame0: int, events: Iterable[tuple[int, Any]], to_ns: Callable[[int], int]) -> None:
         """Stamp each event at ``frame0 + offset`` and hand it to the handler (bounded)."""
@@ -237,10 +286,17 @@ class JackOut(MidiOut):
         self._max_per_cycle = max_per_cycle
         self.queue: collections.deque[bytes] = collections.deque()
         self.errors = 0
+        self.slot = -1  # C core: the port's output slot in pp_midi
 
     def _send(self, msg: mido.Message) -> None:
         if not self._backend.running:
             raise DeviceError(f"MIDI output {self.name!r} failed: the JACK client is not running")
+        nm = getattr(self._backend, "_nm", None)
+        if nm is not None and self.slot >= 0:
+            data = bytes(msg.bytes())
+            if nm.send(self.slot, data) != 0:
+                raise DeviceError(f"MIDI output {self.name!r} is not draining (or the message is too long)")
+            return
         if len(self.queue) >= self._max_queue:
             raise DeviceError(f"MIDI output {self.name!r} is not draining ({len(self.queue)} messages queued)")
         self.queue.append(bytes(msg.bytes()))
@@ -275,7 +331,7 @@ class JackClientBackend:
 
     def __init__(self, *, clock: Clock, api: str = "jack", client_name: str = "prelude-play",
                  server_name: str | None = None, time_map: FrameTimeMap | None = None,
-                 max_events_per_cycle: int = 64) -> None:
+                 max_events_per_cycle: int = 64, core: str = "auto") -> None:
         if api not in ("jack", "auto"):
             raise ConfigError(f"the jackclient MIDI backend speaks only JACK, not {api!r}",
                               key="midi.api", hint="use 'jack'")
@@ -299,11 +355,24 @@ class JackClientBackend:
         self._outputs: tuple[JackOut, ...] = ()
         self._on_change: Callable[[], None] | None = None
         self.changed = threading.Event()
-        self.cycles = 0
         self.callback_errors = 0
-        self.cycle_ns = 0  # app time the current/last process callback started (benchmarks)
+
         self.xruns = 0  # JACK xruns seen while this client ran (late cycles: stamps may be off)
         self._port_serial = 0
+        # the C core (see the module docstring): used unless asked not to or a time map is given
+        self._use_native = False
+        self.core_notice: str | None = None
+        if core != "python" and time_map is None:
+            from prelude_play.rt import native
+
+            self._use_native = native.available()
+            if not self._use_native and core == "native":
+                self.core_notice = f"C MIDI core unavailable: {native.why_unavailable()}"
+        self._nm: NativeMidi | None = None
+        self._py_cycles = 0
+        self._py_cycle_ns = 0
+        self._mixer: Any = None
+        self._mixer_delay_ns = 0
         with self._lock:
             self._ensure_client()
 
@@ -333,7 +402,12 @@ class JackClientBackend:
         self._shutdown = threading.Event()
         self.time_map = self._given_map or FrameTimeMap(client.samplerate)
         try:
-            client.set_process_callback(self._make_process(client, self.time_map))
+            if self._use_native:
+                self._nm = NativeMidi(jack, client, self)
+                if self._mixer is not None:
+                    self._nm.set_mixer(self._mixer, self._mixer_delay_ns)
+            else:
+                client.set_process_callback(self._make_process(client, self.time_map))
             client.set_shutdown_callback(self._make_shutdown(self._shutdown))
             client.set_port_registration_callback(self._registration, only_available=False)
             client.set_client_registration_callback(self._client_registration)
@@ -341,9 +415,44 @@ class JackClientBackend:
             client.activate()
         except jack.JackError as exc:
             client.close()
+            self._stop_native()
             raise DeviceError(f"cannot activate the JACK MIDI client: {exc}") from exc
         self._client = client
+        if self._nm is not None:
+            self._nm.start_reader()
         return client
+
+    def _stop_native(self) -> None:
+        """After the client is closed (no process callback can run): stop the reader, free C."""
+        nm, self._nm = self._nm, None
+        if nm is not None:
+            nm.close()
+
+    # --- the C core ---------------------------------------------------------------------------
+    @property
+    def native(self) -> bool:
+        """Whether the C process callback runs (and ``set_fast_table`` can be used)."""
+        return self._nm is not None
+
+    @property
+    def native_ptr(self) -> int | None:
+        """The ``pp_midi`` pointer, for the audio core's JACK clock."""
+        return self._nm.ptr if self._nm is not None else None
+
+    def attach_mixer(self, mixer: Any, delay_ns: int) -> None:
+        """Let the C callback start fast-path sounds in ``mixer`` (a ``NativeMixer``), each at its
+        hit's time + ``delay_ns``; kept across client reopenings."""
+        self._mixer, self._mixer_delay_ns = mixer, int(delay_ns)
+        if self._nm is not None:
+            self._nm.set_mixer(mixer, delay_ns)
+
+    def set_fast_table(self, port: MidiIn, table: FastTable | None) -> None:
+        """Install (or with None remove) ``port``'s fast-path table in the C callback."""
+        nm = self._nm
+        if nm is None or not isinstance(port, JackIn) or port.slot < 0:
+            return
+        nm.set_fast(port.slot, table)
+        port.fast_names = None if table is None else dict(table.names)
 
     def _drop_client(self) -> None:
         """Forget a client whose server is gone; its ports are dead (closing them is a no-op)."""
@@ -354,6 +463,7 @@ class JackClientBackend:
                 client.close()
             except Exception:  # noqa: BLE001 - a dead server cannot refuse anything useful
                 pass
+        self._stop_native()
 
     @staticmethod
     def _make_shutdown(flag: threading.Event) -> Callable[[Any, str], None]:
@@ -367,7 +477,7 @@ class JackClientBackend:
 
         def process(frames: int) -> None:
             now = now_ns()  # first: the least-delayed wake-ups define the frame→time map
-            backend.cycle_ns = now
+            backend._py_cycle_ns = now
             try:
                 f0 = tmap.observe(client.last_frame_time, now, frames)
                 to_ns = tmap.to_ns
@@ -377,15 +487,39 @@ class JackClientBackend:
                     out.flush()
             except Exception:  # noqa: BLE001 - an exception would stop JACK calling us
                 backend.callback_errors += 1
-            backend.cycles += 1
+            backend._py_cycles += 1
 
         return process
+
+    @property
+    def cycles(self) -> int:
+        """Process cycles run so far (the C callback's count with the C core)."""
+        nm = self._nm
+        return nm.stats()[0] if nm is not None else self._py_cycles
+
+    @property
+    def cycle_ns(self) -> int:
+        """App time the current/last process callback started (benchmarks)."""
+        nm = self._nm
+        return nm.stats()[1] if nm is not None else self._py_cycle_ns
+
+    def native_stats(self) -> dict[str, int]:
+        """The C callback's counters (empty without the C core)."""
+        nm = self._nm
+        if nm is None:
+            return {}
+        keys = ("cycles", "cycle_ns", "received", "dropped", "too_long", "fast_hits", "fast_late",
+                "reanchors", "irregular", "last_frame")
+        return dict(zip(keys, nm.stats()))
 
     def _xrun(self, delayed_usecs: float) -> None:
         self.xruns += 1  # notification thread; counted for stats, tests and benchmarks
         tmap = self.time_map
         if tmap is not None:
             tmap.xrun()
+        nm = self._nm
+        if nm is not None:
+            nm.xrun()
 
     def _registration(self, port: Any, register: bool) -> None:
         self._changed()
@@ -469,11 +603,20 @@ class JackClientBackend:
             port = JackIn(name, handler, source=source, jack_port=jport, backend=self,
                           ignore_sysex=ignore_sysex, ignore_timing=ignore_timing,
                           ignore_active_sense=ignore_active_sense, max_per_cycle=self._max_per_cycle)
+            nm = self._nm
+            if nm is not None:
+                port.slot = nm.add_input(port, jport, (ignore_sysex, ignore_timing, ignore_active_sense))
+                if port.slot < 0:
+                    self._unregister(client, jport)
+                    raise DeviceError(f"cannot open MIDI input {name!r}: too many inputs open")
             self._inputs = self._inputs + (port,)
             try:
                 client.connect(source, jport)
             except Exception as exc:
                 self._inputs = tuple(p for p in self._inputs if p is not port)
+                if nm is not None:
+                    nm.remove_input(port.slot)
+                    self._wait_cycles()
                 self._unregister(client, jport)
                 raise DeviceError(f"cannot connect MIDI input {name!r}: {exc}") from exc
         return port
@@ -487,11 +630,20 @@ class JackClientBackend:
             except Exception as exc:
                 raise DeviceError(f"cannot open MIDI output {name!r}: {exc}") from exc
             port = JackOut(name, destination=destination, jack_port=jport, backend=self)
+            nm = self._nm
+            if nm is not None:
+                port.slot = nm.add_output(jport)
+                if port.slot < 0:
+                    self._unregister(client, jport)
+                    raise DeviceError(f"cannot open MIDI output {name!r}: too many outputs open")
             self._outputs = self._outputs + (port,)
             try:
                 client.connect(jport, destination)
             except Exception as exc:
                 self._outputs = tuple(p for p in self._outputs if p is not port)
+                if nm is not None:
+                    nm.remove_output(port.slot)
+                    self._wait_cycles()
                 self._unregister(client, jport)
                 raise DeviceError(f"cannot connect MIDI output {name!r}: {exc}") from exc
         return port
@@ -499,7 +651,12 @@ class JackClientBackend:
     def _drain(self, port: JackOut, timeout: float = 0.25) -> None:
         """Give the process callback time to write what ``silence()`` just queued."""
         deadline = time.monotonic() + timeout
-        while port.queue and self.running and port in self._outputs and time.monotonic() < deadline:
+        nm = self._nm
+
+        def pending() -> bool:
+            return bool(nm.out_pending(port.slot)) if nm is not None and port.slot >= 0 else bool(port.queue)
+
+        while pending() and self.running and port in self._outputs and time.monotonic() < deadline:
             time.sleep(0.001)
 
     def _release(self, port: JackIn | JackOut) -> None:
@@ -513,7 +670,15 @@ class JackClientBackend:
                 if port not in self._outputs:
                     return
                 self._outputs = tuple(p for p in self._outputs if p is not port)
+            nm = self._nm
+            if nm is not None and port.slot >= 0:
+                if isinstance(port, JackIn):
+                    nm.remove_input(port.slot)
+                else:
+                    nm.remove_output(port.slot)
             self._wait_cycles()
+            if nm is not None and port.slot >= 0:
+                nm.free_slot(port)  # the callback has let go of the slot (and its fast table)
             if self._client is not None:
                 self._unregister(self._client, port.jack_port)
 
@@ -549,3 +714,147 @@ class JackClientBackend:
                 client.deactivate()
             finally:
                 client.close()
+        self._stop_native()
+
+
+class NativeMidi:
+    """The C process callback's Python side: ``pp_midi`` plus the reader thread that hands the
+    ring's events to the ports' handlers. Slots are given out here and reused only after the
+    callback has let go of them (the backend waits two cycles)."""
+
+    def __init__(self, jack: Any, client: Any, backend: JackClientBackend) -> None:
+        from prelude_play.rt import native
+
+        self._native = native
+        self._lib = native.lib()
+        ffi, jl = jack._ffi, jack._lib
+        self.ptr = self._lib.pp_midi_new(client.samplerate, 8192, 1024)
+        if not self.ptr:
+            raise MemoryError("could not allocate the C MIDI core")
+
+        def addr(cdata: Any) -> int:
+            return int(ffi.cast("uintptr_t", cdata))
+
+        self._lib.pp_midi_set_jack(
+            self.ptr, addr(client._ptr), addr(jl.jack_last_frame_time), addr(jl.jack_port_get_buffer),
+            addr(jl.jack_midi_get_event_count), addr(jl.jack_midi_event_get),
+            addr(jl.jack_midi_clear_buffer), addr(jl.jack_midi_event_write))
+        rc = jl.jack_set_process_callback(
+            client._ptr, ffi.cast("JackProcessCallback", native.fn_address("pp_midi_process")),
+            ffi.cast("void *", self.ptr))
+        if rc != 0:
+            self._lib.pp_midi_free(self.ptr)
+            self.ptr = None
+            raise DeviceError(f"cannot set the JACK process callback (error {rc})")
+        self._backend = backend
+        self._ins: list[JackIn | None] = [None] * native.MAX_IN
+        self._outs: list[bool] = [False] * native.MAX_OUT
+        self._iv = (native.c_i64 * 10)()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._old_tables: list[tuple[int, int]] = []  # (cycle, pointer) freed two cycles later
+
+    def start_reader(self) -> None:
+        self._thread = threading.Thread(target=self._read, name="midi-reader", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        lib, ptr = self._lib, self.ptr
+        buf = (self._native.MidiEvent * 256)()
+        ins = self._ins
+        while not self._stop.is_set():
+            lib.pp_midi_wait(ptr, 100)  # releases the GIL while it waits
+            while True:
+                n = lib.pp_midi_read(ptr, buf, 256)
+                for i in range(n):
+                    ev = buf[i]
+                    port = ins[ev.slot]
+                    if port is not None:
+                        port.deliver(bytes(ev.data[: ev.size]), ev.t_ns, ev.sound, ev.flags)
+                if n < 256:
+                    break
+            self._free_old_tables()
+
+    def _free_old_tables(self) -> None:
+        if self._old_tables:
+            now = self.stats()[0]
+            keep = []
+            for cycle, t in self._old_tables:
+                if now - cycle >= 2:
+                    self._lib.pp_midi_free_table(t)
+                else:
+                    keep.append((cycle, t))
+            self._old_tables = keep
+
+    def add_input(self, port: JackIn, jport: Any, flags: tuple[bool, bool, bool]) -> int:
+        for i, p in enumerate(self._ins):
+            if p is None:
+                self._ins[i] = port
+                bits = (1 if flags[0] else 0) | (2 if flags[1] else 0) | (4 if flags[2] else 0)
+                self._lib.pp_midi_set_in(self.ptr, i, int(self._backend._jack._ffi.cast("uintptr_t", jport._ptr)), bits)
+                return i
+        return -1
+
+    def remove_input(self, slot: int) -> None:
+        self._lib.pp_midi_set_in(self.ptr, slot, None, 0)
+
+    def add_output(self, jport: Any) -> int:
+        for i, used in enumerate(self._outs):
+            if not used:
+                self._outs[i] = True
+                self._lib.pp_midi_set_out(self.ptr, i, int(self._backend._jack._ffi.cast("uintptr_t", jport._ptr)))
+                return i
+        return -1
+
+    def remove_output(self, slot: int) -> None:
+        self._lib.pp_midi_set_out(self.ptr, slot, None)
+
+    def free_slot(self, port: JackIn | JackOut) -> None:
+        if isinstance(port, JackIn):
+            old = self._lib.pp_midi_set_fast(self.ptr, port.slot, None, None, None, 0, 0)
+            if old:
+                self._lib.pp_midi_free_table(old)
+            self._ins[port.slot] = None
+        else:
+            self._outs[port.slot] = False
+
+    def send(self, slot: int, data: bytes) -> int:
+        return int(self._lib.pp_midi_send(self.ptr, slot, data, len(data)))
+
+    def out_pending(self, slot: int) -> int:
+        return int(self._lib.pp_midi_out_pending(self.ptr, slot))
+
+    def set_mixer(self, mixer: Any, delay_ns: int) -> None:
+        self._lib.pp_midi_set_mixer(self.ptr, mixer.ptr if mixer is not None else None, int(delay_ns))
+
+    def set_fast(self, slot: int, table: FastTable | None) -> None:
+        if table is None:
+            old = self._lib.pp_midi_set_fast(self.ptr, slot, None, None, None, 0, 0)
+        else:
+            old = self._lib.pp_midi_set_fast(self.ptr, slot, table.sounds.ctypes.data, table.client.ctypes.data,
+                                              table.gain.ctypes.data, table.min_velocity, table.tremor_ns)
+        if old:
+            self._old_tables.append((self.stats()[0], old))
+
+    def xrun(self) -> None:
+        self._lib.pp_midi_xrun(self.ptr)
+
+    def stats(self) -> list[int]:
+        iv = (self._native.c_i64 * 10)()
+        self._lib.pp_midi_stats(self.ptr, iv)
+        return list(iv)
+
+    def close(self) -> None:
+        """Only once the JACK client is closed: stop the reader, then free the C side."""
+        self._stop.set()
+        if self.ptr:
+            self._lib.pp_midi_wake(self.ptr)
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout=2.0)
+        if self.ptr:
+            for _, old in self._old_tables:
+                self._lib.pp_midi_free_table(old)
+            self._old_tables = []
+            self._lib.pp_midi_free(self.ptr)
+            self.ptr = None

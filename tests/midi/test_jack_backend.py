@@ -24,9 +24,46 @@ def run_cycles(tm, start_frame, start_ns, n, late_ns=lambda i: 0, frames=P):
     return (start_frame + n * frames) & 0xFFFF_FFFF
 
 
-# --- FrameTimeMap ---------------------------------------------------------------------------
-def test_frames_map_at_the_nominal_rate_with_offset_of_the_least_late_wakeup():
-    tm = FrameTimeMap(RATE)
+# --- FrameTimeMap (the Python one and its C port in ppcore.c, same tests) -------------------
+def _native_ftm(*args, **kw):
+    from prelude_play.rt import native
+
+    if not native.available():
+        if native.in_ci():
+            pytest.fail(native.why_unavailable())
+        pytest.skip(native.why_unavailable())
+    return native.NativeFrameTimeMap(*args, **kw)
+
+
+@pytest.fixture(params=["python", "c"])
+def ftm_cls(request):
+    return FrameTimeMap if request.param == "python" else _native_ftm
+
+
+def test_c_frame_time_map_matches_python_on_a_random_run():
+    import random
+
+    rng = random.Random(5)
+    py, c = FrameTimeMap(RATE), _native_ftm(RATE)
+    f, t = 0xFFFF_0000, 3_000_000_000
+    for i in range(3000):
+        step = P if rng.random() > 0.02 else rng.choice([0, 2 * P, 5 * P, -P, 300_000])
+        f = (f + step) & 0xFFFF_FFFF
+        t += round(P * NS_PER_FRAME) + (rng.randrange(0, 8_000_000) if rng.random() < 0.01 else 0)
+        late = rng.randrange(0, 3_000_000) if rng.random() < 0.5 else 0
+        if rng.random() < 0.005:
+            py.xrun()
+            c.xrun()
+        frames = None if rng.random() < 0.1 else P
+        assert py.observe(f, t + late, frames) == c.observe(f, t + late, frames)
+        for off in (0, 77, P - 1, -P, 3 * P):
+            assert py.to_ns(f + off) == c.to_ns(f + off), (i, off)
+    assert (py.reanchors, py.irregular) == (c.reanchors, c.irregular)
+    assert py.reanchors > 0 and py.irregular > 0
+
+
+def test_frames_map_at_the_nominal_rate_with_offset_of_the_least_late_wakeup(ftm_cls):
+    tm = ftm_cls(RATE)
     # wake-ups 0.3-3 ms late (GIL, scheduler), one on time at cycle 7
     run_cycles(tm, 1000, 10_000_000_000, 20, late_ns=lambda i: 0 if i == 7 else 300_000 + (i * 137_000) % 2_700_000)
     # the on-time wake-up wins; since then the offset may only creep by 200 ppm of 12 periods
@@ -36,16 +73,16 @@ def test_frames_map_at_the_nominal_rate_with_offset_of_the_least_late_wakeup():
     assert tm.to_ns(1000 + 20 * P + 77) - tm.to_ns(1000 + 20 * P) == round(77 * NS_PER_FRAME)
 
 
-def test_a_late_callback_does_not_move_stamps():
-    tm = FrameTimeMap(RATE)
+def test_a_late_callback_does_not_move_stamps(ftm_cls):
+    tm = ftm_cls(RATE)
     f = run_cycles(tm, 0, 5_000_000_000, 50)
     before = tm.to_ns(f + 64)
     tm.observe(f, 5_000_000_000 + round(f * NS_PER_FRAME) + 4_000_000, P)  # 4 ms late
     assert abs(tm.to_ns(f + 64) - before) <= 1_000  # only the drift allowance (≤ 200 ppm)
 
 
-def test_offset_creeps_up_no_faster_than_the_drift_allowance():
-    tm = FrameTimeMap(RATE, drift_ppm=200, reanchor_ms=1000)
+def test_offset_creeps_up_no_faster_than_the_drift_allowance(ftm_cls):
+    tm = ftm_cls(RATE, drift_ppm=200, reanchor_ms=1000)
     f = run_cycles(tm, 0, 0, 10)
     t0 = tm.to_ns(f)
     # every later wake-up is 1 ms late: the map may follow only by 200 ppm of elapsed time
@@ -53,8 +90,8 @@ def test_offset_creeps_up_no_faster_than_the_drift_allowance():
     assert 0 < tm.to_ns(f2) - round(375 * P * NS_PER_FRAME) - t0 <= 200_000 + 1_000
 
 
-def test_sustained_jump_reanchors_after_a_window():
-    tm = FrameTimeMap(RATE, window=64, reanchor_ms=1.0)
+def test_sustained_jump_reanchors_after_a_window(ftm_cls):
+    tm = ftm_cls(RATE, window=64, reanchor_ms=1.0)
     f = run_cycles(tm, 0, 0, 100)
     # the frame clock stalls 5 ms against the app clock (xrun) and then runs on
     f2 = run_cycles(tm, f, round(f * NS_PER_FRAME) + 5_000_000, 200)
@@ -62,8 +99,8 @@ def test_sustained_jump_reanchors_after_a_window():
     assert tm.to_ns(f2) == pytest.approx(round(f2 * NS_PER_FRAME) + 5_000_000, abs=100_000)
 
 
-def test_irregular_cycles_do_not_move_the_offset():
-    tm = FrameTimeMap(RATE)
+def test_irregular_cycles_do_not_move_the_offset(ftm_cls):
+    tm = ftm_cls(RATE)
     f = run_cycles(tm, 0, 0, 20)  # the next cycle starts at frame f
     expect = tm.to_ns(f + 2 * P)
     # after an xrun a late callback reads the *next* cycle's frame time right after that cycle
@@ -75,8 +112,8 @@ def test_irregular_cycles_do_not_move_the_offset():
     assert tm.irregular == 1  # following on again
 
 
-def test_32_bit_frame_time_wraps():
-    tm = FrameTimeMap(RATE)
+def test_32_bit_frame_time_wraps(ftm_cls):
+    tm = ftm_cls(RATE)
     start = 0xFFFF_FFFF - 3 * P + 1
     f = run_cycles(tm, start, 7_000_000_000, 10)
     assert f < start  # wrapped
@@ -84,11 +121,11 @@ def test_32_bit_frame_time_wraps():
     assert tm.to_ns(f) == pytest.approx(7_000_000_000 + 10 * P * NS_PER_FRAME, abs=1_000)
 
 
-def test_to_ns_before_observe_and_bad_rate():
+def test_to_ns_before_observe_and_bad_rate(ftm_cls):
     with pytest.raises(RuntimeError):
-        FrameTimeMap(RATE).to_ns(0)
+        ftm_cls(RATE).to_ns(0)
     with pytest.raises(ValueError):
-        FrameTimeMap(0)
+        ftm_cls(0)
 
 
 # --- the ignore filter ----------------------------------------------------------------------

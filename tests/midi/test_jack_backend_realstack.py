@@ -30,13 +30,22 @@ from tests.midi.jack_probe import ThreadSink
 pytestmark = pytest.mark.realstack
 
 
-@pytest.fixture
-def hub(jack_server):
+@pytest.fixture(params=["c", "python"])
+def hub(jack_server, request):
+    """The hub on the jackclient backend, with its process callback in C (ppcore.c) and in
+    Python: every test here runs on both."""
     from prelude_play.midi.jack_backend import JackClientBackend
+    from prelude_play.rt import native
 
+    if request.param == "c" and not native.available():
+        if native.in_ci():
+            pytest.fail(native.why_unavailable())
+        pytest.skip(native.why_unavailable())
     clock = MonotonicClock()
     sink = ThreadSink()
-    backend = JackClientBackend(clock=clock, api="jack", client_name="pp-jc")
+    backend = JackClientBackend(clock=clock, api="jack", client_name="pp-jc",
+                                core="native" if request.param == "c" else "python")
+    assert backend.native == (request.param == "c")
     h = MidiHub(backend, clock=clock, sink=sink,
                 config=MidiConfig(backend="jackclient", api="jack", poll_interval_s=0.5,
                                   max_messages_per_s=10_000),

@@ -71,7 +71,7 @@ def open_engine(backend: str = "auto", *, fallback: bool = True, **options: Any)
 
     engine_keys = {
         "bank", "voices", "tails", "limit_dbfs", "master_volume", "max_block", "stop_ramp_ms",
-        "steal_ramp_ms", "max_queue", "autostart",
+        "steal_ramp_ms", "max_queue", "autostart", "core",
     }
     eng_opts = {k: options.pop(k) for k in list(options) if k in engine_keys}
     clock = options.get("clock")

@@ -101,6 +101,9 @@ class SoundDeviceBackend:
         self._stopping = False
         self._render: RenderFn | None = None
         self._on_lost: LostFn | None = None
+        self._sd = sd
+        self._latency_setting = latency
+        self._blocksize = int(blocksize)
         try:
             api = pick_hostapi(sd, hostapi)
             self.device_index = pick_device(sd, device, api, "output")
@@ -145,6 +148,47 @@ class SoundDeviceBackend:
         self._stopping = False
         try:
             self._stream.start()
+        except Exception as exc:
+            raise DeviceError(f"cannot start audio output {self.device_name}: {exc}") from exc
+
+    @property
+    def on_jack(self) -> bool:
+        """Whether the stream runs on PortAudio's JACK host API."""
+        return "JACK" in self.device_name
+
+    def start_native(self, mixer: Any, on_lost: LostFn) -> None:
+        """Start with the C mixer's callback (``ppcore.c: pp_pa_callback``) instead of Python's:
+        PortAudio's real-time thread then runs no Python at all. The stream opened in
+        ``__init__`` (with the Python callback, never started) is replaced by an identical one,
+        as python-rtmixer does through sounddevice's ``_StreamBase``."""
+        from prelude_play.rt import native
+
+        sd = self._sd
+        self._on_lost = on_lost
+        self._stopping = True
+        try:
+            self._stream.close(ignore_errors=True)
+        except Exception:
+            pass
+        try:
+            ffi = sd._ffi
+            stream = sd._StreamBase(
+                kind="output", samplerate=self.rate, blocksize=self._blocksize,
+                device=self.device_index, channels=self.channels, dtype="float32",
+                latency=self._latency_setting,
+                callback=ffi.cast("PaStreamCallback*", native.fn_address("pp_pa_callback")),
+                userdata=ffi.cast("void*", mixer.ptr), wrap_callback=None,
+                finished_callback=self._finished)
+        except Exception as exc:
+            raise DeviceError(f"cannot open audio output with the C mixer: {exc}") from exc
+        self._stream = stream
+        self.output_latency_s = float(stream.latency)
+        mixer.set_pa_latency(self.output_latency_s)
+        mixer.set_channels(self.channels)
+        self.native = mixer
+        self._stopping = False
+        try:
+            stream.start()
         except Exception as exc:
             raise DeviceError(f"cannot start audio output {self.device_name}: {exc}") from exc
 
