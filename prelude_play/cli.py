@@ -131,6 +131,10 @@ def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
     else:
         midi, midi_out, midi_notes = build_midi(cfg, clock, app.midi_sink, args.midi_api, data_dir)
     app.midi, app.midi_out = midi, midi_out
+    if rt is None and midi is not None and audio is not None:
+        from prelude_play.shell.devices import link_native
+
+        app.native_facts = link_native(audio, midi, cfg.audio.fast_path)
     for n in audio_notes + midi_notes:
         app.notify(n)
         print(f"prelude-play: {n}", file=sys.stderr)

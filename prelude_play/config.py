@@ -139,6 +139,7 @@ class AudioConfig:
     input_enabled: bool = True
     fast_path: str = field(default="steady", metadata=_choice("steady", "asap"))
     process: str = field(default="inline", metadata=_choice("inline", "separate"))
+    core: str = field(default="auto", metadata=_choice("auto", "native", "python"))
 
 
 @dataclass

@@ -418,6 +418,15 @@ class AudioEngine:
     def loaded(self, name: str) -> bool:
         return name in self._index
 
+    def index_of(self, name: str) -> int | None:
+        """The sound table index of ``name`` (rendered and loaded now if needed), None if
+        unknown: the C MIDI fast path's tables name sounds by index."""
+        try:
+            self.prepare([name])
+        except UnknownSoundError:
+            return None
+        return self._index.get(name)
+
     def _load_from_bank(self, name: str) -> int:
         assert self.bank is not None
         snd = self.bank.get(name)

@@ -68,7 +68,8 @@ class App:
         self.data_dir = data_dir
         self.queue = InputQueue()
         self.fast_path = SteadyLatency(audio, enabled=cfg.audio.fast_path == "steady")
-        self._fast_sent: tuple[Any, Any] | None = None  # (activity, table) last sent to the RT process
+        self._fast_sent: tuple[Any, Any, Any] | None = None  # (activity, table, sensitivity) last sent
+        self.native_facts: list[str] = []  # how the C core is wired (devices.link_native)
         self.t: Callable[[str], str] = translator(cfg.ui.language)
         self.language = cfg.ui.language
         self.theme = th.Theme(size or (cfg.ui.width, cfg.ui.height), cfg.ui.low_stimulation)
@@ -234,11 +235,19 @@ class App:
         self.frame_ns.append(time.perf_counter_ns() - t0)
 
     def _sync_fast_sound(self) -> None:
-        """With the audio in its own process (``audio.process = "separate"``) the MIDI fast path
-        runs there and cannot call ``Activity.fast_sound``: send it the activity's sound table
-        whenever the activity or its table (a new object each time it changes) changes."""
+        """Keep the fast paths that cannot call ``Activity.fast_sound`` up to date with the
+        activity's sound table (a new object each time it changes):
+
+        * the audio in its own process (``audio.process = "separate"``): send it the table;
+        * the C MIDI callback (``rt.native``): compile the table per input device, with the
+          instrument map and the client's sensitivity (``rt.fasttable``), so pad hits sound
+          from the MIDI callback itself.
+        """
         sync = getattr(self.audio, "set_fast_sound_table", None)
-        if not callable(sync):
+        hub = self.midi
+        native = (hub is not None and getattr(hub, "native_fast_path", False)
+                  and getattr(self.audio, "native", None) is not None)
+        if not callable(sync) and not native:
             return
         act = self.activity
         table = None
@@ -247,11 +256,26 @@ class App:
                 table = act.fast_sound_table()
             except Exception as exc:
                 self.notify(str(ActivityError(self.activity_name or "?", f"fast_sound_table: {exc}")))
+        sens = hub.filter.sensitivity if native else None
         sent = self._fast_sent
-        if sent is not None and sent[0] is act and sent[1] is table:
+        if sent is not None and sent[0] is act and sent[1] is table and sent[2] == sens:
             return
-        self._fast_sent = (act, table)
-        sync(act is not None, table)
+        self._fast_sent = (act, table, sens)
+        if callable(sync):
+            sync(act is not None, table)
+        if native:
+            from prelude_play.rt.fasttable import compilable, compile_fast_table
+
+            if act is None or not compilable(act, table):
+                hub.set_fast_path(None)
+                return
+            audio, instruments = self.audio, hub.instruments
+
+            def build(device: str) -> Any:
+                return compile_fast_table(device, instruments=instruments, table=table,
+                                          sensitivity=sens, sound_index=audio.index_of)
+
+            hub.set_fast_path(build)
 
     def open_mic(self) -> Any:
         """Open the microphone once, on first use (only listening activities pay for it)."""
@@ -330,9 +354,16 @@ class App:
     # ---- routing ---------------------------------------------------------------------------
 
     def midi_sink(self, ev: InputEvent) -> None:
-        """Called ON THE MIDI THREAD: play the hit's sound now, then queue it for the frame."""
+        """Called ON THE MIDI THREAD: play the hit's sound now, then queue it for the frame.
+
+        With the C core the sound was already started by JACK's MIDI callback (``fast`` in the
+        event's data: the sound, or "" for none); Python then only records it."""
         act = self.activity
-        if (ev.kind == "note_on" and ev.role != "pedal" and act is not None
+        fast = ev.data.pop("fast", None)
+        if fast is not None:
+            if fast:
+                ev.data["sounded"] = fast
+        elif (ev.kind == "note_on" and ev.role != "pedal" and act is not None
                 and not ev.data.get("filtered") and self.audio is not None):
             try:
                 sound = act.fast_sound(ev)
@@ -654,6 +685,9 @@ class App:
             "config_problems": [str(p) for p in self.cfg.problems],
             "audio": _describe(self.audio),
             "midi": _describe(self.midi),
+            "realtime_core": {"audio": "c" if getattr(self.audio, "native", None) is not None else "python",
+                              "midi": "c" if getattr(getattr(self.midi, "backend", None), "native", False) else "python",
+                              "links": list(self.native_facts)},
             "language": self.language,
             "selftest": self._selftest_figures(),
         }

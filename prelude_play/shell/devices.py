@@ -30,7 +30,7 @@ def build_audio(cfg: AppConfig, clock: Clock, backend: str | None = None) -> tup
     limit_dbfs = 20 * math.log10(max(cfg.audio.max_volume, 1e-3))
     opts: dict[str, Any] = dict(rate=cfg.audio.rate, blocksize=cfg.audio.period, clock=clock,
                                 master_volume=min(cfg.audio.master_volume, cfg.audio.max_volume),
-                                limit_dbfs=limit_dbfs)
+                                limit_dbfs=limit_dbfs, core=cfg.audio.core)
     if cfg.audio.device:
         opts["device"] = cfg.audio.device
     try:
@@ -39,8 +39,38 @@ def build_audio(cfg: AppConfig, clock: Clock, backend: str | None = None) -> tup
         opts.pop("device", None)
         engine = open_engine("null", bank=SoundBank(rate=cfg.audio.rate), **opts)
         return engine, [f"No audio output ({exc}); running silent"]
-    note = getattr(engine, "notice", None)
-    return engine, [note] if note else []
+    notes = [n for n in (getattr(engine, "notice", None), getattr(engine, "core_notice", None)) if n]
+    return engine, notes
+
+
+def link_native(audio: Any, hub: Any, fast_path: str = "steady") -> list[str]:
+    """Join the C audio core and the C MIDI callback when both run (same JACK server).
+
+    The mixer then takes its block times from the MIDI client's frame clock, so a hit's stamp and
+    its sound's start are on one exact map; and the MIDI callback may start fast-path sounds
+    itself at ``stamp + output latency + one period`` (the hit's own offset in the next period:
+    every hit gets the same latency, whichever order JACK runs the two clients in). Returns the
+    facts for the session's provenance."""
+    mixer = getattr(audio, "native", None)
+    backend = getattr(hub, "backend", None)
+    ptr = getattr(backend, "native_ptr", None)
+    if mixer is None or ptr is None or not callable(getattr(backend, "attach_mixer", None)):
+        return []
+    be = getattr(audio, "backend", None)
+    latency_ns = int(float(getattr(audio, "output_latency_s", 0.0)) * 1e9)
+    period_ns = int(getattr(audio, "period_frames", 0) * 1e9 / max(1, int(getattr(audio, "rate", 48000))))
+    facts = []
+    if getattr(be, "on_jack", False):
+        mixer.set_jack_clock(ptr, latency_ns)
+        facts.append("audio blocks timed on the JACK MIDI client's frame clock")
+        delay = latency_ns + period_ns
+    else:  # different clocks: the DLL maps them; leave a second period of room
+        delay = latency_ns + 2 * period_ns
+    if fast_path == "asap":
+        delay = 0  # every hit at the next block: lowest latency, a period of spread
+    backend.attach_mixer(mixer, delay)
+    facts.append(f"MIDI fast path in C, hit + {delay / 1e6:.2f} ms")
+    return facts
 
 
 def load_instrument_map(data_dir: Path | None) -> tuple[Any, list[str]]:
@@ -91,8 +121,9 @@ def build_midi(cfg: AppConfig, clock: Clock, sink: Callable[[InputEvent], None],
         return None, None, [f"MIDI unavailable ({exc}); touch and keys still work"]
     instruments, notices = load_instrument_map(data_dir)
     backend_name, backend_api = midi_backend_for(api)
+    opts: dict[str, Any] = {"core": cfg.audio.core} if backend_name == "jackclient" else {}
     try:
-        backend = load_backend(backend_name, clock=clock, api=backend_api)
+        backend = load_backend(backend_name, clock=clock, api=backend_api, **opts)
         hub = MidiHub(backend, clock=clock, sink=sink, instruments=instruments, config=HubConfig(
             backend=backend_name, api=backend_api,
             include=tuple(cfg.midi.include), exclude=tuple(cfg.midi.exclude),
