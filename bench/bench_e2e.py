@@ -608,6 +608,9 @@ def report(res: dict[str, Any]) -> str:
     app, naive = res["app"], res.get("naive")
     lines = [f"e2e on jackd dummy {RATE} Hz / {PERIOD} frames (period {PERIOD * 1000 / RATE:.3f} ms); "
              f"{res['hits']} hits at 80–300 ms, soak {app['soak_seconds']:.0f} s at ~10 hits/s",
+             f"jackd real-time: {res.get('jack_rt')}; app real-time core: {res.get('core')} "
+             f"(PRELUDE_CORE={os.environ.get('PRELUDE_CORE')}); CPU time the hypervisor took from "
+             f"this VM during the run: {res.get('vm_steal_s', 0):.2f} s",
              "", "MIDI note-on (probe frame) -> first audio sample out (probe input), in-graph:",
              f"  {'':22} {'median':>22} {'p99':>22} {'SD':>9} {'range':>18} missed",
              ]
@@ -654,6 +657,15 @@ def report(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _steal_jiffies() -> int:
+    """CPU time the hypervisor took from this VM (all CPUs), from /proc/stat (0 elsewhere)."""
+    try:
+        with open("/proc/stat") as f:
+            return int(f.readline().split()[8])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="100 hits, 30 s soak")
@@ -666,7 +678,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--audio-process", choices=["inline", "separate"],
                     help="run the app with --audio-process (separate: audio + MIDI in their own process)")
     ap.add_argument("--switch-interval", type=float, help="experiment: run the app with this GIL switch interval (s)")
+    ap.add_argument("--core", choices=["auto", "python"], default="auto",
+                    help="python: run the app without its C real-time core (PRELUDE_CORE=python)")
+    ap.add_argument("--no-jack-rt", action="store_true",
+                    help="run jackd without real-time scheduling (-r); the default is jack2's own default, "
+                         "real-time, as `jackd -d dummy` in the issue runs")
     a = ap.parse_args(argv)
+    os.environ["PRELUDE_JACK_RT"] = "0" if a.no_jack_rt else "1"
+    os.environ["PRELUDE_CORE"] = "python" if a.core == "python" else os.environ.get("PRELUDE_CORE", "auto")
+    steal0 = _steal_jiffies()
     hits, soak = (100, 30.0) if a.quick else (a.hits, a.soak_seconds)
     rng = np.random.default_rng(a.seed)
     gaps = rng.uniform(80, 300, hits - 1)
@@ -690,6 +710,9 @@ def main(argv: list[str] | None = None) -> int:
             except RuntimeError as exc:
                 res["naive_error"] = str(exc)
         res["xrun_clients"] = server.xrun_clients()
+        res["jack_rt"] = not a.no_jack_rt
+        res["core"] = a.core
+        res["vm_steal_s"] = (_steal_jiffies() - steal0) / os.sysconf("SC_CLK_TCK")
         res["load_avg_after"] = os.getloadavg()
         res["probe_xruns_total"] = len(probe.xruns)
     finally:
