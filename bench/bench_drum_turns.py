@@ -14,6 +14,12 @@ Reported:
   the DAC (the engine's own frame → app-clock map), in ms and audio periods. This starts at the
   MIDI stamp, so it does not include the time from the pad to that stamp.
 
+With the C real-time core (default when built; ``--core python`` turns it off) the JACK MIDI
+callback and the mixer are C and the hub is linked to the engine as the app does
+(``shell.devices.link_native``): pad hits sound from the MIDI callback at stamp + output latency
++ one period. "In-graph" hit → sound subtracts the device's output latency from the DAC time:
+the time from the hit entering the JACK graph to its sound leaving the app's port.
+
 Run: python -m bench.bench_drum_turns [--exchanges N] [--write docs/bench/drums.md]
 """
 
@@ -52,7 +58,8 @@ def _send_async(probe, events):
     return th, out
 
 
-def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient", process: str = "inline") -> dict:
+def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient", process: str = "inline",
+        core: str = "auto") -> dict:
     from prelude_play.clock import MonotonicClock
     from prelude_play.midi.hub import MidiConfig, MidiHub
     from prelude_play.midi.instruments import load_instruments
@@ -83,7 +90,8 @@ def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient"
 
             sd._terminate()
             sd._initialize()
-            engine = open_engine("sounddevice", clock=clock, blocksize=128, fallback=False, bank=SoundBank(48000))
+            engine = open_engine("sounddevice", clock=clock, blocksize=128, fallback=False, bank=SoundBank(48000),
+                                 core=core)
         target = [lambda ev: None]
         probes = {"therapist": ProbeProcess("pp-bdt-therapist"), "pad": ProbeProcess("pp-bdt-pad")}
         if rt is not None:
@@ -92,7 +100,7 @@ def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient"
         elif backend == "jackclient":  # what --midi-api jack uses: frame-exact stamps
             from prelude_play.midi.jack_backend import JackClientBackend
 
-            midi_backend = JackClientBackend(clock=clock, client_name="pp-bdt-app")
+            midi_backend = JackClientBackend(clock=clock, client_name="pp-bdt-app", core=core)
         else:
             midi_backend = RtMidiBackend(clock=clock, api="jack", client_name="pp-bdt-app")
         if rt is None:
@@ -103,6 +111,8 @@ def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient"
         rng = random.Random(seed)
         ioi_err: list[float] = []
         latency: list[float] = []
+        in_graph: list[float] = []
+        out_lat_ns = int(engine.output_latency_s * 1e9) if engine is not None else 0
         turns_ok = 0
         try:
             want = sorted(p.port_name for p in probes.values())
@@ -117,6 +127,12 @@ def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient"
                 # separate: the child already sounded the hit; the frame loop only routes it
                 target[0] = pilot.app.queue.put if rt is not None else pilot.app.midi_sink
                 app = pilot.app
+                links: list[str] = []
+                if rt is None and engine is not None:  # as the app's start-up does (cli.cmd_run)
+                    from prelude_play.shell.devices import link_native
+
+                    app.midi = hub
+                    links = link_native(engine, hub)
                 app.store.ensure_client("bench")
                 app.store.set_client_profile("bench", {"activities": {"drum_turns": {
                     "count_in_beats": 0, "model_source": "therapist", "therapist_hits": 4, "handover_ms": 150,
@@ -167,17 +183,22 @@ def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient"
                             later = [d for d in dacs if h - 1_000_000 <= d <= h + 100_000_000]
                             if later:
                                 latency.append((later[0] - h) / 1e6)
+                                in_graph.append((later[0] - out_lat_ns - h) / 1e6)
                 target[0] = lambda ev: None
             period_ms = 128 * 1000 / 48000
             res = {"exchanges": exchanges, "turns_ok": turns_ok, "intervals": len(ioi_err),
                    "err_p50": pct(ioi_err, 0.5), "err_p99": pct(ioi_err, 0.99), "err_max": max(ioi_err),
                    "err_mean": statistics.fmean(ioi_err), "period_ms": period_ms,
                    "audio": (engine.describe() if rt is not None else engine.backend.describe()) if engine else None,
-                   "process": process}
+                   "process": process, "core": core,
+                   "links": links if rt is None and engine is not None else []}
             if latency:
                 res.update(lat_n=len(latency), lat_p50=pct(latency, 0.5), lat_p99=pct(latency, 0.99),
                            lat_max=max(latency), lat_sd=statistics.pstdev(latency),
-                           within_2_periods=sum(1 for x in latency if x <= 2 * period_ms) / len(latency))
+                           within_2_periods=sum(1 for x in latency if x <= 2 * period_ms) / len(latency),
+                           graph_p50=pct(in_graph, 0.5), graph_p99=pct(in_graph, 0.99), graph_max=max(in_graph),
+                           graph_sd=statistics.pstdev(in_graph), out_lat_ms=out_lat_ns / 1e6,
+                           graph_within_2=sum(1 for x in in_graph if x <= 2 * period_ms + 0.001) / len(in_graph))
             if engine is not None:
                 res["engine"] = engine.stats()
             return res
@@ -212,6 +233,11 @@ def report(r: dict) -> str:
             f"  hit (MIDI stamp) -> voice at DAC ms: p50 {r['lat_p50']:.3f}  p99 {r['lat_p99']:.3f}  "
             f"max {r['lat_max']:.3f}  sd {r['lat_sd']:.3f}  ({r['lat_p50'] / r['period_ms']:.2f} periods median; "
             f"{100 * r['within_2_periods']:.0f}% within 2 periods; n={r['lat_n']})")
+        lines.append(
+            f"  in-graph (DAC time - output latency {r['out_lat_ms']:.2f} ms) ms: p50 {r['graph_p50']:.3f}  "
+            f"p99 {r['graph_p99']:.3f}  max {r['graph_max']:.3f}  sd {r['graph_sd']:.3f}  "
+            f"({r['graph_p50'] / r['period_ms']:.2f} periods median; {100 * r['graph_within_2']:.0f}% within 2 periods)")
+        lines.append(f"  real-time core: {r.get('core')}; {'; '.join(r.get('links') or ['not linked'])}")
         lines.append(f"  audio: {r['audio']}; engine xruns {r['engine']['xruns']}, late starts "
                      f"{r['engine']['late_starts']}, load max {r['engine']['load_max']:.2f}")
     return "\n".join(lines) + "\n"
@@ -226,8 +252,14 @@ def main() -> None:
     ap.add_argument("--audio-process", choices=["inline", "separate"], default="inline",
                     help="separate: audio, MIDI hub and fast path in the app's real-time child process")
     ap.add_argument("--write", type=Path, default=None, help="also write the figures to this file")
+    ap.add_argument("--core", choices=["auto", "python"], default="auto",
+                    help="python: without the C real-time core")
+    ap.add_argument("--no-jack-rt", action="store_true", help="jackd without real-time scheduling (-r)")
     args = ap.parse_args()
-    text = report(run(args.exchanges, args.seed, not args.no_audio, args.backend, args.audio_process))
+    import os
+
+    os.environ["PRELUDE_JACK_RT"] = "0" if args.no_jack_rt else "1"
+    text = report(run(args.exchanges, args.seed, not args.no_audio, args.backend, args.audio_process, args.core))
     print(text, end="")
     if args.write:
         args.write.write_text(text)

@@ -197,3 +197,17 @@ def test_app_opens_plays_logs_survives_unplug_reopens_and_stops(jack_server, tmp
         ("device_added", False), ("device_removed", None), ("device_added", True)]
     stats = [json.loads(d) for k, _, d, _ in rows if k == "audio_stats"]
     assert stats and stats[0]["callbacks"] > 0 and stats[0]["errors"] == 0
+    # the real-time core: C mixer and C MIDI callback, linked, and the hits sounded from C
+    from prelude_play.rt import native
+
+    db = sqlite3.connect(tmp_path / "prelude.db")
+    prov = json.loads(db.execute("SELECT provenance FROM sessions").fetchone()[0])
+    db.close()
+    if native.available():
+        assert prov["realtime_core"]["audio"] == "c" and prov["realtime_core"]["midi"] == "c", prov["realtime_core"]
+        assert any("frame clock" in f for f in prov["realtime_core"]["links"]), prov["realtime_core"]
+        assert stats[0]["core"] == "c"
+        logged = [json.loads(d) for k, _, d, _ in rows if k == "hit"]
+        assert logged and all(d["sounded_by_fast_path"] and d["sound"].startswith("drum:") for d in logged), logged
+    elif native.in_ci():
+        pytest.fail(f"CI must run the C core: {native.why_unavailable()}")
