@@ -358,6 +358,8 @@ class JackClientBackend:
         self.callback_errors = 0
 
         self.xruns = 0  # JACK xruns seen while this client ran (late cycles: stamps may be off)
+        # when they were reported (app clock), for benchmarks that separate clean from xrun spans
+        self.xrun_times: collections.deque[int] = collections.deque(maxlen=100_000)
         self._port_serial = 0
         # the C core (see the module docstring): used unless asked not to or a time map is given
         self._use_native = False
@@ -514,6 +516,7 @@ class JackClientBackend:
 
     def _xrun(self, delayed_usecs: float) -> None:
         self.xruns += 1  # notification thread; counted for stats, tests and benchmarks
+        self.xrun_times.append(self.clock.now_ns())
         tmap = self.time_map
         if tmap is not None:
             tmap.xrun()
