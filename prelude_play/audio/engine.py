@@ -281,15 +281,16 @@ class AudioEngine:
         self._running = True
 
     def __del__(self) -> None:
+        """The C mixer frees itself when nothing refers to it (a MIDI backend may still hold
+        it for its fast path); the stream that calls it must be closed before that."""
         nat = getattr(self, "_native", None)
         if nat is None:
             return
         try:
             if self._running:
-                self.close()  # no callback may run on a freed mixer
+                self.close()
         except Exception:
-            return  # keep the memory rather than risk a callback on freed memory
-        nat.free()
+            nat.keep_forever()  # a callback may still run on it: never free it
 
     def close(self) -> None:
         """Stop and release the device. Safe to call twice."""

@@ -375,6 +375,7 @@ class JackClientBackend:
         self._py_cycle_ns = 0
         self._mixer: Any = None
         self._mixer_delay_ns = 0
+        self._clock_latency_ns: int | None = None  # the mixer times its blocks on our frame clock
         with self._lock:
             self._ensure_client()
 
@@ -408,6 +409,8 @@ class JackClientBackend:
                 self._nm = NativeMidi(jack, client, self)
                 if self._mixer is not None:
                     self._nm.set_mixer(self._mixer, self._mixer_delay_ns)
+                    if self._clock_latency_ns is not None:
+                        self._mixer.set_jack_clock(self._nm.ptr, self._clock_latency_ns)
             else:
                 client.set_process_callback(self._make_process(client, self.time_map))
             client.set_shutdown_callback(self._make_shutdown(self._shutdown))
@@ -425,10 +428,16 @@ class JackClientBackend:
         return client
 
     def _stop_native(self) -> None:
-        """After the client is closed (no process callback can run): stop the reader, free C."""
+        """After the client is closed (no process callback can run): stop the reader, free C.
+        A mixer timing its blocks on this client's clock is switched back to its own clock
+        first, and given a few periods to leave any callback still reading it."""
         nm, self._nm = self._nm, None
-        if nm is not None:
-            nm.close()
+        if nm is None:
+            return
+        if self._mixer is not None and self._clock_latency_ns is not None:
+            self._mixer.set_jack_clock(None, 0)
+            time.sleep(0.02)
+        nm.close()
 
     # --- the C core ---------------------------------------------------------------------------
     @property
@@ -441,12 +450,18 @@ class JackClientBackend:
         """The ``pp_midi`` pointer, for the audio core's JACK clock."""
         return self._nm.ptr if self._nm is not None else None
 
-    def attach_mixer(self, mixer: Any, delay_ns: int) -> None:
+    def attach_mixer(self, mixer: Any, delay_ns: int, clock_latency_ns: int | None = None) -> None:
         """Let the C callback start fast-path sounds in ``mixer`` (a ``NativeMixer``), each at its
-        hit's time + ``delay_ns``; kept across client reopenings."""
+        hit's time + ``delay_ns``. With ``clock_latency_ns`` (the mixer's stream is on the same
+        JACK server) the mixer also times its blocks on this client's frame clock, heard that
+        long after the cycle starts. Both links are kept across client reopenings."""
         self._mixer, self._mixer_delay_ns = mixer, int(delay_ns)
-        if self._nm is not None:
-            self._nm.set_mixer(mixer, delay_ns)
+        self._clock_latency_ns = None if clock_latency_ns is None else int(clock_latency_ns)
+        nm = self._nm
+        if nm is not None:
+            nm.set_mixer(mixer, delay_ns)
+            if self._clock_latency_ns is not None:
+                mixer.set_jack_clock(nm.ptr, self._clock_latency_ns)
 
     def set_fast_table(self, port: MidiIn, table: FastTable | None) -> None:
         """Install (or with None remove) ``port``'s fast-path table in the C callback."""

@@ -201,13 +201,23 @@ class NativeMixer:
 
     def __getattr__(self, name: str) -> Any:
         """``mixer.frame()`` → ``pp_core_frame(ptr)`` and so on for the one-argument getters."""
+        if name.startswith("_"):
+            raise AttributeError(name)
         fn = getattr(self._lib, f"pp_core_{name}")
-        return lambda *args: fn(self.ptr, *args)
+        return lambda *args: fn(self.ptr, *args) if self.ptr else 0
 
-    def free(self) -> None:
-        if self.ptr:
-            self._lib.pp_core_free(self.ptr)
-            self.ptr = None
+    def keep_forever(self) -> None:
+        """Never free this mixer (a real-time callback may still be using it)."""
+        _KEPT.append(self)
+
+    def __del__(self) -> None:
+        """Freed only when neither an engine nor a MIDI backend refers to it any more."""
+        ptr, self.ptr = getattr(self, "ptr", None), None
+        if ptr:
+            self._lib.pp_core_free(ptr)
+
+
+_KEPT: list[NativeMixer] = []
 
 
 class NativeTimeMap:

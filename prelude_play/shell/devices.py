@@ -60,15 +60,15 @@ def link_native(audio: Any, hub: Any, fast_path: str = "steady") -> list[str]:
     latency_ns = int(float(getattr(audio, "output_latency_s", 0.0)) * 1e9)
     period_ns = int(getattr(audio, "period_frames", 0) * 1e9 / max(1, int(getattr(audio, "rate", 48000))))
     facts = []
-    if getattr(be, "on_jack", False):
-        mixer.set_jack_clock(ptr, latency_ns)
+    on_jack = bool(getattr(be, "on_jack", False))
+    if on_jack:
         facts.append("audio blocks timed on the JACK MIDI client's frame clock")
         delay = latency_ns + period_ns
     else:  # different clocks: the DLL maps them; leave a second period of room
         delay = latency_ns + 2 * period_ns
     if fast_path == "asap":
         delay = 0  # every hit at the next block: lowest latency, a period of spread
-    backend.attach_mixer(mixer, delay)
+    backend.attach_mixer(mixer, delay, clock_latency_ns=latency_ns if on_jack else None)
     facts.append(f"MIDI fast path in C, hit + {delay / 1e6:.2f} ms")
     return facts
 

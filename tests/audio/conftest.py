@@ -4,16 +4,14 @@ from, so the two stay sample-for-sample the same."""
 from __future__ import annotations
 
 import pytest
+from tests.core import require_core
 
 from prelude_play.audio import engine as engine_mod
-from prelude_play.rt import native
 
 
 @pytest.fixture(autouse=True, params=["c", "python"])
 def mixer_core(request, monkeypatch):
-    if request.param == "c" and not native.available():
-        if native.in_ci():
-            pytest.fail(f"the C core must be built in CI: {native.why_unavailable()}")
-        pytest.skip(f"C core not built: {native.why_unavailable()}")
+    if request.param == "c":
+        require_core()
     monkeypatch.setattr(engine_mod, "DEFAULT_CORE", "native" if request.param == "c" else "python")
     return request.param

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.core import require_core
 
 from prelude_play.audio import open_engine
 from prelude_play.clock import FakeClock
-from prelude_play.rt import native
 
 RATE = 48000
 
@@ -52,10 +52,7 @@ def run_session(core: str, seed: int) -> tuple[np.ndarray, dict]:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_c_mixer_matches_python_mixer(seed):
-    if not native.available():
-        if native.in_ci():
-            pytest.fail(native.why_unavailable())
-        pytest.skip(native.why_unavailable())
+    require_core()
     out_c, st_c = run_session("native", seed)
     out_py, st_py = run_session("python", seed)
     assert st_c["core"] == "c" and st_py["core"] == "python"

@@ -6,6 +6,7 @@ import sys
 
 import mido
 import pytest
+from tests.core import require_core
 
 from prelude_play.errors import ConfigError, DeviceError
 from prelude_play.midi.backend import BUILTIN_BACKENDS
@@ -28,10 +29,7 @@ def run_cycles(tm, start_frame, start_ns, n, late_ns=lambda i: 0, frames=P):
 def _native_ftm(*args, **kw):
     from prelude_play.rt import native
 
-    if not native.available():
-        if native.in_ci():
-            pytest.fail(native.why_unavailable())
-        pytest.skip(native.why_unavailable())
+    require_core()
     return native.NativeFrameTimeMap(*args, **kw)
 
 

@@ -17,6 +17,7 @@ import time
 
 import mido
 import pytest
+from tests.core import require_core
 
 from prelude_play.clock import MonotonicClock
 from prelude_play.errors import DeviceError
@@ -35,12 +36,9 @@ def hub(jack_server, request):
     """The hub on the jackclient backend, with its process callback in C (ppcore.c) and in
     Python: every test here runs on both."""
     from prelude_play.midi.jack_backend import JackClientBackend
-    from prelude_play.rt import native
 
-    if request.param == "c" and not native.available():
-        if native.in_ci():
-            pytest.fail(native.why_unavailable())
-        pytest.skip(native.why_unavailable())
+    if request.param == "c":
+        require_core()
     clock = MonotonicClock()
     sink = ThreadSink()
     backend = JackClientBackend(clock=clock, api="jack", client_name="pp-jc",

@@ -5,28 +5,20 @@ and on a real JACK server a pad hit's voice starts exactly at its stamp + the co
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from tests.core import require_core
 
 from prelude_play.events import InputEvent
-from prelude_play.midi.instruments import Sensitivity, SensitivityFilter, load_instruments
-from prelude_play.rt import native
+from prelude_play.midi.instruments import Sensitivity, load_instruments
 from prelude_play.rt.fasttable import compilable, compile_fast_table
 from prelude_play.shell.pilot import run_test
 from tests.fakes import RecordingAudio
 
 INSTRUMENTS = Path(__file__).resolve().parents[2] / "config" / "instruments.toml"
 DEVICES = ("USB drum pad", "Keystation 49", "therapist keys")
-
-
-def need_core():
-    if not native.available():
-        if native.in_ci():
-            pytest.fail(native.why_unavailable())
-        pytest.skip(native.why_unavailable())
 
 
 class Index:
@@ -113,7 +105,7 @@ def test_c_fast_path_starts_each_hit_at_its_stamp_plus_the_delay(jack_server):
     """Probe → JACK → C process callback → C mixer, with no Python on the way: every hit's voice
     starts at exactly its logged stamp + the delay (to the frame); a hit below the client's
     minimum velocity is logged as filtered and makes no sound, and so is a tremor retrigger."""
-    need_core()
+    require_core()
     from prelude_play.audio import SoundBank, open_engine
     from prelude_play.clock import MonotonicClock
     from prelude_play.midi.hub import MidiConfig, MidiHub
