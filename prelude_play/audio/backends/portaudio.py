@@ -183,6 +183,8 @@ class SoundDeviceBackend:
             raise DeviceError(f"cannot open audio output with the C mixer: {exc}") from exc
         self._stream = stream
         self.output_latency_s = float(stream.latency)
+        if not self.on_jack:  # reopened on another host API: JACK's frame clock is not ours
+            mixer.set_jack_clock(None, 0)
         mixer.set_pa_latency(self.output_latency_s)
         mixer.set_channels(self.channels)
         self.native = mixer
