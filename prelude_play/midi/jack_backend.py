@@ -771,6 +771,7 @@ class NativeMidi:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._old_tables: list[tuple[int, int]] = []  # (cycle, pointer) freed two cycles later
+        self._send_lock = threading.Lock()
 
     def start_reader(self) -> None:
         self._thread = threading.Thread(target=self._read, name="midi-reader", daemon=True)
@@ -837,7 +838,10 @@ class NativeMidi:
             self._outs[port.slot] = False
 
     def send(self, slot: int, data: bytes) -> int:
-        return int(self._lib.pp_midi_send(self.ptr, slot, data, len(data)))
+        # the output rings have one producer: the UI, the watcher (panic on unplug) and the MIDI
+        # reader may all send, so they take turns here; the C callback never waits for this lock
+        with self._send_lock:
+            return int(self._lib.pp_midi_send(self.ptr, slot, data, len(data)))
 
     def out_pending(self, slot: int) -> int:
         return int(self._lib.pp_midi_out_pending(self.ptr, slot))

@@ -25,11 +25,11 @@
  *     for Python at all.
  *
  * libjack is not linked: Python hands us the JACK function pointers it already has (JACK-Client's
- * cffi library), so building needs no JACK headers. Every exported symbol starts with pp_.
+ * cffi library), so building needs no JACK headers; and it is not a Python module (no Python.h,
+ * so no python3-dev): setuptools builds it as an extension only to put the library where
+ * ``prelude_play.rt.native`` finds it. Every exported symbol starts with pp_.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
+#define _GNU_SOURCE
 #include <math.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -1038,11 +1038,3 @@ EXPORT int pp_pa_callback(const void *in, void *out, unsigned long frames, const
     pp_core_render(c, out, (int)frames, c->channels, now + (int64_t)(d * 1e9), 1, xrun);
     return 0; /* paContinue */
 }
-
-/* ------------------------------------------------------------------ a Python module, so that the
- * build system treats this as an extension and `import prelude_play.rt._ppcore` finds the file */
-static struct PyModuleDef ppcore_module = {PyModuleDef_HEAD_INIT, "_ppcore",
-                                           "Prelude Play's real-time core (loaded with ctypes).", -1,
-                                           NULL};
-
-PyMODINIT_FUNC PyInit__ppcore(void) { return PyModule_Create(&ppcore_module); }
