@@ -36,14 +36,32 @@ def frames_to_ms(a: int, b: int, rate: int) -> float:
     return (b - a) * 1000 / rate
 
 
+def hub_on_probes(backend, clock, target, probes):
+    """A started MIDI hub on ``backend`` whose sink forwards to ``target[0]``, once it has opened
+    both probes' ports by itself."""
+    from prelude_play.midi.hub import MidiConfig, MidiHub
+    from prelude_play.midi.instruments import load_instruments
+
+    hub = MidiHub(backend, clock=clock, sink=lambda ev: target[0](ev),
+                  config=MidiConfig(api="jack", poll_interval_s=0.2),
+                  instruments=load_instruments(ROOT / "config" / "instruments.toml"))
+    hub.start()
+    want = sorted(p.port_name for p in probes.values())
+    deadline = time.monotonic() + 20
+    while sorted(n for n in hub.inputs if n.startswith("pp-dt-")) != want and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if sorted(n for n in hub.inputs if n.startswith("pp-dt-")) != want:
+        hub.stop()
+        raise AssertionError(f"the hub did not open the probes: {hub.inputs}")
+    return hub
+
+
 @pytest.fixture(scope="module")
 def jack_midi(jack_server):
     """Two frame-exact probes (child processes: a Python JACK callback in the app's own
     interpreter can deadlock with rtmidi) named so the shipped instrument map gives one to the
     therapist and one to the client; one hub for the module, its sink forwarding to whichever
     app the current test runs."""
-    from prelude_play.midi.hub import MidiConfig, MidiHub
-    from prelude_play.midi.instruments import load_instruments
     from prelude_play.midi.rtmidi_backend import RtMidiBackend
     from tests.midi.jack_probe import ProbeProcess
 
@@ -51,17 +69,8 @@ def jack_midi(jack_server):
     target: list = [lambda ev: None]
     probes = {"therapist": ProbeProcess("pp-dt-therapist"), "pad": ProbeProcess("pp-dt-pad")}
     # wired the way prelude_play/shell/devices.py build_midi wires the hub: sink = app.midi_sink
-    backend = RtMidiBackend(clock=clock, api="jack", client_name="pp-dt-app")
-    hub = MidiHub(backend, clock=clock, sink=lambda ev: target[0](ev),
-                  config=MidiConfig(api="jack", poll_interval_s=0.2),
-                  instruments=load_instruments(ROOT / "config" / "instruments.toml"))
-    hub.start()
+    hub = hub_on_probes(RtMidiBackend(clock=clock, api="jack", client_name="pp-dt-app"), clock, target, probes)
     try:
-        want = sorted(p.port_name for p in probes.values())
-        deadline = time.monotonic() + 20
-        while sorted(n for n in hub.inputs if n.startswith("pp-dt-")) != want and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert sorted(n for n in hub.inputs if n.startswith("pp-dt-")) == want
         time.sleep(0.2)  # let JACK finish connecting
         yield probes, clock, target
     finally:
@@ -195,8 +204,6 @@ def test_live_exchange_on_the_c_core_sounds_every_stroke_at_its_own_frame(jack_m
 
     require_core()
     from prelude_play.audio import SoundBank, open_engine
-    from prelude_play.midi.hub import MidiConfig, MidiHub
-    from prelude_play.midi.instruments import load_instruments
     from prelude_play.midi.jack_backend import JackClientBackend
     from prelude_play.shell.devices import link_native
 
@@ -205,16 +212,9 @@ def test_live_exchange_on_the_c_core_sounds_every_stroke_at_its_own_frame(jack_m
     # offline engine would look stalled to the app, which reopens a stalled engine
     engine = open_engine("null", clock=clock, rate=48000, blocksize=128, core="native", bank=SoundBank(48000))
     target: list = [lambda ev: None]
-    hub = MidiHub(JackClientBackend(clock=clock, api="jack", client_name="pp-dtc-app", core="native"),
-                  clock=clock, sink=lambda ev: target[0](ev), config=MidiConfig(api="jack", poll_interval_s=0.2),
-                  instruments=load_instruments(ROOT / "config" / "instruments.toml"))
-    hub.start()
+    hub = hub_on_probes(JackClientBackend(clock=clock, api="jack", client_name="pp-dtc-app", core="native"),
+                        clock, target, probes)
     try:
-        want = sorted(p.port_name for p in probes.values())
-        deadline = time.monotonic() + 10
-        while sorted(n for n in hub.inputs if n.startswith("pp-dt-")) != want and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert sorted(n for n in hub.inputs if n.startswith("pp-dt-")) == want
         with run_test(data_dir=tmp_path, clock=clock, audio=engine) as pilot:
             pilot.app.midi = hub
             facts = link_native(engine, hub)
