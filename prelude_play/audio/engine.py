@@ -626,10 +626,9 @@ class AudioEngine:
                 nat.anchor(self._frame, self.clock.now_ns())
             if out.dtype == np.float32 and out.flags.c_contiguous and out.ndim == 2:
                 nat.render(out, frames, dac_ns, 0 if dac_ns is None else 1, xrun)
-            else:
-                tmp = np.zeros((frames, out.shape[1] if out.ndim == 2 else 1), dtype=np.float32)
-                nat.render(tmp, frames, dac_ns, 0 if dac_ns is None else 1, xrun)
-                out[...] = tmp.reshape(out.shape)
+            else:  # every backend hands over (frames, channels) float32 rows; never copy here
+                out.fill(0.0)
+                self.last_error = TypeError(f"audio buffer not C-contiguous float32 2-D: {out.dtype} {out.shape}")
             self._last_cb_ns = self.clock.now_ns()
             return
         t0 = time.perf_counter_ns()

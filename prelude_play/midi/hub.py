@@ -116,6 +116,7 @@ class MidiHub:
         self._seen: set[str] = set()
         self._failed: dict[str, str] = {}
         self._listing_error: str | None = None
+        self._fast_builder: Callable[[str], Any] | None = None  # see set_fast_path
         self._poll_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -174,7 +175,7 @@ class MidiHub:
         setter = getattr(self.backend, "set_fast_table", None)
         if not callable(setter) or inp.port is None:
             return
-        builder = getattr(self, "_fast_builder", None)
+        builder = self._fast_builder
         try:
             setter(inp.port, builder(name) if builder is not None else None)
         except Exception as exc:  # noqa: BLE001 - the Python fast path still works

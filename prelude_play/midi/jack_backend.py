@@ -224,7 +224,7 @@ class JackIn(MidiIn):
         self.slot = -1  # C core: the port's slot in pp_midi
         self.fast_names: dict[int, str] | None = None  # C core: a fast table is set
 
-    def deliver(self, data: bytes, t: int, sound: int, flags: int) -> None:
+    def deliver(self, data: bytes, t: int, sound: int) -> None:
         """C core: one event from the ring (reader thread). ``fast`` tells the handler what the
         C fast path did: the sound it started, "" for none (filtered or silent), and is left out
         when this port has no fast table (the handler's own fast path then decides)."""
@@ -525,8 +525,7 @@ class JackClientBackend:
         nm = self._nm
         if nm is None:
             return {}
-        keys = ("cycles", "cycle_ns", "received", "dropped", "too_long", "fast_hits", "fast_late",
-                "reanchors", "irregular", "last_frame")
+        keys = ("cycles", "cycle_ns", "received", "dropped", "too_long", "fast_hits", "reanchors", "irregular")
         return dict(zip(keys, nm.stats()))
 
     def _xrun(self, delayed_usecs: float) -> None:
@@ -767,7 +766,6 @@ class NativeMidi:
         self._backend = backend
         self._ins: list[JackIn | None] = [None] * native.MAX_IN
         self._outs: list[bool] = [False] * native.MAX_OUT
-        self._iv = (native.c_i64 * 10)()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._old_tables: list[tuple[int, int]] = []  # (cycle, pointer) freed two cycles later
@@ -789,7 +787,7 @@ class NativeMidi:
                     ev = buf[i]
                     port = ins[ev.slot]
                     if port is not None:
-                        port.deliver(bytes(ev.data[: ev.size]), ev.t_ns, ev.sound, ev.flags)
+                        port.deliver(bytes(ev.data[: ev.size]), ev.t_ns, ev.sound)
                 if n < 256:
                     break
             self._free_old_tables()
@@ -862,7 +860,7 @@ class NativeMidi:
         self._lib.pp_midi_xrun(self.ptr)
 
     def stats(self) -> list[int]:
-        iv = (self._native.c_i64 * 10)()
+        iv = (self._native.c_i64 * 8)()  # per call: the reader and the UI both ask
         self._lib.pp_midi_stats(self.ptr, iv)
         return list(iv)
 

@@ -22,7 +22,7 @@ import numpy as np
 
 NONE_NS = -(2**63)  # "no time": play at the next block
 OP_PLAY, OP_STOP, OP_ALL_OFF = 1, 2, 3
-ABI = 3
+ABI = 4
 MAX_IN, MAX_OUT = 64, 16
 
 _lib: ctypes.CDLL | None = None
@@ -38,7 +38,7 @@ class MidiEvent(ctypes.Structure):
     """``pp_midi_ev``: one JACK MIDI event, stamped, and what the fast path did with it."""
 
     _fields_ = [("t_ns", c_i64), ("frame", c_u32), ("slot", ctypes.c_int16), ("sound", ctypes.c_int16),
-                ("size", ctypes.c_uint16), ("flags", ctypes.c_uint8), ("pad", ctypes.c_uint8),
+                ("size", ctypes.c_uint16), ("pad", ctypes.c_uint8 * 2),
                 ("data", ctypes.c_uint8 * 48)]
 
 

@@ -41,7 +41,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 #define PP_NONE INT64_MIN
-#define PP_ABI 3
+#define PP_ABI 4
 
 EXPORT int pp_abi(void) { return PP_ABI; }
 
@@ -231,7 +231,6 @@ typedef struct pp_core {
     _Atomic int64_t callbacks, xruns, late_starts, dropped_cmds, stolen, dropped_voices, errors;
     _Atomic int64_t last_cb_ns, active;
     double load_sum, load_max;
-    _Atomic int clear_req;
 } pp_core;
 
 EXPORT pp_core *pp_core_new(int rate, int voices, int tails, int max_block, int stop_ramp,
@@ -554,9 +553,6 @@ EXPORT void pp_core_render(pp_core *c, float *out, int frames, int channels, int
                            int xrun) {
     int64_t t0 = pp_now_ns();
     if (xrun) atomic_fetch_add_explicit(&c->xruns, 1, memory_order_relaxed);
-    if (atomic_exchange(&c->clear_req, 0)) {
-        for (int i = 0; i < c->pool; i++) c->v[i].on = 0;
-    }
     int64_t F = atomic_load_explicit(&c->frame, memory_order_relaxed);
     if (mode == 2 || (mode == 1 && c->exact_clock)) {
         int64_t f; double t, npf;
@@ -608,8 +604,7 @@ typedef struct {
     int16_t slot;
     int16_t sound;  /* sound the fast path started, -1 none */
     uint16_t size;
-    uint8_t flags;  /* 1 = filtered: below threshold, 2 = filtered: tremor */
-    uint8_t pad;
+    uint8_t pad[2];
     uint8_t data[EV_DATA];
 } pp_midi_ev;
 
@@ -765,8 +760,7 @@ struct pp_midi {
     sem_t sem;
     _Atomic(pp_core *) mixer;
     _Atomic int64_t fast_delay_ns;
-    _Atomic int64_t cycles, cycle_ns, received, dropped, too_long, fast_hits, fast_late;
-    _Atomic uint32_t last_frame;
+    _Atomic int64_t cycles, cycle_ns, received, dropped, too_long, fast_hits;
     int64_t handle;
 };
 
@@ -896,7 +890,7 @@ EXPORT int pp_midi_read(pp_midi *m, pp_midi_ev *out, int max) {
     return n;
 }
 
-/* cycles cycle_ns received dropped too_long fast_hits fast_late reanchors irregular last_frame */
+/* cycles cycle_ns received dropped too_long fast_hits reanchors irregular */
 EXPORT void pp_midi_stats(pp_midi *m, int64_t *iv) {
     iv[0] = atomic_load(&m->cycles);
     iv[1] = atomic_load(&m->cycle_ns);
@@ -904,10 +898,8 @@ EXPORT void pp_midi_stats(pp_midi *m, int64_t *iv) {
     iv[3] = atomic_load(&m->dropped);
     iv[4] = atomic_load(&m->too_long);
     iv[5] = atomic_load(&m->fast_hits);
-    iv[6] = atomic_load(&m->fast_late);
-    iv[7] = m->map.reanchors;
-    iv[8] = m->map.irregular;
-    iv[9] = atomic_load(&m->last_frame);
+    iv[6] = m->map.reanchors;
+    iv[7] = m->map.irregular;
 }
 
 EXPORT int64_t pp_midi_to_ns(pp_midi *m, int64_t frame) { return ftm_to_ns(&m->map, frame); }
@@ -933,8 +925,9 @@ static void fast(pp_midi *m, in_slot *slot, pp_midi_ev *rec) {
     if (e->client) {
         int64_t last = slot->last_on[ch][note];
         slot->last_on[ch][note] = rec->t_ns;
-        if (vel < t->min_velocity) { rec->flags = 1; return; }
-        if (last != 0 && t->tremor_ns > 0 && rec->t_ns - last < t->tremor_ns) { rec->flags = 2; return; }
+        /* silent, as the hub's SensitivityFilter marks it (the hub logs the reason) */
+        if (vel < t->min_velocity) return;
+        if (last != 0 && t->tremor_ns > 0 && rec->t_ns - last < t->tremor_ns) return;
     }
     if (e->sound < 0) return;
     float amp = (float)vel / 127.0f * e->gain;
@@ -953,7 +946,6 @@ EXPORT int pp_midi_process(uint32_t nframes, void *arg) {
     int64_t now = pp_now_ns();
     uint32_t frame = m->last_frame_time(m->client);
     uint32_t f0 = ftm_observe(&m->map, frame, now, nframes);
-    atomic_store_explicit(&m->last_frame, f0, memory_order_release);
     atomic_store_explicit(&m->cycle_ns, now, memory_order_relaxed);
     int pushed = 0;
     for (int i = 0; i < MAX_IN; i++) {
@@ -975,8 +967,7 @@ EXPORT int pp_midi_process(uint32_t nframes, void *arg) {
             rec.slot = (int16_t)i;
             rec.sound = -1;
             rec.size = (uint16_t)ev.size;
-            rec.flags = 0;
-            rec.pad = 0;
+            rec.pad[0] = rec.pad[1] = 0;
             memcpy(rec.data, ev.buffer, ev.size);
             fast(m, slot, &rec);
             if (ring_push(&m->events, &rec)) pushed++;

@@ -163,3 +163,19 @@ def test_c_fast_path_starts_each_hit_at_its_stamp_plus_the_delay(jack_server):
         probe.close()
         hub.stop()
         engine.close()
+
+
+def test_c_core_clock_is_the_app_clock():
+    """ppcore.c stamps with CLOCK_MONOTONIC and the app with time.perf_counter_ns(): the whole
+    fast path (stamps from C, schedules from Python) assumes they are one clock."""
+    require_core()
+    from prelude_play.rt import native
+
+    lib = native.lib()
+    gaps = []
+    for _ in range(50):
+        a = time.perf_counter_ns()
+        c = lib.pp_now_ns()
+        b = time.perf_counter_ns()
+        gaps.append(min(abs(c - a), abs(c - b)) if not a <= c <= b else 0)
+    assert sorted(gaps)[len(gaps) // 2] == 0, gaps  # C's reading falls between the two Python ones
