@@ -43,6 +43,10 @@ class RtProcess:
         self._gen = 0
         self._conn: Any = None
         self.proc: Any = None
+        # one thread at a time waits for / signals the child: two concurrent joins race in
+        # os.waitpid, one of them sees "still alive" after the other reaped it, and would then
+        # signal a pid that may already belong to another process
+        self._reap_lock = threading.Lock()
         self.info: dict[str, Any] = {}
         self.status: dict[str, Any] = {}
         self.dead: str | None = "not started"
@@ -73,7 +77,8 @@ class RtProcess:
         if not hello.wait(self.hello_timeout_s) or fatal:
             why = fatal[0] if fatal else (
                 f"no answer in {self.hello_timeout_s:g} s" if proc.is_alive() else f"exit code {proc.exitcode}")
-            self._kill(proc)
+            with self._reap_lock:
+                self._kill(proc)
             raise DeviceError(f"the audio/MIDI process did not start ({why})")
         self.dead = None
         self.closing = False
@@ -89,7 +94,8 @@ class RtProcess:
         old = self.proc
         self._gen += 1  # the old reader must not report this one's end
         if old is not None:
-            self._kill(old)
+            with self._reap_lock:
+                self._kill(old)
         self.restarts += 1
         self.start()
 
@@ -104,8 +110,9 @@ class RtProcess:
                 self.request("close", timeout_s=timeout_s)
             except Exception:  # noqa: BLE001 - dead or stuck: killed below
                 pass
-        proc.join(timeout_s)
-        self._kill(proc)
+        with self._reap_lock:
+            proc.join(timeout_s)
+            self._kill(proc)
         self.dead = "closed"
         try:
             self._conn.close()
@@ -178,7 +185,8 @@ class RtProcess:
     def _died(self) -> None:
         proc = self.proc
         if proc is not None:
-            proc.join(0.5)
+            with self._reap_lock:
+                proc.join(0.5)
         code = None if proc is None else proc.exitcode
         for slot in list(self._pending.values()):
             slot[1:] = [False, DeviceError("the audio/MIDI process stopped")]
