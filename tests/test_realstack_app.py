@@ -131,11 +131,14 @@ def wait(pred, timeout: float) -> bool:
     return False
 
 
-def test_app_opens_plays_logs_survives_unplug_reopens_and_stops(jack_server, tmp_path):
-    probe = Probe(seconds=40)
+def start_app_heard_by(probe: Probe, data_dir, *extra: str) -> subprocess.Popen:
+    """The app as a therapist runs it (free play, ``--midi-api jack``, PortAudio on JACK) as a
+    subprocess, once it is ready, has opened the probe's MIDI port by itself and the probe
+    records its PortAudio output."""
     app = subprocess.Popen(
         [sys.executable, "-m", "prelude_play", "--headless", "--activity", "free_play", "--midi-api", "jack",
-         "--audio-backend", "sounddevice", "--client", "rs", "--data-dir", str(tmp_path), "--report-ready"],
+         "--audio-backend", "sounddevice", *extra, "--client", "rs", "--data-dir", str(data_dir),
+         "--report-ready"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(app.stdout), daemon=True).start()
@@ -148,6 +151,18 @@ def test_app_opens_plays_logs_survives_unplug_reopens_and_stops(jack_server, tmp
         for p in outs:
             probe.c.connect(p, probe.inp)
         time.sleep(1.5)  # free play renders the rest of its kit in the background
+    except BaseException:
+        app.kill()
+        app.wait(5)
+        raise
+    return app
+
+
+def test_app_opens_plays_logs_survives_unplug_reopens_and_stops(jack_server, tmp_path):
+    probe = Probe(seconds=40)
+    app = None
+    try:
+        app = start_app_heard_by(probe, tmp_path)
 
         gaps = [400.0, 470.0, 360.0, 430.0]
         probe.send(gaps)
@@ -170,7 +185,7 @@ def test_app_opens_plays_logs_survives_unplug_reopens_and_stops(jack_server, tmp
         app.send_signal(signal.SIGTERM)
         assert app.wait(15) == 0
     finally:
-        if app.poll() is None:
+        if app is not None and app.poll() is None:
             app.kill()
             app.wait(5)
         probe.close()

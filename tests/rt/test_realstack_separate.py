@@ -7,37 +7,21 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
-import subprocess
-import sys
-import threading
 import time
 
 import numpy as np
 import pytest
 
-from tests.test_realstack_app import Probe, stamp_errors, wait
+from tests.test_realstack_app import Probe, stamp_errors, start_app_heard_by, wait
 
 pytestmark = pytest.mark.realstack
 
 
 def test_separate_process_app_plays_logs_and_stops(jack_server, tmp_path):
     probe = Probe(seconds=30)
-    app = subprocess.Popen(
-        [sys.executable, "-m", "prelude_play", "--headless", "--activity", "free_play", "--midi-api", "jack",
-         "--audio-backend", "sounddevice", "--audio-process", "separate", "--client", "rs",
-         "--data-dir", str(tmp_path), "--report-ready"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(app.stdout), daemon=True).start()
+    app = None
     try:
-        assert wait(lambda: any(ln.startswith("READY") for ln in lines) or app.poll() is not None, 60), "no READY"
-        assert app.poll() is None, app.stderr.read()
-        assert wait(probe.connected, 3.0), "the child did not open the probe's MIDI port by itself"
-        outs = [p.name for p in probe.c.get_ports("PortAudio", is_audio=True, is_output=True)]
-        assert outs, "the child has no PortAudio output on JACK"
-        for p in outs:
-            probe.c.connect(p, probe.inp)
-        time.sleep(1.5)  # free play renders the rest of its kit in the background
+        app = start_app_heard_by(probe, tmp_path, "--audio-process", "separate")
         probe.send([400.0, 470.0, 360.0, 430.0])
         time.sleep(0.3)
         heard = [probe.heard(f) for f, _ in probe.sent]
@@ -48,7 +32,7 @@ def test_separate_process_app_plays_logs_and_stops(jack_server, tmp_path):
         assert wait(lambda: not probe.c.get_ports("PortAudio"), 5.0), "the child's audio client outlived the app"
         assert wait(lambda: not probe.c.get_ports("prelude-play-midi"), 5.0)
     finally:
-        if app.poll() is None:
+        if app is not None and app.poll() is None:
             app.kill()
             app.wait(5)
         probe.close()
