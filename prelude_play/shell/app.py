@@ -685,12 +685,19 @@ class App:
             "config_problems": [str(p) for p in self.cfg.problems],
             "audio": _describe(self.audio),
             "midi": _describe(self.midi),
-            "realtime_core": {"audio": "c" if getattr(self.audio, "native", None) is not None else "python",
-                              "midi": "c" if getattr(getattr(self.midi, "backend", None), "native", False) else "python",
-                              "links": list(self.native_facts)},
+            "realtime_core": self._realtime_core(),
             "language": self.language,
             "selftest": self._selftest_figures(),
         }
+
+    def _realtime_core(self) -> dict[str, Any]:
+        """Which mixer and MIDI callback ran this session ("c", "python", or "none": no device)."""
+        def kind(dev: Any, native: bool) -> str:
+            return "none" if dev is None else "c" if native else "python"
+
+        return {"audio": kind(self.audio, getattr(self.audio, "native", None) is not None),
+                "midi": kind(self.midi, bool(getattr(getattr(self.midi, "backend", None), "native", False))),
+                "links": list(self.native_facts)}
 
     def _selftest_figures(self) -> Any:
         """The last ``prelude-play selftest`` measurement on this machine, if one was made."""

@@ -314,3 +314,10 @@ def test_asap_mode_schedules_nothing(tmp_path):
 
     assert SteadyLatency(object(), enabled=True).at(123) is None
     assert SteadyLatency(_EngineClock(None), enabled=False).at(123) is None
+
+
+def test_provenance_names_the_realtime_core(tmp_path):
+    with run_test(data_dir=tmp_path, audio=RecordingAudio(), client="c1", activity="free_play") as pilot:
+        core = pilot.app.provenance()["realtime_core"]
+    # a stand-in engine without a C mixer is "python"; no MIDI hub at all is "none", not "python"
+    assert core == {"audio": "python", "midi": "none", "links": []}
