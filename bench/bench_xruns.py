@@ -16,7 +16,10 @@ This benchmark runs, alternately on one private ``jackd -R -d dummy -r 48000 -p 
   its MIDI client and its PortAudio client, 60 fps frame loop, every hit logged) — no Python
   JACK client in the graph but the app's, whose callbacks are the C core;
 
-and reads the CPU time the hypervisor took from the VM during each run ("steal", /proc/stat).
+and, with ``--configs``, also ``reference+ui`` (the reference plus the app's frame loop with no
+JACK client: ``--midi-api none --audio-backend null``) and ``app-python`` (the app with
+``PRELUDE_CORE=python``: its Python mixer and Python JACK callback). It reads the CPU time the
+hypervisor took from the VM during each run ("steal", /proc/stat).
 If the app caused xruns, the ``app`` runs would show more xruns than the reference runs at the
 same steal. Reported: per run, xruns and blames; per configuration, xruns per second of steal
 and a least-squares line xruns = a + b·steal.
@@ -56,18 +59,21 @@ def one_run(config: str, seconds: float, tmp: Path) -> dict:
         jackd = subprocess.Popen(jackd_args(jackd_path() or "jackd", name, 48000, 128), stdout=log,
                                  stderr=subprocess.STDOUT, env=env)
     procs: list[subprocess.Popen] = []
+    app_args = [sys.executable, "-m", "prelude_play", "--data-dir", str(tmp / f"{name}-data"), "--headless",
+                "--activity", "free_play", "--client", "bench"]
     try:
         time.sleep(1.5)
         quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         procs.append(subprocess.Popen(["jack_midiseq", "seq", "4800", "0", "38", "1400"], **quiet))
-        if config == "reference":
+        if config.startswith("reference"):
             procs.append(subprocess.Popen(["jack_metro", "-b", "120"], **quiet))
-        else:
-            data = tmp / f"{name}-data"
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "prelude_play", "--data-dir", str(data), "--headless", "--activity",
-                 "free_play", "--midi-api", "jack", "--audio-backend", "sounddevice", "--client", "bench"],
-                cwd=REPO, **quiet))
+        if config == "reference+ui":
+            procs.append(subprocess.Popen(app_args + ["--midi-api", "none", "--audio-backend", "null"],
+                                          cwd=REPO, **quiet))
+        elif config.startswith("app"):
+            core = dict(env, PRELUDE_CORE="python" if config == "app-python" else "auto")
+            procs.append(subprocess.Popen(app_args + ["--midi-api", "jack", "--audio-backend", "sounddevice"],
+                                          cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=core))
         time.sleep(3.0)  # start-up (client registration xruns are not counted)
         start = log_path.stat().st_size
         s0, t0 = steal_s(), time.monotonic()
@@ -109,20 +115,29 @@ def fit(rows: list[dict]) -> dict:
             "runs_without_steal": [r["xruns"] for r in rows if r["steal_s"] < 0.05]}
 
 
+CLIENTS = {"reference": 2, "reference+ui": 2, "app": 3, "app-python": 3}
+
+
 def report(rows: list[dict]) -> str:
     lines = ["run  config     seconds  steal s  xruns  blames"]
     for i, r in enumerate(rows):
         lines.append(f"{i:3d}  {r['config']:9}  {r['seconds']:7.1f}  {r['steal_s']:7.2f}  {r['xruns']:5d}  {r['blames']}")
     lines.append("")
-    for cfg in ("reference", "app"):
-        f = fit([r for r in rows if r["config"] == cfg])
-        lines.append(f"{cfg:9}: {f['runs']} runs, {f['seconds']:.0f} s, {f['xruns']} xruns, steal {f['steal_s']:.1f} s "
-                     f"-> {f['xruns_per_steal_s']:.1f} xruns per second of steal; fit xruns = {f['a']:.1f} + "
+    for cfg in CLIENTS:
+        sel = [r for r in rows if r["config"] == cfg]
+        if not sel:
+            continue
+        f = fit(sel)
+        lines.append(f"{cfg:12}: {f['runs']} runs, {f['seconds']:.0f} s, {f['xruns']} xruns, steal {f['steal_s']:.1f} s "
+                     f"-> {f['xruns_per_steal_s']:.1f} xruns per second of steal, "
+                     f"{f['xruns_per_steal_s'] / CLIENTS[cfg]:.1f} per client; fit xruns = {f['a']:.1f} + "
                      f"{f['b']:.1f} x steal_s; runs with < 0.05 s steal: {f['runs_without_steal']}")
-    app = [r for r in rows if r["config"] == "app"]
-    own = sum(r["blames"].get("prelude-play-midi", 0) + r["blames"].get("PortAudio", 0) for r in app)
-    lines.append(f"app runs: jackd blamed the app's two clients {own} times, jack_midiseq "
-                 f"{sum(r['blames'].get('seq', 0) for r in app)} times")
+    for cfg in ("app", "app-python"):
+        sel = [r for r in rows if r["config"] == cfg]
+        if sel:
+            own = sum(r["blames"].get("prelude-play-midi", 0) + r["blames"].get("PortAudio", 0) for r in sel)
+            lines.append(f"{cfg} runs: jackd blamed the app's two clients {own} times, jack_midiseq "
+                         f"{sum(r['blames'].get('seq', 0) for r in sel)} times")
     return "\n".join(lines)
 
 
@@ -131,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=10, help="runs per configuration (alternated)")
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--configs", default="reference,app",
+                    help=f"comma-separated, alternated in turn: {', '.join(CLIENTS)}")
     a = ap.parse_args(argv)
     for tool in ("jackd", "jack_metro", "jack_midiseq"):
         if shutil.which(tool) is None:
@@ -139,8 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="pp-xruns-"))
     rows = []
     try:
+        configs = [c.strip() for c in a.configs.split(",") if c.strip()]
+        unknown = [c for c in configs if c not in CLIENTS]
+        if unknown:
+            ap.error(f"unknown configs {unknown}; known: {', '.join(CLIENTS)}")
         for i in range(a.runs):
-            for cfg in (("reference", "app") if i % 2 == 0 else ("app", "reference")):
+            for cfg in (configs if i % 2 == 0 else configs[::-1]):
                 rows.append(one_run(cfg, a.seconds, tmp))
                 print(f"{cfg}: {rows[-1]['xruns']} xruns, steal {rows[-1]['steal_s']:.2f} s", flush=True)
     finally:
