@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 from prelude_play.clock import Clock
 from prelude_play.errors import ActivityError
 from prelude_play.events import InputEvent, LogEvent
+from prelude_play.ids import uuid7
 
 if TYPE_CHECKING:  # pygame is only needed to draw
     import pygame
@@ -39,23 +40,13 @@ class AudioOut(Protocol):
                 at_ns: int | None = None, gain: float = 1.0) -> None: ...
 
 
-@dataclass
-class Score:
-    """A therapist's judgement from the overlay, a mapped key or the scoring pedal."""
-
-    outcome: str
-    prompt: str
-    t_ns: int
-    source: str = "touch"
-    device: str = ""
-    note: str = ""
-
-
 class ActivityContext:
     """Everything an activity may touch, passed in at ``prepare`` (no globals).
 
-    ``log`` fills in the activity's goal tags and the pending prompt level; the shell binds it to
-    the event store. Tests build a context with recording fakes.
+    ``log`` tags an event with the activity's goal areas and the client goals the current plan
+    step targets (never goals guessed from areas); the shell binds it to the event store. Trials
+    (``open_trial`` / ``close_trial`` / ``judge``) are the only thing figures are counted from:
+    see ``prelude_play.store.trials``. Tests build a context with recording fakes.
     """
 
     def __init__(
@@ -65,7 +56,7 @@ class ActivityContext:
         activity_name: str,
         goals: tuple[str, ...],
         settings: dict[str, Any],
-        log_sink: Callable[[LogEvent], int | None],
+        log_sink: Callable[[LogEvent], str | None],
         audio: AudioOut | None = None,
         midi_out: Any = None,
         client: dict[str, Any] | None = None,
@@ -77,6 +68,7 @@ class ActivityContext:
         outcomes: tuple[str, ...] = ("success", "partial", "not_yet", "no_response"),
         post: Callable[[InputEvent], None] = lambda ev: None,
         open_mic: Callable[[], Any] = lambda: None,
+        targets: Callable[[], tuple[str, ...]] = lambda: (),
     ) -> None:
         self.clock = clock
         self.activity_name = activity_name
@@ -97,6 +89,10 @@ class ActivityContext:
         """Put an InputEvent on the app's input queue from any thread (e.g. a mic analysis worker)."""
         self.open_mic = open_mic
         """The shared microphone Capture (started on first call), or None with no usable input."""
+        self._targets = targets
+        self._trial_areas: dict[str, tuple[str, ...]] = {}
+        self.open_trials: list[str] = []
+        """Trials this activity opened and has not closed yet, oldest first."""
 
     def now_ns(self) -> int:
         return self.clock.now_ns()
@@ -106,25 +102,68 @@ class ActivityContext:
         """The prompt level the therapist has set for the next response (default independent)."""
         return self._prompt_level()
 
-    def client_goals(self, area: str | None = None) -> tuple[str, ...]:
-        """The client's own written goals as tags (``client:<id>``), optionally for one area."""
-        out = []
-        for g in self.client.get("goals", []):
-            if area is None or g.get("area") == area:
-                out.append(f"client:{g['id']}")
-        return tuple(out)
+    def targets(self) -> tuple[str, ...]:
+        """The client goals (``client:<id>``) the current plan step works on, as the therapist set them."""
+        return tuple(self._targets())
+
+    def trial_goals(self, trial_id: str) -> tuple[str, ...]:
+        """A trial's goals: the targeted client goals, then the areas it was opened with."""
+        areas = self._trial_areas.get(trial_id, self.goals)
+        return tuple(dict.fromkeys(self.targets() + tuple(areas)))
 
     def log(self, kind: str, *, actor: str = "client", source: str = "system", device: str = "",
             t_ns: int | None = None, goals: tuple[str, ...] | None = None,
             prompt: str | None = None, outcome: str | None = None,
-            data: dict[str, Any] | None = None, corrects: int | None = None) -> int | None:
-        """Log an event tagged with this activity's goals (plus the client's own for them)."""
-        tags = tuple(goals) if goals is not None else self.goals
-        own = tuple(g for area in tags for g in self.client_goals(area))
+            data: dict[str, Any] | None = None, corrects: str | None = None,
+            trial: str | None = None) -> str | None:
+        """Log an event. In a trial it carries the trial's goals; otherwise ``goals`` (default: the
+        activity's areas) plus the targeted client goals. ``outcome`` is for trial kinds only:
+        use ``judge`` to record how a response went."""
+        if trial is not None:
+            tags = self.trial_goals(trial)
+        else:
+            tags = tuple(dict.fromkeys(self.targets() + tuple(goals if goals is not None else self.goals)))
         return self._log_sink(LogEvent(
-            kind=kind, actor=actor, source=source, device=device, t_ns=t_ns,
-            goals=tags + tuple(dict.fromkeys(own)), prompt=prompt, outcome=outcome,
-            data=data or {}, corrects=corrects))
+            kind=kind, actor=actor, source=source, device=device, t_ns=t_ns, goals=tags, prompt=prompt,
+            outcome=outcome, data=data or {}, corrects=corrects, trial=trial))
+
+    # ---- trials -----------------------------------------------------------------------------
+
+    def open_trial(self, opportunity: str, *, t_ns: int | None = None, areas: tuple[str, ...] | None = None,
+                   data: dict[str, Any] | None = None) -> str:
+        """An opportunity for the client to respond is presented (a board shown, a call sung, a
+        model played, a cue given). Returns the trial's id: pass it to ``log(trial=...)`` for the
+        response, then ``judge`` and/or ``close_trial``."""
+        tid = uuid7()
+        self._trial_areas[tid] = tuple(areas) if areas is not None else self.goals
+        self.open_trials.append(tid)
+        self.log("trial_open", actor="system", t_ns=t_ns, trial=tid,
+                 data={"opportunity": opportunity, "areas": list(self._trial_areas[tid]), **(data or {})})
+        return tid
+
+    def close_trial(self, trial_id: str | None, reason: str = "response", *, t_ns: int | None = None,
+                    data: dict[str, Any] | None = None) -> None:
+        """The trial is over: the client responded, the window timed out, or the activity moved on."""
+        if trial_id is None or trial_id not in self.open_trials:
+            return
+        self.open_trials.remove(trial_id)
+        self.log("trial_close", actor="system", t_ns=t_ns, trial=trial_id, data={"reason": reason, **(data or {})})
+
+    def judge(self, trial_id: str | None, outcome: str, *, prompt: str | None = None, t_ns: int | None = None,
+              data: dict[str, Any] | None = None, close: bool = True) -> str | None:
+        """The activity's automatic judgement of the trial's response (a therapist score of the
+        same trial supersedes it; both stay in the log). Closes the trial unless ``close=False``."""
+        if trial_id is None:
+            return None
+        eid = self.log("judgement", actor="system", t_ns=t_ns, trial=trial_id, outcome=outcome,
+                       prompt=prompt or self.prompt, data=data)
+        if close:
+            self.close_trial(trial_id, "response", t_ns=t_ns)
+        return eid
+
+    def close_all_trials(self, reason: str = "ended", t_ns: int | None = None) -> None:
+        for tid in list(self.open_trials):
+            self.close_trial(tid, reason, t_ns=t_ns)
 
     def play(self, sound: str, velocity: float = 1.0, *, at_ns: int | None = None) -> None:
         if self.audio is not None and sound:
@@ -141,6 +180,8 @@ class Activity:
     version: ClassVar[str] = "0.1.0"
     settings: ClassVar[dict[str, Any]] = {}
     description: ClassVar[str] = ""
+    trial_noun: ClassVar[tuple[str, str]] = ("trial", "trials")
+    """What one of this activity's trials is called in a note ("turn", "turns"), English source text."""
 
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         merged = dict(self.settings)
@@ -179,13 +220,9 @@ class Activity:
         """
         return None
 
-    def on_score(self, score: Score) -> int | None:
-        """The therapist scored a response. Default: log it against this activity's goals."""
-        if self.ctx is None:
-            return None
-        return self.ctx.log("score", actor="therapist", source=score.source, device=score.device,
-                            t_ns=score.t_ns, outcome=score.outcome, prompt=score.prompt,
-                            data={"note": score.note} if score.note else {})
+    def on_scored(self, trial_id: str, outcome: str, prompt: str | None) -> None:
+        """The therapist scored one of this activity's trials (the session logged it already):
+        e.g. end a response window the score has decided."""
 
     def on_panic(self) -> None:
         """The therapist pressed "Silence all": stop scheduling new sound (pulses, music)."""
@@ -193,6 +230,21 @@ class Activity:
     def status_text(self) -> str:
         """One line for the therapist panel (e.g. 'trial 3 of 10, level 2')."""
         return ""
+
+    def primary_action(self) -> tuple[str, Callable[[], None]] | None:
+        """The one action the therapist needs every trial (e.g. "Call"), shown on the scoring rail
+        and bound to the ``primary`` scoring key / pedal gesture. None: the activity runs itself."""
+        return None
+
+    def therapist_actions(self) -> list[tuple[str, str, Callable[[], None]]]:
+        """(id, label, action) for the therapist panel: never drawn on the client's screen."""
+        return []
+
+    @classmethod
+    def trial_phrases(cls, trials: list[Any], t: Callable[[str], str]) -> list[str]:
+        """Extra words for the session note about these trials (``store.trials.Trial``), in the
+        therapist's words, e.g. "waited in 3 of 4 turns". Computed from the log alone."""
+        return []
 
 
 @dataclass

@@ -111,6 +111,7 @@ class TherapistConfig:
     pin: str = "1234"
     long_press_ms: int = field(default=1500, metadata=_range(500, 10000))
     corner: str = field(default="top_right", metadata=_choice("top_left", "top_right"))
+    unlock_idle_min: float = field(default=10.0, metadata=_range(0.0, 240.0))
 
 
 @dataclass
@@ -121,11 +122,18 @@ class ScoringConfig:
     )
     keys: dict[str, str] = field(
         default_factory=lambda: {
-            "f1": "success", "f2": "partial", "f3": "not_yet", "f4": "no_response",
-            "f5": "prompt_next", "f8": "undo",
+            "f1": "+I", "f2": "±", "f3": "-", "f4": "NR", "f5": "prompt_next", "f6": "primary", "f8": "undo",
+            "page down": "+I", "page up": "-",
         }
     )
-    pedal_outcome: str = "success"
+    pedal_tap: str = "+I"
+    pedal_double_tap: str = "-"
+    pedal_hold: str = "undo"
+    pedal_double_tap_ms: int = field(default=350, metadata=_range(100, 1500))
+    pedal_hold_ms: int = field(default=700, metadata=_range(200, 5000))
+    pedal_buttons: dict[str, str] = field(default_factory=dict)
+    score_window_s: float = field(default=5.0, metadata=_range(0.0, 60.0))
+    min_trials_for_level: int = field(default=5, metadata=_range(1, 100))
 
 
 @dataclass
@@ -256,14 +264,31 @@ def _apply_file(cfg: AppConfig, path: Path) -> None:
 
 
 def _cross_checks(cfg: AppConfig, path: Path, text: str) -> None:
+    from prelude_play.session.scoring import check_action
+
     s = cfg.scoring
-    for key, action in list(s.keys.items()):
-        if action not in s.outcomes and action not in ("undo", "prompt_next", "prompt_reset", "panic"):
+    if not s.outcomes:
+        cfg.problems.append(ConfigError("outcomes is empty", path=path, key="scoring.outcomes",
+                                        hint="list at least one outcome; using the defaults"))
+        s.outcomes = ScoringConfig().outcomes
+    for table, mapping in (("keys", s.keys), ("pedal_buttons", s.pedal_buttons)):
+        for key, action in list(mapping.items()):
+            problem = check_action(action, s.prompt_levels or ScoringConfig().prompt_levels, s.outcomes)
+            if problem:
+                cfg.problems.append(ConfigError(
+                    f"'{key}' is mapped to unknown action {action!r}", path=path,
+                    line=find_key_line(text, f"scoring.{table}.{key}"), key=f"scoring.{table}.{key}",
+                    hint=problem))
+                del mapping[key]
+    for name in ("pedal_tap", "pedal_double_tap", "pedal_hold"):
+        action = getattr(s, name)
+        problem = check_action(action, s.prompt_levels or ScoringConfig().prompt_levels, s.outcomes)
+        if problem:
+            default = getattr(ScoringConfig(), name)
             cfg.problems.append(ConfigError(
-                f"key '{key}' is mapped to unknown action {action!r}", path=path,
-                line=find_key_line(text, f"scoring.keys.{key}"), key=f"scoring.keys.{key}",
-                hint=f"use one of the outcomes {s.outcomes} or undo, prompt_next, prompt_reset, panic"))
-            del s.keys[key]
+                f"unknown action {action!r}", path=path, line=find_key_line(text, f"scoring.{name}"),
+                key=f"scoring.{name}", hint=f"{problem}; using {default!r}"))
+            setattr(s, name, default)
     if not s.prompt_levels:
         cfg.problems.append(ConfigError("prompt_levels is empty", path=path, key="scoring.prompt_levels",
                                         hint="list at least one level; using the defaults"))

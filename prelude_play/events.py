@@ -48,6 +48,8 @@ class LogEvent:
     """Something to record in the session log; the store adds session, client, t_ms, wall time.
 
     corrects: id of an earlier event this one corrects (undo/edit). Nothing is ever overwritten.
+    trial: the trial this event belongs to (its opening, the response, a judgement, a score).
+    id: the event's global id when the caller made it already (else the store makes one).
     """
 
     kind: str
@@ -59,7 +61,9 @@ class LogEvent:
     prompt: str | None = None
     outcome: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
-    corrects: int | None = None
+    corrects: str | None = None
+    trial: str | None = None
+    id: str | None = None
 
 
 class InputQueue:

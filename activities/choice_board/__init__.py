@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prelude_play.activity import Activity, ActivityContext, Score
+from prelude_play.activity import Activity, ActivityContext
 from prelude_play.config import resource_dir
 from prelude_play.events import InputEvent
 from prelude_play.ui.theme import Theme
@@ -408,21 +408,6 @@ class ChoiceBoard(Activity):
                     data={"board": self.board.id, "loops": self.access.loops, "scan_ms": self.access.scan_ms})
 
     # ---- therapist -------------------------------------------------------------------------
-
-    def on_score(self, score: Score) -> int | None:
-        """Attach the therapist's score (and prompt level) to the last choice."""
-        if self.ctx is None:
-            return None
-        data: dict[str, Any] = {"board": self.board.id}
-        if self.last_choice_id is not None:
-            data["choice_event"] = self.last_choice_id
-        if self.last_choice is not None:
-            data["card"] = self.board.cards[self.last_choice.index].label \
-                if self.last_choice.index < len(self.board.cards) else None
-        if score.note:
-            data["note"] = score.note
-        return self.ctx.log("score", actor="therapist", source=score.source, device=score.device, t_ns=score.t_ns,
-                            outcome=score.outcome, prompt=score.prompt, goals=self.board.goals, data=data)
 
     def therapist_actions(self) -> list[tuple[str, str, Any]]:
         t = self.ctx.t if self.ctx else (lambda s: s)

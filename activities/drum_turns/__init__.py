@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from prelude_play.activity import Activity, ActivityContext, Score
+from prelude_play.activity import Activity, ActivityContext
 from prelude_play.errors import ConfigError
 from prelude_play.events import InputEvent
 from prelude_play.ui.theme import Theme
@@ -251,17 +251,6 @@ class DrumTurns(Activity):
                             data={"from": rec.level, "to": self.state.level.level, "after_turn": rec.turn})
 
     # -- the therapist ----------------------------------------------------------------------
-    def on_score(self, score: Score) -> int | None:
-        """A therapist's score belongs to the last client turn; say which."""
-        if self.ctx is None:
-            return None
-        rec = self.last_client_turn
-        data: dict[str, Any] = {"turn": rec.turn if rec else None, "turn_event": self.last_turn_event}
-        if score.note:
-            data["note"] = score.note
-        return self.ctx.log("score", actor="therapist", source=score.source, device=score.device,
-                            t_ns=score.t_ns, outcome=score.outcome, prompt=score.prompt, data=data)
-
     def therapist_actions(self) -> list[tuple[str, str, Callable[[], None]]]:
         t = self.ctx.t if self.ctx else (lambda s: s)
         st = self.state

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from prelude_play.activity import Activity, ActivityContext, Score
+from prelude_play.activity import Activity, ActivityContext
 from prelude_play.errors import ConfigError, PreludeError
 from prelude_play.events import InputEvent
 from prelude_play.ui.theme import Theme
@@ -242,14 +242,6 @@ class ScarfMoves(Activity):
     def fast_sound_table(self) -> dict[str, Any]:
         """``fast_sound`` as data for the audio process: the therapist's keys stay silent."""
         return self.FAST_SOUND_TABLE
-
-    def on_score(self, score: Score) -> int | None:
-        if self.ctx is None:
-            return None
-        rec = self.runner.score(score.outcome, score.prompt, score.t_ns, score.source, score.device)
-        if score.note:
-            rec.data["note"] = score.note
-        return self._emit([rec])[0]
 
     def therapist_actions(self) -> list[tuple[str, str, Any]]:
         """Few, big buttons: the overlay row is shared with the shell's own."""

@@ -18,7 +18,7 @@ import threading
 from collections import deque
 from typing import Any, Callable
 
-from prelude_play.activity import Activity, ActivityContext, Score
+from prelude_play.activity import Activity, ActivityContext
 from prelude_play.audio.analysis import VOWELS, Calibration
 from prelude_play.errors import ConfigError
 from prelude_play.events import InputEvent
@@ -386,12 +386,6 @@ class VowelMatch(Activity):
                        goals=self._goals(a), prompt=prompt, outcome=outcome, corrects=a.event_id,
                        data={"action": "override", "outcome": outcome, "prompt": prompt, "trial": a.trial,
                              "automatic": auto, "automatic_outcome": auto["outcome"] if auto else None})
-
-    def on_score(self, score: Score) -> int | None:
-        """Overlay / F-key / pedal scores are the therapist's judgement of the last answer."""
-        eid = self.override(score.outcome, prompt=score.prompt, source=score.source, device=score.device,
-                            t_ns=score.t_ns)
-        return eid if eid is not None else super().on_score(score)
 
     def functional(self, mode: str) -> int | None:
         """Functional communication: signing and vocalizing together, vocalizing only, signing only."""

@@ -18,19 +18,22 @@ from pathlib import Path
 from typing import Any, Callable
 
 from prelude_play import __version__
-from prelude_play.activity import Activity, ActivityContext, Registry, Score
-from prelude_play.clock import Clock, ms_since
+from prelude_play.activity import Activity, Registry
+from prelude_play.clock import Clock
 from prelude_play.config import AppConfig, resource_dir
 from prelude_play.errors import ActivityError, PreludeError
 from prelude_play.events import InputEvent, InputQueue, LogEvent
 from prelude_play.i18n import LANGUAGES, translator
 from prelude_play.rt.fastpath import SteadyLatency
+from prelude_play.session.live import LiveSession, Services
+from prelude_play.session.scoring import PedalGrammar, PedalSettings
 from prelude_play.store.eventlog import EventLog, Session
 from prelude_play.ui import theme as th
 from prelude_play.ui.touch import TouchFilter
 
 import pygame  # noqa: E402  (after env set-up by the caller in headless mode)
 
+from prelude_play.shell.rail import Rail, TherapistLock  # noqa: E402
 from prelude_play.shell.screens import HomeScreen, Overlay, PinPad  # noqa: E402
 from prelude_play.shell.therapist import Therapist  # noqa: E402
 
@@ -38,7 +41,11 @@ THERAPIST_HOTKEY = "t"  # Ctrl+Shift+T asks for the PIN too
 
 
 class App:
-    """The whole app, headed or headless. Owns the queue, the store session and the screens."""
+    """The whole app, headed or headless: the loop, input, routing, screens and drawing.
+
+    What a session *is* (client, plan, activity lifecycle, trials, scores, log) lives in
+    ``self.live`` (``prelude_play.session.live.LiveSession``); the App shows it and feeds it.
+    """
 
     def __init__(
         self,
@@ -62,7 +69,6 @@ class App:
         self.clock = clock
         self.audio = audio
         self.midi = midi
-        self.midi_out = midi_out
         self.mic_factory = mic_factory
         self.mic: Any = None
         self.data_dir = data_dir
@@ -75,12 +81,15 @@ class App:
         self.theme = th.Theme(size or (cfg.ui.width, cfg.ui.height), cfg.ui.low_stimulation)
         self.fullscreen = fullscreen or cfg.ui.fullscreen
         self.touch = TouchFilter(cfg.touch.ignore_repeat_ms, cfg.touch.hold_to_select_ms)
-        self.client_id: str | None = None
-        self.session: Session | None = None
-        self.activity: Activity | None = None
-        self.activity_name: str | None = None
-        self.prompt_level = cfg.scoring.prompt_levels[0]
-        self.scores: list[tuple[int, str, str]] = []  # (event id, outcome, prompt) for undo
+        self.services = Services(audio=audio, midi_out=midi_out, post=self.queue.put, open_mic=self.open_mic,
+                                 assets_dir=resource_dir("assets"))
+        self.live = LiveSession(store=store, registry=registry, clock=clock, cfg=cfg, services=self.services,
+                                data_dir=data_dir, translate=lambda s: self.t(s), notify=self.notify,
+                                provenance=self.provenance, on_change=self._session_changed)
+        self.lock = TherapistLock(int(cfg.therapist.unlock_idle_min * 60e9))
+        self.pedal = PedalGrammar(PedalSettings(cfg.scoring.pedal_tap, cfg.scoring.pedal_double_tap,
+                                                cfg.scoring.pedal_hold, cfg.scoring.pedal_double_tap_ms,
+                                                cfg.scoring.pedal_hold_ms))
         self.notices: list[str] = list(notices or [])
         self.note_editing = False
         self.note_text = ""
@@ -93,6 +102,11 @@ class App:
         self.home = HomeScreen(self)
         self.pin = PinPad(self)
         self.overlay = Overlay(self)
+        self.rail = Rail(self.live, lambda: self.t, self.theme,
+                         side="left" if cfg.therapist.corner == "top_left" else "right")
+        self.rail.actions = {"lock": self.lock_rail, "more": self.open_overlay, "score": self._rail_score,
+                             "undo": self.undo, "goal": self._rail_goal, "edit": self._rail_edit,
+                             "primary": self._rail_primary}
         self.text_sink: Callable[[str], None] | None = None  # a therapist screen's focused text field
         self._after_unlock: Callable[[], None] | None = None
         self.therapist = Therapist(self)
@@ -102,6 +116,59 @@ class App:
         self._pg_clock: pygame.time.Clock | None = None
         for err in registry.errors:
             self.notices.append(str(err))
+
+    # ---- the session, as the screens read it -----------------------------------------------
+
+    @property
+    def session(self) -> Session | None:
+        return self.live.record
+
+    @property
+    def activity(self) -> Activity | None:
+        return self.live.activity
+
+    @property
+    def activity_name(self) -> str | None:
+        return self.live.activity_name
+
+    @property
+    def client_id(self) -> str | None:
+        return self.live.client_id
+
+    @client_id.setter
+    def client_id(self, value: str | None) -> None:
+        self.live.client_id = value
+
+    @property
+    def prompt_level(self) -> str:
+        return self.live.prompt_level
+
+    @property
+    def midi_out(self) -> Any:
+        return self.services.midi_out
+
+    @midi_out.setter
+    def midi_out(self, value: Any) -> None:
+        self.services.midi_out = value
+
+    def _session_changed(self, what: str) -> None:
+        """The session started or stopped an activity: show the client's screen or home."""
+        if what == "activity_started":
+            self.screen, self.modal = "host", None
+            self._sync_fast_sound()
+            if self.surface is not None:
+                self._layout_activity()
+        elif what in ("activity_stopped", "activity_failed"):
+            self._sync_fast_sound()
+            if what == "activity_failed":
+                self.panic(log=False)
+                self.lock_rail()
+                self.screen, self.modal = "home", None
+                self.home.layout()
+        elif what in ("plan_finished", "ended"):
+            self.lock_rail()
+            self.screen, self.modal = "home", None
+            self.home.layout()
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -136,12 +203,24 @@ class App:
         self.overlay.layout()
         if self.screen in self.therapist.screens:
             self.therapist.screens[self.screen].layout()
-        if self.activity is not None:
+        if self.activity is not None and self.surface is not None:
             self._layout_activity()
 
     def host_rect(self) -> pygame.Rect:
+        """The client's screen: below the top bar, beside the rail while it is shown."""
         w, h = self.theme.size
-        return pygame.Rect(0, self.theme.bar_height, w, h - self.theme.bar_height)
+        bar = self.theme.bar_height
+        if not self.lock.unlocked:
+            return pygame.Rect(0, bar, w, h - bar)
+        rw = self.rail.width()
+        x = rw if self.rail.side == "left" else 0
+        return pygame.Rect(x, bar, w - rw, h - bar)
+
+    def rail_rect(self) -> pygame.Rect:
+        w, h = self.theme.size
+        bar = self.theme.bar_height
+        rw = self.rail.width()
+        return pygame.Rect(0 if self.rail.side == "left" else w - rw, bar, rw, h - bar)
 
     def _layout_activity(self) -> None:
         assert self.surface is not None and self.activity is not None
@@ -149,7 +228,9 @@ class App:
         self._activity_surface = self.surface.subsurface(r)
         layout = getattr(self.activity, "layout", None)
         if callable(layout):
-            layout(r.size)
+            self.live.call("layout", lambda: layout(r.size))
+        if self.lock.unlocked:
+            self.rail.layout(self.rail_rect())
 
     def run(self, for_seconds: float | None = None, on_first_frame: Callable[[], None] | None = None) -> None:
         """The frame loop; returns after ``for_seconds``, on quit or on SIGTERM/SIGINT."""
@@ -179,7 +260,7 @@ class App:
     def shutdown(self) -> None:
         """Clean stop: activity stopped, all notes off, session closed, log flushed."""
         self.running = False
-        self._stop_activity()
+        self.live.stop_activity()
         self.panic(log=False)
         stats = getattr(self.audio, "stats", None)
         if callable(stats) and self.session is not None:
@@ -190,8 +271,9 @@ class App:
             except Exception as exc:
                 print(f"prelude-play: audio stats: {exc}", file=sys.stderr)
         if self.session is not None:
+            self.live.end_plan()
             self.store.end_session(self.session)
-            self.session = None
+            self.live.record = None
         for dev, method in ((self.midi, "stop"), (self.mic, "close"), (self.audio, "close")):
             close = getattr(dev, method, None)
             if callable(close):
@@ -211,23 +293,27 @@ class App:
         for ev in self.queue.drain():
             self.route(ev)
         now = self.clock.now_ns()
+        for action, t in self.pedal.due(now):
+            self.do_action(action, source="midi", device="pedal", t_ns=t)
         if self.screen == "host" and self.modal is None:
             for tap in self.touch.update(now):
                 self._route_tap(tap)
             self._check_corner(now)
         if self.modal == "pin" and now - self.pin.opened_ns > PinPad.TIMEOUT_NS:
             self.close_pin()
-        if self.activity is not None:
-            try:
-                self.activity.update(now)
-            except Exception as exc:
-                self._activity_failed("update", exc)
+        if self.lock.expired(now):
+            self.lock_rail()
+        act = self.activity
+        if act is not None:
+            self.live.call("update", lambda: act.update(now))
         self._check_audio(now)
         if self.store.pending:
             left = self.store.flush()
             if left:
                 self.notify(self.t("Saving is held ({n} events kept in memory): {err}").format(
                     n=left, err=self.store.last_error))
+        if self.lock.unlocked and self.screen == "host" and self.frame_count % 6 == 0:
+            self.rail.layout(self.rail_rect())  # the tally and the recent trials follow the session
         self.draw()
         self.frame_count += 1
         if self.first_frame_ns is None:
@@ -335,6 +421,9 @@ class App:
                 kind = {pygame.MOUSEBUTTONDOWN: "down", pygame.MOUSEBUTTONUP: "up",
                         pygame.MOUSEMOTION: "move"}[e.type]
                 self.queue.put(InputEvent(t, "mouse", kind, device="mouse", pos=e.pos, pointer_id=0))
+            elif e.type == pygame.MOUSEWHEEL:
+                self.queue.put(InputEvent(t, "mouse", "wheel", device="mouse", value=int(e.y),
+                                          pos=pygame.mouse.get_pos(), pointer_id=0))
             elif e.type == pygame.KEYDOWN:
                 name = pygame.key.name(e.key)
                 self.queue.put(InputEvent(t, "key", "key_down", device="keyboard", key=name,
@@ -399,10 +488,25 @@ class App:
             self.log(LogEvent(ev.kind, actor="system", source="system", device=ev.device, t_ns=ev.t_ns,
                               data={k: v for k, v in ev.data.items() if k != "message"} | {"message": text}))
 
+    def _pedal(self, ev: InputEvent) -> None:
+        """The therapist's MIDI pedal: its gestures (tap, double tap, hold) and extra buttons."""
+        number = ev.control if ev.kind == "control_change" else ev.note
+        extra = self.cfg.scoring.pedal_buttons.get(str(number)) if number is not None else None
+        pressed = (ev.kind == "note_on" and (ev.velocity or 0) > 0) or \
+            (ev.kind == "control_change" and (ev.value or 0) >= 64)
+        released = ev.kind == "note_off" or (ev.kind == "note_on" and not ev.velocity) or \
+            (ev.kind == "control_change" and (ev.value or 0) < 64)
+        if extra is not None:
+            if pressed:
+                self.do_action(extra, source="midi", device=ev.device, t_ns=ev.t_ns)
+            return
+        actions = self.pedal.press(ev.t_ns) if pressed else self.pedal.release(ev.t_ns) if released else []
+        for action, t in actions:
+            self.do_action(action, source="midi", device=ev.device, t_ns=t)
+
     def _to_activity_logged(self, ev: InputEvent) -> None:
         if ev.source == "midi" and ev.role == "pedal":
-            if ev.kind in ("note_on",) or (ev.kind == "control_change" and (ev.value or 0) >= 64):
-                self.score(self.cfg.scoring.pedal_outcome, source="midi", device=ev.device, t_ns=ev.t_ns)
+            self._pedal(ev)
             return
         if ev.data.get("filtered") and self.session is not None and ev.kind == "note_on":
             self.log(LogEvent("filtered_hit", actor=ev.role if ev.role in ("client", "therapist") else "client",
@@ -413,14 +517,12 @@ class App:
     def _to_activity(self, ev: InputEvent) -> None:
         """Route to the activity. The overlay captures touch and keys only: a pad hit or the
         client's voice while the therapist is scoring still reaches the activity and the log."""
-        if self.activity is None or self.screen != "host":
+        act = self.activity
+        if act is None or self.screen != "host":
             return
         if self.modal is not None and ev.source not in ("midi", "mic"):
             return
-        try:
-            self.activity.handle(ev)
-        except Exception as exc:
-            self._activity_failed("handle", exc)
+        self.live.call("handle", lambda: act.handle(ev))
 
     def _key(self, ev: InputEvent) -> None:
         if ev.kind != "key_down" or ev.key is None:
@@ -441,20 +543,32 @@ class App:
             return
         action = self.cfg.scoring.keys.get(name)
         if action and self.activity is not None:
-            if action == "undo":
-                self.undo()
-            elif action == "prompt_next":
-                levels = self.cfg.scoring.prompt_levels
-                self.set_prompt(levels[(levels.index(self.prompt_level) + 1) % len(levels)])
-            elif action == "prompt_reset":
-                self.set_prompt(self.cfg.scoring.prompt_levels[0])
-            elif action == "panic":
-                self.panic()
-            else:
-                self.score(action, source="key", device=ev.device, t_ns=ev.t_ns)
+            self.do_action(action, source="key", device=ev.device, t_ns=ev.t_ns)
             return
         if self.modal is None:
             self._to_activity(ev)
+
+    def do_action(self, action: str, *, source: str, device: str = "", t_ns: int | None = None) -> None:
+        """A scoring key, pedal gesture or rail button: a score code or one of the actions."""
+        self.lock.touch(self.clock.now_ns())
+        if self.activity is None:
+            return
+        if action == "undo":
+            self.undo()
+        elif action == "prompt_next":
+            self.live.next_prompt()
+        elif action == "prompt_reset":
+            self.live.set_prompt(self.cfg.scoring.prompt_levels[0])
+        elif action == "panic":
+            self.panic()
+        elif action == "primary":
+            act = self.activity
+            primary = self.live.call("primary_action", act.primary_action)
+            if primary:
+                self.live.call("primary", primary[1])
+        else:
+            self.score(action, source=source, device=device, t_ns=t_ns)
+        self._refresh_therapist_views()
 
     def _corner_rect(self) -> pygame.Rect:
         s = self.theme.px(110)
@@ -465,18 +579,31 @@ class App:
         assert ev.pos is not None
         if self.modal is not None:
             if ev.kind == "down":
+                self.lock.touch(ev.t_ns)
                 (self.pin if self.modal == "pin" else self.overlay).tap(ev.pos)
             return
         if self.screen == "home":
             if ev.kind == "down":
                 self.home.tap(ev.pos)
             return
-        if self.screen in self.therapist.screens:
-            if ev.kind == "down":
-                self.therapist.screens[self.screen].tap(ev.pos)
+        if ev.kind == "wheel" and self.screen == "host":
             return
-        # host: the therapist corner, else the activity (in its own coordinates)
-        if ev.kind == "down" and self._corner_rect().collidepoint(ev.pos):
+        if self.screen in self.therapist.screens:
+            screen = self.therapist.screens[self.screen]
+            drag = getattr(screen, "pointer", None)
+            if callable(drag) and ev.kind in ("down", "move", "up"):
+                drag(ev.kind, ev.pos)
+            if ev.kind == "down":
+                screen.tap(ev.pos)
+            elif ev.kind == "wheel" and callable(getattr(screen, "wheel", None)):
+                screen.wheel(int(ev.value or 0))
+            return
+        # host: the rail (unlocked only), the therapist corner, else the activity (in its own coordinates)
+        if self.lock.unlocked and ev.kind in ("down", "up", "move"):
+            if self.rail.pointer(ev.kind, ev.pos, ev.pointer_id):
+                self.lock.touch(ev.t_ns)
+                return
+        if ev.kind == "down" and self._corner_rect().collidepoint(ev.pos) and not self.lock.unlocked:
             self._corner_down = ev
             return
         if self._corner_down is not None and ev.pointer_id == self._corner_down.pointer_id:
@@ -536,14 +663,33 @@ class App:
         self._after_unlock = None
 
     def unlock(self) -> None:
+        """The PIN was right: run what asked for it, or (on the client's screen) show the rail."""
         then, self._after_unlock = self._after_unlock, None
         if then is not None:
             self.modal = None
             then()
             return
+        self.modal = None
         if self.screen != "host":
-            self.modal = None
             return
+        self.lock.unlock(self.clock.now_ns())
+        self.log(LogEvent("therapist_unlock", actor="therapist", source="touch"))
+        if self.activity is not None and self.surface is not None:
+            self._layout_activity()
+
+    def lock_rail(self) -> None:
+        """Hide the rail; the next scoring needs the corner and the PIN again."""
+        if not self.lock.unlocked:
+            return
+        self.lock.lock()
+        self.rail.editing = None
+        if self.modal == "overlay":
+            self.close_overlay()
+        self.log(LogEvent("therapist_lock", actor="therapist", source="touch"))
+        if self.activity is not None and self.surface is not None:
+            self._layout_activity()
+
+    def open_overlay(self) -> None:
         self.modal = "overlay"
         self.overlay.layout()
 
@@ -552,49 +698,59 @@ class App:
             self.toggle_note()
         self.modal = None
 
-    def set_prompt(self, level: str) -> None:
-        self.prompt_level = level
+    def _refresh_therapist_views(self) -> None:
         if self.modal == "overlay":
             self.overlay.layout()
+        if self.lock.unlocked and self.screen == "host":
+            self.rail.layout(self.rail_rect())
 
-    def score(self, outcome: str, *, source: str = "touch", device: str = "", t_ns: int | None = None) -> int | None:
-        """Record the therapist's judgement via the activity (which may attach it to its trial)."""
-        if self.activity is None:
-            return None
-        sc = Score(outcome, self.prompt_level, t_ns or self.clock.now_ns(), source, device)
-        try:
-            eid = self.activity.on_score(sc)
-        except Exception as exc:
-            self._activity_failed("on_score", exc)
-            return None
-        if eid is not None:
-            self.scores.append((eid, outcome, self.prompt_level))
-        self.prompt_level = self.cfg.scoring.prompt_levels[0]
-        if self.modal == "overlay":
-            self.overlay.layout()
+    def _rail_score(self, code: str) -> None:
+        editing, self.rail.editing = self.rail.editing, None
+        if editing is not None:
+            self.live.score(code, source="touch", trial_id=editing)
+            self._refresh_therapist_views()
+            return
+        self.do_action(code, source="touch")
+
+    def _rail_goal(self, tag: str) -> None:
+        self.live.toggle_target(tag)
+        self._refresh_therapist_views()
+
+    def _rail_edit(self, trial_id: str) -> None:
+        self.rail.editing = None if self.rail.editing == trial_id else trial_id
+        self._refresh_therapist_views()
+
+    def _rail_primary(self, fn: Callable[[], None]) -> None:
+        self.live.call("primary", fn)
+        self._refresh_therapist_views()
+
+    def set_prompt(self, level: str) -> None:
+        self.live.set_prompt(level)
+        self._refresh_therapist_views()
+
+    def score(self, code: str, *, source: str = "touch", device: str = "", t_ns: int | None = None) -> str | None:
+        """The therapist's score (a code like ``+I`` or an outcome name) on the trial the rule picks."""
+        done = self.live.score(code, source=source, device=device, t_ns=t_ns)
+        self._refresh_therapist_views()
+        return done.event_id if done else None
+
+    def undo(self) -> str | None:
+        """Undo = a new 'correction' event pointing at the last score; nothing is overwritten."""
+        eid = self.live.undo()
+        self._refresh_therapist_views()
         return eid
 
-    def undo(self) -> int | None:
-        """Undo = a new 'correction' event pointing at the last score; nothing is overwritten."""
-        if not self.scores or self.session is None:
-            return None
-        eid, outcome, prompt = self.scores.pop()
-        return self.log(LogEvent("correction", actor="therapist", source="touch", corrects=eid,
-                                 goals=self.activity.goals if self.activity else (),
-                                 data={"action": "undo", "undone_outcome": outcome, "undone_prompt": prompt}))
-
     def last_score_text(self) -> str:
-        if not self.scores:
+        last = self.live.last_score()
+        if last is None:
             return self.t("No score yet")
-        _, outcome, prompt = self.scores[-1]
-        return self.t("Last score") + f": {self.t(outcome.replace('_', ' ').capitalize())} · {self.t(prompt.capitalize())}"
+        outcome, prompt = last
+        return self.t("Last score") + f": {self.t(outcome.replace('_', ' ').capitalize())} · " \
+            f"{self.t((prompt or '').capitalize())}"
 
     def toggle_note(self) -> None:
         if self.note_editing:
-            text = self.note_text.strip()
-            if text and self.session is not None:
-                self.log(LogEvent("note", actor="therapist", source="key",
-                                  goals=self.activity.goals if self.activity else (), data={"note": text}))
+            self.live.note(self.note_text)
             self.note_editing, self.note_text = False, ""
             pygame.key.stop_text_input()
         else:
@@ -633,6 +789,8 @@ class App:
             from prelude_play.settings_file import set_user_setting
 
             set_user_setting(self.data_dir, "ui", "language", self.language)
+        if self.session is not None:
+            self.store.update_provenance(self.session, language=self.language)
         self.relayout()
 
     def notify(self, text: str) -> None:
@@ -642,13 +800,9 @@ class App:
     # ---- clients, sessions, activities ------------------------------------------------------
 
     def select_client(self, client_id: str, create: bool = False) -> None:
-        if self.session is not None and self.session.client_id != client_id:
-            self.notify(self.t("End the session before switching clients"))
+        profile = self.live.select_client(client_id, create=create)
+        if profile is None:
             return
-        if create:
-            self.store.ensure_client(client_id)
-        self.client_id = client_id
-        profile = self.store.client_profile(client_id)
         acc = profile.get("touch", {})
         self.touch.configure(acc.get("ignore_repeat_ms", self.cfg.touch.ignore_repeat_ms),
                              acc.get("hold_to_select_ms", self.cfg.touch.hold_to_select_ms))
@@ -687,6 +841,7 @@ class App:
             "midi": _describe(self.midi),
             "realtime_core": self._realtime_core(),
             "language": self.language,
+            "store_device": getattr(self.store, "device_id", None),
             "selftest": self._selftest_figures(),
         }
 
@@ -729,71 +884,9 @@ class App:
     def quit(self) -> None:
         self.running = False
 
-    def start_activity(self, name: str, settings: dict[str, Any] | None = None) -> None:
-        if self.client_id is None:
-            self.notify(self.t("Pick a client first"))
-            return
-        try:
-            entry = self.registry.get(name)
-        except ActivityError as exc:
-            self.notify(str(exc))
-            return
-        if self.session is None:
-            self.session = self.store.start_session(self.client_id, self.provenance())
-        self._stop_activity()
-        profile = self.store.client_profile(self.client_id)
-        overrides = dict(profile.get("activities", {}).get(name, {}))
-        overrides.update(settings or {})  # a plan step's settings (and the visual schedule)
-        if self.data_dir is not None:  # where an activity may keep the therapist's own files
-            for key, sub in (("user_boards_dir", "boards"), ("user_images_dir", "images")):
-                if key in entry.defaults and not entry.defaults.get(key):
-                    overrides.setdefault(key, str(self.data_dir / sub))
-        act = entry.create(overrides)
-        ctx = ActivityContext(
-            clock=self.clock, activity_name=name, goals=entry.cls.goals, settings=act.config,
-            log_sink=self.log, audio=self.audio, midi_out=self.midi_out, client={"id": self.client_id, **profile},
-            translate=self.t, notify=self.notify, prompt_level=lambda: self.prompt_level,
-            assets_dir=resource_dir("assets"), prompt_levels=tuple(self.cfg.scoring.prompt_levels),
-            outcomes=tuple(self.cfg.scoring.outcomes), post=self.queue.put, open_mic=self.open_mic)
-        self.session.activity = name
-        try:
-            act.prepare(ctx)
-        except Exception as exc:
-            self.notify(str(ActivityError(name, f"could not start: {exc}")))
-            self.log(LogEvent("activity_error", actor="system", data={"stage": "prepare", "error": repr(exc)}))
-            self.session.activity = "home"
-            self.screen = "home"
-            self.home.layout()
-            return
-        self.activity, self.activity_name = act, name
-        self.screen, self.modal = "host", None
-        self.scores.clear()
-        self.log(LogEvent("activity_start", actor="system", goals=entry.cls.goals,
-                          data={"version": entry.cls.version, "settings": act.config}))
-        self._sync_fast_sound()
-        self._layout_activity()
-
-    def _stop_activity(self) -> None:
-        if self.activity is None:
-            return
-        try:
-            self.activity.stop()
-        except Exception as exc:
-            self.notify(str(ActivityError(self.activity_name or "?", f"stop failed: {exc}")))
-        self.log(LogEvent("activity_stop", actor="system"))
-        self.activity, self.activity_name = None, None
-        self._sync_fast_sound()
-        if self.session is not None:
-            self.session.activity = "home"
-
-    def _activity_failed(self, stage: str, exc: Exception) -> None:
-        """An activity crashed: keep the session and the log, return to home with a notice."""
-        name = self.activity_name or "?"
-        self.notify(str(ActivityError(name, f"stopped after an error in {stage}: {type(exc).__name__}: {exc}")))
-        self.log(LogEvent("activity_error", actor="system", data={"stage": stage, "error": repr(exc)}))
-        self.activity, self.activity_name = None, None
-        self.panic(log=False)
-        self.go_home()
+    def start_activity(self, name: str, settings: dict[str, Any] | None = None,
+                       goals: list[str] | None = None) -> None:
+        self.live.start_activity(name, settings, goals)
 
     def activity_title(self) -> str:
         if self.activity_name is None:
@@ -802,39 +895,28 @@ class App:
 
     def go_home(self) -> None:
         """Pause: leave the activity (therapist only); the session stays open to resume."""
-        self._last_activity = self.activity_name or getattr(self, "_last_activity", None)
-        self._stop_activity()
+        self.live.pause()
+        self.lock_rail()
         self.screen, self.modal = "home", None
         self.home.layout()
 
     def resume(self) -> None:
-        sch = self.therapist.schedule
-        if sch is not None and sch.current is not None:  # back into the plan's step, with its settings
-            self.therapist.run_step(sch.current)
-            return
-        last = getattr(self, "_last_activity", None)
-        if last:
-            self.start_activity(last)
+        self.live.resume()
 
     def end_session(self) -> None:
         """Close the session and show its summary (notes, SOAP text, export)."""
-        self._stop_activity()
-        self.therapist.end_plan()
-        if self.session is not None:
-            sid = self.session.id
-            self.store.end_session(self.session)
-            self.session = None
+        self.lock_rail()
+        sid = self.live.end()
+        if sid is not None:
             self.therapist.summary.open(sid)
             return
         self.show("home")
 
-    def log(self, ev: LogEvent) -> int | None:
-        if self.session is None:
-            return None
-        return self.store.log(self.session, ev)
+    def log(self, ev: LogEvent) -> str | None:
+        return self.live.log(ev)
 
     def session_ms(self) -> float:
-        return ms_since(self.session.t0_ns, self.clock.now_ns()) if self.session else 0.0
+        return self.live.elapsed_ms()
 
     # ---- drawing ---------------------------------------------------------------------------
 
@@ -861,7 +943,7 @@ class App:
         surf.fill(th.BG)
         bar = pygame.Rect(0, 0, theme.size[0], theme.bar_height)
         pygame.draw.rect(surf, th.PANEL, bar)
-        sch = self.therapist.schedule
+        sch = self.live.schedule
         if sch is not None and sch.current is not None:
             strip = pygame.Rect(theme.px(12), theme.px(8), theme.size[0] // 2 - theme.px(190), bar.height - theme.px(16))
             self._draw_schedule_strip(surf, strip, sch.titles(), sch.visible_index())
@@ -871,21 +953,24 @@ class App:
         if self.notices:
             draw_text(surf, theme, self.notices[-1], (theme.size[0] // 2 + theme.px(40), bar.centery), 22,
                       colour=th.PARTIAL, max_width=theme.size[0] // 2 - theme.px(200))
-        c = self._corner_rect()
-        pygame.draw.circle(surf, th.PANEL_HI, (c.centerx, bar.centery), theme.px(14))
-        if self._corner_down is not None:
-            p = (self.clock.now_ns() - self._corner_down.t_ns) / (self.cfg.therapist.long_press_ms * 1e6)
-            draw_ring(surf, (c.centerx, bar.centery), theme.px(26), p, th.ACCENT, theme.px(5))
-        if self.activity is not None and self._activity_surface is not None:
-            try:
-                self.activity.draw(self._activity_surface)
-            except Exception as exc:
-                self._activity_failed("draw", exc)
+        if not self.lock.unlocked:
+            c = self._corner_rect()
+            pygame.draw.circle(surf, th.PANEL_HI, (c.centerx, bar.centery), theme.px(14))
+            if self._corner_down is not None:
+                p = (self.clock.now_ns() - self._corner_down.t_ns) / (self.cfg.therapist.long_press_ms * 1e6)
+                draw_ring(surf, (c.centerx, bar.centery), theme.px(26), p, th.ACCENT, theme.px(5))
+        act = self.activity
+        if act is not None and self._activity_surface is not None:
+            target = self._activity_surface
+            self.live.call("draw", lambda: act.draw(target))
+            if self.activity is None:
                 return
             r = self.host_rect()
             for pos, prog in self.touch.hold_progress(self.clock.now_ns()):
                 draw_ring(surf, (int(pos[0] + r.x), int(pos[1] + r.y)), theme.px(60), prog,
                           th.ACCENT, theme.px(8))
+        if self.lock.unlocked:
+            self.rail.draw(surf, self.clock.now_ns())
 
     def _draw_schedule_strip(self, surf: pygame.Surface, rect: pygame.Rect, titles: list[str], current: int) -> None:
         """The session plan as a row of steps in the top bar: done dimmed, the current one lit."""
@@ -919,6 +1004,8 @@ class App:
             screens.append(self.home)
         elif self.screen in self.therapist.screens:
             screens.append(self.therapist.screens[self.screen])
+        elif self.screen == "host" and self.lock.unlocked:
+            screens.append(self.rail)
         for s in screens:
             b = s.find(button_id)
             if b is not None:
@@ -928,7 +1015,8 @@ class App:
             if callable(finder):
                 rect = finder(button_id)
                 if rect is not None:
-                    return rect.move(0, self.host_rect().y)
+                    r = self.host_rect()
+                    return rect.move(r.x, r.y)
         return None
 
 
@@ -940,9 +1028,10 @@ def _describe(dev: Any) -> Any:
         return {"engine": type(dev).__name__, "backend": dev.backend_name, "rate": dev.rate,
                 "period_frames": dev.period_frames,
                 "output_latency_ms": round(dev.output_latency_s * 1000, 2) if dev.output_latency_s else None}
-    if hasattr(dev, "inputs") and callable(dev.inputs):
+    if hasattr(dev, "inputs"):  # MidiHub.inputs is a property (a method on older hubs)
         try:
-            return {"hub": type(dev).__name__, "inputs": dev.inputs()}
+            inputs = dev.inputs() if callable(dev.inputs) else dev.inputs
+            return {"hub": type(dev).__name__, "inputs": [getattr(i, "name", i) for i in inputs]}
         except Exception as exc:
             return {"hub": type(dev).__name__, "error": repr(exc)}
     describe = getattr(dev, "describe", None)

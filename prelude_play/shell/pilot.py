@@ -116,7 +116,7 @@ class Pilot:
         return ev
 
     def unlock(self) -> None:
-        """Open the therapist panel the way a therapist does: long-press the corner, type the PIN."""
+        """Show the scoring rail the way a therapist does: long-press the corner, type the PIN."""
         corner = self.app._corner_rect().center
         pos = self.down(corner)
         self.wait(self.app.cfg.therapist.long_press_ms + 50)
@@ -124,6 +124,18 @@ class Pilot:
         self.step()
         for digit in self.app.cfg.therapist.pin:
             self.tap(f"pin:{digit}")
+
+    def panel(self) -> None:
+        """The therapist panel ("More" on the rail), unlocking first if needed."""
+        if not self.app.lock.unlocked:
+            self.unlock()
+        self.tap("rail:more")
+
+    def score(self, code: str) -> None:
+        """One touch on the rail (unlocking first if needed): ``+I``, ``+G``, ``±``, ``-``, ``NR``..."""
+        if not self.app.lock.unlocked:
+            self.unlock()
+        self.tap(f"score:{code}")
 
     def screenshot(self, path: str | Path) -> Path:
         return self.app.screenshot(path)

@@ -189,10 +189,11 @@ class PinPad(Screen):
 
 
 class Overlay(Screen):
-    """The therapist panel: score outcome + prompt level, note, undo, panic, switch/leave.
+    """The therapist panel ("More" on the rail): prompt level, note, silence, language, the
+    activity's own actions, the plan, pause. Scoring itself is on the rail, one touch a trial.
 
-    Rows (design px, 1280x800): outcomes 100 high, then prompt levels, shell actions and the
-    activity's own actions at 92 each (≥ 15 mm on a 10-inch tablet), then navigation.
+    Rows (design px, 1280x800): prompt levels, shell actions and the activity's own actions at
+    92 each (≥ 15 mm on a 10-inch tablet), then navigation.
     """
 
     def layout(self) -> None:
@@ -204,22 +205,14 @@ class Overlay(Screen):
         p = self.panel
         inner = p.width - 2 * pad
         self.buttons = []
-        outcomes = app.cfg.scoring.outcomes
-        row = pygame.Rect(p.x + pad, p.y + theme.px(98), inner, theme.px(100))
-        for i, r in enumerate(grid_rects(row, 1, len(outcomes), pad)):
-            o = outcomes[i]
-            self.buttons.append(Button(f"outcome:{o}", self.t(o.replace("_", " ").capitalize()), r,
-                                       on_press=lambda o=o: app.score(o, source="touch"),
-                                       colour=th.OUTCOME_COLOURS.get(o, th.NEUTRAL), text_colour=th.BG,
-                                       font_size=36))
         levels = app.cfg.scoring.prompt_levels
-        row2 = pygame.Rect(p.x + pad, p.y + theme.px(236), inner, theme.px(92))
+        row2 = pygame.Rect(p.x + pad, p.y + theme.px(136), inner, theme.px(92))
         for i, r in enumerate(grid_rects(row2, 1, len(levels), pad)):
             lv = levels[i]
             self.buttons.append(Button(f"prompt:{lv}", self.t(lv.capitalize()), r,
                                        on_press=lambda lv=lv: app.set_prompt(lv),
                                        selected=(lv == app.prompt_level), font_size=30))
-        row3 = pygame.Rect(p.x + pad, p.y + theme.px(344), inner, theme.px(92))
+        row3 = pygame.Rect(p.x + pad, p.y + theme.px(244), inner, theme.px(92))
         actions = [("undo", self.t("Undo last score"), app.undo, th.PANEL_HI),
                    ("note", self.t("Add note") if not app.note_editing else self.t("Save note"),
                     app.toggle_note, th.PANEL_HI),
@@ -227,19 +220,26 @@ class Overlay(Screen):
                    ("language", app.language_label(), app.toggle_language, th.PANEL_HI)]
         for r, (bid, label, fn, col) in zip(grid_rects(row3, 1, len(actions), pad), actions):
             self.buttons.append(Button(bid, label, r, on_press=fn, colour=col, font_size=28))
-        extra = getattr(app.activity, "therapist_actions", None)
-        own = list(extra()) if callable(extra) else []
+        act = app.activity
+        own = list(app.live.call("therapist_actions", act.therapist_actions) or []) if act is not None else []
         if own:
-            row4 = pygame.Rect(p.x + pad, p.y + theme.px(452), inner, theme.px(92))
+            row4 = pygame.Rect(p.x + pad, p.y + theme.px(352), inner, theme.px(92))
             cols = max(len(own), 3)
-            for r, (aid, label, fn) in zip(grid_rects(row4, 1, cols, pad), own):
-                self.buttons.append(Button(f"act:{aid}", label, r, on_press=lambda f=fn: (f(), self.layout()),
+            if cols > 5:  # two rows for an activity with many actions
+                cols = (len(own) + 1) // 2
+                row4 = pygame.Rect(row4.x, row4.y, row4.width, theme.px(92) * 2 + pad)
+                cells = grid_rects(row4, 2, cols, pad)
+            else:
+                cells = grid_rects(row4, 1, cols, pad)
+            for r, (aid, label, fn) in zip(cells, own):
+                self.buttons.append(Button(f"act:{aid}", label, r,
+                                           on_press=lambda f=fn: (app.live.call("therapist_action", f), self.layout()),
                                            colour=th.PALETTE[0], font_size=28))
-        self.notice_y = p.y + theme.px(572)
+        self.notice_y = p.bottom - pad - theme.px(96) - theme.px(40)
         row5 = pygame.Rect(p.x + pad, p.bottom - pad - theme.px(96), inner, theme.px(96))
         nav = [("home", self.t("Pause: home"), app.go_home, th.PANEL_HI),
                ("close", self.t("Back to client"), app.close_overlay, th.GOOD)]
-        if app.therapist.schedule is not None:  # a session plan is running
+        if app.live.schedule is not None:  # a session plan is running
             nxt = app.therapist.next_label()
             nav[1:1] = [("plan_next", self.t("Next") + f": {self.t(nxt)}" if nxt else self.t("Finish plan"),
                          app.therapist.next_step, th.PANEL_HI),
@@ -272,7 +272,8 @@ class Overlay(Screen):
         pygame.draw.rect(surface, th.PANEL, self.panel, border_radius=theme.px(24))
         p = self.panel
         title = app.activity_title()
-        status = app.activity.status_text() if app.activity else ""
+        act = app.activity
+        status = (app.live.call("status_text", act.status_text) or "") if act is not None else ""
         draw_text(surface, theme, f"{self.t('Therapist')} · {title}", (p.x + theme.px(24), p.y + theme.px(36)),
                   38, bold=True, anchor="midleft", max_width=p.width // 2)
         if status:
@@ -282,11 +283,11 @@ class Overlay(Screen):
         draw_text(surface, theme, last, (p.x + theme.px(24), p.y + theme.px(76)), 26,
                   colour=th.MUTED, anchor="midleft", max_width=p.width - theme.px(48))
         draw_text(surface, theme, self.t("Prompt level for the next score"),
-                  (p.x + theme.px(24), p.y + theme.px(220)), 24, colour=th.MUTED, anchor="midleft")
+                  (p.x + theme.px(24), p.y + theme.px(118)), 24, colour=th.MUTED, anchor="midleft")
         super().draw(surface)
         note_y = self.notice_y
         if app.note_editing:
-            text = self.t("Note") + ": " + app.note_text + "▌"
+            text = self.t("Note") + ": " + app.note_text + "_"
             draw_text(surface, theme, text, (p.x + theme.px(24), note_y), 28, anchor="midleft",
                       max_width=p.width - theme.px(48), colour=th.ACCENT)
         elif app.notices:

@@ -469,7 +469,8 @@ class PlansScreen(FormScreen):
         super().enter()
 
     def pick(self, plan: Plan) -> None:
-        self.draft = Plan(plan.id, plan.name, [PlanStep(s.activity, s.title, dict(s.settings)) for s in plan.steps],
+        self.draft = Plan(plan.id, plan.name, [PlanStep(s.activity, s.title, dict(s.settings), s.goals, s.target_trials)
+                                               for s in plan.steps],
                           plan.client_id, plan.source)
         self.adding = False
 
@@ -649,9 +650,16 @@ class ScheduleScreen(FormScreen):
 # ---- the summary after a session ----------------------------------------------------------
 
 class SummaryScreen(FormScreen):
-    """Per goal counts and %, notable events and notes, as SOAP-ready text; saved with the session."""
+    """The session note: per-goal figures from the trials, then S, O, A and P, each editable.
 
-    title = "Session summary"
+    The app drafts every field (S from the notes, O from the trials in therapist words, A from
+    the levels where there are enough trials, P from the goals worked on); the therapist edits,
+    and the edits are kept with the session (``sessions.soap``). The page scrolls (drag, the
+    mouse wheel, or the Up/Down buttons), so A and P are always reachable.
+    """
+
+    title = "Session note"
+    FIELDS = (("S", "Subjective"), ("O", "Objective"), ("A", "Assessment"), ("P", "Plan"))
 
     def __init__(self, app: "App") -> None:
         super().__init__(app)
@@ -659,48 +667,203 @@ class SummaryScreen(FormScreen):
         self.summary: SessionSummary | None = None
         self.text = ""
         self.notes = ""
+        self.soap: dict[str, str] = {}
+        self.draft: dict[str, str] = {}
+        self.scroll = 0
+        self.content_h = 0
+        self.view = pygame.Rect(0, 0, 0, 0)
+        self._drag: tuple[float, int] | None = None
 
     def open(self, session_id: str) -> None:
-        self.session = next((s for s in self.app.store.sessions() if s["id"] == session_id), None)
+        self.session = self.app.store.session(session_id)
         self.notes = self.session["notes"] if self.session else ""
+        self.soap = dict(self.session.get("soap") or {}) if self.session else {}
+        self.scroll = 0
         self.recompute()
         self.app.show("summary")
 
+    def goal_title(self) -> Callable[[str], str]:
+        assert self.session is not None
+        return self.app.therapist.goal_title(self.session["client_id"])
+
     def recompute(self) -> None:
+        """Figures and the app's draft from the log; the therapist's own edits stay."""
         if self.session is None:
             return
+        from prelude_play.store.summary import activity_info_from, soap_draft
+
         store = self.app.store
-        self.session = next(s for s in store.sessions() if s["id"] == self.session["id"])
+        self.session = store.session(self.session["id"]) or self.session
         self.session["notes"] = self.notes
-        c = store.client(self.session["client_id"]) or {"code": "?"}
+        c = store.client(self.session["client_id"]) or {"code": "?", "profile": {}}
+        own = [f"client:{g['id']}" for g in c.get("profile", {}).get("goals", []) if isinstance(g, dict)]
+        info = activity_info_from(self.app.registry)
         self.summary = summarize_session(self.session, store.events(session_id=self.session["id"]), c["code"],
-                                         independent_level=self.app.cfg.scoring.prompt_levels[0])
-        self.text = summary_text(self.summary, self.app.therapist.goal_title(self.session["client_id"]), self.t,
-                                 lambda a: self.t(self.app.registry.entries[a].title)
-                                 if a in self.app.registry.entries else a)
+                                         independent_level=self.app.cfg.scoring.prompt_levels[0],
+                                         client_goals=own, min_trials=self.app.cfg.scoring.min_trials_for_level,
+                                         t=self.t, title=lambda a: info(a).title)
+        self.draft = soap_draft(self.summary, self.goal_title(), self.t, info)
+        if self.notes.strip() and not self.soap.get("S"):
+            self.draft["S"] = self.draft["S"] or self.notes
+        self.text = summary_text(self.summary, self.goal_title(), self.t, info=info, soap=self.soap)
         store.set_session_notes(self.session["id"], self.notes)
+        store.set_session_soap(self.session["id"], self.soap)
         store.set_session_summary(self.session["id"], self.text)
+
+    def value(self, key: str) -> str:
+        return self.soap.get(key) or self.draft.get(key, "")
+
+    # ---- layout: a scrolling page of figures and four fields --------------------------------
+
+    def _lines(self, text: str, width: int, size: int) -> list[str]:
+        font = self.app.theme.font(size)
+        out: list[str] = []
+        for para in (text or "").split("\n"):
+            words, line = para.split(" "), ""
+            for w in words:
+                trial = (line + " " + w).strip()
+                if font.size(trial)[0] <= width or not line:
+                    line = trial
+                else:
+                    out.append(line)
+                    line = w
+            out.append(line)
+        return out
 
     def layout(self) -> None:
         theme = self.app.theme
         w, h = theme.size
         pad = theme.px(20)
         self.buttons, self.fields = [], []
-        self.fields.append(TextField("field:notes", self.t("Therapist's notes (tap to type)"), self.notes,
-                                     pygame.Rect(pad, h - 2 * pad - theme.px(88) - theme.px(84), w - 2 * pad,
-                                                 theme.px(84))))
-        bottom = pygame.Rect(pad, h - pad - theme.px(88), (w - 4 * pad) // 3, theme.px(88))
-        nav = [("summary:copy", self.t("Copy text"), self.copy, th.PANEL_HI),
+        bottom = pygame.Rect(pad, h - pad - theme.px(88), (w - 7 * pad) // 6, theme.px(88))
+        self.view = pygame.Rect(pad, theme.px(84), w - 2 * pad - theme.px(110), bottom.y - pad - theme.px(84))
+        up = pygame.Rect(self.view.right + pad, self.view.y, theme.px(90), theme.px(100))
+        self.buttons.append(Button("summary:up", self.t("Up"), up, font_size=26, on_press=lambda: self.scroll_by(-1)))
+        self.buttons.append(Button("summary:down", self.t("Down"), up.move(0, self.view.height - up.height),
+                                   font_size=26, on_press=lambda: self.scroll_by(1)))
+        y = self._figures_height()
+        width = self.view.width - theme.px(40)
+        for key, label in self.FIELDS:
+            lines = self._lines(self.value(key), width - theme.px(28), 24)
+            fh = theme.px(44) + max(1, len(lines)) * theme.px(30) + theme.px(12)
+            r = pygame.Rect(self.view.x + theme.px(10), self.view.y + y - self.scroll, width, fh)
+            self.fields.append(TextField(f"field:{key}", f"{key} · {self.t(label)}", self.value(key), r))
+            y += fh + theme.px(12)
+        notes_y = y
+        r = pygame.Rect(self.view.x + theme.px(10), self.view.y + notes_y - self.scroll, width, theme.px(84))
+        self.fields.append(TextField("field:notes", self.t("Therapist's notes (tap to type)"), self.notes, r))
+        self.content_h = notes_y + theme.px(100)
+        nav = [("summary:redraft", self.t("Redraft"), self.redraft, th.PANEL_HI),
+               ("summary:copy", self.t("Copy text"), self.copy, th.PANEL_HI),
+               ("summary:note", self.t("Note as PDF"), self.note_pdf, th.PANEL_HI),
                ("summary:export", self.t("Export…"), lambda: self.app.therapist.open_export(self.session),
                 th.PANEL_HI),
                ("summary:done", self.t("Done"), self.done, th.GOOD)]
         for i, (bid, label, fn, col) in enumerate(nav):
             self.buttons.append(Button(bid, label, bottom.move(i * (bottom.width + pad), 0), on_press=fn, colour=col,
-                                       text_colour=th.BG if col == th.GOOD else th.TEXT, font_size=30))
+                                       text_colour=th.BG if col == th.GOOD else th.TEXT, font_size=26))
+
+    def _figures_height(self) -> int:
+        theme = self.app.theme
+        n = len(self.summary.goals) if self.summary else 0
+        return theme.px(60) + n * theme.px(36) + theme.px(30)
+
+    def scroll_by(self, pages: float) -> None:
+        most = max(0, self.content_h - self.view.height)
+        self.scroll = int(max(0, min(most, self.scroll + pages * self.view.height * 0.8)))
+        self.layout()
+
+    def pointer(self, kind: str, pos: tuple[float, float]) -> None:
+        """Drag the page with a finger (a short touch is a tap)."""
+        if kind == "down" and self.view.collidepoint(pos):
+            self._drag = (pos[1], self.scroll)
+        elif kind == "move" and self._drag is not None:
+            y0, s0 = self._drag
+            if abs(pos[1] - y0) > self.app.theme.px(12):
+                most = max(0, self.content_h - self.view.height)
+                self.scroll = int(max(0, min(most, s0 - (pos[1] - y0))))
+                self.layout()
+        elif kind == "up":
+            self._drag = None
+
+    def wheel(self, dy: int) -> None:
+        self.scroll_by(-dy * 0.25)
+
+    def tap(self, pos: tuple[float, float]) -> bool:
+        for f in self.fields:  # a field scrolled out of the page cannot be tapped
+            if f.rect.collidepoint(pos) and not self.view.collidepoint(pos):
+                return False
+        return super().tap(pos)
+
+    def focus_field(self, fid: str) -> None:
+        super().focus_field(fid)
+        if self.focus is not None and fid != "field:notes":
+            key = fid.split(":", 1)[1]
+            self.focus.value = self.value(key)
+
+    def type_text(self, text: str) -> None:
+        super().type_text(text)
+        self.layout_keep_focus()
+
+    def key(self, name: str) -> bool:
+        if self.focus is not None and name in ("return", "enter") and self.focus.id != "field:notes":
+            self.focus.value += "\n"  # a new line inside S/O/A/P; tap elsewhere to finish
+            self.layout_keep_focus()
+            return True
+        handled = super().key(name)
+        if self.focus is not None:
+            self.layout_keep_focus()
+        return handled
+
+    def layout_keep_focus(self) -> None:
+        if self.focus is None:
+            return
+        fid, value = self.focus.id, self.focus.value
+        key = fid.split(":", 1)[1]
+        if key in "SOAP" and len(key) == 1:
+            self.soap[key] = value
+        self.layout()
+        self.focus = next((f for f in self.fields if f.id == fid), None)
+        if self.focus is not None:
+            self.focus.value = value
 
     def field_done(self, f: TextField) -> None:
-        self.notes = f.value
+        key = f.id.split(":", 1)[1]
+        if key == "notes":
+            self.notes = f.value
+        elif key in ("S", "O", "A", "P"):
+            if f.value.strip() and f.value != self.draft.get(key):
+                self.soap[key] = f.value
+            else:
+                self.soap.pop(key, None)
         self.recompute()
+        self.layout()
+
+    def redraft(self) -> None:
+        """Throw away the edits of O, A and P and take the app's draft from the trials again."""
+        self.unfocus()
+        for k in "OAP":
+            self.soap.pop(k, None)
+        self.recompute()
+        self.layout()
+        self.say(self.t("Drafted again from the trials"), th.GOOD)
+
+    def note_pdf(self) -> None:
+        """The one-page note as PDF in this device's exports folder (pseudonymous)."""
+        self.unfocus()
+        if self.session is None or self.app.data_dir is None:
+            return
+        from prelude_play.store.note import write_note
+
+        folder = Path(self.app.data_dir) / "exports"
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            out = write_note(self.app.store, self.session["id"], folder / f"note-{self.session['id'][:8]}.pdf",
+                             fmt="pdf", registry=self.app.registry)
+        except (PreludeError, OSError) as exc:
+            self.say(self.t("Could not write the note") + f": {exc}", th.NOT_YET)
+            return
+        self.say(self.t("Note written") + f": {out}", th.GOOD)
 
     def copy(self) -> None:
         self.unfocus()
@@ -717,22 +880,69 @@ class SummaryScreen(FormScreen):
         self.done()
 
     def draw(self, surface: pygame.Surface) -> None:
-        super().draw(surface)
         theme = self.app.theme
-        pad = theme.px(20)
-        notes_top = self.fields[0].rect.top if self.fields else theme.size[1]
-        box = pygame.Rect(pad, theme.px(84), theme.size[0] - 2 * pad, notes_top - theme.px(84) - pad)
-        pygame.draw.rect(surface, th.PANEL, box, border_radius=theme.px(14))
-        y = box.y + theme.px(22)
-        line_h = theme.px(30)
-        for line in self.text.splitlines():
-            if y > box.bottom - theme.px(16):
-                draw_text(surface, theme, "…", (box.x + theme.px(16), y), 24, colour=th.MUTED, anchor="midleft")
-                break
-            colour = th.ACCENT if line[:2] in ("S:", "O:", "A:", "P:") else th.TEXT
-            draw_text(surface, theme, line, (box.x + theme.px(16), y), 24, colour=colour, anchor="midleft",
-                      max_width=box.width - theme.px(32))
-            y += line_h
+        surface.fill(th.BG)
+        draw_text(surface, theme, self.t(self.title), (theme.px(32), theme.px(44)), 44, bold=True,
+                  colour=th.ACCENT, anchor="midleft")
+        sm = self.summary
+        if sm is not None:
+            when = sm.session["started"][:16].replace("T", " ")
+            dur = f" · {sm.duration_min:.0f} min" if sm.duration_min is not None else ""
+            draw_text(surface, theme, f"{sm.client_label} · {when}{dur}", (theme.px(360), theme.px(44)), 26,
+                      colour=th.MUTED, anchor="midleft", max_width=theme.size[0] // 2)
+        view = self.view
+        pygame.draw.rect(surface, th.PANEL, view, border_radius=theme.px(14))
+        clip = surface.get_clip()
+        surface.set_clip(view)
+        y = view.y + theme.px(24) - self.scroll
+        x = view.x + theme.px(16)
+        if sm is not None:
+            cols = [(self.t("Goal"), 0), (self.t("Trials"), 0.52), (self.t("Successful"), 0.62),
+                    (self.t("Independent"), 0.74), (self.t("Not scored"), 0.86)]
+            wv = view.width - theme.px(32)
+            for label, fx in cols:
+                draw_text(surface, theme, label, (x + int(fx * wv), y), 20, colour=th.MUTED, anchor="midleft")
+            y += theme.px(34)
+            title = self.goal_title()
+            from prelude_play.store.summary import goal_order
+
+            for tag in sorted(sm.goals, key=goal_order):
+                g = sm.goals[tag]
+                level = g.level(sm.min_trials)
+                values = [title(tag) + (f" · {self.t(level)}" if level else ""), str(g.trials), str(g.successes),
+                          str(g.independent), str(g.not_scored)]
+                for (label, fx), v in zip(cols, values):
+                    draw_text(surface, theme, v, (x + int(fx * wv), y), 22,
+                              colour=th.TEXT if g.trials or g.not_scored else th.MUTED, anchor="midleft",
+                              max_width=int(0.5 * wv) if fx == 0 else None)
+                y += theme.px(36)
+        for f in self.fields:
+            focused = f is self.focus
+            pygame.draw.rect(surface, th.PANEL_HI if focused else th.BG, f.rect, border_radius=theme.px(12))
+            if focused:
+                pygame.draw.rect(surface, th.ACCENT, f.rect, width=theme.px(3), border_radius=theme.px(12))
+            key = f.id.split(":", 1)[1]
+            edited = key in self.soap
+            label = f.label + (" · " + self.t("edited") if edited else "")
+            draw_text(surface, theme, label, (f.rect.x + theme.px(14), f.rect.y + theme.px(22)), 22,
+                      colour=th.ACCENT, anchor="midleft")
+            value = f.value if focused or key == "notes" else self.value(key)
+            ly = f.rect.y + theme.px(58)
+            for line in self._lines(value + ("_" if focused else ""), f.rect.width - theme.px(28), 24):
+                draw_text(surface, theme, line, (f.rect.x + theme.px(14), ly), 24, anchor="midleft")
+                ly += theme.px(30)
+        surface.set_clip(clip)
+        most = max(0, self.content_h - view.height)
+        if most:
+            bar_h = max(theme.px(40), int(view.height * view.height / self.content_h))
+            by = view.y + int((view.height - bar_h) * self.scroll / most)
+            pygame.draw.rect(surface, th.MUTED, pygame.Rect(view.right - theme.px(8), by, theme.px(6), bar_h),
+                             border_radius=theme.px(3))
+        for b in self.buttons:
+            b.draw(surface, theme)
+        if self.message:
+            draw_text(surface, theme, self.message, (theme.size[0] - theme.px(32), theme.px(44)), 22,
+                      colour=self.message_colour, anchor="midright", max_width=theme.size[0] // 3)
 
 
 def copy_to_clipboard(text: str) -> bool:
@@ -954,7 +1164,6 @@ class Therapist:
             app.notices.append(str(p))
         app.notices.extend(getattr(app.store, "notices", []))  # e.g. "store upgraded, backup kept at ..."
         self.areas = _area_titles()
-        self.schedule: LiveSchedule | None = None
         self.clients = ClientsScreen(app)
         self.editor = ClientEditScreen(app)
         self.plan_screen = PlansScreen(app)
@@ -969,45 +1178,23 @@ class Therapist:
         own = {f"client:{g['id']}": g["text"] for g in self.app.store.client_profile(client_id).get("goals", [])}
         return lambda tag: own.get(tag) or self.app.t(self.areas.get(tag, tag))
 
-    # ---- plans ------------------------------------------------------------------------------
+    # ---- plans (the session runs them; these keep the screens in step) ----------------------
+
+    @property
+    def schedule(self) -> LiveSchedule | None:
+        return self.app.live.schedule
 
     def start_plan(self, plan: Plan) -> None:
-        app = self.app
-        if app.client_id is None:
-            return
-        self.schedule = LiveSchedule(plan, lambda a: a in app.registry.entries,
-                                     lambda kind, data: app.log(LogEvent(kind, actor="therapist", data=data)),
-                                     app.notify)
-        if app.session is None:
-            app.session = app.store.start_session(app.client_id, app.provenance(), plan=plan.name)
-        else:
-            app.store.set_session_plan(app.session.id, plan.name)
-        app.log(LogEvent("plan_start", actor="therapist", data={"plan": plan.name, "id": plan.id,
-                                                                "steps": plan.as_steps()}))
-        self.next_step()
+        self.app.live.start_plan(plan)
 
     def next_step(self) -> None:
-        sch = self.schedule
-        if sch is None:
-            return
-        step = sch.advance()
-        if step is None:
-            self.app.log(LogEvent("plan_end", actor="therapist", data={"steps": sch.record()}))
-            self.app.notify(self.app.t("The plan is finished"))
-            self.app.go_home()
-            return
-        self.run_step(step)
+        self.app.live.next_step()
 
     def run_step(self, step: PlanStep) -> None:
-        assert self.schedule is not None
-        self.app.start_activity(step.activity, settings=self.schedule.settings_for(step))
+        self.app.live.run_step(step)
 
     def refresh_schedule(self) -> None:
-        """Keep the visual schedule the activity shows in step with live edits."""
-        act, sch = self.app.activity, self.schedule
-        if act is not None and sch is not None and sch.current is not None:
-            act.config["schedule"] = sch.titles()
-            act.config["schedule_step"] = sch.visible_index()
+        self.app.live.refresh_schedule()
 
     def next_label(self) -> str | None:
         return self.schedule.next_label() if self.schedule else None
@@ -1019,9 +1206,7 @@ class Therapist:
             self.app.show("home")
 
     def end_plan(self) -> None:
-        if self.schedule is not None:
-            self.app.log(LogEvent("plan_end", actor="therapist", data={"steps": self.schedule.record()}))
-        self.schedule = None
+        self.app.live.end_plan()
 
     # ---- export -----------------------------------------------------------------------------
 

@@ -150,5 +150,13 @@ class ClientBook:
         self.save(client_id, profile=c["profile"])
         return gid
 
+    def remember_targets(self, client_id: str, activity: str, goals: list[str]) -> None:
+        """The goals the therapist chose for this activity with this client: the next time the
+        activity starts without a plan step naming its goals, it works on these."""
+        c = self.get(client_id)
+        acts = c["profile"].setdefault("activities", {})
+        acts.setdefault(activity, {})["goals"] = list(goals)
+        self.save(client_id, profile=c["profile"])
+
     def archive(self, client_id: str, archived: bool = True) -> None:
         self.store.set_archived(client_id, archived)

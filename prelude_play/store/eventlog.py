@@ -8,6 +8,10 @@ shows a notice; it is never dropped.
 
 Corrections never overwrite: the events table refuses UPDATE and DELETE; an undo/edit is a new
 event whose ``corrects`` names the original.
+
+Ids are global (format 3): every event has a UUIDv7 ``id`` made before it is written, so stores
+from several tablets merge without collisions; ``seq`` is only this store's own order. Events
+that belong to a trial carry its ``trial_id`` (see ``prelude_play.session.trials``).
 """
 
 from __future__ import annotations
@@ -27,10 +31,34 @@ from typing import Any, Iterator
 from prelude_play.clock import Clock, ms_since
 from prelude_play.errors import StoreError
 from prelude_play.events import LogEvent
+from prelude_play.ids import uuid7
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APP_ID = 0x50504C59  # "PPLY": tells our store from any other SQLite file
 
+EVENTS_TABLE = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    client_id TEXT NOT NULL,
+    activity TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    source TEXT NOT NULL,
+    device TEXT NOT NULL,
+    t_ms REAL NOT NULL,
+    wall TEXT NOT NULL,
+    goals TEXT NOT NULL,
+    prompt TEXT,
+    outcome TEXT,
+    data TEXT NOT NULL,
+    corrects TEXT,
+    trial_id TEXT
+);
+"""
+
+# The current format, as a new store gets it. Older stores reach it through MIGRATIONS.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS clients (
     id TEXT PRIMARY KEY,
@@ -47,32 +75,34 @@ CREATE TABLE IF NOT EXISTS sessions (
     ended TEXT,
     plan TEXT,
     provenance TEXT NOT NULL DEFAULT '{}',
-    notes TEXT NOT NULL DEFAULT ''
+    notes TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '',
+    soap TEXT NOT NULL DEFAULT '{}',
+    duration_ms REAL
 );
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    session_id TEXT NOT NULL REFERENCES sessions(id),
-    client_id TEXT NOT NULL,
-    activity TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    source TEXT NOT NULL,
-    device TEXT NOT NULL,
-    t_ms REAL NOT NULL,
-    wall TEXT NOT NULL,
-    goals TEXT NOT NULL,
-    prompt TEXT,
-    outcome TEXT,
-    data TEXT NOT NULL,
-    corrects INTEGER REFERENCES events(id)
+CREATE TABLE IF NOT EXISTS plans (
+    id TEXT PRIMARY KEY,
+    client_id TEXT,
+    name TEXT NOT NULL,
+    steps TEXT NOT NULL,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    archived INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+""" + EVENTS_TABLE
+
+# Indexes and triggers, made (idempotently) after any migration.
+FINISH = """
 CREATE INDEX IF NOT EXISTS events_session ON events(session_id);
 CREATE INDEX IF NOT EXISTS events_client ON events(client_id);
+CREATE INDEX IF NOT EXISTS events_trial ON events(trial_id);
 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only: log a correction instead'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'events are append-only: log a correction instead'); END;
 """
+
 
 def _migrate_1_to_2(db: sqlite3.Connection) -> None:
     """Format 2: reusable session plans, and the end-of-session summary saved with the session."""
@@ -83,11 +113,44 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
         " archived INTEGER NOT NULL DEFAULT 0)")
 
 
-# from-version -> step to the next version. Each step runs in one transaction, after a backup.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2}
+def _migrate_2_to_3(db: sqlite3.Connection) -> None:
+    """Format 3: global event ids (UUIDv7, made from each event's own wall time) and trial ids;
+    a session keeps its signed note (S, O, A, P) and its length measured on the monotonic clock.
 
-EVENT_COLUMNS = ("id", "session_id", "client_id", "activity", "kind", "actor", "source", "device",
-                 "t_ms", "wall", "goals", "prompt", "outcome", "data", "corrects")
+    The old integer id becomes ``seq`` (this store's order, unchanged); a correction's
+    ``corrects`` becomes the global id of the event it names. Events logged before trials
+    existed have no ``trial_id``; ``session.figures`` reads them by the old rules, marked as such.
+    """
+    db.execute("DROP TRIGGER IF EXISTS events_no_update")
+    db.execute("DROP TRIGGER IF EXISTS events_no_delete")
+    db.execute("DROP INDEX IF EXISTS events_session")
+    db.execute("DROP INDEX IF EXISTS events_client")
+    db.execute("ALTER TABLE sessions ADD COLUMN soap TEXT NOT NULL DEFAULT '{}'")
+    db.execute("ALTER TABLE sessions ADD COLUMN duration_ms REAL")
+    db.execute("ALTER TABLE events RENAME TO events_format2")
+    db.execute(EVENTS_TABLE)  # one statement: execute, not executescript (which would commit)
+    db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    ids: dict[int, str] = {}
+    for seq, wall in db.execute("SELECT id, wall FROM events_format2 ORDER BY id"):
+        try:
+            ms = int(datetime.fromisoformat(wall).timestamp() * 1000)
+        except (TypeError, ValueError):
+            ms = None
+        ids[seq] = uuid7(ms)
+    rows = db.execute("SELECT id, session_id, client_id, activity, kind, actor, source, device, t_ms, wall,"
+                      " goals, prompt, outcome, data, corrects FROM events_format2 ORDER BY id")
+    db.executemany(
+        "INSERT INTO events(seq, id, session_id, client_id, activity, kind, actor, source, device, t_ms, wall,"
+        " goals, prompt, outcome, data, corrects, trial_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
+        ((r[0], ids[r[0]], *r[1:14], ids.get(r[14]) if r[14] is not None else None) for r in rows))
+    db.execute("DROP TABLE events_format2")
+
+
+# from-version -> step to the next version. Each step runs in one transaction, after a backup.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
+
+EVENT_COLUMNS = ("seq", "id", "session_id", "client_id", "activity", "kind", "actor", "source", "device",
+                 "t_ms", "wall", "goals", "prompt", "outcome", "data", "corrects", "trial_id")
 
 
 def wall_now() -> str:
@@ -107,7 +170,8 @@ class Session:
 
 @dataclass
 class StoredEvent:
-    id: int
+    seq: int
+    id: str
     session_id: str
     client_id: str
     activity: str
@@ -121,7 +185,8 @@ class StoredEvent:
     prompt: str | None
     outcome: str | None
     data: dict[str, Any]
-    corrects: int | None
+    corrects: str | None
+    trial_id: str | None = None
 
     @classmethod
     def from_row(cls, row: tuple) -> "StoredEvent":
@@ -183,11 +248,13 @@ class EventLog:
         """Create a new store, or bring an older one up to this format (backup kept first)."""
         has_tables = self.db.execute(
             "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='events'").fetchone()[0]
-        if not has_tables:  # a new store: the base schema, then every step
+        if not has_tables:  # a new store: the current schema at once
             self.db.executescript(SCHEMA)
-            version = 1
+            version = SCHEMA_VERSION
         elif version == 0:  # written before formats were numbered: the base schema
             version = 1
+        if version == SCHEMA_VERSION and has_tables and not self._has_column("events", "trial_id"):
+            version = 2  # marked current but laid out as format 2 (a hand-edited user_version)
         if version < SCHEMA_VERSION:
             backup = self._backup(f"format{version}") if has_tables else None
             self.db.execute("BEGIN IMMEDIATE")
@@ -203,9 +270,17 @@ class EventLog:
             if backup is not None:
                 self.notices.append(
                     f"The event store was upgraded to format {SCHEMA_VERSION}; the old one is kept at {backup}.")
-        self.db.executescript(SCHEMA)  # indexes and triggers, idempotent
+        self.db.executescript(FINISH)  # indexes and triggers, idempotent
         self.db.execute(f"PRAGMA application_id={APP_ID}")
         self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        row = self.db.execute("SELECT value FROM meta WHERE key='device_id'").fetchone()
+        if row is None:  # this store's own id: a tablet's origin when stores are merged
+            self.db.execute("INSERT INTO meta(key, value) VALUES ('device_id', ?)", (uuid7(),))
+            row = self.db.execute("SELECT value FROM meta WHERE key='device_id'").fetchone()
+        self.device_id: str = row[0]
+
+    def _has_column(self, table: str, column: str) -> bool:
+        return any(r[1] == column for r in self.db.execute(f"PRAGMA table_info({table})"))
 
     def _backup(self, label: str) -> Path | None:
         """A consistent copy of the whole store beside it (SQLite's online backup, WAL included)."""
@@ -275,7 +350,7 @@ class EventLog:
 
     def start_session(self, client_id: str, provenance: dict[str, Any], plan: str | None = None) -> Session:
         self.ensure_client(client_id)
-        s = Session(uuid.uuid4().hex, client_id, self.clock.now_ns(), wall_now(), provenance=provenance)
+        s = Session(uuid7(), client_id, self.clock.now_ns(), wall_now(), provenance=provenance)
         self.db.execute(
             "INSERT INTO sessions(id, client_id, started, plan, provenance) VALUES (?,?,?,?,?)",
             (s.id, client_id, s.started, plan, json.dumps(provenance, default=str)))
@@ -286,20 +361,40 @@ class EventLog:
         self.db.execute("UPDATE sessions SET provenance=? WHERE id=?",
                         (json.dumps(session.provenance, default=str), session.id))
 
-    def end_session(self, session: Session, notes: str = "") -> None:
+    def end_session(self, session: Session, notes: str | None = None) -> None:
+        """Close the session: its length comes from the monotonic clock (a wall-clock jump during
+        the session cannot make it negative); the wall time is only a label."""
         self.flush()
-        self.db.execute("UPDATE sessions SET ended=?, notes=? WHERE id=?",
-                        (wall_now(), notes, session.id))
+        duration = (self.clock.now_ns() - session.t0_ns) / 1e6
+        if notes is None:
+            self.db.execute("UPDATE sessions SET ended=?, duration_ms=? WHERE id=?",
+                            (wall_now(), duration, session.id))
+        else:
+            self.db.execute("UPDATE sessions SET ended=?, notes=?, duration_ms=? WHERE id=?",
+                            (wall_now(), notes, duration, session.id))
 
     def sessions(self, client_id: str | None = None) -> list[dict[str, Any]]:
-        q = "SELECT id, client_id, started, ended, plan, provenance, notes, summary FROM sessions"
+        q = ("SELECT id, client_id, started, ended, plan, provenance, notes, summary, soap, duration_ms"
+             " FROM sessions")
         args: tuple = ()
         if client_id:
             q += " WHERE client_id=?"
             args = (client_id,)
         rows = self.db.execute(q + " ORDER BY started", args).fetchall()
         return [{"id": r[0], "client_id": r[1], "started": r[2], "ended": r[3], "plan": r[4],
-                 "provenance": json.loads(r[5]), "notes": r[6], "summary": r[7]} for r in rows]
+                 "provenance": json.loads(r[5]), "notes": r[6], "summary": r[7], "soap": json.loads(r[8] or "{}"),
+                 "duration_ms": r[9]} for r in rows]
+
+    def session(self, session_id: str) -> dict[str, Any] | None:
+        """One session by id (or by the first characters of its id, when they name only one)."""
+        rows = [s for s in self.sessions() if s["id"] == session_id]
+        if not rows and session_id:
+            rows = [s for s in self.sessions() if s["id"].startswith(session_id)]
+        return rows[0] if len(rows) == 1 else None
+
+    def set_session_soap(self, session_id: str, soap: dict[str, Any]) -> None:
+        """The session note's S, O, A and P as the therapist edited them (kept with the session)."""
+        self.db.execute("UPDATE sessions SET soap=? WHERE id=?", (json.dumps(soap, ensure_ascii=False), session_id))
 
     def set_session_notes(self, session_id: str, notes: str) -> None:
         """The therapist's free notes for the session (shown in its summary and reports)."""
@@ -384,35 +479,45 @@ class EventLog:
 
     # ---- events ----------------------------------------------------------------------------
 
-    def log(self, session: Session, ev: LogEvent) -> int | None:
-        """Append one event. Returns its id once it is safe; None if it is held pending (disk full)."""
+    def log(self, session: Session, ev: LogEvent) -> str:
+        """Append one event; returns its global id (made here, before the write).
+
+        The row is committed before this returns unless the disk refused it: then it is held in
+        ``pending`` (kept in memory, retried by ``flush``) and ``last_error`` says why.
+        """
         t_ns = ev.t_ns if ev.t_ns is not None else self.clock.now_ns()
-        row = (session.id, session.client_id, session.activity, ev.kind, ev.actor, ev.source,
+        eid = ev.id or uuid7()
+        row = (eid, session.id, session.client_id, session.activity, ev.kind, ev.actor, ev.source,
                ev.device, ms_since(session.t0_ns, t_ns), wall_now(), json.dumps(list(ev.goals)),
-               ev.prompt, ev.outcome, json.dumps(ev.data, default=str), ev.corrects)
+               ev.prompt, ev.outcome, json.dumps(ev.data, default=str), ev.corrects, ev.trial)
         if self.pending:
             self.flush()
         if self.pending:
             self.pending.append(row)
-            return None
+            return eid
         try:
-            return self._insert(row)
+            self._insert(row)
         except sqlite3.OperationalError as exc:  # disk full, I/O error, locked
             self.last_error = str(exc)
             self.pending.append(row)
-            return None
+        return eid
 
-    def _insert(self, row: tuple) -> int:
-        cur = self.db.execute(
-            "INSERT INTO events(session_id, client_id, activity, kind, actor, source, device, t_ms,"
-            " wall, goals, prompt, outcome, data, corrects) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
-        return int(cur.lastrowid)
+    def is_pending(self, event_id: str) -> bool:
+        return any(r[0] == event_id for r in self.pending)
+
+    def _insert(self, row: tuple) -> None:
+        self.db.execute(
+            "INSERT INTO events(id, session_id, client_id, activity, kind, actor, source, device, t_ms,"
+            " wall, goals, prompt, outcome, data, corrects, trial_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            row)
 
     def flush(self) -> int:
         """Retry events held in memory; returns how many are still pending."""
         while self.pending:
             try:
                 self._insert(self.pending[0])
+            except sqlite3.IntegrityError:  # already written (the first try failed after the row landed)
+                pass
             except sqlite3.OperationalError as exc:
                 self.last_error = str(exc)
                 break
@@ -430,13 +535,13 @@ class EventLog:
             cond.append("client_id=?"); args.append(client_id)
         if cond:
             q += " WHERE " + " AND ".join(cond)
-        for row in self.db.execute(q + " ORDER BY id", args):
+        for row in self.db.execute(q + " ORDER BY seq", args):
             yield StoredEvent.from_row(row)
 
     def events_in(self, session_ids: list[str]) -> Iterator[StoredEvent]:
         """Events of several sessions, in log order (export selections)."""
         q = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE session_id IN (SELECT value FROM json_each(?))"
-        for row in self.db.execute(q + " ORDER BY id", (json.dumps(list(session_ids)),)):
+        for row in self.db.execute(q + " ORDER BY seq", (json.dumps(list(session_ids)),)):
             yield StoredEvent.from_row(row)
 
     def close(self) -> None:

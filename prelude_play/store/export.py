@@ -19,8 +19,8 @@ from prelude_play import __version__
 from prelude_play.errors import ExportError
 from prelude_play.store.eventlog import EventLog, StoredEvent
 
-CSV_COLUMNS = ["id", "session_id", "client", "activity", "kind", "actor", "source", "device", "t_ms",
-               "wall", "goals", "prompt", "outcome", "corrects", "data", "app_version"]
+CSV_COLUMNS = ["seq", "id", "session_id", "client", "activity", "kind", "actor", "source", "device", "t_ms",
+               "wall", "goals", "prompt", "outcome", "corrects", "trial_id", "data", "app_version"]
 
 
 @dataclass(frozen=True)
@@ -88,15 +88,16 @@ def select_events(store: EventLog, sel: Selection, sessions: list[dict[str, Any]
     if not sel.goal:
         yield from events
         return
-    kept: set[int] = set()
+    kept: set[str] = set()
     for e in events:
         if sel.goal in e.goals or (e.kind == "correction" and e.corrects in kept):
             kept.add(e.id)
             yield e
 
 
-RAW_COLUMNS = ("id", "session_id", "client_id", "activity", "kind", "actor", "source", "device", "t_ms", "wall",
-               "prompt", "outcome", "corrects")
+RAW_COLUMNS = ("seq", "id", "session_id", "client_id", "activity", "kind", "actor", "source", "device", "t_ms",
+               "wall", "prompt", "outcome", "corrects", "trial_id")
+N_RAW = len(RAW_COLUMNS)
 
 
 def raw_event_rows(store: EventLog, sel: Selection, sessions: list[dict[str, Any]] | None = None,
@@ -123,7 +124,7 @@ def raw_event_rows(store: EventLog, sel: Selection, sessions: list[dict[str, Any
          "(SELECT group_concat(value, ';') FROM json_each(e.goals)) FROM events e")
     if cond:
         q += " WHERE " + " AND ".join(cond)
-    yield from store.db.execute(q + " ORDER BY e.id", args)
+    yield from store.db.execute(q + " ORDER BY e.seq", args)
 
 
 def event_rows(store: EventLog, events: Iterable[StoredEvent], *, names: bool = False) -> Iterable[dict[str, Any]]:
@@ -201,11 +202,12 @@ def export_jsonl(store: EventLog, out: Path, *, names: bool = False,
         version = {s["id"]: s["provenance"].get("app_version", "") for s in store.sessions()}
         dumps = json.dumps
         for r in raw_event_rows(store, sel):
-            fixed = dict(zip(RAW_COLUMNS, r[:13]))
+            fixed = dict(zip(RAW_COLUMNS, r[:N_RAW]))
             fixed["client"] = who.get(fixed.pop("client_id"), "?")
-            fixed["app_version"] = version.get(r[1], "")
+            fixed["app_version"] = version.get(fixed["session_id"], "")
             # The stored goals/data JSON is spliced in as it is (it is already valid JSON).
-            fh.write('{"type": "event", ' + dumps(fixed)[1:-1] + ', "goals": ' + r[13] + ', "data": ' + r[14] + "}\n")
+            fh.write('{"type": "event", ' + dumps(fixed)[1:-1] + ', "goals": ' + r[N_RAW] + ', "data": '
+                     + r[N_RAW + 1] + "}\n")
 
     return _atomic_write(out, write)
 
@@ -235,9 +237,9 @@ def export_csv(store: EventLog, out: Path, *, names: bool = False,
         w2 = csv.writer(fh)
         w2.writerow(CSV_COLUMNS)
         for r in raw_event_rows(store, sel):
-            # id, session, client, activity, kind, actor, source, device, t_ms, wall, goals, prompt,
-            # outcome, corrects, data, app_version — the order of CSV_COLUMNS.
-            w2.writerow((r[0], r[1], who.get(r[2], "?"), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[15] or "",
-                         r[10], r[11], r[12], r[14], version.get(r[1], "")))
+            # seq, id, session, client, activity, kind, actor, source, device, t_ms, wall, goals, prompt,
+            # outcome, corrects, trial_id, data, app_version — the order of CSV_COLUMNS.
+            w2.writerow((r[0], r[1], r[2], who.get(r[3], "?"), r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                         r[N_RAW + 2] or "", r[11], r[12], r[13], r[14], r[N_RAW + 1], version.get(r[2], "")))
 
     return _atomic_write(out, write)

@@ -23,15 +23,28 @@ PENDING, CURRENT, DONE, SKIPPED, MISSING = "pending", "current", "done", "skippe
 
 @dataclass
 class PlanStep:
+    """One step: an activity, its title and settings, and the client goals it works on.
+
+    ``goals`` None means the step names none (a shipped example plan cannot know a client's
+    goals): the therapist picks them on the rail, and the choice is remembered per activity.
+    """
+
     activity: str
     title: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
+    goals: list[str] | None = None
+    target_trials: int | None = None  # how many trials the therapist means to run in this step
 
     def label(self) -> str:
         return self.title or self.activity.replace("_", " ").capitalize()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"activity": self.activity, "title": self.title, "settings": self.settings}
+        d = {"activity": self.activity, "title": self.title, "settings": self.settings}
+        if self.goals is not None:
+            d["goals"] = list(self.goals)
+        if self.target_trials:
+            d["trials"] = self.target_trials
+        return d
 
 
 @dataclass
@@ -74,7 +87,17 @@ def parse_plan_file(path: Path) -> tuple[Plan | None, list[ConfigError]]:
         if not isinstance(settings, dict):
             problems.append(ConfigError("settings must be a table", path=path, key=f"steps[{i}].settings"))
             settings = {}
-        steps.append(PlanStep(st["activity"], str(st.get("title", "")), settings))
+        goals = st.get("goals")
+        if goals is not None and not (isinstance(goals, list) and all(isinstance(g, str) for g in goals)):
+            problems.append(ConfigError("goals must be a list of client goal ids", path=path,
+                                        key=f"steps[{i}].goals", hint='e.g. goals = ["g1a2b3c"]'))
+            goals = None
+        trials = st.get("trials")
+        if trials is not None and not (isinstance(trials, int) and not isinstance(trials, bool) and 1 <= trials <= 200):
+            problems.append(ConfigError(f"trials = {trials!r}", path=path, key=f"steps[{i}].trials",
+                                        hint="a whole number of trials, 1–200"))
+            trials = None
+        steps.append(PlanStep(st["activity"], str(st.get("title", "")), settings, goals, trials))
     plan_id = str(data.get("id") or f"shipped:{path.stem}")
     return Plan(plan_id, str(name), steps, None, str(path)), problems
 
@@ -106,7 +129,8 @@ class PlanBook:
             self.problems += e
 
     def for_client(self, client_id: str | None) -> list[Plan]:
-        stored = [Plan(r["id"], r["name"], [PlanStep(s["activity"], s.get("title", ""), s.get("settings", {}))
+        stored = [Plan(r["id"], r["name"], [PlanStep(s["activity"], s.get("title", ""), s.get("settings", {}),
+                                                     s.get("goals"), s.get("trials"))
                                             for s in r["steps"]], r["client_id"])
                   for r in self.store.stored_plans(client_id)]
         return stored + self.shipped

@@ -23,10 +23,12 @@ from prelude_play import __version__
 from prelude_play.store.clients import parse_target
 from prelude_play.store.eventlog import EventLog, StoredEvent
 from prelude_play.store.export import RAW_COLUMNS, Selection, _atomic_write, raw_event_rows, select_sessions
-from prelude_play.store.summary import GoalStats, SessionSummary, summarize_session
+from prelude_play.store.summary import SessionSummary, summarize_session
+from prelude_play.store.trials import GoalFigures, Trial, merge_figures
 
-REPORT_KINDS = ("e.outcome IS NOT NULL OR e.actor = 'system' OR e.kind IN ('correction', 'note', 'panic', "
-                "'filtered_touch', 'filtered_hit', 'plan_skip', 'plan_insert')")
+REPORT_KINDS = ("e.outcome IS NOT NULL OR e.trial_id IS NOT NULL OR e.actor = 'system' OR e.kind IN "
+                "('correction', 'note', 'panic', 'filtered_touch', 'filtered_hit', 'plan_skip', 'plan_insert', "
+                "'goals_targeted')")
 TRIAL_MARKS = {"success": "I", "partial": "½", "not_yet": "×", "no_response": "–"}
 
 CSS = """
@@ -76,7 +78,8 @@ def _pct(v: float | None) -> str:
     return "–" if v is None else f"{v:.0f}%"
 
 
-def _level_html(level: str) -> str:
+def _level_html(level: str | None) -> str:
+    level = level or "No data"
     return f'<span class="level {level.split()[0]}">{_e(level)}</span>'
 
 
@@ -144,7 +147,7 @@ class ProgressPlotter:
             self.fig.subplots_adjust(left=0.11, right=0.98, top=0.88, bottom=0.17)  # tight_layout is slow
         self._n: int | None = None
 
-    def svg(self, title: str, points: list[tuple[int, str, GoalStats | None]], phases: list[tuple[int, str]],
+    def svg(self, title: str, points: list[tuple[int, str, GoalFigures | None]], phases: list[tuple[int, str]],
             target: float | None) -> str:
         """% independent (and % successful) per session, phase changes dotted, target dashed."""
         import matplotlib
@@ -180,12 +183,12 @@ class ProgressPlotter:
         return svg[svg.index("<svg"):]
 
 
-def _trial_marks(events: list[StoredEvent], tag: str, independent: str) -> str:
+def _trial_marks(trials: list[Trial], tag: str, independent: str) -> str:
     marks = []
-    for e in events:
-        if e.outcome is None or tag not in e.goals:
+    for e in trials:
+        if tag not in e.goals:
             continue
-        m = TRIAL_MARKS.get(e.outcome, "?")
+        m = TRIAL_MARKS.get(e.outcome, "·")
         if e.outcome == "success" and (e.prompt or independent) != independent:
             m = (e.prompt or "p")[0].upper()
         marks.append(m)
@@ -193,7 +196,7 @@ def _trial_marks(events: list[StoredEvent], tag: str, independent: str) -> str:
     return " ".join(groups)
 
 
-def _phases(sessions: list[dict[str, Any]], per_session: dict[str, dict[str, GoalStats]], tag: str) -> list[tuple[int, str]]:
+def _phases(sessions: list[dict[str, Any]], per_session: dict[str, dict[str, GoalFigures]], tag: str) -> list[tuple[int, str]]:
     """Session numbers where a new phase began for ``tag``: the session plan changed, or the set
     of activities working on the goal changed (including the first activity after a gap)."""
     out: list[tuple[int, str]] = []
@@ -216,7 +219,7 @@ def _phases(sessions: list[dict[str, Any]], per_session: dict[str, dict[str, Goa
     return out
 
 
-def _target_met(points: list[GoalStats | None], target_text: str) -> str:
+def _target_met(points: list[GoalFigures | None], target_text: str) -> str:
     tgt = parse_target(target_text)
     if tgt is None:
         return ""
@@ -235,10 +238,9 @@ def build_html(store: EventLog, *, names: bool = False, selection: Selection | N
     # Only what a report reads (trials, corrections, notes, system and plan events): plain hits,
     # usually half the log, are counted in SQL instead of being decoded.
     for r in raw_event_rows(store, sel, sessions, where=REPORT_KINDS):
-        d = dict(zip(RAW_COLUMNS, r[:13]))
-        # Trials need only their goals; data is decoded for the kinds whose text the report shows.
-        data = json.loads(r[14]) if d["outcome"] is None or d["kind"] == "correction" else {}
-        by_session[d["session_id"]].append(StoredEvent(**d, goals=tuple(json.loads(r[13])), data=data))
+        n = len(RAW_COLUMNS)
+        d = dict(zip(RAW_COLUMNS, r[:n]))
+        by_session[d["session_id"]].append(StoredEvent(**d, goals=tuple(json.loads(r[n])), data=json.loads(r[n + 1])))
     counts = dict(store.db.execute("SELECT session_id, count(*) FROM events GROUP BY session_id").fetchall())
     title = goal_titler(area_titles(), all_clients.values())
     plotter = ProgressPlotter() if sessions else None
@@ -267,18 +269,15 @@ def build_html(store: EventLog, *, names: bool = False, selection: Selection | N
 def _client_section(c: dict[str, Any], label: str, sessions: list[dict[str, Any]],
                     by_session: dict[str, list[StoredEvent]], title: Callable[[str], str], independent: str,
                     counts: dict[str, int], plotter: "ProgressPlotter | None" = None) -> str:
+    own_tags = [f"client:{g['id']}" for g in c.get("profile", {}).get("goals", []) if isinstance(g, dict)]
     summaries: dict[str, SessionSummary] = {
-        s["id"]: summarize_session(s, by_session.get(s["id"], []), label, independent_level=independent)
+        s["id"]: summarize_session(s, by_session.get(s["id"], []), label, independent_level=independent,
+                                   client_goals=own_tags)
         for s in sessions}
     per_session = {sid: sm.goals for sid, sm in summaries.items()}
     for sid, sm in summaries.items():
         sm.events = counts.get(sid, sm.events)
-    total: dict[str, GoalStats] = {}
-    for sid in per_session:
-        for tag, g in per_session[sid].items():
-            t = total.setdefault(tag, GoalStats(tag))
-            t.trials += g.trials; t.success += g.success; t.independent += g.independent
-            t.outcomes.update(g.outcomes); t.prompts.update(g.prompts); t.activities.update(g.activities)
+    total: dict[str, GoalFigures] = merge_figures(per_session.values())
     own_goals = {f"client:{g['id']}": g for g in c.get("profile", {}).get("goals", []) if isinstance(g, dict)}
     out = [f'<section class="client"><h2>Client {_e(label)}</h2>']
     out.append(f'<div class="meta">{len(sessions)} session(s), {_e(sessions[0]["started"][:10])} to '
@@ -286,16 +285,16 @@ def _client_section(c: dict[str, Any], label: str, sessions: list[dict[str, Any]
     out.append("<h3>Goals over this period</h3><table><thead><tr><th>Goal</th><th>Target</th><th>Trials</th>"
                "<th>Successful</th><th>% independent</th><th>Level</th><th>Target met</th></tr></thead>")
     tags = sorted(set(total) | set(own_goals), key=_goal_order)
-    points_for: dict[str, list[tuple[int, str, GoalStats | None]]] = {}
+    points_for: dict[str, list[tuple[int, str, GoalFigures | None]]] = {}
     for tag in tags:
         pts = [(n, s["started"][:10], per_session[s["id"]].get(tag)) for n, s in enumerate(sessions, start=1)]
         points_for[tag] = pts
-        g = total.get(tag, GoalStats(tag))
+        g = total.get(tag, GoalFigures(tag))
         target = own_goals.get(tag, {}).get("target", "")
         met = _target_met([p[2] for p in pts], target) if target else ""
         out.append(f"<tr><td>{_e(title(tag))}</td><td>{_e(target)}</td><td class=\"num\">{g.trials}</td>"
-                   f"<td class=\"num\">{g.success}</td><td class=\"num\">{_pct(g.pct_independent)}</td>"
-                   f"<td>{_level_html(g.level)}</td><td>{_e(met)}</td></tr>")
+                   f"<td class=\"num\">{g.successes}</td><td class=\"num\">{_pct(g.pct_independent)}</td>"
+                   f"<td>{_level_html(g.level())}</td><td>{_e(met)}</td></tr>")
     out.append("</table><div class=\"legend\">% independent: successful trials at the first prompt level. "
                "Level (IMTAP wording): Never 0% · Rarely &lt;50% · Inconsistent 50–79% · Consistent 80–100%."
                "</div>")
@@ -316,12 +315,12 @@ def _client_section(c: dict[str, Any], label: str, sessions: list[dict[str, Any]
                    "the activities working on the goal changed), labelled with what changed.</div>")
     out.append("<h3>Sessions</h3>")
     for n, s in enumerate(sessions, start=1):
-        out.append(_session_block(n, s, summaries[s["id"]], summaries[s["id"]].corrected, title, independent))
+        out.append(_session_block(n, s, summaries[s["id"]], summaries[s["id"]].trials, title, independent))
     out.append("</section>")
     return "".join(out)
 
 
-def _session_block(n: int, s: dict[str, Any], sm: SessionSummary, events: list[StoredEvent],
+def _session_block(n: int, s: dict[str, Any], sm: SessionSummary, events: list[Trial],
                    title: Callable[[str], str], independent: str) -> str:
     dur = f" · {sm.duration_min:.0f} min" if sm.duration_min is not None else ""
     plan = f" · plan: {_e(s['plan'])}" if s.get("plan") else ""
@@ -336,7 +335,7 @@ def _session_block(n: int, s: dict[str, Any], sm: SessionSummary, events: list[S
         for tag, g in sorted(sm.goals.items(), key=lambda kv: _goal_order(kv[0])):
             prompts = ", ".join(f"{p} {k}" for p, k in g.prompts.most_common())
             out.append(f"<tr><td>{_e(title(tag))}</td><td class=\"num\">{g.trials}</td>"
-                       f"<td class=\"num\">{_pct(g.pct_independent)}</td><td>{_level_html(g.level)}</td>"
+                       f"<td class=\"num\">{_pct(g.pct_independent)}</td><td>{_level_html(g.level())}</td>"
                        f"<td>{_e(prompts)}</td><td class=\"trials\">{_e(_trial_marks(events, tag, independent))}</td></tr>")
         out.append("</table><div class=\"legend\">Trial by trial: I independent success · G/V/M/P success at "
                    "that prompt level · ½ partial · × not yet · – no response.</div>")

@@ -1,181 +1,131 @@
-"""Per-goal figures from the event log: trials, % independent, IMTAP-style consistency.
+"""A session in therapist words: per-goal figures from trials, notable moments, and the S/O/A/P note.
 
-Corrections are applied here and only here: an undone score does not count and an edited score
-counts with its new outcome, while the raw log (and the raw exports) keep both events.
+Every figure comes from ``store.trials`` (``read_trials`` then ``goal_figures``): the summary
+screen, the note (``prelude-play note``), the HTML report and ``prelude-play summary --json``
+all call ``summarize_session`` and print what it holds, so they cannot disagree.
 
-A *trial* is any event with an outcome (a therapist's score, an activity's judged response). It is
-*independent* when it succeeded at the first prompt level ("independent"). The consistency level
-follows the IMTAP's wording: Never (0%), Rarely (<50%), Inconsistent (50–79%), Consistent (80–100%).
+Wording is English source text passed through ``t`` (the session's language); activity names and
+trial nouns come from ``ActivityInfo`` so the note can be written from the log alone.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Callable, Iterable
 
 from prelude_play.store.eventlog import StoredEvent
+from prelude_play.store.trials import (MIN_TRIALS_FOR_LEVEL, NOT_SCORED, GoalFigures, Trial, consistency_level,
+                                       goal_figures, read_trials)
 
 LEVELS = ("Never", "Rarely", "Inconsistent", "Consistent")
-NO_DATA = "No data"
-SYSTEM_ROUTINE = {"activity_start", "activity_stop", "plan_step", "plan_start", "plan_end", "session_pause",
-                  "session_resume"}
-
-
-def consistency_level(pct: float | None) -> str:
-    """IMTAP-style level for a percentage (None: no trials)."""
-    if pct is None:
-        return NO_DATA
-    if pct <= 0:
-        return "Never"
-    if pct < 50:
-        return "Rarely"
-    if pct < 80:
-        return "Inconsistent"
-    return "Consistent"
-
-
-def apply_corrections(events: Iterable[StoredEvent]) -> list[StoredEvent]:
-    """The events as they stand after every correction (undone ones dropped, edits applied).
-
-    Walks corrections newest first: a correction that was itself undone has no effect (so
-    undo-of-undo restores the original), and the newest edit of an event wins.
-    """
-    evs = list(events)
-    corrections = [e for e in evs if e.kind == "correction" and e.corrects is not None]
-    undone: set[int] = set()
-    edits: dict[int, dict[str, Any]] = {}
-    for c in sorted(corrections, key=lambda e: e.id, reverse=True):
-        if c.id in undone:
-            continue
-        new = {k: c.data[k] for k in ("outcome", "prompt") if k in c.data}
-        if c.data.get("action", "undo") == "undo" or not new:
-            undone.add(int(c.corrects))  # type: ignore[arg-type]
-        elif c.corrects not in edits:
-            edits[int(c.corrects)] = new  # type: ignore[arg-type]
-    out = []
-    for e in evs:
-        if e.kind == "correction" or e.id in undone:
-            continue
-        if e.id in edits:
-            d = dict(e.__dict__)
-            d.update(edits[e.id])
-            e = StoredEvent(**d)
-        out.append(e)
-    return out
+__all__ = ["ActivityInfo", "SessionSummary", "consistency_level", "summarize_session", "soap_draft",
+           "summary_json", "summary_text", "LEVELS"]
 
 
 @dataclass
-class GoalStats:
-    tag: str
-    trials: int = 0
-    success: int = 0
-    independent: int = 0
-    outcomes: Counter = field(default_factory=Counter)
-    prompts: Counter = field(default_factory=Counter)
-    activities: Counter = field(default_factory=Counter)
+class ActivityInfo:
+    """What a note says about an activity without running it: title, trial noun, extra phrases."""
 
-    def add(self, e: StoredEvent, independent_level: str) -> None:
-        self.trials += 1
-        self.outcomes[e.outcome] += 1
-        self.prompts[e.prompt or independent_level] += 1
-        self.activities[e.activity] += 1
-        if e.outcome == "success":
-            self.success += 1
-            if (e.prompt or independent_level) == independent_level:
-                self.independent += 1
-
-    @property
-    def pct_independent(self) -> float | None:
-        return 100.0 * self.independent / self.trials if self.trials else None
-
-    @property
-    def pct_success(self) -> float | None:
-        return 100.0 * self.success / self.trials if self.trials else None
-
-    @property
-    def level(self) -> str:
-        return consistency_level(self.pct_independent)
+    title: str
+    noun: tuple[str, str] = ("trial", "trials")
+    phrases: Callable[[list[Trial], Callable[[str], str]], list[str]] = lambda trials, t: []
 
 
-def is_trial(e: StoredEvent) -> bool:
-    return e.outcome is not None and e.kind != "correction"
-
-
-def goal_stats(events: Iterable[StoredEvent], *, independent_level: str = "independent",
-               corrected: bool = False) -> dict[str, GoalStats]:
-    """Per goal tag, over the given events (corrections applied unless ``corrected`` says done)."""
-    evs = list(events) if corrected else apply_corrections(events)
-    stats: dict[str, GoalStats] = {}
-    for e in evs:
-        if not is_trial(e):
-            continue
-        for tag in e.goals:
-            g = stats.get(tag)
-            if g is None:
-                g = stats[tag] = GoalStats(tag)
-            g.add(e, independent_level)
-    return stats
+def activity_info_from(registry: Any) -> Callable[[str], ActivityInfo]:
+    """``ActivityInfo`` for each name from an activity registry (unknown names: the name itself)."""
+    def info(name: str) -> ActivityInfo:
+        entry = getattr(registry, "entries", {}).get(name) if registry is not None else None
+        if entry is None:
+            return ActivityInfo(name.replace("_", " ").capitalize())
+        cls = entry.cls
+        return ActivityInfo(cls.title or name, tuple(getattr(cls, "trial_noun", ("trial", "trials"))),  # type: ignore[arg-type]
+                            cls.trial_phrases)
+    return info
 
 
 @dataclass
 class SessionSummary:
     session: dict[str, Any]
     client_label: str
-    goals: dict[str, GoalStats]
+    trials: list[Trial]
+    goals: dict[str, GoalFigures]
     activities: list[str]
     notable: list[str]
     notes: list[str]
     duration_min: float | None
     corrections: int
     events: int
-    corrected: list[StoredEvent] = field(default_factory=list, repr=False)  # the events after corrections
+    targets: list[str] = field(default_factory=list)  # client goals some step worked on
+    client_goals: list[str] = field(default_factory=list)  # every client goal, worked on or not
+    min_trials: int = MIN_TRIALS_FOR_LEVEL
+    independent_level: str = "independent"
+    language: str = "en"
+
+    @property
+    def not_scored(self) -> int:
+        return sum(1 for t in self.trials if not t.is_scored)
 
 
-def _minutes(start: str, end: str | None) -> float | None:
-    try:
-        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() / 60 if end else None
-    except ValueError:
-        return None
+NOTABLE = {  # system / therapist events a note mentions, in therapist words
+    "panic": "Silence-all pressed",
+    "plan_insert": "Added {title} to the plan",
+    "activity_error": "{activity} stopped after an error",
+}
 
 
-def summarize_session(session: dict[str, Any], events: Iterable[StoredEvent], client_label: str,
-                      *, independent_level: str = "independent") -> SessionSummary:
+def summarize_session(session: dict[str, Any], events: Iterable[StoredEvent], client_label: str, *,
+                      independent_level: str = "independent", client_goals: Iterable[str] = (),
+                      min_trials: int = MIN_TRIALS_FOR_LEVEL,
+                      t: Callable[[str], str] = lambda s: s,
+                      title: Callable[[str], str] = lambda a: a.replace("_", " ").capitalize()) -> SessionSummary:
+    """The figures and notable moments of one session, from its events."""
     raw = list(events)
-    evs = apply_corrections(raw)
+    trials = read_trials(raw)
+    own = list(dict.fromkeys(client_goals))
+    targets: list[str] = []
     activities: list[str] = []
     notable: list[str] = []
     notes: list[str] = []
     filtered: Counter = Counter()
-    for e in evs:
-        if e.kind == "activity_start" and (not activities or activities[-1] != e.activity):
-            activities.append(e.activity)
+    for e in raw:
+        if e.kind == "activity_start":
+            if not activities or activities[-1] != e.activity:
+                activities.append(e.activity)
+            targets += [g for g in e.data.get("targets", []) if g not in targets]
+        elif e.kind == "goals_targeted":
+            targets += [g for g in e.data.get("targets", []) if g not in targets]
         elif e.kind == "note":
             notes.append(str(e.data.get("note", "")))
         elif e.kind in ("filtered_touch", "filtered_hit"):
             filtered[(e.kind, e.data.get("reason", "?"))] += 1
         elif e.kind == "panic":
-            notable.append(f"{_clock(e.t_ms)} silence-all pressed")
+            notable.append(f"{_clock(e.t_ms)} {t(NOTABLE['panic'])}")
         elif e.kind == "activity_error":
-            notable.append(f"{_clock(e.t_ms)} {e.activity} stopped after an error ({e.data.get('stage')})")
+            notable.append(f"{_clock(e.t_ms)} " + t(NOTABLE["activity_error"]).format(activity=t(title(e.activity))))
         elif e.kind == "plan_skip":
-            notable.append(f"{_clock(e.t_ms)} skipped {e.data.get('activity')} ({e.data.get('reason')})")
+            what = t(title(str(e.data.get("activity", ""))))
+            why = t("not installed") if e.data.get("reason") == "not installed" else t("skipped by the therapist")
+            notable.append(f"{_clock(e.t_ms)} " + t("Skipped {activity} ({reason})").format(activity=what, reason=why))
         elif e.kind == "plan_insert":
-            notable.append(f"{_clock(e.t_ms)} added {e.data.get('title') or e.data.get('activity')}")
-        elif e.actor == "system" and e.kind not in SYSTEM_ROUTINE:
-            notable.append(f"{_clock(e.t_ms)} {e.data.get('message') or e.kind}")
+            notable.append(f"{_clock(e.t_ms)} " + t(NOTABLE["plan_insert"]).format(
+                title=t(str(e.data.get("title") or title(str(e.data.get("activity", "")))))))
+        elif e.kind in ("device_removed", "audio_device") and e.data.get("message"):
+            notable.append(f"{_clock(e.t_ms)} {e.data['message']}")
     for (kind, reason), n in sorted(filtered.items()):
-        what = "touches" if kind == "filtered_touch" else "hits"
-        notable.append(f"{n} {what} filtered ({reason})")
+        what = t("touches") if kind == "filtered_touch" else t("pad hits")
+        notable.append(t("{n} {what} not counted ({reason})").format(n=n, what=what, reason=t(reason.replace("_", " "))))
     if session.get("notes"):
         notes.append(session["notes"])
+    figures = goal_figures(trials, independent_level=independent_level, goals=own)
+    duration = session.get("duration_ms")
     return SessionSummary(
-        session=session, client_label=client_label,
-        goals=goal_stats(evs, independent_level=independent_level, corrected=True),
-        activities=activities, notable=notable, notes=[n for n in notes if n.strip()],
-        duration_min=_minutes(session["started"], session.get("ended")),
-        corrections=sum(1 for e in raw if e.kind == "correction"), events=len(raw), corrected=evs)
+        session=session, client_label=client_label, trials=trials, goals=figures, activities=activities,
+        notable=notable, notes=[n for n in notes if n.strip()],
+        duration_min=duration / 60000 if duration is not None else None,
+        corrections=sum(1 for e in raw if e.kind == "correction"), events=len(raw),
+        targets=targets, client_goals=own, min_trials=min_trials, independent_level=independent_level,
+        language=str(session.get("provenance", {}).get("language", "en")))
 
 
 def _clock(t_ms: float) -> str:
@@ -184,30 +134,117 @@ def _clock(t_ms: float) -> str:
 
 
 def _pct(v: float | None) -> str:
-    return "–" if v is None else f"{v:.0f}%"
+    return "–" if v is None else f"{v:.0f} %"
 
 
-def summary_text(s: SessionSummary, goal_title: Callable[[str], str],
-                 t: Callable[[str], str] = lambda x: x, activity_title: Callable[[str], str] = lambda x: x) -> str:
-    """Plain text ready to paste into a SOAP note (S from notes, O from data, A from levels)."""
+def goal_order(tag: str) -> tuple[int, str]:
+    return (0 if tag.startswith("client:") else 1, tag)
+
+
+def _noun(trials: list[Trial], info: Callable[[str], ActivityInfo], t: Callable[[str], str], n: int) -> str:
+    acts = {x.activity for x in trials}
+    noun = info(next(iter(acts))).noun if len(acts) == 1 else ("trial", "trials")
+    return t(noun[0] if n == 1 else noun[1])
+
+
+def goal_line(tag: str, g: GoalFigures, goal_title: Callable[[str], str], t: Callable[[str], str],
+              info: Callable[[str], ActivityInfo], independent_level: str = "independent") -> str:
+    """One goal in therapist words: "Takes turns: 3 of 4 turns successful, 2 independent (…)"."""
+    name = goal_title(tag)
+    if g.trials == 0 and g.not_scored == 0:
+        return t("{goal}: not worked on this session").format(goal=name)
+    scored = [x for x in g.items if x.is_scored]
+    parts = [t("{goal}: {ok} of {n} {noun} successful").format(
+        goal=name, ok=g.successes, n=g.trials, noun=_noun(scored or g.items, info, t, g.trials))]
+    if g.trials:
+        parts.append(t("{n} independent").format(n=g.independent))
+        prompted = {p: k for p, k in g.success_prompts.items() if p != independent_level}
+        if prompted:
+            parts.append(t("with prompts") + ": " + ", ".join(
+                f"{t(p)} {k}" for p, k in sorted(prompted.items(), key=lambda kv: -kv[1])))
+        fails = {o: k for o, k in g.outcomes.items() if o != "success"}
+        if fails:
+            parts.append(", ".join(f"{t(o.replace('_', ' '))} {k}" for o, k in fails.items()))
+    if g.not_scored:
+        parts.append(t("{n} not scored").format(n=g.not_scored))
+    by_act: dict[str, list[Trial]] = {}
+    for x in scored:
+        by_act.setdefault(x.activity, []).append(x)
+    for act, trials in by_act.items():
+        parts += info(act).phrases(trials, t)
+    return "; ".join(parts) + "."
+
+
+def soap_draft(s: SessionSummary, goal_title: Callable[[str], str], t: Callable[[str], str] = lambda x: x,
+               info: Callable[[str], ActivityInfo] = lambda a: ActivityInfo(a)) -> dict[str, str]:
+    """The note as the app would write it: S from the notes, O from the trials, A from the levels
+    (only where a goal has ``min_trials`` scored trials), P from the goals worked on."""
+    subjective = " / ".join(s.notes)
+    obs = [t("Activities") + ": " + (", ".join(t(info(a).title) for a in s.activities) or t("none")) + "."]
+    tags = sorted(s.goals, key=goal_order)
+    for tag in tags:
+        obs.append("- " + goal_line(tag, s.goals[tag], goal_title, t, info, s.independent_level))
+    if not any(g.trials or g.not_scored for g in s.goals.values()):
+        obs.append(t("No trials were recorded."))
+    if s.notable:
+        obs.append(t("Also") + ": " + "; ".join(s.notable) + ".")
+    if s.corrections:
+        obs.append(t("{n} scoring corrections applied.").format(n=s.corrections))
+    assess = []
+    for tag in tags:
+        g = s.goals[tag]
+        if not g.trials:
+            continue
+        level = g.level(s.min_trials)
+        if level is None:
+            assess.append(t("{goal}: too few scored trials for a level ({n} of {min})").format(
+                goal=goal_title(tag), n=g.trials, min=s.min_trials))
+        else:
+            assess.append(t("{goal}: {level} ({pct} independent over {n} trials)").format(
+                goal=goal_title(tag), level=t(level).lower(), pct=_pct(g.pct_independent), n=g.trials))
+    worked = [tag for tag in tags if tag.startswith("client:") and (s.goals[tag].trials or s.goals[tag].not_scored)]
+    idle = [tag for tag in s.client_goals if tag not in worked]
+    plan = []
+    if worked:
+        plan.append(t("Continue") + ": " + "; ".join(goal_title(g) for g in worked) + ".")
+    if idle:
+        plan.append(t("Not worked on this session") + ": " + "; ".join(goal_title(g) for g in idle) + ".")
+    return {"S": subjective, "O": "\n".join(obs), "A": "\n".join(assess), "P": " ".join(plan)}
+
+
+def summary_text(s: SessionSummary, goal_title: Callable[[str], str], t: Callable[[str], str] = lambda x: x,
+                 activity_title: Callable[[str], str] | None = None,
+                 info: Callable[[str], ActivityInfo] | None = None, soap: dict[str, str] | None = None) -> str:
+    """The whole note as plain text: a header line, then S, O, A and P (the therapist's edits
+    where given in ``soap``, the app's draft otherwise)."""
+    if info is None:
+        info = (lambda a: ActivityInfo(activity_title(a))) if activity_title else (lambda a: ActivityInfo(a))
+    draft = soap_draft(s, goal_title, t, info)
+    fields = {k: (soap or {}).get(k) or draft[k] for k in "SOAP"}
     when = s.session["started"][:16].replace("T", " ")
     dur = f", {s.duration_min:.0f} min" if s.duration_min is not None else ""
     lines = [f"{t('Session')} {when}{dur} — {s.client_label}"]
-    lines.append("S: " + (" / ".join(s.notes) if s.notes else t("(no notes)")))
-    acts = ", ".join(activity_title(a) for a in s.activities) or t("none")
-    lines.append(f"O: {t('Activities')}: {acts}.")
-    for tag, g in sorted(s.goals.items(), key=lambda kv: (not kv[0].startswith("client:"), kv[0])):
-        prompts = ", ".join(f"{t(p.capitalize())} {n}" for p, n in g.prompts.most_common())
-        lines.append(f"   - {goal_title(tag)}: {g.success}/{g.trials} {t('successful')}, "
-                     f"{_pct(g.pct_independent)} {t('independent')} ({prompts})")
-    if not s.goals:
-        lines.append("   " + t("No scored trials."))
-    for n in s.notable:
-        lines.append(f"   * {n}")
-    if s.corrections:
-        lines.append(f"   ({s.corrections} {t('scoring corrections applied')})")
-    assess = "; ".join(f"{goal_title(tag)} {t(g.level).lower()}" for tag, g in sorted(s.goals.items())
-                       if g.trials)
-    lines.append(f"A: {assess or t('No scored trials.')}")
-    lines.append("P: ")
+    for k in "SOAP":
+        text = fields[k] or "–"
+        first, *rest = text.splitlines() or [""]
+        lines.append(f"{k}: {first}")
+        lines += [f"   {r}" for r in rest]
     return "\n".join(lines)
+
+
+def summary_json(s: SessionSummary, goal_title: Callable[[str], str]) -> dict[str, Any]:
+    """What ``prelude-play summary --json`` prints: exactly the figures the screen, note and report show."""
+    return {
+        "session": s.session["id"], "client": s.client_label, "started": s.session["started"],
+        "duration_min": None if s.duration_min is None else round(s.duration_min, 1),
+        "language": s.language, "activities": s.activities,
+        "trials": len(s.trials), "scored": sum(1 for x in s.trials if x.is_scored), "not_scored": s.not_scored,
+        "min_trials_for_level": s.min_trials, "independent_level": s.independent_level,
+        "goals": {tag: s.goals[tag].as_json(goal_title(tag), s.min_trials) for tag in sorted(s.goals, key=goal_order)},
+        "trial_list": [{"trial_id": x.id, "n": x.order, "activity": x.activity, "opportunity": x.opportunity,
+                        "goals": list(x.goals), "outcome": x.outcome, "prompt": x.prompt, "scored_by": x.scored_by,
+                        "legacy": x.legacy} for x in s.trials],
+    }
+
+
+__all__ += ["NOT_SCORED", "goal_line", "goal_order", "activity_info_from"]

@@ -43,8 +43,9 @@ class Button:
                   max_width=self.rect.width - theme.px(16),
                   dy=-theme.px(12) if self.sublabel else 0)
         if self.sublabel:
+            sub = th.BG if self.selected or text_colour == th.BG else th.MUTED
             draw_text(surface, theme, self.sublabel, (self.rect.centerx, self.rect.centery + theme.px(22)),
-                      22, colour=th.BG if self.selected else th.MUTED, max_width=self.rect.width - theme.px(16))
+                      22, colour=sub, max_width=self.rect.width - theme.px(16))
 
 
 def draw_text(surface: pygame.Surface, theme: th.Theme, text: str, center: tuple[int, int],

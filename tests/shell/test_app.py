@@ -83,8 +83,9 @@ def test_client_cannot_leave_the_activity(tmp_path, audio):
         assert app.modal == "pin" and app.pin.wrong
         pilot.tap("pin:cancel")
         assert app.modal is None and app.screen == "host"
+        assert app.find_button("score:+I") is None  # no scoring control until the PIN
         pilot.unlock()
-        assert app.modal == "overlay"
+        assert app.modal is None and app.lock.unlocked and app.find_button("score:+I") is not None
 
 
 def test_pin_pad_times_out_back_to_the_activity(tmp_path):
@@ -95,32 +96,66 @@ def test_pin_pad_times_out_back_to_the_activity(tmp_path):
         assert pilot.app.modal is None and pilot.app.screen == "host"
 
 
-def test_overlay_scoring_with_prompt_level_and_undo(tmp_path):
+def test_rail_scoring_one_touch_each_with_undo(tmp_path):
     with run_test(data_dir=tmp_path, client="ari", activity="free_play") as pilot:
         pilot.unlock()
-        pilot.tap("prompt:verbal")
-        pilot.tap("outcome:success")
-        pilot.tap("outcome:partial")  # prompt level resets to independent after each score
-        pilot.tap("undo")
+        pilot.score("+V")
+        pilot.score("±")  # the armed prompt level (independent) for a partial
+        pilot.tap("rail:undo")
         scores = events(pilot, "score")
         assert [(s.outcome, s.prompt, s.actor) for s in scores] == \
             [("success", "verbal", "therapist"), ("partial", "independent", "therapist")]
+        assert len({s.trial_id for s in scores}) == 2  # free play: each score makes its own trial
         corr = events(pilot, "correction")
-        assert len(corr) == 1 and corr[0].corrects == scores[1].id
+        assert len(corr) == 1 and corr[0].corrects == scores[1].id and corr[0].trial_id == scores[1].trial_id
         assert corr[0].data["undone_outcome"] == "partial"
+        assert [(t.outcome, t.prompt) for t in pilot.app.live.trials()] == [("success", "verbal")]
+
+
+def test_panel_prompt_level_applies_to_the_next_score_only(tmp_path):
+    with run_test(data_dir=tmp_path, client="ari", activity="free_play") as pilot:
+        pilot.panel()
+        pilot.tap("prompt:model")
+        pilot.tap("close")
+        pilot.score("-")
+        pilot.score("-")
+        assert [(s.outcome, s.prompt) for s in events(pilot, "score")] == \
+            [("not_yet", "model"), ("not_yet", "independent")]
 
 
 def test_hands_free_scoring_by_key_and_pedal(tmp_path, audio):
     with run_test(data_dir=tmp_path, audio=audio, client="ari", activity="free_play") as pilot:
         pilot.press("f5")  # next prompt level: gestural
-        pilot.press("f2")  # partial
+        pilot.press("f2")  # ± partial
         pilot.midi("control_change", note=None, control=64, value=127, role="pedal", device="footswitch")
+        pilot.midi("control_change", note=None, control=64, value=0, role="pedal", device="footswitch")
+        pilot.wait(400)  # a single tap is known once the double-tap window has passed
         pilot.press("f8")  # undo the pedal's score
+        pilot.press("page down")  # a page-turner pedal: +I
         scores = events(pilot, "score")
         assert [(s.outcome, s.prompt, s.source) for s in scores] == \
-            [("partial", "gestural", "key"), ("success", "independent", "midi")]
+            [("partial", "gestural", "key"), ("success", "independent", "midi"), ("success", "independent", "key")]
         assert events(pilot, "correction")[0].corrects == scores[1].id
         assert audio.calls == []  # the pedal never makes a sound
+
+
+def test_one_pedal_tap_double_tap_and_hold(tmp_path):
+    with run_test(data_dir=tmp_path, client="ari", activity="free_play") as pilot:
+        def press(ms: float) -> None:
+            pilot.midi("note_on", note=64, velocity=100, role="pedal", device="pedal")
+            pilot.wait(ms)
+            pilot.midi("note_off", note=64, velocity=0, role="pedal", device="pedal")
+
+        press(80)
+        pilot.wait(500)            # tap: +I
+        press(60); pilot.wait(100); press(60)  # double tap: -
+        pilot.wait(500)
+        press(900)                 # hold: undo (the not yet)
+        pilot.wait(500)
+        live = [(t.outcome, t.prompt) for t in pilot.app.live.trials()]
+        assert live == [("success", "independent")]
+        assert [e.outcome for e in events(pilot, "score")] == ["success", "not_yet"]
+        assert len(events(pilot, "correction")) == 1
 
 
 def test_midi_hit_sounds_on_the_midi_thread_before_any_frame(tmp_path, audio):
@@ -148,7 +183,7 @@ def test_filtered_midi_hits_are_logged_and_silent(tmp_path, audio):
 def test_panic_silences_audio_and_midi(tmp_path, audio):
     out = RecordingMidiOut()
     with run_test(data_dir=tmp_path, audio=audio, midi_out=out, client="ari", activity="free_play") as pilot:
-        pilot.unlock()
+        pilot.panel()
         pilot.tap("panic")
         assert audio.silenced == 1 and out.panics == 1
         assert events(pilot, "panic")[0].actor == "therapist"
@@ -156,7 +191,7 @@ def test_panic_silences_audio_and_midi(tmp_path, audio):
 
 def test_note_is_logged_from_the_overlay(tmp_path):
     with run_test(data_dir=tmp_path, client="ari", activity="free_play") as pilot:
-        pilot.unlock()
+        pilot.panel()
         pilot.tap("note")
         pilot.type_text("signed 'more' and vocalized")
         pilot.tap("note")
@@ -192,12 +227,12 @@ def test_crashing_activity_returns_home_and_keeps_the_session(tmp_path, monkeypa
 def test_pause_resume_and_end_session(tmp_path):
     with run_test(data_dir=tmp_path, client="ari", activity="free_play") as pilot:
         app = pilot.app
-        pilot.unlock()
+        pilot.panel()
         pilot.tap("home")
-        assert app.screen == "home" and app.session is not None
+        assert app.screen == "home" and app.session is not None and not app.lock.unlocked
         pilot.tap("resume")
         assert app.activity_name == "free_play"
-        pilot.unlock()
+        pilot.panel()
         pilot.tap("home")
         pilot.tap("end_session")  # asks for the PIN: the client may be at the paused screen
         assert app.modal == "pin" and app.session is not None
@@ -215,7 +250,7 @@ def test_paused_home_shows_only_the_session_client(tmp_path):
         app.home.layout()
         pilot.tap("client:a")
         pilot.tap("activity:free_play")
-        pilot.unlock()
+        pilot.panel()
         pilot.tap("home")
         ids = [b.id for b in app.home.buttons]
         assert "client:a" in ids and "client:b" not in ids and "new_client" not in ids
@@ -223,7 +258,7 @@ def test_paused_home_shows_only_the_session_client(tmp_path):
 
 def test_language_switch_persists_to_user_settings(tmp_path):
     with run_test(data_dir=tmp_path, client="ari", activity="free_play") as pilot:
-        pilot.unlock()
+        pilot.panel()
         pilot.tap("language")
         assert pilot.app.find_button("close").label == "Retour au client"
     assert 'language = "fr_CA"' in (tmp_path / "config" / "app.toml").read_text()
@@ -240,6 +275,14 @@ def test_screenshots_home_host_overlay(tmp_path, size):
         pilot.tap("pad:1")
         shots.append(pilot.screenshot(ART / f"host_{w}x{h}.png"))
         pilot.unlock()
+        pilot.score("+G")
+        shots.append(pilot.screenshot(ART / f"rail_{w}x{h}.png"))
+        for button in pilot.app.rail.buttons:  # ≥ 15 mm a score button on a 10-inch tablet
+            if button.id.startswith("score:"):
+                assert button.rect.width >= 84 * pilot.app.theme.scale - 1
+                assert button.rect.height >= 84 * pilot.app.theme.scale - 1
+            assert pilot.app.surface.get_rect().contains(button.rect)
+        pilot.tap("rail:more")
         pilot.tap("prompt:verbal")
         shots.append(pilot.screenshot(ART / f"overlay_{w}x{h}.png"))
         for button in pilot.app.overlay.buttons:
@@ -261,10 +304,11 @@ def test_screenshots_home_host_overlay(tmp_path, size):
 
 def test_pad_hits_while_the_therapist_panel_is_open_are_still_logged(tmp_path, audio):
     with run_test(data_dir=tmp_path, audio=audio, client="ari", activity="free_play") as pilot:
-        pilot.unlock()
+        pilot.panel()
         assert pilot.app.modal == "overlay"
         pilot.midi(note=38)
-        pilot.tap("outcome:success")
+        pilot.tap("close")
+        pilot.score("+I")
         hits = events(pilot, "hit")
         assert len(hits) == 1 and hits[0].data["note"] == 38 and audio.names() == ["drum:38"]
         assert len(events(pilot, "score")) == 1

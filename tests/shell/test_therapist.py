@@ -16,7 +16,7 @@ from tests.screens import publish
 from prelude_play.shell.pilot import run_test
 from prelude_play.shell.therapist import export_destinations
 from prelude_play.store.clients import ClientBook
-from prelude_play.store.summary import goal_stats
+from prelude_play.store.trials import goal_figures, read_trials
 from tests.fakes import RecordingAudio
 
 ART = Path(__file__).resolve().parents[1] / "_artifacts"
@@ -40,7 +40,7 @@ def make_client(pilot) -> tuple[str, str]:
     gid = book.add_goal(cid, "Plays a steady beat", "musical", "80% of trials over 3 sessions")
     store.save_plan("p-test", "Robin's routine", [
         {"activity": "hello_song", "title": "Hello"},          # not installed: shown, skipped
-        {"activity": "free_play", "title": "Drums", "settings": {"pulse_bpm": 0}},
+        {"activity": "free_play", "title": "Drums", "settings": {"pulse_bpm": 0}, "goals": [gid]},
         {"activity": "free_play", "title": "Keys"}], cid)
     pilot.app.select_client(cid)
     return cid, gid
@@ -62,11 +62,12 @@ def run_scripted_session(pilot, tmp_path) -> tuple[str, str]:
     pilot.tap("pad:0")
     pilot.tap("pad:3")
     pilot.unlock()
-    pilot.tap("outcome:success")
-    pilot.tap("prompt:verbal")
-    pilot.tap("outcome:success")
-    pilot.tap("outcome:not_yet")
-    pilot.tap("undo")  # the not_yet must not count in summaries
+    assert app.find_button(f"goal:client:{gid}").selected  # the step targets the goal
+    pilot.score("+I")
+    pilot.score("+V")
+    pilot.score("-")
+    pilot.tap("rail:undo")  # the not yet must not count in summaries
+    pilot.tap("rail:more")
     pilot.tap("note")
     pilot.type_text("steady for 8 beats")
     pilot.tap("note")
@@ -79,15 +80,18 @@ def run_scripted_session(pilot, tmp_path) -> tuple[str, str]:
     pilot.tap("sched_skip:2")
     pilot.tap("close")
     assert app.screen == "host" and app.activity.config["schedule"] == ["Hello", "Drums", "Keys"]
-    pilot.unlock()
+    pilot.panel()
     pilot.tap("plan_next")
     assert app.screen == "host" and app.therapist.schedule.current.title == "Keys"
+    assert app.live.targets == ()  # this step names no goals
     pilot.tap("pad:1")
-    pilot.unlock()
-    pilot.tap("outcome:partial")
+    pilot.score("±")
+    pilot.tap("rail:more")
     pilot.tap("schedule")
     pilot.tap("sched:end")
     assert app.screen == "summary" and app.session is None
+    pilot.tap("summary:down")
+    pilot.tap("summary:down")
     pilot.tap("field:notes")
     pilot.type_text("Robin led the pulse today.")
     pilot.press("return")
@@ -103,7 +107,7 @@ def test_scripted_session_exports_every_event_with_its_goal_tags(tmp_path, monke
         (sess,) = app.store.sessions()
         assert sess["plan"] == "Robin's routine" and sess["ended"]
         assert sess["notes"] == "Robin led the pulse today."
-        assert "Plays a steady beat: 2/3 successful, 33% independent" in sess["summary"]
+        assert "Plays a steady beat: 2 of 2 trials successful; 1 independent" in sess["summary"]
         kinds = [e.kind for e in app.store.events()]
         for k in ("plan_start", "plan_skip", "plan_step", "plan_insert", "score", "correction", "note", "plan_end"):
             assert k in kinds, k
@@ -121,7 +125,7 @@ def test_scripted_session_exports_every_event_with_its_goal_tags(tmp_path, monke
         assert (os.stat(p).st_mode & 0o077) == 0
     exported = [e for e in events if e.kind != "export"]  # the export logs itself after writing
     with open(folder / "events.csv", encoding="utf-8-sig", newline="") as fh:
-        rows = {int(r["id"]): r for r in csv.DictReader(fh)}
+        rows = {r["id"]: r for r in csv.DictReader(fh)}
     lines = (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()
     header, js = json.loads(lines[0]), {d["id"]: d for d in map(json.loads, lines[1:])}
     assert header["pseudonymous"] and header["app_version"] and header["sessions"][0]["client"] == "C-ROB"
@@ -131,10 +135,12 @@ def test_scripted_session_exports_every_event_with_its_goal_tags(tmp_path, monke
         assert rows[e.id]["kind"] == js[e.id]["kind"] == e.kind and rows[e.id]["client"] == "C-ROB"
         assert json.loads(rows[e.id]["data"]) == js[e.id]["data"] == e.data
     scores = [e for e in exported if e.kind == "score"]
-    assert all(f"client:{gid}" in e.goals and "musical" in e.goals for e in scores)
+    assert [f"client:{gid}" in e.goals for e in scores] == [True, True, True, False]  # the Keys step targets none
+    assert all("musical" in e.goals and e.trial_id for e in scores)
+    assert all((rows[e.id]["trial_id"] or None) == js[e.id]["trial_id"] == e.trial_id for e in exported)
     assert len(scores) == 4 and sum(e.kind == "correction" for e in exported) == 1  # raw keeps both
-    g = goal_stats(exported)[f"client:{gid}"]
-    assert (g.trials, g.success, g.independent) == (3, 2, 1)
+    g = goal_figures(read_trials(exported))[f"client:{gid}"]
+    assert (g.trials, g.successes, g.independent) == (2, 2, 1)
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert "Plays a steady beat" in html and "Robin led the pulse today." in html
     assert "Robin Real-Name" not in html and "Robin Real-Name" not in (folder / "events.csv").read_text("utf-8-sig")
@@ -159,7 +165,7 @@ def test_pause_and_resume_keep_the_plan_step_and_its_settings(tmp_path):
         app = pilot.app
         make_client(pilot)
         app.therapist.start_plan(app.therapist.plans.get("p-test", "robin"))
-        pilot.unlock()
+        pilot.panel()
         pilot.tap("home")  # pause
         assert app.screen == "home" and app.session is not None and app.activity is None
         pilot.tap("resume")
@@ -183,7 +189,7 @@ def test_switching_clients_is_refused_during_a_session(tmp_path):
     with run_test(data_dir=tmp_path, client="ari", activity="free_play") as pilot:
         app = pilot.app
         ClientBook(app.store).create("Other", client_id="other")
-        pilot.unlock()
+        pilot.panel()
         pilot.tap("home")
         open_tool(pilot, "clients")
         pilot.tap("clients:other")
@@ -252,7 +258,7 @@ def test_export_to_a_removed_drive_fails_clearly_and_changes_nothing(tmp_path):
         app = pilot.app
         pilot.tap("pad:0")
         app.therapist.export.roots = (str(tmp_path / "media"),)
-        pilot.unlock()
+        pilot.panel()
         pilot.tap("home")
         open_tool(pilot, "export")
         pilot.tap(f"dest:{media / 'USBSTICK'}")
@@ -311,14 +317,16 @@ def test_summary_and_schedule_screenshots(tmp_path, size):
         pilot.tap("plan:start")
         pilot.tap("pad:2")
         shots.append(pilot.screenshot(ART / f"therapist_host_strip_{w}x{h}.png"))
-        pilot.unlock()
-        pilot.tap("outcome:success")
-        pilot.tap("prompt:gestural")
-        pilot.tap("outcome:success")
+        pilot.score("+I")
+        pilot.score("+G")
+        shots.append(pilot.screenshot(ART / f"therapist_rail_plan_{w}x{h}.png"))
+        pilot.tap("rail:more")
         shots.append(pilot.screenshot(ART / f"therapist_overlay_plan_{w}x{h}.png"))
         pilot.tap("schedule")
         shots.append(pilot.screenshot(ART / f"therapist_schedule_{w}x{h}.png"))
         pilot.tap("sched:end")
+        pilot.tap("summary:down")
+        pilot.tap("summary:down")
         pilot.tap("field:notes")
         pilot.type_text("Calm; chose drums twice.")
         pilot.press("return")

@@ -11,7 +11,8 @@ from prelude_play.config import resource_dir
 from prelude_play.errors import StoreError
 from prelude_play.events import LogEvent
 from prelude_play.store.clients import ClientBook, normalize_profile, parse_target
-from prelude_play.store.eventlog import SCHEMA, SCHEMA_VERSION, EventLog
+from prelude_play.store.eventlog import SCHEMA_VERSION, EventLog
+from tests.store.old_formats import make_store
 from prelude_play.store.plans import (DONE, MISSING, SKIPPED, LiveSchedule, Plan, PlanBook, PlanStep,
                                       parse_plan_file)
 
@@ -74,10 +75,7 @@ def test_hard_delete_needs_the_code_and_keeps_the_log_append_only(tmp_path):
 
 
 def _v1_store(path):
-    con = sqlite3.connect(path)
-    con.executescript(SCHEMA)
-    con.execute("PRAGMA application_id=0x50504C59")
-    con.execute("PRAGMA user_version=1")
+    con = make_store(path, 1)
     con.execute("INSERT INTO clients(id, code, display_name, created) VALUES ('k','C-K','Kai','2025-01-01T10:00:00+00:00')")
     con.execute("INSERT INTO sessions(id, client_id, started, notes) VALUES ('s1','k','2025-01-01T10:00:00+00:00','old note')")
     con.commit()

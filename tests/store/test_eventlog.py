@@ -87,7 +87,8 @@ def test_full_disk_keeps_events_pending_then_writes_them(tmp_path):
     pages = log.db.execute("PRAGMA page_count").fetchone()[0]
     log.db.execute(f"PRAGMA max_page_count={pages}")
     held = [log.log(s, LogEvent("during", data={"i": i, "pad": "x" * 2000})) for i in range(20)]
-    assert None in held and log.pending and "full" in (log.last_error or "")
+    assert any(log.is_pending(h) for h in held) and log.pending and "full" in (log.last_error or "")
+    assert len(set(held)) == 20  # every event has its global id even while it waits
     log.db.execute("PRAGMA max_page_count=1073741823")
     assert log.flush() == 0
     kinds = [e.kind for e in log.events()]
@@ -115,20 +116,20 @@ def test_sigkill_during_a_burst_loses_no_reported_event(tmp_path):
     db = tmp_path / "s.db"
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True,
                             cwd=Path(__file__).resolve().parents[2])
-    reported: list[tuple[int, int]] = []
+    reported: list[tuple[int, str]] = []
     assert proc.stdout is not None
     proc.stdout.readline()
     deadline = time.monotonic() + 20
     while len(reported) < 2000 and time.monotonic() < deadline:
         parts = proc.stdout.readline().split()
         if parts and parts[0] == "LOGGED":
-            reported.append((int(parts[1]), int(parts[2])))
+            reported.append((int(parts[1]), parts[2]))
     os.kill(proc.pid, signal.SIGKILL)  # mid-burst, no chance to clean up
     proc.wait()
     for line in proc.stdout:  # whatever was already printed counts as reported too
         parts = line.split()
         if len(parts) == 3 and parts[0] == "LOGGED":
-            reported.append((int(parts[1]), int(parts[2])))
+            reported.append((int(parts[1]), parts[2]))
     assert len(reported) >= 2000
     log = EventLog(db, FakeClock())
     stored = {e.id: e.data["i"] for e in log.events()}
