@@ -390,7 +390,7 @@ class LiveSession:
         recent = [t for t in mine if t.closed_ms is not None and t.score is None and now_ms - t.closed_ms <= window]
         if recent:
             t = max(recent, key=lambda t: (t.closed_ms or 0.0, t.order))
-            return ScoreTarget("recent", t, now_ms - (t.closed_ms or now_ms))
+            return ScoreTarget("recent", t, now_ms - (t.closed_ms if t.closed_ms is not None else now_ms))
         return ScoreTarget("new")
 
     def resolve(self, code: str) -> tuple[str, str] | None:

@@ -108,7 +108,7 @@ class Rail:
         grid = grid_rects(pygame.Rect(x, y, w, rows * theme.px(84) + (rows - 1) * gap), rows, 3, gap)
         for cell, c in zip(grid, codes):
             colour = th.OUTCOME_COLOURS.get(c.outcome, th.NEUTRAL)
-            sub = self.t(c.prompt.capitalize())[:9] if c.prompt else self.t(c.outcome.replace("_", " ").capitalize())[:9]
+            sub = self.t(c.prompt.capitalize()) if c.prompt else self.t(c.outcome.replace("_", " ").capitalize())
             self.buttons.append(Button(f"score:{c.code}", c.code, cell, font_size=36, colour=colour,
                                        text_colour=th.BG, sublabel=sub,
                                        on_press=lambda code=c.code: self.actions["score"](code)))  # type: ignore[misc]
@@ -135,7 +135,7 @@ class Rail:
             fig = tally.get(tag)
             count = f"{fig.successes}/{fig.trials}" if fig is not None and on else ""
             self.buttons.append(Button(f"goal:{tag}", g["text"], pygame.Rect(x, y, w, chip_h), font_size=20,
-                                       selected=on, sublabel=count,
+                                       selected=on, data={"tally": count},
                                        colour=th.PANEL_HI, on_press=lambda tag=tag: self.actions["goal"](tag)))  # type: ignore[misc]
             y += chip_h + gap
         self.trials_y = y + gap
@@ -180,6 +180,19 @@ class Rail:
 
     # ---- drawing ----------------------------------------------------------------------------
 
+    def _draw_chip(self, surface: pygame.Surface, b: Button) -> None:
+        """A goal: lit when this step works on it, its running successes/trials at the right."""
+        theme = self.theme
+        bg, fg = _chip_colours(b.selected)
+        pygame.draw.rect(surface, bg, b.rect, border_radius=theme.px(14))
+        tally = b.data.get("tally", "")
+        right = b.rect.right - theme.px(12)
+        if tally:
+            r = draw_text(surface, theme, tally, (right, b.rect.centery), 22, colour=fg, bold=True, anchor="midright")
+            right = r.left - theme.px(8)
+        draw_text(surface, theme, b.label, (b.rect.x + theme.px(12), b.rect.centery), 20, colour=fg,
+                  anchor="midleft", max_width=right - b.rect.x - theme.px(12))
+
     def draw(self, surface: pygame.Surface, now_ns: int) -> None:
         theme, live, t = self.theme, self.live, self.t
         r = self.rect
@@ -205,7 +218,10 @@ class Rail:
         draw_text(surface, theme, text, (r.centerx, r.y + theme.px(86)), 22, colour=colour,
                   max_width=r.width - theme.px(16))
         for b in self.buttons:
-            b.draw(surface, theme)
+            if b.id.startswith("goal:"):
+                self._draw_chip(surface, b)
+            else:
+                b.draw(surface, theme)
         run = live.run_trials()
         scored = sum(1 for x in run if x.is_scored)
         goal = None
@@ -218,6 +234,10 @@ class Rail:
             count += " · " + t("{n} not scored").format(n=missing)
         draw_text(surface, theme, count, (r.centerx, self.trials_y + theme.px(14)), 22, colour=th.TEXT,
                   max_width=r.width - theme.px(16))
+
+
+def _chip_colours(on: bool) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    return (th.ACCENT, th.BG) if on else (th.PANEL_HI, th.TEXT)
 
 
 def _letters(levels: list[str]) -> dict[str, str]:

@@ -457,6 +457,7 @@ class PlansScreen(FormScreen):
         super().__init__(app)
         self.draft: Plan | None = None
         self.adding = False
+        self.picking: int | None = None  # a step whose goals are being chosen
 
     def enter(self) -> None:
         if self.app.client_id is None:
@@ -500,21 +501,43 @@ class PlansScreen(FormScreen):
                 r = pygame.Rect(x + (i % cols) * (bw + gap), y + (i // cols) * (rh + gap), bw, rh)
                 self.buttons.append(Button(f"add:{n}", self.t(app.registry.entries[n].title), r, font_size=26,
                                            on_press=lambda n=n: self.add_step(n)))
+        elif self.draft is not None and self.picking is not None and self.picking < len(self.draft.steps):
+            step = self.draft.steps[self.picking]
+            chosen = set(step.goals or [])
+            goals = app.live.client_goals()
+            if not goals:
+                self.say(self.t("This client has no goals yet: add them in Clients"))
+            for g in goals[:8]:
+                tag = f"client:{g['id']}"
+                self.buttons.append(Button(f"pick:{tag}", g["text"], pygame.Rect(x, y, sw, rh), font_size=26,
+                                           selected=tag in chosen, sublabel=self.t(self.app.therapist.areas.get(
+                                               g.get("area", ""), g.get("area", ""))),
+                                           on_press=lambda tag=tag: self.toggle_goal(tag)))
+                y += rh + gap
         elif self.draft is not None:
             small = theme.px(110)
             for i, s in enumerate(self.draft.steps[:7]):
                 ok = app.registry.entries.get(s.activity) is not None
                 label = f"{i + 1}. {self.t(s.label())}" + ("" if ok else " — " + self.t("not installed, will be skipped"))
-                self.buttons.append(Button(f"step:{i}", label, pygame.Rect(x, y, sw - 3 * (small + gap), rh),
-                                           colour=th.PANEL_HI if ok else th.PANEL,
+                n = len(s.goals or [])
+                sub = self.t("works on {n} goal(s)").format(n=n) if n else self.t("no goal chosen")
+                self.buttons.append(Button(f"step:{i}", label, pygame.Rect(x, y, sw - 4 * (small + gap), rh),
+                                           colour=th.PANEL_HI if ok else th.PANEL, sublabel=sub,
                                            text_colour=th.TEXT if ok else th.MUTED, font_size=26))
-                for j, (bid, text, fn) in enumerate((("up", self.t("Earlier"), lambda i=i: self.move(i, -1)),
+                for j, (bid, text, fn) in enumerate((("goals", self.t("Goals"), lambda i=i: self.pick_goals(i)),
+                                                     ("up", self.t("Earlier"), lambda i=i: self.move(i, -1)),
                                                      ("down", self.t("Later"), lambda i=i: self.move(i, 1)),
                                                      ("remove", self.t("Remove"), lambda i=i: self.remove(i)))):
-                    r = pygame.Rect(x + sw - (3 - j) * (small + gap) + gap, y, small, rh)
+                    r = pygame.Rect(x + sw - (4 - j) * (small + gap) + gap, y, small, rh)
                     self.buttons.append(Button(f"step_{bid}:{i}", text, r, on_press=fn, font_size=24))
                 y += rh + gap
         bottom = pygame.Rect(pad, h - pad - theme.px(88), (w - 5 * pad) // 4, theme.px(88))
+        if self.picking is not None:
+            nav_pick = [("plan:goals_done", self.t("Done"), self.pick_done, th.GOOD)]
+            for i, (bid, label, fn, col) in enumerate(nav_pick):
+                self.buttons.append(Button(bid, label, bottom.move(i * (bottom.width + pad), 0), on_press=fn,
+                                           colour=col, text_colour=th.BG, font_size=28))
+            return
         nav = [("plan:start", self.t("Start plan"), self.start, th.GOOD),
                ("plan:add", self.t("Cancel") if self.adding else self.t("+ Activity"), self.toggle_add, th.PANEL_HI),
                ("plan:save", self.t("Save for this client"), self.save, th.PANEL_HI),
@@ -523,6 +546,22 @@ class PlansScreen(FormScreen):
             self.buttons.append(Button(bid, label, bottom.move(i * (bottom.width + pad), 0), on_press=fn, colour=col,
                                        text_colour=th.BG if col == th.GOOD else th.TEXT, font_size=28,
                                        enabled=self.draft is not None or bid in ("back", "plan:add")))
+
+    def pick_goals(self, i: int) -> None:
+        """Choose the client goals step ``i`` works on (its trials count toward exactly these)."""
+        self.picking = i
+        self.layout()
+
+    def toggle_goal(self, tag: str) -> None:
+        assert self.draft is not None and self.picking is not None
+        step = self.draft.steps[self.picking]
+        goals = list(step.goals or [])
+        step.goals = [g for g in goals if g != tag] if tag in goals else goals + [tag]
+        self.layout()
+
+    def pick_done(self) -> None:
+        self.picking = None
+        self.layout()
 
     def move(self, i: int, d: int) -> None:
         assert self.draft is not None

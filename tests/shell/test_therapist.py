@@ -343,3 +343,25 @@ def test_summary_and_schedule_screenshots(tmp_path, size):
         assert img.get_size() == size
         assert len({img.get_at((x, y))[:3] for x in range(0, w, 37) for y in range(0, h, 41)}) > 4
     publish(summary)
+
+
+def test_plan_steps_name_the_goals_they_work_on(tmp_path):
+    with run_test(data_dir=tmp_path, audio=RecordingAudio()) as pilot:
+        app = pilot.app
+        cid, gid = make_client(pilot)
+        g2 = ClientBook(app.store).add_goal(cid, "Chooses a song", "functional_communication")
+        open_tool(pilot, "plans")
+        pilot.tap("plan:p-test")
+        assert app.find_button("step:2").sublabel == "no goal chosen"
+        pilot.tap("step_goals:2")
+        pilot.tap(f"pick:client:{g2}")
+        assert app.find_button(f"pick:client:{g2}").selected
+        pilot.tap("plan:goals_done")
+        assert app.find_button("step:2").sublabel == "works on 1 goal(s)"
+        pilot.tap("plan:save")
+        saved = app.therapist.plans.for_client(cid)[0]
+        assert saved.steps[2].goals == [f"client:{g2}"] and saved.steps[1].goals == [gid]
+        pilot.tap("plan:start")
+        assert app.live.targets == (f"client:{gid}",)  # the Drums step (a bare goal id in the stored plan)
+        app.therapist.next_step()
+        assert app.live.targets == (f"client:{g2}",)
