@@ -340,6 +340,7 @@ def test_call_and_settings_are_on_the_therapist_side(tmp_path, clock, mic):
         pilot.unlock()
         assert pilot.app.find_button("rail:primary").label == "Call"
         pilot.tap("rail:more")
+        pilot.screenshot(ART / "vowel_panel_1280x800.png")
         ids = [b.id for b in pilot.app.overlay.buttons if b.id.startswith("act:")]
         assert ids == ["act:vowel", "act:pitch", "act:source", "act:ladder", "act:calibrate",
                        "act:fc_both", "act:fc_voice", "act:fc_sign"]
