@@ -69,6 +69,7 @@ class ActivityContext:
         post: Callable[[InputEvent], None] = lambda ev: None,
         open_mic: Callable[[], Any] = lambda: None,
         targets: Callable[[], tuple[str, ...]] = lambda: (),
+        score_window_s: float = 5.0,
     ) -> None:
         self.clock = clock
         self.activity_name = activity_name
@@ -90,6 +91,10 @@ class ActivityContext:
         self.open_mic = open_mic
         """The shared microphone Capture (started on first call), or None with no usable input."""
         self._targets = targets
+        self.score_window_s = score_window_s
+        """How long after a trial closes a therapist's score still lands on it (``scoring.score_window_s``):
+        an activity that presents opportunities back to back waits this long before opening the next
+        trial, so a score of the response just judged is not taken by an empty new trial."""
         self._trial_areas: dict[str, tuple[str, ...]] = {}
         self.open_trials: list[str] = []
         """Trials this activity opened and has not closed yet, oldest first."""

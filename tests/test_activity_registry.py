@@ -60,12 +60,41 @@ def test_builtin_activities_load_cleanly():
     assert reg.errors == [], [str(e) for e in reg.errors]
 
 
-def test_context_log_adds_activity_and_client_goals():
+def test_context_tags_events_with_the_targeted_goals_and_the_areas_never_guessed_goals():
     logged = []
+    targets = ["client:g2"]
     ctx = ActivityContext(clock=FakeClock(), activity_name="x", goals=("speech_communication", "musical"),
-                          settings={}, log_sink=lambda ev: logged.append(ev) or len(logged),
-                          client={"goals": [{"id": "g1", "area": "speech_communication", "text": "3 vowels"}]})
-    assert ctx.log("attempt", data={"v": "ah"}) == 1
-    assert logged[0].goals == ("speech_communication", "musical", "client:g1")
+                          settings={}, log_sink=lambda ev: logged.append(ev) or f"e{len(logged)}",
+                          client={"goals": [{"id": "g1", "area": "speech_communication", "text": "3 vowels"},
+                                            {"id": "g2", "area": "social", "text": "greets"}]},
+                          targets=lambda: tuple(targets))
+    assert ctx.log("attempt", data={"v": "ah"}) == "e1"
+    # the step's targets, then the activity's areas; g1 shares an area but is not targeted: not tagged
+    assert logged[0].goals == ("client:g2", "speech_communication", "musical")
     ctx.log("hit", goals=("musical",))
-    assert logged[1].goals == ("musical",)
+    assert logged[1].goals == ("client:g2", "musical")
+    targets.clear()
+    ctx.log("hit", goals=("musical",))
+    assert logged[2].goals == ("musical",)  # nothing targeted: areas only, no client goal inferred
+
+
+def test_a_trial_carries_its_goals_into_every_event_and_judging_closes_it():
+    logged = []
+    targets = ["client:g1"]
+    ctx = ActivityContext(clock=FakeClock(), activity_name="x", goals=("speech_communication", "musical"),
+                          settings={}, log_sink=lambda ev: logged.append(ev) or f"e{len(logged)}",
+                          targets=lambda: tuple(targets), prompt_level=lambda: "gestural")
+    tid = ctx.open_trial("call", areas=("speech_communication",), data={"vowel": "ah"})
+    assert ctx.open_trials == [tid]
+    ctx.log("vowel_attempt", goals=("musical",), data={"heard": "ah"}, trial=tid)  # goals= ignored in a trial
+    targets.append("client:g2")  # the therapist targets one more goal while the trial is open
+    ctx.judge(tid, "success", data={"rung": 4})
+    assert [e.kind for e in logged] == ["trial_open", "vowel_attempt", "judgement", "trial_close"]
+    assert {e.trial for e in logged} == {tid}
+    assert logged[0].goals == logged[1].goals == ("client:g1", "speech_communication")
+    assert logged[2].goals == ("client:g1", "client:g2", "speech_communication")
+    assert logged[0].data == {"opportunity": "call", "areas": ["speech_communication"], "vowel": "ah"}
+    assert (logged[2].outcome, logged[2].prompt) == ("success", "gestural") and logged[1].outcome is None
+    assert logged[3].data == {"reason": "response"} and ctx.open_trials == []
+    ctx.close_trial(tid, "ended")  # closing twice logs nothing
+    assert len(logged) == 4

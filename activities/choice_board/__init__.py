@@ -3,6 +3,16 @@ and each choice sounds at once and is logged as a goal-tagged data point.
 
 Boards come from ``config/boards/*.toml`` plus the therapist's own folder (settings
 ``user_boards_dir``); the client's ``access`` profile decides how they choose (see logic.py).
+
+Trials: the board on screen is the opportunity (``board_shown``, on the board's goals). A
+client's choice is the response, judged a success at the armed prompt level; a scan that runs
+out is judged ``no_response``; switching boards, opening the editor or stopping closes the open
+trial unjudged ("ended"). The next trial opens when the board is ready for the next choice: once
+the choice just made can no longer take the therapist's score (``ctx.score_window_s``), or at
+the client's next choice if that comes first. A therapist's model ("Model next", or a card
+played on the therapist's keyboard) is not a response: it is logged in the open trial, and the
+client's following choice is judged at the "model" prompt level (or the armed level if that is
+more intrusive).
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ class ChoiceBoard(Activity):
     goals = ("functional_communication", "self_expression")
     version = "0.1.0"
     description = "Choose by tap, dwell, switch scanning or playing; every choice sounds and is logged."
+    trial_noun = ("choice", "choices")
     settings: dict[str, Any] = {
         "board": "instruments",     # board shown first
         "boards": [],               # ids offered by "Next board" (empty = every board)
@@ -106,8 +117,11 @@ class ChoiceBoard(Activity):
             self._load_assets(b)
         self.editor = None
         self._hover_chosen: int | None = None
-        self.last_choice_id: int | None = None
+        self.last_choice_id: str | None = None
         self.last_choice: Choice | None = None
+        self.trial: str | None = None  # the open trial: the board waiting for a choice
+        self._next_trial_ns: int | None = None  # when the board is ready for the next choice
+        self._modelled = False  # the therapist modelled a choice in the open trial
         self.layout_ = None
         self._show(first, ctx.now_ns())
 
@@ -144,8 +158,46 @@ class ChoiceBoard(Activity):
     def _sound(self, name: str) -> str:
         return self.sound_sub.get(name, name)
 
+    # ---- trials ----------------------------------------------------------------------------
+
+    def _open_trial(self, t_ns: int) -> str:
+        """The board is offered for a choice: a trial on the board's goals (once)."""
+        ctx = self.ctx
+        assert ctx is not None
+        if self.trial is None:
+            self.trial = ctx.open_trial("board_shown", t_ns=t_ns, areas=self.board.goals,
+                                        data={"board": self.board.id, "access": self.access.method})
+            self._modelled = False
+        self._next_trial_ns = None
+        return self.trial
+
+    def _end_trial(self, reason: str = "ended") -> None:
+        """The board goes away (another board, the editor, stop) before a choice: no judgement."""
+        if self.ctx is not None and self.trial is not None:
+            self.ctx.close_trial(self.trial, reason)
+        self.trial, self._modelled, self._next_trial_ns = None, False, None
+
+    def _judge(self, outcome: str, t_ns: int, data: dict[str, Any]) -> None:
+        """Judge the open trial and wait for the board to be ready for the next choice."""
+        ctx = self.ctx
+        assert ctx is not None and self.trial is not None
+        ctx.judge(self.trial, outcome, prompt=self._prompt(), t_ns=t_ns, data=data)
+        self.trial, self._modelled = None, False
+        self._next_trial_ns = t_ns + int(ctx.score_window_s * 1e9)
+
+    def _prompt(self) -> str:
+        """The armed prompt level; after the therapist's model, at least "model"."""
+        ctx = self.ctx
+        assert ctx is not None
+        level = ctx.prompt
+        levels = list(ctx.prompt_levels)
+        if self._modelled and "model" in levels and (level not in levels or levels.index(level) < levels.index("model")):
+            return "model"
+        return level
+
     def _show(self, board_id: str, now_ns: int) -> None:
         """Put a board on screen: bindings, state, layout; latency counts from now."""
+        self._end_trial("ended")
         self.board = self.boards[board_id]
         b = self.board
         acc = self.access
@@ -172,6 +224,8 @@ class ChoiceBoard(Activity):
                                "size": f"{b.rows}x{b.cols}", "access": acc.method})
             if self.access.scanning:
                 self._cue(self.state.highlighted())
+            if self.editor is None:
+                self._open_trial(now_ns)
         if self.layout_ is not None:
             self.layout(self.size)
 
@@ -319,7 +373,7 @@ class ChoiceBoard(Activity):
         res = self.state.switch_move(event.t_ns) if which == "move" else self.state.switch_select(event.t_ns)
         if res == "bounce":
             ctx.log("filtered_switch", source=event.source, device=event.device, t_ns=event.t_ns,
-                    goals=self.board.goals,
+                    goals=self.board.goals, trial=self.trial,
                     data={"board": self.board.id, "switch": which, "reason": "debounce",
                           "debounce_ms": self.access.debounce_ms, "key": event.key, "note": event.note})
         elif isinstance(res, int):
@@ -348,10 +402,17 @@ class ChoiceBoard(Activity):
         if event.key:
             data["key"] = event.key
         kind = "choice" if choice.actor == "client" else "model"
+        trial = self._open_trial(choice.t_ns)  # a choice before the board was "ready" opens its own
+        prompt = self._prompt() if kind == "choice" else "model"
         eid = ctx.log(kind, actor=choice.actor, source=choice.source, device=choice.device, t_ns=choice.t_ns,
-                      goals=self.board.goals, prompt=ctx.prompt if kind == "choice" else "model", data=data)
+                      prompt=prompt, data=data, trial=trial)
         if kind == "choice":
             self.last_choice_id, self.last_choice = eid, choice
+            self._judge("success", choice.t_ns, {"card": card.label, "position": index, "board": self.board.id,
+                                                 "access": method, "latency_ms": choice.latency_ms,
+                                                 "after_model": self._modelled})
+        else:
+            self._modelled = True  # not the client's response: their next choice answers the model
 
     def _sound_card(self, card: Card, t_ns: int, sounded: str | None = None) -> None:
         """The card's phrase anchored on the choice time; the first sound now (unless the MIDI
@@ -385,7 +446,7 @@ class ChoiceBoard(Activity):
     def _log_card(self, kind: str, card: int, event: InputEvent, extra: dict[str, Any]) -> None:
         assert self.ctx is not None
         self.ctx.log(kind, actor="client", source=event.source, device=event.device, t_ns=event.t_ns,
-                     goals=self.board.goals,
+                     goals=self.board.goals, trial=self.trial,
                      data={"board": self.board.id, "card": self.board.cards[card].label, "position": card,
                            "access": self.access.method, **extra})
 
@@ -394,6 +455,8 @@ class ChoiceBoard(Activity):
         assert ctx is not None
         if self.editor is not None:
             return
+        if self.trial is None and self._next_trial_ns is not None and now_ns >= self._next_trial_ns:
+            self._open_trial(self._next_trial_ns)  # the board is ready for the next choice
         for pid, card, t_done in self.state.dwell_due(now_ns):
             if pid == HOVER_POINTER:
                 self._hover_chosen = card
@@ -404,10 +467,17 @@ class ChoiceBoard(Activity):
         if moves:
             self._cue(moves[-1])
         if timed_out:
-            ctx.log("scan_timeout", actor="system", goals=self.board.goals,
-                    data={"board": self.board.id, "loops": self.access.loops, "scan_ms": self.access.scan_ms})
+            trial = self._open_trial(now_ns)
+            data = {"board": self.board.id, "loops": self.access.loops, "scan_ms": self.access.scan_ms}
+            ctx.log("scan_timeout", actor="system", data=data, trial=trial)
+            self._judge("no_response", now_ns, data)
 
     # ---- therapist -------------------------------------------------------------------------
+
+    def primary_action(self) -> tuple[str, Any]:
+        """Next board: what the therapist reaches for between choices (and with the pedal)."""
+        t = self.ctx.t if self.ctx else (lambda s: s)
+        return t("Next board"), self.next_board
 
     def therapist_actions(self) -> list[tuple[str, str, Any]]:
         t = self.ctx.t if self.ctx else (lambda s: s)
@@ -429,8 +499,9 @@ class ChoiceBoard(Activity):
         assert self.ctx is not None
         now = self.ctx.now_ns()
         self.state.prompt(now)
+        trial = self._open_trial(now) if self.editor is None else None  # prompting offers the board
         self.ctx.log("prompt", actor="therapist", t_ns=now, goals=self.board.goals, prompt=self.ctx.prompt,
-                     data={"board": self.board.id})
+                     data={"board": self.board.id}, trial=trial)
 
     def toggle_model(self) -> None:
         self.state.model_next = not self.state.model_next
@@ -447,6 +518,7 @@ class ChoiceBoard(Activity):
                         | set(EXTRA_SOUNDS)
                         | {f"sample:{p.stem}" for p in sorted(self.sounds_dir.glob("*.wav"))})
         ids = list(self.boards)
+        self._end_trial("ended")  # the client's board is gone while the therapist edits
         self.editor = BoardEditor([self.boards[i] for i in ids], ids.index(self.board.id),
                                   list_pictures(self.image_dirs), sounds, ctx.t, self._save_board,
                                   lambda card: self._sound_card(card, ctx.now_ns()))
@@ -523,6 +595,7 @@ class ChoiceBoard(Activity):
              schedule_step=int(self.config.get("schedule_step", 0)), status=status)
 
     def stop(self) -> None:
+        self._end_trial("ended")
         self.editor = None
 
 

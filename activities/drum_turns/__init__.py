@@ -5,6 +5,12 @@ the therapist's drum on screen, or a pattern the app plays through the engine at
 ``at_ns`` times. The client answers on any (or a mapped) MIDI pad, the on-screen drum or a
 key. Every hit and every turn is logged with the time it was played (the MIDI callback's
 ``t_ns``, never the frame's), judged against the model and the beat, and the level adapts.
+
+Trials: one exchange is one trial. It opens when the model starts ("model"; "together" in
+together mode) and is judged when the client's copy ends (copy quality; whether the client
+waited and the timing go in the judgement's data). Every stroke of the exchange (the model's,
+the copy's, the ones played too early) is logged in it, with no outcome of its own. A turn
+stopped by pause or by leaving ends the trial unjudged ("ended").
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class DrumTurns(Activity):
     goals = ("turn_taking", "social", "attention_executive", "musical", "motor")
     version = "0.1.0"
     description = "My turn, your turn, together: copy a rhythm on the drum, measured to the millisecond."
+    trial_noun = ("turn", "turns")
     settings: dict[str, Any] = {
         "mode": "echo",  # echo (therapist, then client) | together (both, with the pulse)
         "model_source": "pattern",  # pattern (the app plays it) | therapist (pad or screen)
@@ -109,8 +116,10 @@ class DrumTurns(Activity):
         self.theme = Theme()
         self.size = (1280, 728)
         self.rects: dict[str, Any] = {}
-        self.last_turn_event: int | None = None
+        self.last_turn_event: str | None = None
         self.last_client_turn: TurnRecord | None = None
+        self.trials: dict[int, str] = {}  # exchange -> its trial
+        self._queue: list[tuple[int, int, Any]] = []  # (exchange, 0 begun | 1 turn, item) to log in order
         warm = getattr(ctx.audio, "prepare", None)
         if callable(warm):  # render every sound before the client is waiting
             # the activity's own sounds must exist: an unknown one fails now, not mid-turn
@@ -139,6 +148,8 @@ class DrumTurns(Activity):
         if st is not None and self.ctx is not None and st.phase != "idle":
             st.stop(self.ctx.now_ns())
             self._log_turns()
+        if self.ctx is not None:
+            self.ctx.close_all_trials("ended")
 
     # -- input ------------------------------------------------------------------------------
     def fast_sound(self, event: InputEvent) -> str | None:
@@ -182,7 +193,7 @@ class DrumTurns(Activity):
                 ctx.log("hit", actor="client", source="midi", device=event.device, t_ns=event.t_ns,
                         goals=("musical",), data={"note": note, "velocity": event.velocity, "counted": False,
                                                   "sound": sound, "turn": self.state.turn})
-                return
+                return  # not a stroke of the exchange: no trial
             self._stroke(Hit(event.t_ns, int(event.velocity or 0), actor, "midi", event.device, note),
                          sound=sound, channel=event.channel)
 
@@ -193,18 +204,23 @@ class DrumTurns(Activity):
         if not self.started and not self.paused:
             self._start(h.t_ns)
         info = self.state.hit(h)
+        exchange = self.state.exchange
+        # what the stroke ended (a copy by count, a copy taken back by the therapist) or began is
+        # logged in order: earlier exchanges first, the stroke, then the copy it completed
+        self._log_turns(hold_copy_of=exchange if h.actor == "client" else None)
         goals = HIT_GOALS[info.role]
         if h.actor == "client" and info.role in ("copy", "together", "waiting_failure"):
             goals = goals + (self.motor_goal,)
-        data = {"turn": info.turn, "exchange": self.state.exchange, "phase": info.phase, "role": info.role,
+        data = {"turn": info.turn, "exchange": exchange, "phase": info.phase, "role": info.role,
                 "velocity": h.velocity, "note": h.note, "sound": sound, "level": self.state.level.level,
                 **extra}
         if h.actor == "client":
             data["waited"] = info.role != "waiting_failure"
             data["waiting_failure"] = info.role == "waiting_failure"
+        in_exchange = info.role != "between" and info.phase not in ("count_in", "idle", "feedback")
         ctx.log("hit", actor=h.actor, source=h.source, device=h.device, t_ns=h.t_ns, goals=goals,
-                prompt=ctx.prompt if h.actor == "client" else None,
-                outcome="not_yet" if info.role == "waiting_failure" else None, data=data)
+                prompt=ctx.prompt if h.actor == "client" else None, data=data,
+                trial=self.trials.get(exchange) if in_exchange else None)
         self._log_turns()
         return info
 
@@ -229,35 +245,96 @@ class DrumTurns(Activity):
             ctx.play(snd.sound, snd.velocity, at_ns=snd.t_ns)
         self._log_turns()
 
-    def _log_turns(self) -> None:
+    def _log_turns(self, hold_copy_of: int | None = None) -> None:
+        """Open the trials of exchanges begun, log finished turns and judge the copies, in
+        exchange order. ``hold_copy_of``: leave that exchange's copy for the next call (the
+        stroke that completed it is logged first)."""
         ctx = self.ctx
         assert ctx is not None
-        for rec in self.state.take_finished():
-            data = rec.as_data()
-            if rec.whose == "therapist":
-                eid = ctx.log("turn", actor="therapist", source="pattern" if rec.source == "pattern" else "midi",
-                              t_ns=rec.start_ns, goals=("turn_taking", "musical"), data=data)
-            else:
-                j = rec.judgement
-                goals = ("turn_taking", "social", "attention_executive", "musical", self.motor_goal)
-                eid = ctx.log("turn", actor="client", t_ns=rec.start_ns, goals=goals, prompt=ctx.prompt,
-                              outcome=j.outcome if j else None, data=data)
-                self.last_client_turn = rec
-                self.last_turn_event = eid
-                if rec.level_change:
-                    word = ctx.t("Level up") if rec.level_change > 0 else ctx.t("Level down")
-                    ctx.notify(f"{word}: {self.state.level.level}")
-                    ctx.log("level_change", actor="system", goals=("musical",),
-                            data={"from": rec.level, "to": self.state.level.level, "after_turn": rec.turn})
+        self._queue.extend((ex, 0, item) for ex, *item in self.state.take_opened())
+        self._queue.extend((rec.exchange, 1, rec) for rec in self.state.take_finished())
+        self._queue.sort(key=lambda q: (q[0], q[1]))  # stable: turns of one exchange keep their order
+        held = []
+        for ex, _, item in self._queue:
+            if isinstance(item, TurnRecord):
+                if ex == hold_copy_of and item.whose != "therapist":
+                    held.append((ex, 1, item))
+                else:
+                    self._log_turn(item)
+            elif ex not in self.trials:  # (an exchange offered again keeps its trial)
+                start_ns, kind = item
+                self.trials[ex] = ctx.open_trial(kind, t_ns=start_ns, areas=self._trial_areas(),
+                                                 data={"exchange": ex, "mode": self.state.settings.mode,
+                                                       "model_source": self.state.settings.model_source,
+                                                       "level": self.state.level.level})
+        self._queue = held
+
+    def _trial_areas(self) -> tuple[str, ...]:
+        return ("turn_taking", "social", "attention_executive", "musical", self.motor_goal)
+
+    def _log_turn(self, rec: TurnRecord) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        trial = self.trials.get(rec.exchange)
+        data = rec.as_data()
+        if rec.whose == "therapist":
+            ctx.log("turn", actor="therapist", source="pattern" if rec.source == "pattern" else "midi",
+                    t_ns=rec.start_ns, goals=("turn_taking", "musical"), data=data, trial=trial)
+            if rec.end_reason == "stopped":
+                ctx.close_trial(trial, "ended", t_ns=rec.end_ns)
+            return
+        j = rec.judgement
+        eid = ctx.log("turn", actor="client" if rec.hits else "system", t_ns=rec.start_ns,
+                      goals=self._trial_areas(), prompt=ctx.prompt, data=data, trial=trial)
+        self.last_client_turn = rec
+        self.last_turn_event = eid
+        if rec.end_reason == "stopped" or j is None:  # paused or left mid-turn: not the client's doing
+            ctx.close_trial(trial, "ended", t_ns=rec.end_ns)
+        else:
+            ctx.judge(trial, j.outcome, t_ns=rec.end_ns, data={
+                "waited": rec.waited, "waiting_failures": len(rec.waiting_failures), "turn": rec.turn,
+                "whose": rec.whose, "end_reason": rec.end_reason, "level": rec.level, "score": j.score,
+                "cue": j.cue, "hits": j.hits, "expected_hits": j.expected_hits, "count_ok": j.count_ok,
+                "response_latency_ms": j.response_latency_ms, "mean_abs_ioi_error_pct": j.mean_abs_ioi_error_pct,
+                "tempo_ratio": j.tempo_ratio, "on_time": j.on_time, "early": j.early, "late": j.late,
+                "missed": j.missed, "mean_offset_ms": j.mean_offset_ms})
+        if rec.level_change:
+            word = ctx.t("Level up") if rec.level_change > 0 else ctx.t("Level down")
+            ctx.notify(f"{word}: {self.state.level.level}")
+            ctx.log("level_change", actor="system", goals=("musical",),
+                    data={"from": rec.level, "to": self.state.level.level, "after_turn": rec.turn})
 
     # -- the therapist ----------------------------------------------------------------------
+    def primary_action(self) -> tuple[str, Callable[[], None]]:
+        """The turn: hand over ("Your turn"), end the client's turn, or start the next one."""
+        t = self.ctx.t if self.ctx else (lambda s: s)
+        label = {"therapist": t("Your turn"), "client": t("End turn"),
+                 "together": t("End turn")}.get(self.state.phase, t("Next turn"))
+        return label, self.turn_action
+
+    @classmethod
+    def trial_phrases(cls, trials: list[Any], t: Callable[[str], str]) -> list[str]:
+        """"waited in 3 of 4 turns": echo turns where the client let the model finish first."""
+        known: list[bool] = []
+        for x in trials:
+            if x.activity != cls.name or x.opportunity != "model":
+                continue
+            waited = x.judgement_data.get("waited")
+            if waited is None:
+                if not x.responses:
+                    continue  # nothing played and nothing judged: nothing to say
+                waited = not any(r.get("waiting_failure") for r in x.responses)
+            known.append(bool(waited))
+        if not known:
+            return []
+        if len(known) == 1:
+            return [t("waited for the turn") if known[0] else t("did not wait for the turn")]
+        return [t("waited in {n} of {total} turns").format(n=sum(known), total=len(known))]
+
     def therapist_actions(self) -> list[tuple[str, str, Callable[[], None]]]:
         t = self.ctx.t if self.ctx else (lambda s: s)
         st = self.state
-        turn_label = {"therapist": t("Your turn"), "client": t("End turn"),
-                      "together": t("End turn")}.get(st.phase, t("Next turn"))
         return [
-            ("turn", turn_label, self.turn_action),
             ("pulse", t("Stop pulse") if st.pulse_on else t("Start pulse"), self.toggle_pulse),
             ("lock", t("Unlock level") if st.level.locked else t("Lock level"), self.toggle_lock),
             ("source", t("Model: therapist") if st.settings.model_source == "therapist" else t("Model: pattern"),

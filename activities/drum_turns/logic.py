@@ -544,6 +544,7 @@ class TurnMachine:
     model_start_ns: int = 0
     client_start_ns: int = 0
     finished: list[TurnRecord] = field(default_factory=list)
+    opened: list[tuple[int, int, str]] = field(default_factory=list)  # (exchange, start_ns, "model" | "together")
     last: TurnRecord | None = None  # the last judged turn, for feedback
     recent: list[tuple[int, str, str]] = field(default_factory=list)  # (t_ns, actor, role) to light
     _sounds: list[Scheduled] = field(default_factory=list)
@@ -623,6 +624,7 @@ class TurnMachine:
         self.expected_ns = None
         self.model_end_ns = None
         self.model_start_ns = start_ns
+        self.opened.append((self.exchange, start_ns, "together" if s.mode == "together" else "model"))
         if s.mode == "together":
             self.pattern = None
             end = start_ns + s.together_beats * self.period_ns
@@ -862,6 +864,12 @@ class TurnMachine:
 
     def take_finished(self) -> list[TurnRecord]:
         out, self.finished = self.finished, []
+        return out
+
+    def take_opened(self) -> list[tuple[int, int, str]]:
+        """Exchanges begun since the last call: (exchange, model start, "model" | "together").
+        An exchange offered again (a live turn with nothing played) is listed again."""
+        out, self.opened = self.opened, []
         return out
 
     def whose_turn(self) -> str:

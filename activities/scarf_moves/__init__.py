@@ -3,9 +3,15 @@
 The client moves a scarf to cues carried by the music itself — tempo (fast/slow), register
 (high/low), dynamics (big/small), silence (freeze), a glissando and cymbal (throw) — with a big
 animated cue card in sync. Cues come from a preset, at random within a set (a random time per
-cue keeps the freeze a surprise), or live from the therapist (overlay buttons, keys, a foot
-switch sending keys, or their MIDI keyboard). The therapist scores each cue with one tap or
-pedal; an unscored cue ends as "not_scored". The client may confirm a cue by a tap or a pad hit.
+cue keeps the freeze a surprise), or live from the therapist (panel buttons, keys, a foot
+switch sending keys, or their MIDI keyboard). The client may confirm a cue by a tap or a pad hit.
+
+Trials: each cue shown is a trial ("cue", on the cue's goals), closed when the next cue replaces
+it or the activity stops ("ended"); a confirmation is a response in it. Whether the client
+followed the music is the therapist's call, one touch on the rail or one pedal press: the
+activity never judges a cue, and a cue nobody scored is "not scored", never followed. The rail's
+primary action is Freeze / Go: the cue that has to land on the instant, pressed by foot while
+both hands hold a scarf.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class ScarfMoves(Activity):
     goals = ("gross_motor", "attention_executive", "self_awareness", "self_expression")
     version = "0.1.0"
     description = "Move a scarf to musical cues: high/low, fast/slow, big/small, freeze, throw, hide/peek."
+    trial_noun = ("cue", "cues")
     settings: dict[str, Any] = {"mode": "live", "bpm": 96, "cues": {}}  # defaults.toml fills the rest
 
     # ---- setup -----------------------------------------------------------------------------
@@ -177,20 +184,22 @@ class ScarfMoves(Activity):
         self.ctx.log("sequence_" + ("resume" if self.auto else "pause"), actor="therapist")
 
     # ---- lifecycle -------------------------------------------------------------------------
-    def _emit(self, records: list[Record]) -> list[int | None]:
-        assert self.ctx is not None
-        ids: list[int | None] = []
+    def _emit(self, records: list[Record]) -> None:
+        """A cue shown opens its trial, its end closes it, a confirmation is a response in it."""
+        ctx = self.ctx
+        assert ctx is not None
         for r in records:
-            eid = self.ctx.log(r.kind, actor=r.actor, source=r.source, device=r.device, t_ns=r.t_ns,
-                               goals=r.goals, prompt=r.prompt, outcome=r.outcome, data=r.data,
-                               corrects=r.corrects)
-            cur = self.runner.current
-            if r.attach == "score" and cur is not None:
-                cur.score_id = eid
-            if r.kind == "cue" and cur is not None:
-                cur.shown_id = eid
-            ids.append(eid)
-        return ids
+            if r.kind == "cue":
+                r.shown.trial_id = ctx.open_trial("cue", t_ns=r.t_ns, areas=r.goals, data=r.data)
+            elif r.kind == "cue_end":
+                ctx.close_trial(r.shown.trial_id, "ended", t_ns=r.t_ns, data=r.data)
+            else:
+                ctx.log(r.kind, actor=r.actor, source=r.source, device=r.device, t_ns=r.t_ns, goals=r.goals,
+                        data=r.data, trial=r.shown.trial_id)
+
+    def on_scored(self, trial_id: str, outcome: str, prompt: str | None) -> None:
+        """Keep the status line right: "Cue 3: Freeze · Followed"."""
+        self.runner.scored(trial_id, outcome, prompt)
 
     def update(self, now_ns: int) -> None:
         if self.stopped or self.ctx is None:
@@ -242,6 +251,12 @@ class ScarfMoves(Activity):
     def fast_sound_table(self) -> dict[str, Any]:
         """``fast_sound`` as data for the audio process: the therapist's keys stay silent."""
         return self.FAST_SOUND_TABLE
+
+    def primary_action(self) -> tuple[str, Any]:
+        """Freeze / Go: the cue that must land on the instant (a pedal press, hands on the scarf)."""
+        t = self.ctx.t if self.ctx else (lambda s: s)
+        frozen = getattr(self, "gen", None) is not None and self.gen.frozen
+        return (t("Go") if frozen else t("Freeze")), lambda: self.live("freeze_go")
 
     def therapist_actions(self) -> list[tuple[str, str, Any]]:
         """Few, big buttons: the overlay row is shared with the shell's own."""

@@ -2,8 +2,9 @@
 record of each cue shown and how the client responded.
 
 No pygame, no clock reads: every method takes the time it is told. The activity turns the
-``Record``s returned here into log events, so the rules (an unscored cue ends as
-"not_scored", never as followed; a re-score corrects, never overwrites) are tested here.
+``Record``s returned here into log events: each cue shown opens a trial ("cue"), its end closes
+it, a client's confirmation is a response in it. Nothing here judges a cue: the therapist scores
+it on the session's rail, and a cue nobody scored stays "not scored" (never followed).
 """
 
 from __future__ import annotations
@@ -170,19 +171,17 @@ def load_preset(path: Path, cues: dict[str, CueSpec]) -> PresetSequence:
 
 @dataclass
 class Record:
-    """Something to log: the activity passes these to ``ctx.log``."""
+    """Something to log about a cue: "cue" (shown: a trial opens), "cue_end" (the trial
+    closes) or "response" (the client's confirmation, in the cue's trial)."""
 
     kind: str
     t_ns: int
+    shown: "CueShown"
     actor: str = "system"
-    outcome: str | None = None
-    prompt: str | None = None
     goals: tuple[str, ...] | None = None
     data: dict[str, Any] = field(default_factory=dict)
-    corrects: int | None = None
     source: str = "system"
     device: str = ""
-    attach: str = ""  # "score" → the logged id becomes the cue's score id
 
 
 @dataclass
@@ -194,9 +193,8 @@ class CueShown:
     onset_ns: int  # when the music changes and the card appears
     planned_s: float | None
     music: dict[str, Any]
-    shown_id: int | None = None
-    score_id: int | None = None
-    outcome: str = NOT_SCORED
+    trial_id: str | None = None  # the cue's trial in the session log
+    outcome: str = NOT_SCORED  # as the therapist scored it (for the status line)
     prompt: str | None = None
     confirm_ns: int | None = None
     ended_ns: int | None = None
@@ -233,7 +231,7 @@ class CueRunner:
         self.pending = None
         self.current = p
         spec = self.cues[p.cue]
-        out.append(Record("cue", p.onset_ns, data={
+        out.append(Record("cue", p.onset_ns, p, data={
             "cue": p.cue, "cue_index": p.index, "word": spec.word, "source": p.source,
             "music": p.music, "planned_s": None if p.planned_s is None else round(p.planned_s, 3),
             "requested_ms_before": round((p.onset_ns - p.requested_ns) / 1e6, 2),
@@ -241,31 +239,24 @@ class CueRunner:
         return out
 
     def end(self, t_ns: int) -> list[Record]:
-        """End the current cue: its final outcome is the therapist's score or ``not_scored``."""
+        """End the current cue (the next one replaces it, or the activity stops)."""
         c = self.current
         if c is None:
             return []
         c.ended_ns = t_ns
         self.history.append(c)
         self.current = None
-        return [Record("cue_end", t_ns, outcome=c.outcome, prompt=c.prompt, goals=self.cues[c.cue].goals,
+        return [Record("cue_end", t_ns, c, goals=self.cues[c.cue].goals,
                        data={"cue": c.cue, "cue_index": c.index, "duration_ms": round((t_ns - c.onset_ns) / 1e6, 2),
-                             "scored": c.score_id is not None or c.outcome != NOT_SCORED,
-                             "score_event": c.score_id, "latency_ms": c.latency_ms()})]
+                             "latency_ms": c.latency_ms()})]
 
-    def score(self, outcome: str, prompt: str, t_ns: int, source: str, device: str = "") -> Record:
-        """The therapist's one-tap score, attached to the cue showing (a re-score corrects)."""
-        c = self.current
-        if c is None:
-            return Record("score", t_ns, actor="therapist", outcome=outcome, prompt=prompt, source=source,
-                          device=device, data={"cue": None})
-        c.outcome, c.prompt = outcome, prompt
-        return Record("score", t_ns, actor="therapist", outcome=outcome, prompt=prompt, source=source,
-                      device=device, goals=self.cues[c.cue].goals, corrects=c.score_id, attach="score",
-                      data={"cue": c.cue, "cue_index": c.index, "music": c.music,
-                            "latency_ms": c.latency_ms(),
-                            "score_after_ms": round((t_ns - c.onset_ns) / 1e6, 2),
-                            "latency_source": "client_confirm" if c.confirm_ns is not None else None})
+    def scored(self, trial_id: str, outcome: str, prompt: str | None) -> CueShown | None:
+        """The therapist scored a cue's trial (the session logged it): remember it for the status."""
+        for c in ([self.current] if self.current is not None else []) + self.history[::-1]:
+            if c.trial_id == trial_id:
+                c.outcome, c.prompt = outcome, prompt
+                return c
+        return None
 
     def confirm(self, t_ns: int, source: str, device: str = "") -> Record | None:
         """The client tapped / hit a pad: timed from the cue's onset; first one counts."""
@@ -276,7 +267,7 @@ class CueRunner:
         first = spec.confirm and c.confirm_ns is None and t_ns >= c.onset_ns
         if first:
             c.confirm_ns = t_ns
-        return Record("response", t_ns, actor="client", source=source, device=device, goals=spec.goals,
+        return Record("response", t_ns, c, actor="client", source=source, device=device, goals=spec.goals,
                       data={"cue": c.cue, "cue_index": c.index, "expected": spec.confirm, "first": first,
                             "latency_ms": round((t_ns - c.onset_ns) / 1e6, 2)})
 

@@ -83,10 +83,15 @@ def render(script: tuple[tuple[float, str], ...] = SCRIPT, seconds: float = 7.5,
     _, starts = engine.voice_starts(0)
     onsets = {}
     for ev in events:
-        if ev.kind == "cue":
+        if _is_cue(ev):
             onsets.setdefault(ev.data["cue"], ev.t_ns)
     return Render(out, RATE, backend.time_of(0), events, starts, engine.stats(),
                   float(act.config.get("stop_ramp_ms", 8)), onsets)
+
+
+def _is_cue(ev: LogEvent) -> bool:
+    """A cue shown: its trial opens at the music's change."""
+    return ev.kind == "trial_open" and ev.data.get("opportunity") == "cue"
 
 
 def max_step(x: np.ndarray) -> float:
@@ -98,7 +103,7 @@ def measure(r: Render) -> dict[str, Any]:
     ms = r.rate // 1000
     stop = r.frame(r.onsets["freeze"])
     ramp = int(round(r.ramp_ms * ms))
-    resume_ns = [ev.t_ns for ev in r.events if ev.kind == "cue" and ev.data["cue"] != "freeze"
+    resume_ns = [ev.t_ns for ev in r.events if _is_cue(ev) and ev.data["cue"] != "freeze"
                  and ev.t_ns > r.onsets["freeze"]]
     resume = r.frame(resume_ns[0]) if resume_ns else len(r.audio)
     change = r.frame(r.onsets["fast"])

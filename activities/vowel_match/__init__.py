@@ -7,9 +7,17 @@ capture's worker thread (``VoiceAnalyzer`` + an energy gate); results reach ``ha
 the app queue stamped with the audio's time, so latency is measured from the call's end to the
 answer's first sample, not to a frame.
 
-Every answer is judged on the client's shaping ladder and logged; the therapist overrides with
-one tap (a correction event pointing at the attempt, the automatic judgement kept in it).
-Without a microphone the activity runs the same calls and windows and the therapist scores.
+Trials: each call (model, recorded or live) is a trial ("call"); the answer is the response,
+judged on the client's shaping ladder. The therapist scores on the session's rail (their score
+supersedes the judgement; both stay in the log); a score while the window is open ends it.
+Without a microphone nothing is judged: the trial closes when the window runs out ("timeout")
+and stays "not scored" unless the therapist scores it. Calibration calls are not trials.
+
+The client's screen shows no control at all: Call is the rail's primary action (and the pedal's),
+vowel, pitch, call source, ladder, calibration, recording and functional communication are in
+the therapist panel. Each functional-communication press (sign + voice, voice only, sign only)
+is a trial of its own on the ``functional_communication`` area, entered by the therapist and
+judged by the ``fc_outcomes`` table.
 """
 
 from __future__ import annotations
@@ -71,7 +79,6 @@ class VowelMatch(Activity):
         "autostart": False,
         "calibration_tokens": 3,
         "call_key": "space",
-        "therapist_strip": True,
         "reward_sound": "chimes:84",
         "low_stimulation": False,
         "fc_outcomes": {"sign_and_voice": "success", "voice_only": "partial", "sign_only": "partial"},
@@ -109,7 +116,6 @@ class VowelMatch(Activity):
         self.theme = Theme()
         self.size = (1280, 728)
         self.rects: dict[str, Any] = {}
-        self.buttons: dict[str, Any] = {}
         self.trace: deque[tuple[int, float, str]] = deque(maxlen=1200)  # (t_ns, f0, vowel) heard
         self.live: dict[str, Any] = {}  # the latest analysis, for the character's mouth
         self.live_ns = 0
@@ -117,7 +123,7 @@ class VowelMatch(Activity):
         self.segments: deque[tuple[int, int, float, str]] = deque(maxlen=64)  # (start, end, f0, vowel)
         self.recorded: dict[str, tuple[str, int, float]] = {}  # vowel -> (sound, duration ns, f0)
         self._recording_vowel: str | None = None
-        self.pending: Attempt | None = None  # no-mic: waiting for the therapist's score
+        self.scored: dict[str, str] = {}  # trial id -> the therapist's outcome (from on_scored)
         self.reward_ns = 0
         self.started = bool(c.get("autostart", False))
         if self.started:
@@ -154,26 +160,25 @@ class VowelMatch(Activity):
         mic = getattr(self, "mic", None)
         if mic is not None:
             mic.remove_consumer(self._on_audio)
-        if self.ctx is not None and getattr(self, "pending", None) is not None:
-            self._log_attempt(self.pending, scored=False)
-            self.pending = None
+        if self.ctx is not None:
+            self.ctx.close_all_trials("ended")
 
     def layout(self, size: tuple[int, int]) -> None:
         from activities.vowel_match.view import layout
-        from prelude_play.ui.widgets import Button
 
         self.size = size
         self.theme.size = (size[0], size[1] + self.theme.bar_height)
-        self.rects = layout(size, self.theme, strip=bool(self.config.get("therapist_strip", True)))
-        actions = {"btn:call": self.call_action, "btn:vowel": self.cycle_vowel, "btn:pitch": self.cycle_pitch,
-                   "btn:source": self.cycle_source, "btn:yes": lambda: self.override("success"),
-                   "btn:no": lambda: self.override("not_yet")}
-        self.buttons = {bid: Button(bid, "", r, on_press=actions[bid], font_size=30)
-                        for bid, r in self.rects.items() if bid in actions}
+        self.rects = layout(size, self.theme)
 
     def find_target(self, target: str):
-        b = self.buttons.get(target)
-        return b.rect if b is not None else None
+        """Parts of the client's picture (``face``, ``pitch``, ``chip:ah``…): none of them is a control."""
+        r = self.rects.get(target)
+        if target == "face" and r is not None:
+            import pygame
+
+            (cx, cy), rad = r
+            return pygame.Rect(cx - rad, cy - rad, 2 * rad, 2 * rad)
+        return r
 
     # -- the mic worker (NOT the frame loop) ------------------------------------------------
     def _on_audio(self, samples, t0_ns: int) -> None:
@@ -214,13 +219,9 @@ class VowelMatch(Activity):
                 self.voicing = False
                 self.live_ns = event.t_ns
             return
-        if event.kind == "tap" and event.pos is not None:
-            for b in self.buttons.values():
-                if b.hit(event.pos) and b.on_press is not None:
-                    b.on_press()
-                    return
-        elif event.kind == "key_down" and event.key == self.config.get("call_key", "space"):
-            self.call_action()
+        # A tap on the client's screen does nothing here: every control is the therapist's.
+        if event.kind == "key_down" and event.key == self.config.get("call_key", "space"):
+            self.call_action()  # the therapist's keyboard
 
     # -- calls ------------------------------------------------------------------------------
     @staticmethod
@@ -236,7 +237,6 @@ class VowelMatch(Activity):
         self.started = True
         if m.phase == "recording":
             return
-        self._flush_pending()
         vowel = m.cal.vowel if m.cal is not None else m.target_vowel
         source = m.source
         if source == "recorded" and vowel not in self.recorded:
@@ -245,16 +245,35 @@ class VowelMatch(Activity):
         self.trace.clear()
         self.segments.clear()
         if source == "live":
-            m.begin_call(now, source="live")
-            return
-        lead = 60 * MS  # scheduled just ahead, so the engine starts it sample-accurately
-        if source == "recorded":
-            sound, dur_ns, f0 = self.recorded[vowel]
+            call = m.begin_call(now, source="live")
         else:
-            sound = self.model_sound(vowel, m.pitch, self.ms.model_duration_ms)
-            dur_ns, f0 = self.ms.model_duration_ms * MS, midi_to_hz(m.pitch)
-        ctx.play(sound, 0.9, at_ns=now + lead)
-        m.begin_call(now + lead, end_ns=now + lead + dur_ns, f0=f0, sound=sound, source=source)
+            lead = 60 * MS  # scheduled just ahead, so the engine starts it sample-accurately
+            if source == "recorded":
+                sound, dur_ns, f0 = self.recorded[vowel]
+            else:
+                sound = self.model_sound(vowel, m.pitch, self.ms.model_duration_ms)
+                dur_ns, f0 = self.ms.model_duration_ms * MS, midi_to_hz(m.pitch)
+            ctx.play(sound, 0.9, at_ns=now + lead)
+            call = m.begin_call(now + lead, end_ns=now + lead + dur_ns, f0=f0, sound=sound, source=source)
+        self._settle_interrupted(now)
+        if m.cal is None:  # a calibration call collects a token: not a trial
+            call.trial_id = ctx.open_trial("call", t_ns=call.tap_ns, areas=self._areas(), data={
+                "source": call.source, "vowel": call.vowel, "ladder_level": m.ladder_level,
+                "model_pitch": m.pitch if call.source == "model" else None,
+                "call_f0": round(call.f0, 2) if call.f0 else None})
+
+    def _areas(self) -> tuple[str, ...]:
+        """Pitch matters from the ladder's fifth rung (the vowel on the call's pitch)."""
+        return ("speech_communication", "musical") if self.machine.ladder_level >= 5 else ("speech_communication",)
+
+    def _settle_interrupted(self, now_ns: int) -> None:
+        """A new call or a recording cut in: the answer that was open is finished and judged
+        first, and a call that never got its window (a live call not heard) ends unjudged."""
+        ctx = self.ctx
+        assert ctx is not None
+        for a in self.machine.take_finished():
+            self._finished(a, now_ns)
+        ctx.close_all_trials("ended", t_ns=now_ns)
 
     def record_action(self) -> None:
         """Record the therapist's model for the current vowel (the next sung segment)."""
@@ -263,9 +282,10 @@ class VowelMatch(Activity):
         if self.mic is None:
             ctx.notify(ctx.t("Recording a model needs the microphone"))
             return
-        self._flush_pending()
         self._recording_vowel = self.machine.target_vowel
-        self.machine.begin_recording(ctx.now_ns())
+        now = ctx.now_ns()
+        self.machine.begin_recording(now)
+        self._settle_interrupted(now)
 
     def _finish_recording(self) -> None:
         ctx, m, mic = self.ctx, self.machine, self.mic
@@ -305,7 +325,10 @@ class VowelMatch(Activity):
         if m.next_call_ns is not None and now_ns >= m.next_call_ns and m.phase == "idle" and self.started:
             m.next_call_ns = None
             self.call_action()
+        call = m.call
         m.update(now_ns)
+        if call is not None and m.call is None and call.trial_id is not None:  # a live call never heard
+            ctx.close_trial(call.trial_id, "no_call", t_ns=now_ns)
         if self._recording_vowel is not None and m.phase != "recording":
             self._finish_recording()
         for key in m.notices:
@@ -333,70 +356,62 @@ class VowelMatch(Activity):
             if cal is not None and cal.complete:
                 self.finish_calibration()
             return
-        if a.judgement is None:
-            self.pending = a  # no automatic judgement: the therapist's score makes the record
-            return
+        trial = a.call.trial_id
+        if trial in self.scored and a.override is None:
+            a.override = self.scored[trial]  # scored during the call: the therapist's result is shown
         self._log_attempt(a)
-        if a.judgement.outcome == "success" and not self._low() and self.config.get("reward_sound"):
+        if a.judgement is not None:
+            ctx.judge(trial, a.judgement.outcome, t_ns=now_ns, data=a.judgement.as_data() | {
+                "goal_level": a.goal_level, "latency_ms": a.latency_ms, "attempt": a.trial})
+        else:  # no microphone: the therapist's score (if any) is the trial's outcome
+            reason = "scored" if trial in self.scored else "timeout" if now_ns >= a.window_end_ns else "ended"
+            ctx.close_trial(trial, reason, t_ns=now_ns)
+        if a.outcome == "success" and not self._low() and self.config.get("reward_sound"):
             ctx.play(str(self.config["reward_sound"]), 0.5)
             self.reward_ns = now_ns
 
-    def _goals(self, a: Attempt) -> tuple[str, ...]:
-        return ("speech_communication", "musical") if a.goal_level >= 5 else ("speech_communication",)
-
-    def _log_attempt(self, a: Attempt, *, scored: bool = True, prompt: str | None = None,
-                     source: str | None = None) -> int | None:
+    def _log_attempt(self, a: Attempt) -> str | None:
+        """The answer as the app heard it (the trial's response; "system" when nothing was heard)."""
         ctx = self.ctx
         assert ctx is not None
-        data = a.as_data()
-        if a.judgement is None:
-            data["scored"] = scored
-        a.event_id = ctx.log("vowel_attempt", actor="client", source=source or ("mic" if self.mic else "therapist"),
-                             device="mic" if self.mic else "", t_ns=a.start_ns or a.window_end_ns,
-                             goals=self._goals(a), prompt=prompt or ctx.prompt, outcome=a.outcome, data=data)
+        a.event_id = ctx.log("vowel_attempt", actor="client" if a.start_ns is not None else "system",
+                             source="mic" if self.mic else "system", device="mic" if self.mic else "",
+                             t_ns=a.start_ns or a.window_end_ns, prompt=ctx.prompt, data=a.as_data(),
+                             trial=a.call.trial_id)
         return a.event_id
 
-    def _flush_pending(self) -> None:
-        if self.pending is not None:
-            self._log_attempt(self.pending, scored=False)
-            self.pending = None
-
     # -- the therapist ----------------------------------------------------------------------
-    def override(self, outcome: str, *, prompt: str | None = None, source: str = "touch",
-                 device: str = "", t_ns: int | None = None) -> int | None:
-        """The therapist's one-tap judgement of the last answer. Returns the event that counts."""
+    def on_scored(self, trial_id: str, outcome: str, prompt: str | None) -> None:
+        """The therapist scored a call: an open response window ends now (they saw the answer),
+        and the result on the client's screen becomes theirs."""
         ctx = self.ctx
         assert ctx is not None
-        now = t_ns or ctx.now_ns()
+        self.scored[trial_id] = outcome
         m = self.machine
-        a = m.score_last(outcome, now)
-        for done in m.take_finished():  # the score closed an open window
-            if done is not a:
-                self._finished(done, now)
-            elif done.judgement is not None:
-                self._log_attempt(done)
-        if a is None:
-            return None
-        prompt = prompt or ctx.prompt
-        if a.event_id is None:  # no automatic judgement (no mic): this score is the record
-            self.pending = None
-            return self._log_attempt(a, prompt=prompt, source=source)
-        auto = a.judgement.as_data() if a.judgement else None
-        return ctx.log("correction", actor="therapist", source=source, device=device, t_ns=now,
-                       goals=self._goals(a), prompt=prompt, outcome=outcome, corrects=a.event_id,
-                       data={"action": "override", "outcome": outcome, "prompt": prompt, "trial": a.trial,
-                             "automatic": auto, "automatic_outcome": auto["outcome"] if auto else None})
+        now = ctx.now_ns()
+        cur = m.current
+        if cur is not None and m.phase in ("response", "attempt"):
+            if cur.call.trial_id == trial_id:
+                m.score_last(outcome, now)
+                for a in m.take_finished():
+                    self._finished(a, now)
+            return
+        if m.last is not None and m.last.call.trial_id == trial_id and m.call is m.last.call:
+            m.score_last(outcome, now)  # the feedback shows the therapist's result, for a full time
 
-    def functional(self, mode: str) -> int | None:
-        """Functional communication: signing and vocalizing together, vocalizing only, signing only."""
+    def functional(self, mode: str) -> str | None:
+        """Functional communication the therapist saw (signing and vocalizing together, vocalizing
+        only, signing only): a trial of its own on the functional-communication area, judged by
+        ``fc_outcomes``. It leaves the vowel call's trial alone."""
         ctx = self.ctx
         assert ctx is not None
-        a = self.machine.last
-        return ctx.log("functional_communication", actor="client", source="touch",
-                       goals=("functional_communication",), prompt=ctx.prompt, outcome=self.fc_outcomes[mode],
-                       data={"mode": mode, "trial": a.trial if a else None,
-                             "attempt_event": a.event_id if a else None,
-                             "target_vowel": a.target_vowel if a else self.machine.target_vowel})
+        call = self.machine.call
+        data = {"mode": mode, "entered_by": "therapist",
+                "target_vowel": call.vowel if call is not None else self.machine.target_vowel,
+                "call_trial": call.trial_id if call is not None else None}
+        tid = ctx.open_trial("functional_communication", areas=("functional_communication",), data=data)
+        ctx.log("functional_communication", actor="client", source="therapist", data=data, trial=tid)
+        return ctx.judge(tid, self.fc_outcomes[mode], data=data | {"rule": "fc_outcomes"})
 
     def set_vowel(self, vowel: str) -> None:
         assert self.ctx is not None
@@ -440,9 +455,10 @@ class VowelMatch(Activity):
         if self.mic is None:
             ctx.notify(ctx.t("Calibration needs the microphone"))
             return
-        self._flush_pending()
         self.started = True
-        self.machine.start_calibration(ctx.now_ns())
+        now = ctx.now_ns()
+        self.machine.start_calibration(now)
+        self._settle_interrupted(now)
         ctx.log("calibration_start", actor="therapist", goals=("speech_communication",),
                 data={"tokens_per_vowel": self.ms.calibration_tokens, "vowels": list(VOWELS)})
 
@@ -469,21 +485,38 @@ class VowelMatch(Activity):
                                       "counts": cal.counts(), "rejected": run.rejected})
         ctx.notify(ctx.t("Calibration saved for this client"))
 
-    def therapist_actions(self) -> list[tuple[str, str, Callable[[], None]]]:
+    def primary_action(self) -> tuple[str, Callable[[], None]]:
+        """Call (or, for a recorded call with no recording yet, Record model): on the rail, the pedal."""
         t = self.ctx.t if self.ctx else (lambda s: s)
+        m = self.machine
+        vowel = m.cal.vowel if m.cal is not None else m.target_vowel
+        label = t("Record model") if m.source == "recorded" and vowel not in self.recorded else t("Call")
+        return label, self.call_action
+
+    def therapist_actions(self) -> list[tuple[str, str, Callable[[], None]]]:
+        """The settings the strip used to show on the client's screen, and functional communication."""
+        from activities.vowel_match.logic import note_name
+
+        t = self.ctx.t if self.ctx else (lambda s: s)
+        m = self.machine
+        source = {"live": t("Call: live"), "model": t("Call: model"), "recorded": t("Call: recorded")}[m.source]
+        pitch = t("Pitch") + f": {note_name(m.pitch)}" if m.source == "model" else t("Pitch: from call")
         acts: list[tuple[str, str, Callable[[], Any]]] = [
-            ("fc_both", t("Sign + voice"), lambda: self.functional("sign_and_voice")),
-            ("fc_voice", t("Voice only"), lambda: self.functional("voice_only")),
-            ("fc_sign", t("Sign only"), lambda: self.functional("sign_only")),
-            ("ladder", t("Ladder") + f" {self.machine.ladder_level}", self.cycle_ladder),
+            ("vowel", t("Vowel") + f": {m.target_vowel}", self.cycle_vowel),
+            ("pitch", pitch, self.cycle_pitch),
+            ("source", source, self.cycle_source),
+            ("ladder", t("Ladder") + f" {m.ladder_level}", self.cycle_ladder),
         ]
-        if self.machine.cal is not None:
+        if m.cal is not None:
             acts += [("discard", t("Discard token"), self.discard_token),
                      ("calibrate", t("Finish calibration"), self.calibrate_action)]
         else:
             acts.append(("calibrate", t("Calibrate"), self.calibrate_action))
-        if self.machine.source == "recorded" and self.mic is not None:
+        if m.source == "recorded" and self.mic is not None:
             acts.append(("record", t("Record again"), self.record_action))
+        acts += [("fc_both", t("Sign + voice"), lambda: self.functional("sign_and_voice")),
+                 ("fc_voice", t("Voice only"), lambda: self.functional("voice_only")),
+                 ("fc_sign", t("Sign only"), lambda: self.functional("sign_only"))]
         return acts
 
     def status_text(self) -> str:

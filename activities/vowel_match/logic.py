@@ -219,6 +219,7 @@ class Call:
     f0: float | None = None  # what was sung (measured for live calls, set for models)
     detected_vowel: str | None = None
     sound: str | None = None
+    trial_id: str | None = None  # the call's trial in the session log (set by the activity)
 
 
 @dataclass
@@ -238,8 +239,8 @@ class Attempt:
     segments: list[VoiceSeg] = field(default_factory=list)
     judgement: Judgement | None = None
     calibration: bool = False
-    event_id: int | None = None
-    override: str | None = None
+    event_id: str | None = None
+    override: str | None = None  # the therapist's score of this answer (shown as the result)
 
     @property
     def latency_ms(self) -> float | None:
@@ -503,7 +504,8 @@ class MatchMachine:
 
     # -- the therapist ----------------------------------------------------------------------
     def score_last(self, outcome: str, now_ns: int) -> Attempt | None:
-        """The therapist's judgement of the last answer (an override if one was judged)."""
+        """The therapist scored the answer: an open window ends now (the therapist saw the
+        answer before it ran out) and the result shown is the therapist's."""
         if self.current is not None and self.phase in ("response", "attempt"):
             self._finish(now_ns)  # the therapist saw the answer before the window ran out
         a = self.last

@@ -5,6 +5,9 @@ pitch as the target and the answer's pitch (octave-folded) beside it.
 Readable across a room: the banner and the vowel name are large, the character fills the left
 of the screen. Low-stimulation mode keeps the mouth still (no level animation), drops the
 success glow and uses muted fills.
+
+Nothing here is a control: Call, the vowel, pitch and source, and scoring are the therapist's
+(the rail and its panel), so a child's tap anywhere on this screen changes nothing.
 """
 
 from __future__ import annotations
@@ -33,20 +36,13 @@ CALL = (236, 232, 220)
 LIVE_MS = 400  # how long the last analysis keeps shaping the mouth
 
 
-def layout(size: tuple[int, int], theme: th.Theme, *, strip: bool = True) -> dict[str, Any]:
+def layout(size: tuple[int, int], theme: th.Theme) -> dict[str, Any]:
     w, h = size
     s = min(w / th.DESIGN_W, h / (th.DESIGN_H - 72))
     gap = int(20 * s)
     banner = pygame.Rect(gap, gap, w - 2 * gap, int(112 * s))
     rects: dict[str, Any] = {"banner": banner}
     bottom = h - gap
-    if strip:
-        bar = pygame.Rect(gap, h - gap - int(104 * s), w - 2 * gap, int(104 * s))
-        rects["strip"] = bar
-        ids = ["btn:call", "btn:vowel", "btn:pitch", "btn:source", "btn:yes", "btn:no"]
-        for bid, r in zip(ids, grid_rects(bar, 1, len(ids), gap)):
-            rects[bid] = r
-        bottom = bar.top - gap
     top = banner.bottom + gap
     mid_h = bottom - top
     face_w = int(w * 0.46)
@@ -84,8 +80,8 @@ def banner_text(act: "VowelMatch", now_ns: int, t: Callable[[str], str]) -> tupl
             n = cal.calibration.counts()[a.target_vowel] if cal else 0
             return t("Thank you!"), t("Calibration") + f": {a.target_vowel} {n}/{act.ms.calibration_tokens}", colour
         outcome = a.outcome
-        if outcome is None:
-            return t("Listening done"), t("Therapist: score the answer"), th.PANEL_HI
+        if outcome is None:  # no microphone, not scored yet: nothing for the client to read into
+            return t("Listening done"), "", th.PANEL_HI
         j = a.judgement
         heard = j.detected_vowel if j and j.detected_vowel else ""
         if outcome == "success":
@@ -97,7 +93,7 @@ def banner_text(act: "VowelMatch", now_ns: int, t: Callable[[str], str]) -> tupl
     if m.cal is not None:
         return t("Calibration"), t("Sing") + f" “{v}”", th.PANEL_HI
     if not act.started:
-        return t("Ready"), t("Tap Call to start"), th.PANEL_HI
+        return t("Ready"), "", th.PANEL_HI
     return t("Get ready"), "", th.PANEL_HI
 
 
@@ -278,28 +274,6 @@ def draw(surface: pygame.Surface, theme: th.Theme, act: "VowelMatch") -> None:
                   max_width=cr.width - theme.px(8))
 
     draw_pitch(surface, theme, rects["pitch"], act, now, t)
-
-    if "strip" in rects:
-        labels = {
-            "btn:call": t("Record model") if (m.source == "recorded" and target not in act.recorded)
-            else t("Call"),
-            "btn:vowel": t("Vowel") + f": {m.target_vowel}",
-            "btn:pitch": (t("Pitch") + f": {note_name(m.pitch)}") if m.source == "model" else t("Pitch: from call"),
-            "btn:source": {"live": t("Call: live"), "model": t("Call: model"), "recorded": t("Call: recorded")}[m.source],
-            "btn:yes": t("Yes"),
-            "btn:no": t("Not yet"),
-        }
-        for bid, b in act.buttons.items():
-            b.label = labels[bid]
-            b.colour = th.PANEL_HI
-            b.text_colour = th.TEXT
-            if bid == "btn:call":
-                b.colour, b.text_colour = (th.ACCENT, th.BG) if m.phase in ("idle", "feedback") else (th.PANEL, th.MUTED)
-            elif bid == "btn:yes":
-                b.colour, b.text_colour = _mix(th.GOOD, th.BG, 0.35), th.TEXT
-            elif bid == "btn:no":
-                b.colour, b.text_colour = _mix(th.NOT_YET, th.BG, 0.35), th.TEXT
-            b.draw(surface, theme)
 
 
 __all__ = ["layout", "draw", "draw_character", "VOWEL_COLOURS", "MOUTHS", "LADDER", "midi_to_hz"]

@@ -261,8 +261,9 @@ class LiveSession:
             translate=self.t, notify=self.notify, prompt_level=lambda: self.prompt_level,
             assets_dir=sv.assets_dir, prompt_levels=tuple(self.cfg.scoring.prompt_levels),
             outcomes=tuple(self.cfg.scoring.outcomes), post=sv.post, open_mic=sv.open_mic,
-            targets=lambda: self.targets)
+            targets=lambda: self.targets, score_window_s=self.cfg.scoring.score_window_s)
         self.record.activity = name
+        self._run_start = self._seq  # before prepare: a trial the activity opens there is part of this run
         try:
             act.prepare(ctx)
         except Exception as exc:
@@ -273,7 +274,6 @@ class LiveSession:
             return False
         self.activity, self.activity_name, self.ctx = act, name, ctx
         self.last_activity = name
-        self._run_start = self._seq
         self._scores.clear()
         self.log(LogEvent("activity_start", actor="system", goals=tuple(dict.fromkeys(self.targets + entry.cls.goals)),
                           data={"version": entry.cls.version, "settings": act.config,

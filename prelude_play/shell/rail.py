@@ -128,8 +128,14 @@ class Rail:
         tally = live.tally()
         goals = live.client_goals()
         chip_h = theme.px(50)
-        room = max(0, (area.bottom - pad - theme.px(3 * 40 + 30) - y) // (chip_h + gap))
-        for g in goals[:room]:
+
+        def room(rows: int) -> int:
+            return max(0, (area.bottom - pad - theme.px(rows * 40 + 30) - y) // (chip_h + gap))
+
+        n_rows = 3  # recent trial rows; fewer when the client's goals need the room (a primary action takes some)
+        while n_rows > 1 and room(n_rows) < len(goals):
+            n_rows -= 1
+        for g in goals[:room(n_rows)]:
             tag = f"client:{g['id']}"
             on = tag in live.targets
             fig = tally.get(tag)
@@ -139,8 +145,8 @@ class Rail:
                                        colour=th.PANEL_HI, on_press=lambda tag=tag: self.actions["goal"](tag)))  # type: ignore[misc]
             y += chip_h + gap
         self.trials_y = y + gap
-        rows_y = area.bottom - pad - 3 * theme.px(40) - 2 * gap
-        recent = live.run_trials()[-3:]
+        rows_y = area.bottom - pad - n_rows * theme.px(40) - (n_rows - 1) * gap
+        recent = live.run_trials()[-n_rows:]
         for i, tr in enumerate(reversed(recent)):
             r = pygame.Rect(x, rows_y + i * (theme.px(40) + gap), w, theme.px(40))
             self.buttons.append(Button(f"trial:{tr.order}", trial_label(tr, _letters(levels), t), r, font_size=20,

@@ -29,3 +29,16 @@ def board_app(tmp_path: Path, *, access: dict[str, Any] | None = None, size: tup
 def events(pilot: Pilot, kind: str | None = None) -> list:
     pilot.app.store.flush()
     return [e for e in pilot.app.store.events() if kind is None or e.kind == kind]
+
+
+def trials(pilot: Pilot) -> list:
+    """The session's trials as the summary reads them (from the stored log)."""
+    from prelude_play.store.trials import read_trials
+
+    return read_trials(events(pilot))
+
+
+def assert_outcomes_only_on_trials(pilot: Pilot) -> None:
+    """An outcome outside a trial would count as a trial of its own (the old double count)."""
+    stray = [(e.kind, e.outcome) for e in events(pilot) if e.outcome is not None and e.trial_id is None]
+    assert stray == []

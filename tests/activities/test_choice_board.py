@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.activities.choice_helpers import board_app, events
+from tests.activities.choice_helpers import assert_outcomes_only_on_trials, board_app, events, trials
 
 GOALS = ("functional_communication", "self_expression")
 
@@ -35,7 +35,43 @@ def test_tap_sounds_at_once_and_logs_the_choice(tmp_path):
         assert d["latency_ms"] >= 500
 
 
-def test_prompt_model_and_score_are_told_apart(tmp_path):
+def test_a_choice_is_a_trial_judged_at_the_armed_prompt(tmp_path):
+    with board_app(tmp_path, board="yes_no") as (pilot, audio):
+        (opened,) = trials(pilot)  # the board on screen is the opportunity
+        assert opened.opportunity == "board_shown" and opened.closed_ms is None
+        assert set(GOALS) <= set(opened.goals) and opened.data["board"] == "yes_no"
+        pilot.panel()
+        pilot.tap("prompt:verbal")  # the therapist prompts "which one?" before the client chooses
+        pilot.tap("close")
+        pilot.tap("card:0")
+        (t,) = trials(pilot)
+        assert t.id == opened.id and (t.outcome, t.prompt, t.scored_by) == ("success", "verbal", "activity")
+        assert t.close_reason == "response" and t.judgement_data["card"] == "Yes"
+        assert [r["kind"] for r in t.responses] == ["choice"] and t.responses[0]["card"] == "Yes"
+        choice = events(pilot, "choice")[-1]
+        assert choice.trial_id == t.id and choice.outcome is None
+        assert_outcomes_only_on_trials(pilot)
+
+
+def test_the_next_trial_opens_when_the_last_choice_can_no_longer_take_a_score(tmp_path):
+    with board_app(tmp_path, board="yes_no") as (pilot, audio):
+        pilot.tap("card:0")
+        window = pilot.app.cfg.scoring.score_window_s * 1000
+        pilot.wait(window - 500)
+        assert [t.closed_ms is not None for t in trials(pilot)] == [True]  # a score now lands on the choice
+        pilot.wait(600)
+        first, second = trials(pilot)
+        assert second.opportunity == "board_shown" and second.closed_ms is None
+        assert second.opened_ms - first.closed_ms == pytest.approx(window, abs=1)
+        pilot.tap("card:1")  # a quick second choice ...
+        pilot.wait(300)
+        pilot.tap("card:0")  # ... and a third before the board was "ready" again: a trial of its own
+        assert [(t.outcome, t.judgement_data["card"]) for t in trials(pilot)] == \
+            [("success", "Yes"), ("success", "No"), ("success", "Yes")]
+        assert all(t.closed_ms is not None for t in trials(pilot))
+
+
+def test_prompt_now_times_the_choice_from_the_prompt(tmp_path):
     with board_app(tmp_path, board="yes_no") as (pilot, audio):
         act = pilot.app.activity
         pilot.wait(300)
@@ -46,21 +82,67 @@ def test_prompt_model_and_score_are_told_apart(tmp_path):
         assert choice.data["latency_from"] == "prompt"
         prompt_ev = events(pilot, "prompt")[-1]
         assert choice.data["latency_ms"] == pytest.approx(choice.t_ms - prompt_ev.t_ms, abs=0.02)
-        # the therapist scores via the overlay: the score points at the choice
-        pilot.unlock()
-        pilot.tap("prompt:verbal")
-        pilot.tap("outcome:success")
-        score = events(pilot, "score")[-1]
-        assert score.data["choice_event"] == choice.id and score.prompt == "verbal"
-        # the therapist models the next choice from the overlay: logged as a model, not the client's
-        pilot.tap("act:model")
+        assert prompt_ev.trial_id == choice.trial_id  # the prompt belongs to the trial it prompted
+
+
+def test_a_model_is_not_a_response_and_the_next_choice_answers_it_at_the_model_level(tmp_path):
+    with board_app(tmp_path, board="yes_no") as (pilot, audio):
+        act = pilot.app.activity
+        pilot.panel()
+        pilot.tap("act:model")  # the therapist models the next choice from the panel
         pilot.tap("close")
-        pilot.wait(400)
         pilot.tap("card:1")
         model = events(pilot, "model")[-1]
-        assert model.actor == "therapist" and model.data["card"] == "No"
-        assert len(events(pilot, "choice")) == 1
-        assert act.state.count == 1
+        assert model.actor == "therapist" and model.data["card"] == "No" and model.prompt == "model"
+        (t,) = trials(pilot)
+        assert model.trial_id == t.id and t.closed_ms is None and not t.is_scored  # still the client's turn
+        assert t.responses == [] and act.state.count == 0
+        pilot.wait(400)
+        pilot.tap("card:1")  # the client copies the model
+        (t,) = trials(pilot)
+        assert (t.outcome, t.prompt) == ("success", "model") and t.judgement_data["after_model"] is True
+        assert [r["kind"] for r in t.responses] == ["choice"] and act.state.count == 1
+        pilot.wait(pilot.app.cfg.scoring.score_window_s * 1000 + 100)
+        pilot.tap("card:0")  # the model is used up: the next choice is independent again
+        assert [(x.outcome, x.prompt) for x in trials(pilot)] == [("success", "model"), ("success", "independent")]
+
+
+def test_a_therapist_score_supersedes_the_judgement_of_the_same_choice(tmp_path):
+    from prelude_play.store.trials import goal_figures
+
+    with board_app(tmp_path, board="yes_no") as (pilot, audio):
+        pilot.tap("card:0")  # judged: success, independent
+        pilot.wait(1000)
+        pilot.score("+G")  # the therapist had pointed: one touch on the rail
+        (t,) = trials(pilot)
+        assert (t.outcome, t.prompt, t.scored_by) == ("success", "gestural", "therapist")
+        assert t.judgement == ("success", "independent")  # the automatic judgement stays in the log
+        assert [e.trial_id for e in events(pilot, "judgement")] == [t.id]
+        assert [e.trial_id for e in events(pilot, "score")] == [t.id]
+        fig = goal_figures(trials(pilot))["functional_communication"]
+        assert (fig.trials, fig.successes, fig.independent, fig.by_therapist) == (1, 1, 0, 1)  # counted once
+        assert pilot.app.live.trials()[0].outcome == "success" and pilot.app.live.trials()[0].prompt == "gestural"
+
+
+def test_switching_boards_and_the_editor_end_the_open_trial_unjudged(tmp_path):
+    with board_app(tmp_path, board="yes_no", boards=["yes_no", "feelings"]) as (pilot, audio):
+        act = pilot.app.activity
+        pilot.unlock()
+        pilot.tap("rail:primary")  # Next board
+        assert act.board.id == "feelings"
+        first, second = trials(pilot)
+        assert (first.close_reason, first.is_scored) == ("ended", False)
+        assert second.data["board"] == "feelings" and "self_awareness" in second.goals
+        pilot.tap("rail:more")
+        pilot.tap("act:edit")
+        pilot.tap("close")
+        assert trials(pilot)[-1].close_reason == "ended" and act.editor is not None
+        act.toggle_editor()
+        pilot.step()
+        assert len(trials(pilot)) == 3 and trials(pilot)[-1].closed_ms is None
+        pilot.app.go_home()
+        assert all(t.closed_ms is not None for t in trials(pilot))
+        assert not any(t.is_scored for t in trials(pilot))  # nobody chose: never in a percentage
 
 
 def test_filtered_touch_on_a_card_is_logged_not_chosen(tmp_path):
@@ -120,6 +202,9 @@ def test_single_switch_scanning_chooses_the_highlighted_card(tmp_path):
         # after the pause the scan starts over; with no press it gives up after its loops
         pilot.wait(2000 + 1000 + 1000 * 6 * 2 + 500)
         assert events(pilot, "scan_timeout") and act.state.highlighted() == []
+        timed_out = [t for t in trials(pilot) if t.close_reason == "response"]
+        assert [(t.outcome, t.scored_by) for t in timed_out] == [("success", "activity"), ("no_response", "activity")]
+        assert events(pilot, "scan_timeout")[-1].trial_id == timed_out[-1].id
         pilot.press("space")  # a press restarts it
         assert act.state.highlighted() == [0]
 
@@ -170,14 +255,15 @@ def test_choose_by_playing_a_pad_sounds_on_the_fast_path(tmp_path):
         assert names == ["sample:drum_tom_low", "sample:drum_tom_low", "sample:drum_snare"]  # not doubled
         pilot.midi(note=99)  # a pad bound to no card: nothing chosen
         assert len(events(pilot, "choice")) == 1
-        # the therapist's keyboard shows a choice: a model
+        # the therapist's keyboard shows a choice: a model, not a response
         pilot.midi(note=36, role="therapist", device="therapist-keys", channel=0)
         model = events(pilot, "model")[-1]
-        assert model.actor == "therapist" and model.data["card"] == "Guitar"
+        assert model.actor == "therapist" and model.data["card"] == "Guitar" and model.outcome is None
         # a computer key bound to a card chooses too
         pilot.wait(300)
         pilot.press("5")
         assert events(pilot, "choice")[-1].data["card"] == "Piano"
+        assert [t.prompt for t in trials(pilot)] == ["independent", "model"]  # answered the keyboard's model
         # a filtered (too soft) hit is not a choice
         pilot.midi(note=42, data={"filtered": "below_threshold"})
         assert len(events(pilot, "choice")) == 2

@@ -131,7 +131,7 @@ def test_therapist_edits_a_board_and_saves_it(tmp_path):
     shutil.copy(ROOT / "assets" / "images" / "happy.png", images / "my_dog.png")
     with board_app(tmp_path, board="yes_no", user_boards_dir=str(user),
                    user_images_dir=str(images)) as (pilot, audio):
-        pilot.unlock()
+        pilot.panel()
         pilot.tap("act:edit")
         pilot.tap("close")
         act = pilot.app.activity

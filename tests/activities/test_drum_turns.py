@@ -10,6 +10,7 @@ import pytest
 from tests.screens import publish
 
 from prelude_play.shell.pilot import run_test
+from prelude_play.store.trials import goal_figures, read_trials
 from tests.fakes import RecordingAudio
 
 ART = Path(__file__).resolve().parents[1] / "_artifacts"
@@ -19,6 +20,14 @@ MS = 1_000_000
 def events(pilot, kind=None):
     pilot.app.store.flush()
     return [e for e in pilot.app.store.events() if kind is None or e.kind == kind]
+
+
+def trials(pilot):
+    return read_trials(events(pilot))
+
+
+def assert_outcomes_only_on_trials(pilot):
+    assert [(e.kind, e.outcome) for e in events(pilot) if e.outcome is not None and e.trial_id is None] == []
 
 
 def start(pilot, **settings):
@@ -68,12 +77,22 @@ def test_pattern_exchange_plays_the_model_at_exact_times_and_judges_the_copy(tmp
         turn = [e for e in events(pilot, "turn") if e.actor == "client"][-1]
         j = turn.data["judgement"]
         assert j["copy_iois_ms"] == [1010.0, 970.0] and j["ioi_errors_ms"] == [10.0, -30.0]
-        assert j["response_latency_ms"] == 900.123 and j["outcome"] == "success" and turn.outcome == "success"
+        assert j["response_latency_ms"] == 900.123 and j["outcome"] == "success" and turn.outcome is None
         assert turn.data["pattern"]["name"] == "three" and turn.data["waited"] is True
         assert set(turn.goals) >= {"turn_taking", "social", "attention_executive", "musical", "motor"}
         assert [h["t_ns"] for h in turn.data["hits"]] == [base + dt * MS + 123_456 for dt in (0, 1010, 1980)]
         model_turn = [e for e in events(pilot, "turn") if e.actor == "therapist"][-1]
         assert [h["t_ns"] - start_ns for h in model_turn.data["model"]] == [0, 1000 * MS, 2000 * MS]
+        # one exchange, one trial: opened when the model started, judged when the copy ended
+        (t,) = trials(pilot)
+        assert t.opportunity == "model" and t.opened_ms == round((start_ns - session_t0) / 1e6, 2)
+        assert (t.outcome, t.prompt, t.scored_by, t.close_reason) == ("success", "independent", "activity", "response")
+        assert t.closed_ms == hits[-1].t_ms  # the copy ended with its last (counted) stroke
+        assert t.judgement_data["waited"] is True and t.judgement_data["response_latency_ms"] == 900.123
+        assert {e.trial_id for e in hits} == {t.id} and model_turn.trial_id == turn.trial_id == t.id
+        assert [r["kind"] for r in t.responses] == ["hit", "hit", "hit", "turn"]
+        assert set(t.goals) >= {"turn_taking", "social", "attention_executive", "musical", "motor"}
+        assert_outcomes_only_on_trials(pilot)
 
 
 def test_hits_during_the_model_are_waiting_failures_not_noise(tmp_path, audio):
@@ -85,7 +104,9 @@ def test_hits_during_the_model_are_waiting_failures_not_noise(tmp_path, audio):
         pilot.midi(note=38, velocity=70, role="client")
         fail = [e for e in events(pilot, "hit") if e.actor == "client"][-1]
         assert fail.data["waiting_failure"] is True and fail.data["role"] == "waiting_failure"
-        assert fail.outcome == "not_yet" and "attention_executive" in fail.goals
+        assert fail.outcome is None and "attention_executive" in fail.goals  # no outcome of its own
+        (t,) = trials(pilot)
+        assert fail.trial_id == t.id and t.closed_ms is None
         pilot.wait(2200)
         pilot.tap("drum:client")
         pilot.wait(900)
@@ -96,6 +117,13 @@ def test_hits_during_the_model_are_waiting_failures_not_noise(tmp_path, audio):
         assert turn.data["waited"] is False and len(turn.data["waiting_failures"]) == 1
         assert [h["source"] for h in turn.data["hits"]] == ["touch", "key", "key"]
         assert "drum:45" in audio.names()  # the on-screen drum and keys sound at once
+        (t,) = trials(pilot)  # one trial: the copy's outcome, and it says the client did not wait
+        assert t.is_scored and t.judgement_data["waited"] is False and t.judgement_data["waiting_failures"] == 1
+        assert [r["role"] for r in t.responses if r["kind"] == "hit"] == ["waiting_failure", "copy", "copy", "copy"]
+        from activities.drum_turns import DrumTurns
+
+        assert DrumTurns.trial_phrases(trials(pilot), lambda s: s) == ["did not wait for the turn"]
+        assert_outcomes_only_on_trials(pilot)
 
 
 def test_therapist_pad_models_then_touch_and_a_therapist_hit_takes_the_turn_back(tmp_path, audio):
@@ -135,9 +163,11 @@ def test_therapist_controls_hand_over_end_turn_pulse_and_lock(tmp_path, audio):
         pilot.wait(100)
         pilot.midi(note=38, role="therapist")
         pilot.unlock()
-        pilot.tap("act:turn")  # "Your turn"
+        assert pilot.app.find_button("rail:primary").label == "Your turn"  # the turn is on the rail
+        pilot.tap("rail:primary")
         assert act.state.phase == "client"
         assert events(pilot, "turn")[-1].data["end_reason"] == "therapist"
+        pilot.tap("rail:more")
         pilot.tap("act:lock")
         assert act.state.level.locked and events(pilot, "level_lock")
         pilot.tap("act:pulse")
@@ -147,15 +177,64 @@ def test_therapist_controls_hand_over_end_turn_pulse_and_lock(tmp_path, audio):
         pulses = [c["at_ns"] for c in audio.calls if c["name"] == "drum:42"]
         assert len(pulses) >= 3 and {b - a for a, b in zip(pulses, pulses[1:])} == {600 * MS}
         pilot.midi(note=38, role="client")
-        pilot.unlock()
-        pilot.tap("act:turn")  # "End turn"
+        pilot.step()
+        assert pilot.app.find_button("rail:primary").label == "End turn"
+        pilot.tap("rail:primary")
         last = events(pilot, "turn")[-1]
         assert last.actor == "client" and last.data["end_reason"] == "therapist"
         assert last.data["level_locked"] is True
-        pilot.tap("outcome:success")
-        score = events(pilot, "score")[-1]
-        assert score.data["turn"] == last.data["turn"] and score.data["turn_event"] == last.id
+        (t,) = trials(pilot)
+        assert t.judgement is not None and t.judgement_data["end_reason"] == "therapist"
         assert "Level" in act.status_text() and "BPM" in act.status_text()
+
+
+def test_a_therapist_score_supersedes_the_judged_copy_and_counts_once(tmp_path, audio):
+    with run_test(data_dir=tmp_path, audio=audio) as pilot:
+        act = start(pilot, level=2, feedback_ms=8000)
+        pilot.unlock()
+        pilot.step()
+        pilot.wait(2500)
+        st = act.state
+        assert st.phase == "client"
+        pilot.midi(note=38, role="client")  # one stroke of three: judged not yet
+        pilot.wait(1600)  # the client's silence ends the turn
+        (t,) = trials(pilot)
+        assert t.outcome == "not_yet" and t.scored_by == "activity" and t.closed_ms is not None
+        pilot.score("±")  # the therapist counts the attempt as partly there
+        (t,) = trials(pilot)
+        assert (t.outcome, t.prompt, t.scored_by) == ("partial", "independent", "therapist")
+        assert t.judgement[0] == "not_yet"  # kept
+        assert [e.trial_id for e in events(pilot, "judgement")] == [t.id] == [e.trial_id for e in events(pilot, "score")]
+        fig = goal_figures(trials(pilot))["turn_taking"]
+        assert (fig.trials, fig.successes, dict(fig.outcomes)) == (1, 0, {"partial": 1})
+        assert [(x.outcome, x.scored_by) for x in pilot.app.live.trials()] == [("partial", "therapist")]
+        pilot.tap("rail:undo")  # the automatic judgement counts again
+        assert [(x.outcome, x.scored_by) for x in trials(pilot)] == [("not_yet", "activity")]
+
+
+def test_leaving_mid_turn_ends_the_trial_unjudged_and_phrases_count_waiting(tmp_path, audio):
+    from activities.drum_turns import DrumTurns
+
+    with run_test(data_dir=tmp_path, audio=audio) as pilot:
+        act = start(pilot, level=1, feedback_ms=200, pattern_sound="drum:50", bpm=120)
+        pilot.step()
+        for early in (False, True, False):
+            while act.state.phase != "therapist":
+                pilot.step()
+            if early:
+                pilot.midi(note=38, role="client")  # too soon: a waiting failure
+            while act.state.phase != "client":
+                pilot.step()
+            pilot.midi(note=38, role="client")
+            pilot.step(3)
+        while act.state.phase != "client":
+            pilot.step()
+        pilot.app.go_home()  # leaves during the fourth copy
+        ts = trials(pilot)
+        assert [x.close_reason for x in ts] == ["response"] * 3 + ["ended"]
+        assert [x.is_scored for x in ts] == [True, True, True, False]
+        assert DrumTurns.trial_phrases([x for x in ts if x.is_scored], lambda s: s) == ["waited in 2 of 3 turns"]
+        assert_outcomes_only_on_trials(pilot)
 
 
 def test_level_rises_with_success_and_patterns_get_longer(tmp_path, audio):

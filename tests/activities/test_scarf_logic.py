@@ -132,27 +132,30 @@ def test_sound_names_cover_every_cue():
 
 # ---- cue records ---------------------------------------------------------------------------
 
-def test_unscored_cue_ends_not_scored_and_scores_attach_to_the_current_cue():
+def test_each_cue_shown_then_ended_with_no_outcome_and_scores_recorded_for_the_status():
     r = CueRunner(cues())
     r.request("wave", 0, 100, "preset", 5.0, {})
     assert r.tick(50) == []
     shown = r.tick(100)
-    assert [x.kind for x in shown] == ["cue"] and shown[0].data["cue"] == "wave"
+    assert [x.kind for x in shown] == ["cue"] and shown[0].data["cue"] == "wave" and shown[0].shown is r.current
+    wave = r.current
+    wave.trial_id = "t-wave"
     r.request("freeze", 1_000, 1_040, "preset", 3.0, {})
     recs = r.tick(1_040)
-    end = [x for x in recs if x.kind == "cue_end"][0]
-    assert end.outcome == NOT_SCORED and end.outcome != "success" and end.data["cue"] == "wave"
-    # client confirms the freeze 300 ms after it began; the therapist scores it
+    assert [x.kind for x in recs] == ["cue_end", "cue"]  # the old cue's trial closes before the new opens
+    end = recs[0]
+    assert end.shown is wave and end.data["cue"] == "wave" and not hasattr(end, "outcome")
+    assert wave.outcome == NOT_SCORED  # nobody scored it: never followed
+    r.current.trial_id = "t-freeze"
+    # client confirms the freeze 300 ms after it began
     conf = r.confirm(1_040 + 300 * MS, "touch")
-    assert conf.data["first"] and conf.data["latency_ms"] == 300.0
-    s = r.score("partial", "verbal", 1_040 + 900 * MS, "key")
-    assert s.data["cue"] == "freeze" and s.outcome == "partial" and s.prompt == "verbal"
-    assert s.data["latency_ms"] == 300.0 and s.corrects is None
-    r.current.score_id = 7
-    s2 = r.score("success", "independent", 1_040 + 950 * MS, "pedal")
-    assert s2.corrects == 7  # a re-score corrects, never overwrites
+    assert conf.data["first"] and conf.data["latency_ms"] == 300.0 and conf.shown is r.current
+    # the session scored the freeze's trial, then an older cue's: each lands on its own cue
+    assert r.scored("t-freeze", "partial", "verbal") is r.current and r.current.outcome == "partial"
+    assert r.scored("t-wave", "success", "independent") is wave and wave.prompt == "independent"
+    assert r.scored("t-unknown", "success", None) is None
     end2 = r.end(5_000 * MS)[0]
-    assert end2.outcome == "success" and end2.data["scored"]
+    assert end2.data["latency_ms"] == 300.0 and end2.data["cue"] == "freeze"
 
 
 def test_confirmation_only_counts_on_a_cue_that_expects_it():

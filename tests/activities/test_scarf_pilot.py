@@ -13,6 +13,7 @@ from tests.screens import publish
 
 from prelude_play.events import InputEvent
 from prelude_play.shell.pilot import run_test
+from prelude_play.store.trials import goal_figures, read_trials
 
 ART = Path(__file__).resolve().parents[1] / "_artifacts"
 GOALS = {"gross_motor", "attention_executive", "self_awareness", "self_expression"}
@@ -47,6 +48,18 @@ def events(pilot, kind=None):
     return [e for e in pilot.app.store.events() if kind is None or e.kind == kind]
 
 
+def trials(pilot):
+    return read_trials(events(pilot))
+
+
+def cue_trials(pilot):
+    return [t for t in trials(pilot) if t.opportunity == "cue"]
+
+
+def assert_outcomes_only_on_trials(pilot):
+    assert [(e.kind, e.outcome) for e in events(pilot) if e.outcome is not None and e.trial_id is None] == []
+
+
 def start(pilot, profile=None, **settings):
     app = pilot.app
     app.store.set_client_profile("ari", {**(profile or {}), "activities": {"scarf_moves": settings}})
@@ -71,58 +84,68 @@ def audio():
     return ClockedAudio()
 
 
-def test_preset_sequence_with_scoring(tmp_path, audio):
+def pedal_tap(pilot):
+    for value in (127, 0):
+        pilot.midi("control_change", note=None, control=64, value=value, role="pedal", device="footswitch")
+    pilot.wait(400)  # a single tap is known once the double-tap window has passed
+
+
+def test_preset_sequence_each_cue_a_trial_scored_by_the_therapist(tmp_path, audio):
     with run_test(data_dir=tmp_path, audio=audio, client="ari") as pilot:
         audio.clock = pilot.clock
         act = start(pilot, mode="preset", preset="warm_up", seed=11)
         assert "keys:72" in audio.prepared and "drum:36" in audio.prepared
         wave = wait_for_cue(pilot, "wave")
         pilot.wait(1000)
-        pilot.press("f1")  # followed, independent
+        pilot.press("f1")  # followed, independent: lands on the cue showing
         wait_for_cue(pilot, "high")
         pilot.press("f5")  # prompt level → gestural
         pilot.press("f2")  # partly
         wait_for_cue(pilot, "low")  # left unscored
         fast = wait_for_cue(pilot, "fast")
-        pilot.unlock()
+        pilot.panel()
         pilot.tap("prompt:verbal")
-        pilot.tap("outcome:not_yet")
         pilot.tap("close")
+        pilot.score("-")
+        assert "Not yet" in act.status_text()  # on_scored keeps the panel's status line right
         freeze = wait_for_cue(pilot, "freeze")
         pilot.wait(400)
         pilot.tap("card")  # the client shows "I stopped"
-        pilot.midi("control_change", note=None, control=64, value=127, role="pedal", device="footswitch")
+        pedal_tap(pilot)  # +I by foot
         wait_for_cue(pilot, "slow")
 
-        cues = events(pilot, "cue")
+        cues = cue_trials(pilot)
         assert [c.data["cue"] for c in cues] == ["wave", "high", "low", "fast", "freeze", "slow"]
         for c in cues:
             assert set(c.goals) >= GOALS and c.data["music"]["bpm"] > 0 and c.data["source"] == "preset"
         assert cues[3].data["music"]["bpm"] == 144 and cues[1].data["music"]["register"] == 12
         assert cues[4].data["music"]["playing"] is False
-        # cue events are stamped with when the music changes (what the client hears), beat-aligned
-        assert abs(t_ns(pilot, cues[0]) - wave.onset_ns) <= 10_000
+        # a cue's trial opens when the music changes (what the client hears), beat-aligned
+        assert abs(pilot.app.session.t0_ns + int(round(cues[0].opened_ms * 1e6)) - wave.onset_ns) <= 10_000
         beat = 60e9 / 96
         assert ((fast.onset_ns - wave.onset_ns) / beat) % 1 == pytest.approx(0, abs=1e-6)
+        # each cue ends when the next one replaces it: "ended", never judged by the activity
+        assert [c.close_reason for c in cues] == ["ended"] * 5 + [None]
+        assert all(a.closed_ms == b.opened_ms for a, b in zip(cues, cues[1:]))
+        assert events(pilot, "judgement") == []
 
+        got = [(c.data["cue"], c.outcome, c.prompt, c.scored_by) for c in cues]
+        assert got == [("wave", "success", "independent", "therapist"), ("high", "partial", "gestural", "therapist"),
+                       ("low", "not_scored", None, ""), ("fast", "not_yet", "verbal", "therapist"),
+                       ("freeze", "success", "independent", "therapist"), ("slow", "not_scored", None, "")]
         scores = events(pilot, "score")
-        got = [(s.data["cue"], s.outcome, s.prompt) for s in scores]
-        assert got == [("wave", "success", "independent"), ("high", "partial", "gestural"),
-                       ("fast", "not_yet", "verbal"), ("freeze", "success", "independent")]
-        for s in scores:
-            assert set(s.goals) >= GOALS and s.actor == "therapist"
+        assert [s.trial_id for s in scores] == [cues[i].id for i in (0, 1, 3, 4)]
         assert scores[1].source == "key" and scores[3].source == "midi"
         conf = events(pilot, "response")
         assert len(conf) == 1 and conf[0].data["expected"] and conf[0].data["first"]
+        assert conf[0].trial_id == cues[4].id and cues[4].responses[0]["kind"] == "response"
         lat = conf[0].data["latency_ms"]
         assert 380 <= lat <= 480  # tapped ~400 ms after the freeze began (timed from the cue)
-        assert scores[3].data["latency_ms"] == lat
-
-        ends = {e.data["cue"]: e for e in events(pilot, "cue_end")}
-        assert ends["low"].outcome == "not_scored" and not ends["low"].data["scored"]
-        assert ends["wave"].outcome == "success" and ends["high"].outcome == "partial"
-        assert ends["freeze"].outcome == "success" and ends["freeze"].data["latency_ms"] == lat
-        assert all(e.outcome != "success" for e in events(pilot, "cue_end") if not e.data["scored"])
+        ends = [e for e in events(pilot, "trial_close") if e.trial_id == cues[4].id]
+        assert ends[0].data["latency_ms"] == lat and ends[0].data["cue"] == "freeze"
+        fig = goal_figures(trials(pilot))["gross_motor"]
+        assert (fig.trials, fig.successes, fig.not_scored) == (4, 2, 2)  # unscored cues kept apart
+        assert_outcomes_only_on_trials(pilot)
 
         # scheduling: never more than 200 ms ahead, never in the past, all from the frame loop
         for asked, name, at_ns, thread in audio.calls:
@@ -132,11 +155,44 @@ def test_preset_sequence_with_scoring(tmp_path, audio):
         assert len(audio.offs) == 1
         asked_off, stop_ns, ramp = audio.offs[0]
         assert stop_ns == freeze.onset_ns and ramp > 0
-        resume = t_ns(pilot, cues[5])
+        resume = pilot.app.session.t0_ns + int(round(cues[5].opened_ms * 1e6))
         inside = [c for c in audio.calls if stop_ns <= c[2] < resume]
         assert all(c[0] <= asked_off for c in inside)  # sequenced: on the next unscheduled beat
         assert [c for c in audio.calls if c[2] >= resume]
         assert act.status_text().startswith("Cue 6")
+
+
+def test_a_confirmed_cue_scored_then_edited_on_the_rail_counts_once(tmp_path, audio):
+    """Scarf moves never judges a cue itself: the client's confirmation is the response, the
+    therapist's score the outcome, and an edit of that score a correction (both kept)."""
+    with run_test(data_dir=tmp_path, audio=audio, client="ari") as pilot:
+        audio.clock = pilot.clock
+        act = start(pilot, mode="live")
+        wait_for_cue(pilot, "wave")
+        pilot.unlock()
+        assert pilot.app.find_button("rail:primary").label == "Freeze"
+        pilot.tap("rail:primary")  # the therapist freezes the music by one touch (or the pedal)
+        wait_for_cue(pilot, "freeze", 500)
+        pilot.step(6)
+        assert pilot.app.find_button("rail:primary").label == "Go"
+        pilot.wait(300)
+        pilot.tap("card")
+        pilot.score("+I")
+        freeze = cue_trials(pilot)[-1]
+        assert freeze.data["cue"] == "freeze" and (freeze.outcome, freeze.prompt) == ("success", "independent")
+        assert "Followed" in act.status_text()
+        pilot.tap(f"trial:{freeze.order}")  # the therapist saw the child needed a gesture: edit the row
+        pilot.score("+G")
+        t = [x for x in cue_trials(pilot) if x.id == freeze.id][0]
+        assert (t.outcome, t.prompt, t.scored_by) == ("success", "gestural", "therapist")
+        assert [e.trial_id for e in events(pilot, "score")] == [t.id]
+        assert [(e.trial_id, e.data["action"]) for e in events(pilot, "correction")] == [(t.id, "edit")]
+        assert [r["kind"] for r in t.responses] == ["response"]
+        fig = goal_figures(trials(pilot))["attention_executive"]
+        assert (fig.trials, fig.successes, fig.independent) == (1, 1, 0)
+        live = [x for x in pilot.app.live.trials() if x.id == t.id][0]
+        assert (live.outcome, live.prompt) == ("success", "gestural")
+        assert_outcomes_only_on_trials(pilot)
 
 
 def test_live_cues_from_keys_midi_and_overlay(tmp_path, audio):
@@ -179,20 +235,20 @@ def test_live_cues_from_keys_midi_and_overlay(tmp_path, audio):
         ev = InputEvent(0, "midi", "note_on", note=50, role="therapist", data={"sound": "keys:50"})
         assert act.fast_sound(ev) is None
         assert act.fast_sound(InputEvent(0, "midi", "note_on", note=38, data={"sound": "drum:38"})) == "drum:38"
-        # the overlay: Go, then Next cue
+        # the rail: Go (its primary action), then Next cue from the panel
         pilot.unlock()
-        pilot.tap("act:freeze_go")
+        pilot.tap("rail:primary")
+        pilot.tap("rail:more")
         pilot.tap("act:next")
         pilot.tap("close")
         pilot.wait(600)
-        shown = [e.data["cue"] for e in events(pilot, "cue")]
+        shown = [t.data["cue"] for t in cue_trials(pilot)]
         assert shown[-1] == "fast"  # Go (back to low), then the cue after low in the live list
-        assert all(e.data["source"] == "live" for e in events(pilot, "cue"))
-        # leaving ends the current cue as not scored
+        assert all(t.data["source"] == "live" for t in cue_trials(pilot))
+        # leaving ends the current cue; nobody scored any: all "not scored", none followed
         pilot.app.go_home()
-        last = events(pilot, "cue_end")[-1]
-        assert last.outcome == "not_scored"
-        assert len(events(pilot, "cue_end")) == len(events(pilot, "cue"))
+        assert all(t.close_reason == "ended" and not t.is_scored for t in cue_trials(pilot))
+        assert_outcomes_only_on_trials(pilot)
 
 
 def test_random_mode_stays_within_min_max(tmp_path, audio):
@@ -202,12 +258,12 @@ def test_random_mode_stays_within_min_max(tmp_path, audio):
               random_cues=["wave", "high", "low", "freeze"])
         for _ in range(25):
             pilot.wait(1000)
-        cues = events(pilot, "cue")
+        cues = cue_trials(pilot)
         assert len(cues) >= 7
         names = [c.data["cue"] for c in cues]
         assert all(a != b for a, b in zip(names, names[1:]))
         for a, b in zip(cues, cues[1:]):
-            dur = (b.t_ms - a.t_ms) / 1e3
+            dur = (b.opened_ms - a.opened_ms) / 1e3
             lo, hi = (2.5, 5.0) if a.data["cue"] == "freeze" else (2.0, 3.0)  # freeze has its own range
             assert lo - 0.02 <= dur <= hi + 60 / 96 + 0.25, (a.data["cue"], dur)
         setup = events(pilot, "scarf_setup")[0]
@@ -263,7 +319,7 @@ def test_silence_all_freezes_the_music_until_the_therapist_goes_again(tmp_path):
         pilot.wait(2000)
         act = pilot.app.activity
         assert not act.gen.frozen and audio.calls
-        pilot.unlock()
+        pilot.panel()
         pilot.tap("panic")
         pilot.tap("close")
         n = len(audio.calls)

@@ -15,7 +15,7 @@ from prelude_play.audio.analysis import Calibration, read_wav, resample, synth
 from prelude_play.audio.capture import open_capture
 from prelude_play.clock import FakeClock
 from prelude_play.shell.pilot import run_test
-from prelude_play.store.summary import apply_corrections
+from prelude_play.store.trials import goal_figures, read_trials
 from tests.fakes import RecordingAudio
 
 ART = Path(__file__).resolve().parents[1] / "_artifacts"
@@ -86,14 +86,35 @@ def events(pilot, kind=None):
     return [e for e in pilot.app.store.events() if kind is None or e.kind == kind]
 
 
+def calls(pilot):
+    """The vowel calls' trials (functional-communication presses are trials of their own)."""
+    return [t for t in read_trials(events(pilot)) if t.opportunity == "call"]
+
+
+def attempt(pilot, trial):
+    [att] = [e for e in events(pilot, "vowel_attempt") if e.trial_id == trial.id]
+    return att
+
+
+def assert_outcomes_only_on_trials(pilot):
+    assert [(e.kind, e.outcome) for e in events(pilot) if e.outcome is not None and e.trial_id is None] == []
+
+
+def call(pilot):
+    """The therapist's Call: the rail's primary action (unlocking once, as a therapist does)."""
+    if not pilot.app.lock.unlocked:
+        pilot.unlock()
+    pilot.tap("rail:primary")
+
+
 def model_call(pilot, mic: Mic, act) -> int:
-    """Tap Call and let the model play out; returns the call's end on the clock."""
-    pilot.tap("btn:call")
-    call = act.machine.call
-    assert call is not None and call.source == "model"
-    mic.silence(pilot, (call.end_ns - pilot.clock.now_ns()) / MS + 20)
+    """Call and let the model play out; returns the call's end on the clock."""
+    call(pilot)
+    c = act.machine.call
+    assert c is not None and c.source == "model"
+    mic.silence(pilot, (c.end_ns - pilot.clock.now_ns()) / MS + 20)
     assert act.machine.phase == "response"
-    return call.end_ns
+    return c.end_ns
 
 
 @pytest.fixture
@@ -118,62 +139,88 @@ def test_matching_answer_reaches_the_top_rung_with_latency_from_the_call_end(tmp
         t_sing = mic.sing(pilot, sung("ah", 330.0))
         pilot.wait(300)
         mic.silence(pilot, 600)
-        [att] = events(pilot, "vowel_attempt")
+        [trial] = calls(pilot)  # the call is the opportunity, the answer the response, judged
+        att = attempt(pilot, trial)
         d = att.data
-        assert att.outcome == "success" and d["ladder_level"] == 5 and d["ladder_rung"] == "target_vowel_on_pitch"
+        assert (trial.outcome, trial.prompt, trial.scored_by, trial.close_reason) == \
+            ("success", "independent", "activity", "response")
+        assert d["ladder_level"] == 5 and d["ladder_rung"] == "target_vowel_on_pitch"
+        assert trial.judgement_data["level_reached"] == 5 and trial.judgement_data["goal_level"] == 5
+        assert att.outcome is None and att.actor == "client" and trial.responses[0]["kind"] == "vowel_attempt"
         assert abs(d["latency_ms"] - (t_sing - end) / MS) < 30  # the audio's time, not a frame's
         assert abs(d["duration_ms"] - 800) < 80
         assert d["target_vowel"] == "ah" and d["detected_vowel"] == "ah" and d["confidence"] >= 0.45
         assert abs(d["f0"] - 330) < 3 and abs(d["cents_off"]) < 15 and abs(d["target_f0"] - 329.63) < 0.01
         assert 800 < d["f1"] < 1200 and 1100 < d["f2"] < 1600
-        assert set(att.goals) >= {"speech_communication", "musical"}  # pitch matters on rung 5
-        assert att.prompt == "independent" and d["overridden"] is False and d["judged_by"] == "auto"
+        assert set(trial.goals) >= {"speech_communication", "musical"}  # pitch matters on rung 5
+        assert trial.data["source"] == "model" and trial.data["vowel"] == "ah" and d["judged_by"] == "auto"
         assert "chimes:84" in audio.names()  # a small reward (not in low-stimulation mode)
+        assert_outcomes_only_on_trials(pilot)
         ART.mkdir(exist_ok=True)
         pilot.screenshot(ART / "vowel_matched.png")
 
 
-def test_wrong_vowel_is_not_judged_at_the_target_rung_and_one_tap_overrides(tmp_path, clock, mic):
+def test_wrong_vowel_is_judged_below_the_rung_and_the_therapist_score_supersedes_it(tmp_path, clock, mic):
     with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
         act = start(pilot, ladder_level=4)
         model_call(pilot, mic, act)
         mic.silence(pilot, 500)
         mic.sing(pilot, sung("ee", 300.0, seed=4))
         mic.silence(pilot, 700)
-        [att] = events(pilot, "vowel_attempt")
-        assert att.data["detected_vowel"] == "ee"
-        assert att.data["ladder_level"] == 2 and att.outcome == "not_yet"  # voiced, far from "ah"
-        assert "musical" not in att.goals  # rung 4: pitch does not matter
-        pilot.tap("btn:yes")  # the therapist heard an "ah" attempt: one tap
-        [corr] = events(pilot, "correction")
-        assert corr.corrects == att.id and corr.outcome == "success" and corr.actor == "therapist"
-        assert corr.data["action"] == "override" and corr.data["automatic_outcome"] == "not_yet"
-        assert corr.data["automatic"]["detected_vowel"] == "ee" and corr.data["automatic"]["level_reached"] == 2
-        counted = {e.id: e for e in apply_corrections(events(pilot))}
-        assert counted[att.id].outcome == "success"  # the override is what counts
-        [raw] = events(pilot, "vowel_attempt")
-        assert raw.outcome == "not_yet"  # and the automatic one is kept
+        [trial] = calls(pilot)
+        assert trial.judgement_data["detected_vowel"] == "ee"
+        assert trial.judgement_data["level_reached"] == 2 and trial.outcome == "not_yet"  # voiced, far from "ah"
+        assert "musical" not in trial.goals  # rung 4: pitch does not matter
+        assert pilot.app.live.score_target().trial.id == trial.id  # the rail says where the score lands
+        pilot.score("+I")  # the therapist heard an "ah" attempt: one touch on the rail
+        [trial] = calls(pilot)
+        assert (trial.outcome, trial.prompt, trial.scored_by) == ("success", "independent", "therapist")
+        assert trial.judgement == ("not_yet", "independent")  # the automatic judgement is kept ...
+        [j] = events(pilot, "judgement")
+        [sc] = events(pilot, "score")
+        assert j.trial_id == sc.trial_id == trial.id and j.outcome == "not_yet" and sc.actor == "therapist"
+        fig = goal_figures(calls(pilot))["speech_communication"]
+        assert (fig.trials, fig.successes, fig.by_therapist) == (1, 1, 1)  # ... and the trial counts once
+        assert act.machine.last.outcome == "success"  # the client's screen shows the therapist's result
+        assert_outcomes_only_on_trials(pilot)
 
 
-def test_overlay_score_overrides_the_last_attempt_and_undo_restores_it(tmp_path, clock, mic):
+def test_a_score_lands_on_the_unanswered_call_and_undo_restores_the_judgement(tmp_path, clock, mic):
     with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
         act = start(pilot, ladder_level=4)
         model_call(pilot, mic, act)
         pilot.wait(6000)  # nobody answers
-        [att] = events(pilot, "vowel_attempt")
-        assert att.outcome == "no_response" and att.data["latency_ms"] is None
+        [trial] = calls(pilot)
+        assert trial.outcome == "no_response" and attempt(pilot, trial).data["latency_ms"] is None
+        assert attempt(pilot, trial).actor == "system"  # nothing was heard: not a client event
         pilot.press("f1")  # the therapist's scoring key: success (the client signed)
-        [corr] = events(pilot, "correction")
-        assert corr.corrects == att.id and corr.outcome == "success"
-        pilot.app.undo()  # the overlay's "Undo last score"
-        counted = {e.id: e for e in apply_corrections(events(pilot))}
-        assert counted[att.id].outcome == "no_response"
+        [trial] = calls(pilot)
+        assert trial.outcome == "success" and trial.scored_by == "therapist"
+        pilot.app.undo()  # the rail's Undo
+        [trial] = calls(pilot)
+        assert (trial.outcome, trial.scored_by) == ("no_response", "activity")
+        assert len(events(pilot, "correction")) == 1 and len(events(pilot, "score")) == 1
+
+
+def test_a_score_while_the_window_is_open_ends_it(tmp_path, clock, mic):
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, ladder_level=4)
+        model_call(pilot, mic, act)
+        mic.silence(pilot, 300)
+        assert act.machine.phase == "response"
+        pilot.score("+V")  # the client signed "ah" with a verbal prompt: the therapist need not wait
+        assert act.machine.phase == "feedback" and act.machine.last.outcome == "success"
+        [trial] = calls(pilot)
+        assert (trial.outcome, trial.prompt, trial.scored_by) == ("success", "verbal", "therapist")
+        assert trial.closed_ms is not None and trial.judgement[0] == "no_response"  # the app heard nothing
+        mic.silence(pilot, 2000)  # feedback, then the next call comes by itself
+        assert len(calls(pilot)) == 2 and calls(pilot)[1].closed_ms is None
 
 
 def test_live_call_ends_where_the_therapist_stops_and_sets_the_pitch(tmp_path, clock, mic):
     with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
         act = start(pilot, call_source="live", ladder_level=5)
-        pilot.tap("btn:call")
+        call(pilot)
         assert act.machine.phase == "calling"
         mic.silence(pilot, 300)
         therapist = sung("ah", 220.0, 1.0, seed=7, formants=(760, 1180, 2700))
@@ -181,15 +228,25 @@ def test_live_call_ends_where_the_therapist_stops_and_sets_the_pitch(tmp_path, c
         call_end = t_call + len(therapist) * 1e9 / RATE
         mic.silence(pilot, 700)
         assert act.machine.phase == "response"
-        call = act.machine.call
-        assert abs(call.end_ns - call_end) < 40 * MS and abs(call.f0 - 220) < 3
+        c = act.machine.call
+        assert abs(c.end_ns - call_end) < 40 * MS and abs(c.f0 - 220) < 3
         t_sing = mic.sing(pilot, sung("ah", 440.0, seed=8))  # an octave up: on pitch, folded
         mic.silence(pilot, 700)
-        [att] = events(pilot, "vowel_attempt")
-        d = att.data
-        assert d["call"]["source"] == "live" and abs(d["target_f0"] - 220) < 3
-        assert abs(d["latency_ms"] - (t_sing - call.end_ns) / MS) < 30
-        assert abs(d["cents_off"]) < 20 and d["ladder_level"] == 5 and att.outcome == "success"
+        [trial] = calls(pilot)
+        d = attempt(pilot, trial).data
+        assert trial.data["source"] == "live" and d["call"]["source"] == "live" and abs(d["target_f0"] - 220) < 3
+        assert abs(d["latency_ms"] - (t_sing - c.end_ns) / MS) < 30
+        assert abs(d["cents_off"]) < 20 and d["ladder_level"] == 5 and trial.outcome == "success"
+
+
+def test_a_live_call_never_heard_ends_its_trial_unjudged(tmp_path, clock, mic):
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, call_source="live", live_call_timeout_ms=2000)
+        call(pilot)
+        mic.silence(pilot, 2500)
+        assert act.machine.phase == "idle" and any("No call heard" in n for n in pilot.app.notices)
+        [trial] = calls(pilot)
+        assert trial.close_reason == "no_call" and not trial.is_scored
 
 
 def test_any_sound_counts_on_the_first_rung(tmp_path, clock, mic):
@@ -200,32 +257,131 @@ def test_any_sound_counts_on_the_first_rung(tmp_path, clock, mic):
         breath = (np.random.default_rng(5).standard_normal(int(0.4 * RATE)) * 0.03).astype(np.float32)
         mic.sing(pilot, breath)  # a breathy, unvoiced sound
         mic.silence(pilot, 700)
-        [att] = events(pilot, "vowel_attempt")
-        assert att.data["ladder_level"] == 1 and att.data["detected_vowel"] is None
-        assert att.outcome == "success" and 350 < att.data["duration_ms"] < 600
+        [trial] = calls(pilot)
+        d = attempt(pilot, trial).data
+        assert d["ladder_level"] == 1 and d["detected_vowel"] is None
+        assert trial.outcome == "success" and 350 < d["duration_ms"] < 600
 
 
-def test_without_a_microphone_the_therapist_scores_and_the_screen_says_so(tmp_path, clock):
+def test_without_a_microphone_the_therapist_scores_and_unscored_calls_stay_not_scored(tmp_path, clock):
     audio = RecordingAudio()
     with run_test(data_dir=tmp_path, clock=clock, audio=audio, mic_factory=None) as pilot:
         act = start(pilot)
         assert act.mic is None
         assert any("No microphone" in n for n in pilot.app.notices)
-        pilot.tap("btn:call")
+        call(pilot)
         pilot.wait(1300 + 5000 + 100)
-        assert events(pilot, "vowel_attempt") == []  # nothing judged automatically
+        [trial] = calls(pilot)  # nothing judged automatically: the window ran out
+        assert (trial.close_reason, trial.is_scored, trial.judgement) == ("timeout", False, None)
         ART.mkdir(exist_ok=True)
         pilot.screenshot(ART / "vowel_nomic.png")
-        pilot.tap("btn:yes")
-        [att] = events(pilot, "vowel_attempt")
-        assert att.outcome == "success" and att.data["judged_by"] == "therapist"
-        assert att.data["detected_vowel"] is None and att.data["ladder_level"] is None
+        pilot.score("+I")  # the therapist heard it: one touch, on the call that just closed
+        [trial] = calls(pilot)
+        assert (trial.outcome, trial.scored_by) == ("success", "therapist")
+        att = attempt(pilot, trial)
+        assert att.data["judged_by"] == "therapist" and att.data["detected_vowel"] is None
+        assert att.data["ladder_level"] is None and att.outcome is None
         pilot.wait(1500)  # auto-next: the next model call, then an unscored window
         pilot.wait(1300 + 5000 + 100)
-        pilot.tap("btn:call")  # the therapist moves on without scoring: kept, marked unscored
-        atts = events(pilot, "vowel_attempt")
-        assert len(atts) == 2 and atts[1].outcome is None and atts[1].data["scored"] is False
+        pilot.tap("rail:primary")  # the therapist moves on without scoring: kept, not scored
+        first, second, third = calls(pilot)
+        assert (second.close_reason, second.is_scored) == ("timeout", False) and third.closed_ms is None
+        assert goal_figures(calls(pilot))["speech_communication"].not_scored == 2  # the open one too
         assert sum(c["name"].startswith("vowel:ah") for c in audio.calls) == 3
+        assert_outcomes_only_on_trials(pilot)
+
+
+def _client_area_grid(pilot, cols=9, rows=6):
+    r = pilot.app.host_rect()
+    return [(r.x + (i + 0.5) * r.width / cols, r.y + (j + 0.5) * r.height / rows)
+            for j in range(rows) for i in range(cols)]
+
+
+SETTINGS_AND_SCORES = ("judgement", "score", "correction", "target_change", "call_source", "ladder_change",
+                       "calibration_start", "functional_communication", "goals_targeted", "trial_goals",
+                       "model_recorded", "prompt")
+
+
+@pytest.mark.parametrize("mic_on", [False, True])
+def test_a_childs_taps_anywhere_on_the_screen_never_score_or_change_a_setting(tmp_path, clock, mic, mic_on):
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(),
+                  mic_factory=mic.factory if mic_on else None) as pilot:
+        act = start(pilot, ladder_level=4)
+        m = act.machine
+        before = (m.target_vowel, m.pitch, m.source, m.ladder_level)
+        grid = _client_area_grid(pilot)
+        assert pilot.app.host_rect().height > 600  # the whole client area (the rail is not shown)
+        for pos in grid:  # idle: no tap starts a call
+            pilot.tap(pos)
+            pilot.wait(300)
+        assert m.phase == "idle" and calls(pilot) == []
+        pilot.press("f6")  # the therapist's Call (the scoring keys' "primary")
+        if mic_on:
+            mic.catch_up()
+        pilot.wait(1300)
+        assert m.phase == "response"
+        for pos in grid[::2]:  # during the answer window: no tap scores or ends it
+            pilot.tap(pos)
+            pilot.step(2)
+        if mic_on:
+            mic.catch_up()
+        assert m.phase == "response" and m.last is None
+        assert (m.target_vowel, m.pitch, m.source, m.ladder_level) == before
+        kinds = {e.kind for e in events(pilot)}
+        assert not kinds & set(SETTINGS_AND_SCORES), kinds & set(SETTINGS_AND_SCORES)
+        [trial] = calls(pilot)
+        assert trial.closed_ms is None and trial.responses == [] and not trial.is_scored
+        assert pilot.app.activity.find_target("btn:yes") is None and pilot.app.activity.find_target("btn:call") is None
+
+
+def test_call_and_settings_are_on_the_therapist_side(tmp_path, clock, mic):
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, pitch_choices=[60, 64], model_pitch=60)
+        pilot.unlock()
+        assert pilot.app.find_button("rail:primary").label == "Call"
+        pilot.tap("rail:more")
+        pilot.screenshot(ART / "vowel_panel_1280x800.png")
+        ids = [b.id for b in pilot.app.overlay.buttons if b.id.startswith("act:")]
+        assert ids == ["act:vowel", "act:pitch", "act:source", "act:ladder", "act:calibrate",
+                       "act:fc_both", "act:fc_voice", "act:fc_sign"]
+        for b in pilot.app.overlay.buttons:
+            assert pilot.app.surface.get_rect().contains(b.rect)
+        pilot.tap("act:vowel")
+        pilot.tap("act:pitch")
+        pilot.tap("act:ladder")
+        assert (act.machine.target_vowel, act.machine.pitch, act.machine.ladder_level) == ("ee", 64, 5)
+        assert pilot.app.find_button("act:vowel").label == "Vowel: ee"
+        assert [e.data for e in events(pilot, "target_change")] == \
+            [{"target_vowel": "ee"}, {"model_pitch": 64, "hz": 329.63}]
+        assert events(pilot, "ladder_change")[0].actor == "therapist"
+        pilot.tap("act:source")
+        assert act.machine.source == "recorded" and pilot.app.find_button("act:record") is not None
+        pilot.tap("close")
+        pilot.step(6)
+        assert pilot.app.find_button("rail:primary").label == "Record model"
+
+
+def test_functional_communication_presses_are_trials_of_their_own(tmp_path, clock, mic):
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot)
+        call(pilot)  # a vowel call is open while the therapist enters what the client signed
+        pilot.tap("rail:more")
+        pilot.tap("act:fc_both")
+        pilot.tap("act:fc_sign")
+        pilot.tap("close")
+        fc = [t for t in read_trials(events(pilot)) if t.opportunity == "functional_communication"]
+        assert [(t.outcome, t.scored_by, t.data["mode"]) for t in fc] == \
+            [("success", "activity", "sign_and_voice"), ("partial", "activity", "sign_only")]
+        for t in fc:
+            assert t.goals == ("functional_communication",) and t.data["entered_by"] == "therapist"
+            assert [r["kind"] for r in t.responses] == ["functional_communication"] and t.closed_ms is not None
+            assert t.judgement_data["rule"] == "fc_outcomes"
+        [vowel_call] = calls(pilot)
+        assert vowel_call.closed_ms is None and fc[0].data["call_trial"] == vowel_call.id  # left alone
+        assert pilot.app.live.score_target().trial.id == vowel_call.id  # the rail still scores the call
+        fig = goal_figures(read_trials(events(pilot)))["functional_communication"]
+        assert (fig.trials, fig.successes) == (2, 1)
+        assert_outcomes_only_on_trials(pilot)
 
 
 def test_calibration_collects_tokens_and_logs_them_for_the_profile(tmp_path, clock, mic):
@@ -245,6 +401,7 @@ def test_calibration_collects_tokens_and_logs_them_for_the_profile(tmp_path, clo
         assert cal.counts() == {v: 1 for v in ("ah", "ee", "oo", "oh", "eh")} and cal_ev.data["complete"]
         assert cal_ev.data["profile_key"] == "vowel_calibration"
         assert len(events(pilot, "calibration_token")) == 5 and events(pilot, "vowel_attempt") == []
+        assert read_trials(events(pilot)) == []  # calibration calls collect tokens: they are not trials
         assert act.calibration is not None and act.calibration.counts() == cal.counts()
         assert act.machine.cal is None and act.analyzer._classifier.calibration is act.calibration
 
@@ -275,8 +432,10 @@ def test_recorded_model_is_kept_and_played_as_the_call(tmp_path, clock, mic):
     audio = LoadingAudio()
     with run_test(data_dir=tmp_path, clock=clock, audio=audio, mic_factory=mic.factory) as pilot:
         act = start(pilot, call_source="recorded")
-        pilot.tap("btn:call")  # no recording yet: Call records the model first
-        assert act.machine.phase == "recording"
+        pilot.unlock()
+        assert pilot.app.find_button("rail:primary").label == "Record model"
+        pilot.tap("rail:primary")  # no recording yet: Call records the model first
+        assert act.machine.phase == "recording" and calls(pilot) == []  # recording is not a trial
         mic.silence(pilot, 200)
         therapist = sung("ah", 262.0, 0.9, seed=9)
         mic.sing(pilot, therapist)
@@ -285,22 +444,14 @@ def test_recorded_model_is_kept_and_played_as_the_call(tmp_path, clock, mic):
         assert rec.data["vowel"] == "ah" and abs(rec.data["f0"] - 262) < 3
         clip = audio.loaded["vowel_match:recorded:ah"]
         assert abs(len(clip) / RATE - 0.9) < 0.12 and np.max(np.abs(clip)) > 0.05
-        pilot.tap("btn:call")
+        pilot.step(6)
+        assert pilot.app.find_button("rail:primary").label == "Call"
+        pilot.tap("rail:primary")
         assert audio.calls[-1]["name"] == "vowel_match:recorded:ah"
-        call = act.machine.call
-        assert call.source == "recorded" and call.end_ns == audio.calls[-1]["at_ns"] + int(len(clip) / RATE * 1e9)
-
-
-def test_functional_communication_scoring_from_the_overlay(tmp_path, clock, mic):
-    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
-        start(pilot)
-        pilot.unlock()
-        pilot.tap("act:fc_both")
-        pilot.tap("act:fc_sign")
-        fc = events(pilot, "functional_communication")
-        assert [e.data["mode"] for e in fc] == ["sign_and_voice", "sign_only"]
-        assert [e.outcome for e in fc] == ["success", "partial"]
-        assert all("functional_communication" in e.goals for e in fc)
+        c = act.machine.call
+        assert c.source == "recorded" and c.end_ns == audio.calls[-1]["at_ns"] + int(len(clip) / RATE * 1e9)
+        [trial] = calls(pilot)
+        assert trial.data["source"] == "recorded" and c.trial_id == trial.id
 
 
 def test_low_stimulation_plays_no_reward(tmp_path, clock, mic):
@@ -312,7 +463,7 @@ def test_low_stimulation_plays_no_reward(tmp_path, clock, mic):
         mic.silence(pilot, 300)
         mic.sing(pilot, sung("ah", 330.0))
         mic.silence(pilot, 700)
-        assert events(pilot, "vowel_attempt")[0].outcome == "success"
+        assert calls(pilot)[0].outcome == "success"
         assert "chimes:84" not in audio.names()
 
 
@@ -332,13 +483,15 @@ def test_espeak_voice_answer(tmp_path, clock, mic):
         mic.silence(pilot, 400)
         mic.sing(pilot, _espeak(tmp_path, "en-us+f2", "i:"))
         mic.silence(pilot, 800)
-        [att] = events(pilot, "vowel_attempt")
-        assert att.data["detected_vowel"] == "ee" and att.data["ladder_level"] >= 4, att.data
-        assert att.outcome == "success"
+        [trial] = calls(pilot)
+        d = attempt(pilot, trial).data
+        assert d["detected_vowel"] == "ee" and d["ladder_level"] >= 4, d
+        assert trial.outcome == "success"
 
 
 def test_screenshots(tmp_path, clock, mic):
-    """Listening (mid-answer), matched and no-mic at 1280x800, copied to docs/ when reviewed."""
+    """Listening (mid-answer), matched and no-mic at 1280x800 with the rail shown; then the child's
+    whole screen with the rail locked: no control anywhere on it."""
     ART.mkdir(exist_ok=True)
     with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
         act = start(pilot, target_vowel="ee", model_pitch=64)
@@ -350,10 +503,13 @@ def test_screenshots(tmp_path, clock, mic):
         mic.sing(pilot, sung("ee", 330.0, 0.6, seed=2)[int(0.45 * RATE):])
         mic.silence(pilot, 600)
         pilot.screenshot(ART / "vowel_matched.png")
+        pilot.tap("rail:lock")
+        pilot.step()
+        pilot.screenshot(ART / "vowel_client_only.png")
     with run_test(data_dir=tmp_path / "nomic", clock=FakeClock(), audio=RecordingAudio()) as pilot:
         start(pilot, target_vowel="oh")
-        pilot.tap("btn:call")
+        call(pilot)
         pilot.wait(1500)
         pilot.screenshot(ART / "vowel_nomic.png")
-    for name in ("vowel_listening", "vowel_matched", "vowel_nomic"):
+    for name in ("vowel_listening", "vowel_matched", "vowel_nomic", "vowel_client_only"):
         assert (ART / f"{name}.png").stat().st_size > 10_000
