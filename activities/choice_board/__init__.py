@@ -171,8 +171,11 @@ class ChoiceBoard(Activity):
         self._next_trial_ns = None
         return self.trial
 
-    def _end_trial(self, reason: str = "ended") -> None:
-        """The board goes away (another board, the editor, stop) before a choice: no judgement."""
+    def _end_trial(self, reason: str = "withdrawn") -> None:
+        """The board goes away (another board, the editor, stop) before a choice: no judgement.
+
+        "withdrawn": the therapist took the board away; unless the client did something in it or
+        it was scored, it was never an opportunity and is not counted as "not scored" either."""
         if self.ctx is not None and self.trial is not None:
             self.ctx.close_trial(self.trial, reason)
         self.trial, self._modelled, self._next_trial_ns = None, False, None
@@ -197,7 +200,7 @@ class ChoiceBoard(Activity):
 
     def _show(self, board_id: str, now_ns: int) -> None:
         """Put a board on screen: bindings, state, layout; latency counts from now."""
-        self._end_trial("ended")
+        self._end_trial("withdrawn")
         self.board = self.boards[board_id]
         b = self.board
         acc = self.access
@@ -518,7 +521,7 @@ class ChoiceBoard(Activity):
                         | set(EXTRA_SOUNDS)
                         | {f"sample:{p.stem}" for p in sorted(self.sounds_dir.glob("*.wav"))})
         ids = list(self.boards)
-        self._end_trial("ended")  # the client's board is gone while the therapist edits
+        self._end_trial("withdrawn")  # the client's board is gone while the therapist edits
         self.editor = BoardEditor([self.boards[i] for i in ids], ids.index(self.board.id),
                                   list_pictures(self.image_dirs), sounds, ctx.t, self._save_board,
                                   lambda card: self._sound_card(card, ctx.now_ns()))
@@ -595,7 +598,7 @@ class ChoiceBoard(Activity):
              schedule_step=int(self.config.get("schedule_step", 0)), status=status)
 
     def stop(self) -> None:
-        self._end_trial("ended")
+        self._end_trial("withdrawn")
         self.editor = None
 
 

@@ -459,10 +459,17 @@ class LiveSession:
             trial = standing.get(eid)
             if trial is None:
                 continue
-            return self.log(LogEvent(CORRECTION, actor="therapist", source="touch", corrects=eid, trial=tid,
+            done = self.log(LogEvent(CORRECTION, actor="therapist", source="touch", corrects=eid, trial=tid,
                                      goals=trial.goals,
                                      data={"action": "undo", "undone_outcome": trial.score.outcome if trial.score
                                            else None, "undone_prompt": trial.score.prompt if trial.score else None}))
+            after = next((t for t in self.trials() if t.id == tid), None)
+            act = self.activity
+            if act is not None:  # the activity shows what now counts (its judgement, or nothing)
+                outcome = after.outcome if after is not None else "not_scored"
+                prompt = after.prompt if after is not None else None
+                self.call("on_scored", lambda: act.on_scored(tid, outcome, prompt))
+            return done
         return None
 
     def set_prompt(self, level: str) -> None:

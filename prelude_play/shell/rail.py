@@ -58,6 +58,8 @@ def trial_label(t: "Trial", prompt_letters: dict[str, str], t_: Callable[[str], 
     mark = OUTCOME_MARK.get(o, o)
     if o == "success":
         mark = "+" + prompt_letters.get(t.prompt or "", "?")
+    if not t.is_scored and t.closed_ms is None:
+        return f"#{t.order} {t_('open')}"
     who = {"therapist": t_("you"), "activity": t_("auto"), "": t_("not scored")}[t.scored_by]
     return f"#{t.order} {mark} {who}"
 
@@ -235,7 +237,7 @@ class Rail:
         if sch is not None and sch.current is not None:
             goal = sch.current.target_trials
         count = t("Trials") + f": {scored}" + (f" / {goal}" if goal else "")
-        missing = len(run) - scored
+        missing = sum(1 for x in run if not x.is_scored and x.closed_ms is not None)
         if missing:
             count += " · " + t("{n} not scored").format(n=missing)
         draw_text(surface, theme, count, (r.centerx, self.trials_y + theme.px(14)), 22, colour=th.TEXT,

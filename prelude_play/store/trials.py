@@ -11,7 +11,8 @@ can; scored by the therapist where they choose. Its events share one ``trial_id`
     judgement    the activity's automatic outcome + prompt (may come more than once: the last counts)
     score        the therapist's outcome + prompt: supersedes every judgement of the trial
     correction   undo or edit of a score (``corrects`` = the score's id); nothing is overwritten
-    trial_close  closed, with the reason
+    trial_close  closed, with the reason ("withdrawn": the activity took the opportunity away
+                 before the client could use it — no trial unless answered or scored)
 
 One trial counts once, with its *effective* outcome: the last standing therapist score, else the
 last judgement, else none — "not scored", shown apart and never in a percentage. Per-goal figures
@@ -157,7 +158,11 @@ def read_trials(events: Iterable[EventLike]) -> list[Trial]:
     _apply_corrections(corrections, scores)
     # A trial the therapist's score made exists only through that score: undone, it is gone
     # (it was never an opportunity the client missed, so it is not "not scored" either).
-    out = sorted((t for t in trials.values() if t.opportunity != "therapist" or t.is_scored),
+    # Likewise an opportunity the activity withdrew before the client could use it (a board the
+    # therapist switched away from) is no trial unless the client answered in it or it was scored.
+    out = sorted((t for t in trials.values()
+                  if t.is_scored or (t.opportunity != "therapist"
+                                     and not (t.close_reason == "withdrawn" and not t.responses))),
                  key=lambda t: (t.opened_ms, t.id))
     if legacy:
         out = sorted(out + _legacy_trials(legacy), key=lambda t: (t.opened_ms, t.id))

@@ -124,25 +124,29 @@ def test_a_therapist_score_supersedes_the_judgement_of_the_same_choice(tmp_path)
         assert pilot.app.live.trials()[0].outcome == "success" and pilot.app.live.trials()[0].prompt == "gestural"
 
 
-def test_switching_boards_and_the_editor_end_the_open_trial_unjudged(tmp_path):
+def test_switching_boards_and_the_editor_withdraw_the_open_trial(tmp_path):
+    """A board the therapist takes away before the client used it was never an opportunity:
+    it is neither a trial nor "not scored"; the log keeps its opening and closing."""
     with board_app(tmp_path, board="yes_no", boards=["yes_no", "feelings"]) as (pilot, audio):
         act = pilot.app.activity
         pilot.unlock()
         pilot.tap("rail:primary")  # Next board
         assert act.board.id == "feelings"
-        first, second = trials(pilot)
-        assert (first.close_reason, first.is_scored) == ("ended", False)
+        (second,) = trials(pilot)
         assert second.data["board"] == "feelings" and "self_awareness" in second.goals
+        closes = [e for e in pilot.app.store.events() if e.kind == "trial_close"]
+        assert [c.data["reason"] for c in closes] == ["withdrawn"]
         pilot.tap("rail:more")
         pilot.tap("act:edit")
         pilot.tap("close")
-        assert trials(pilot)[-1].close_reason == "ended" and act.editor is not None
+        assert trials(pilot) == [] and act.editor is not None
         act.toggle_editor()
         pilot.step()
-        assert len(trials(pilot)) == 3 and trials(pilot)[-1].closed_ms is None
+        (third,) = trials(pilot)
+        assert third.closed_ms is None
+        pilot.tap("card:1")  # the client uses this one
         pilot.app.go_home()
-        assert all(t.closed_ms is not None for t in trials(pilot))
-        assert not any(t.is_scored for t in trials(pilot))  # nobody chose: never in a percentage
+        assert [(t.outcome, t.close_reason) for t in trials(pilot)] == [("success", "response")]
 
 
 def test_filtered_touch_on_a_card_is_logged_not_chosen(tmp_path):
