@@ -166,7 +166,7 @@ def build_note(store: EventLog, session: str | dict[str, Any], *, names: bool = 
     rows = []
     for tag in sm.ordered_goals():
         g = sm.goals[tag]
-        prompts = ", ".join(f"{t(p)} {n}" for p, n in sorted(g.prompts.items(), key=lambda kv: (-kv[1], kv[0])))
+        prompts = ", ".join(f"{t(p)}{l10n.NBSP}{n}" for p, n in sorted(g.prompts.items(), key=lambda kv: (-kv[1], kv[0])))
         level = g.level(sm.min_trials)
         if level is not None:
             shown = f"{t(level)} ({l10n.percent(g.pct_independent, lang)})"
@@ -208,7 +208,7 @@ def write_note(store: EventLog, session_id: str, out: Path | str, *, fmt: str = 
 
 # ---- the PDF page ---------------------------------------------------------------------------------
 
-LINE_H = 3.9  # mm per line of 8.5 pt body text
+LINE_H = 3.8  # mm per line of 8.5 pt body text
 INK, MUTED, LINE, ACCENT, BAND = (29, 35, 48), (91, 100, 120), (200, 205, 215), (181, 101, 29), (243, 244, 247)
 
 
@@ -243,7 +243,7 @@ def _render_pdf(note: SessionNote) -> bytearray:
     # Letter: the paper of Canadian clinics (English and French alike).
     pdf = NotePDF(orientation="P", unit="mm", format="Letter")
     pdf.set_margins(16, 12, 16)
-    pdf.set_auto_page_break(True, margin=15)
+    pdf.set_auto_page_break(True, margin=14)
     pdf.add_font("DejaVu", "", str(regular))
     pdf.add_font("DejaVu", "B", str(bold))
     pdf.set_lang("fr-CA" if l10n.is_french(note.lang) else "en")
@@ -283,7 +283,7 @@ def _render_pdf(note: SessionNote) -> bytearray:
     for i in (1, 2, 3, 5):
         cols[i] = max(11.0, max(pdf.get_string_width(word) for word in heads[i].split()) + 4.5)
     rest = width - sum(cols)
-    cols[0], cols[4], cols[6] = rest * 0.42, rest * 0.33, rest * 0.25
+    cols[0], cols[4], cols[6] = rest * 0.38, rest * 0.38, rest * 0.24
     pdf.set_font("DejaVu", "", 7.5)
     pdf.set_draw_color(*LINE)
     with pdf.table(col_widths=cols, width=width, line_height=3.4, text_align="LEFT", align="LEFT",
@@ -328,9 +328,9 @@ def _render_pdf(note: SessionNote) -> bytearray:
             _paragraph(pdf, "- " + n, width)
 
     # Signature: kept whole, on a new page if it would not fit
-    if pdf.get_y() + 17 > pdf.h - pdf.b_margin:
+    if pdf.get_y() + 15 > pdf.h - pdf.b_margin:
         pdf.add_page()
-    pdf.ln(4)
+    pdf.ln(3)
     y = pdf.get_y() + 8
     pdf.set_font("DejaVu", "", 8.5)
     pdf.set_text_color(*MUTED)

@@ -377,7 +377,7 @@ def _session_block(doc: Doc, n: int, s: dict[str, Any], sm: SessionSummary, titl
                 out.append(f"<tr data-goal=\"{html.escape(tag)}\" class=\"idle\"><td>{e(title(tag))}</td>"
                            f"<td colspan=\"8\" class=\"meta\">{e(t('not worked on this session'))}</td></tr>")
                 continue
-            prompts = ", ".join(f"{t(p)} {k}" for p, k in sorted(g.prompts.items(), key=lambda kv: (-kv[1], kv[0])))
+            prompts = ", ".join(f"{t(p)}{l10n.NBSP}{k}" for p, k in sorted(g.prompts.items(), key=lambda kv: (-kv[1], kv[0])))
             out.append(f"<tr data-goal=\"{html.escape(tag)}\"><td>{e(title(tag))}</td>"
                        f"<td class=\"num trials\">{g.trials}</td><td class=\"num successes\">{g.successes}</td>"
                        f"<td class=\"num independent\">{g.independent}</td>"
