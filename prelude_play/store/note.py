@@ -122,7 +122,7 @@ class SessionNote:
 
     def as_json(self) -> dict[str, Any]:
         """``summary --json``'s figures (the same dict) plus the note's words."""
-        return {**self.stored.json(), "client": self.client_label, "note": {
+        return {**self.stored.json(), "note": {
             "language": self.lang,
             "header": [{"label": label, "value": value} for label, value in self.header],
             "soap": self.soap, "soap_written_by_therapist": sorted(self.edited),
@@ -191,7 +191,8 @@ def write_note(store: EventLog, session_id: str, out: Path | str, *, fmt: str = 
                registry: Any = None, language: str | None = None) -> Path:
     """Write the session note as ``fmt`` (pdf, txt or json) to ``out``, atomically, private to the user.
 
-    Pseudonymous unless ``names``; in the session's language unless ``language`` says otherwise.
+    ``session_id`` may be the first characters of the id. Pseudonymous unless ``names``; in the
+    session's language unless ``language`` says otherwise.
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown note format {fmt!r}; use one of {', '.join(FORMATS)}")
