@@ -180,7 +180,7 @@ def build_note(store: EventLog, session: str | dict[str, Any], *, names: bool = 
     soap = {k: typo(v) for k, v in soap.items()}
     o_text = soap.get("O", "")
     notable = [typo(n) for n in sm.notable if typo(n) not in o_text]  # the draft's O lists them already
-    legend = typo(t("Trials counts scored trials only; trials not scored are counted apart and never in a "
+    legend = typo(t("Trials: scored trials only; those not scored are counted apart and never in a "
                     "percentage. Independent: successful at the first prompt level ({level}). "
                     "A level (IMTAP wording) needs {min} scored trials of a goal.").format(
         level=t(sm.independent_level), min=sm.min_trials))

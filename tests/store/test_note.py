@@ -39,7 +39,7 @@ def words(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace(NBSP, " ").replace(NNBSP, " ")).strip()
 
 
-def render_png(pdf: Path, name: str) -> None:
+def render_png(pdf: Path, name: str, *, docs: bool = True) -> None:
     """PNG pages of the note for a person to look at (tests/_artifacts; reviewed copies go to
     docs/screenshots on request), where poppler's pdftoppm is installed."""
     if shutil.which("pdftoppm") is None:
@@ -48,8 +48,8 @@ def render_png(pdf: Path, name: str) -> None:
     for old in ART.glob(f"{name}-*.png"):
         old.unlink()
     subprocess.run(["pdftoppm", "-r", "110", "-png", str(pdf), str(ART / name)], check=True, timeout=60)
-    for page in sorted(ART.glob(f"{name}-*.png")):
-        publish(page)
+    if docs:
+        publish(ART / f"{name}-1.png", f"{name}.png")  # page 1: the note as signed
 
 
 @pytest.fixture
@@ -202,7 +202,7 @@ def test_a_long_note_continues_on_a_second_page_and_loses_no_text(tmp_path):
         body = "\n".join(line for line in flat.splitlines() if not line.startswith("Prelude Play "))  # footers
         assert words(long).replace(" ", "") in words(body).replace(" ", "")  # wrapped across the page, never cut
         assert "END-OF-PLAN" in flat and "Signature" in flat and "page 2 of 2" in flat
-        render_png(pdf, "note_long")
+        render_png(pdf, "note_long", docs=False)
     finally:
         g.log.close()
 
