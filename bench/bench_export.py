@@ -1,8 +1,9 @@
 """Export benchmark: 100 sessions × 500 events exported as CSV, JSONL and the HTML report.
 
 Target (issue 8): each format ≤ 5 s. The store is built first (not timed) from the deterministic
-demo data (prelude_play/store/demo.py): one or more clients with their own goals, scores with
-prompt levels, corrections, filtered touches, notes. The first HTML run
+demo data (prelude_play/store/demo.py), logged the trial-model way: one or more clients with their
+own goals, trials with automatic judgements and therapist scores, corrections, unscored trials,
+filtered touches, notes. The first HTML run
 includes importing matplotlib (as the first report of an app session does); "max" shows it.
 Run: python -m bench.bench_export [--sessions N] [--events N] [--clients N] [--runs N] [--json]
 """
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(r, indent=2))
     else:
         s = r["store"]
-        print(f"store: {s['sessions']} sessions, {s['events']} events, {s['clients']} client(s) "
+        print(f"store: {s['sessions']} sessions, {s['events']} events, {s['trials']} trials, {s['clients']} client(s) "
               f"(built in {r['build_s']:.1f} s, not timed)")
         for fmt, v in r["results"].items():
             extra = (f"  max {v['max_s']:.2f} s  cpu {v['cpu_median_s']:.2f} s  {v['size_mb']:.1f} MB  "

@@ -1,4 +1,4 @@
-"""Command line: run the app (default), export, check-config, devices, selftest, analyze."""
+"""Command line: run the app (default), export, note, summary, check-config, devices, selftest, analyze."""
 
 from __future__ import annotations
 
@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audio-backend", choices=["auto", "sounddevice", "sdl", "null"])
     p.add_argument("--audio-process", choices=["inline", "separate"],
                    help="run the audio engine and MIDI in this process or their own (audio.process)")
-    p.add_argument("--language", choices=["en", "fr_CA"])
+    p.add_argument("--language", choices=["en", "fr_CA"],
+                   help="the app's language; for note, summary and an HTML export: write in this language "
+                        "instead of the session's")
     p.add_argument("--screenshot", type=Path, help="save the last frame as PNG on exit")
     p.add_argument("--report-ready", action="store_true", help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command")
@@ -55,6 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--since", help="sessions started on or after this day (YYYY-MM-DD)")
     e.add_argument("--until", help="sessions started on or before this day (YYYY-MM-DD)")
     e.add_argument("--goal", help="only events tagged with this goal (area key or client:<goal id>)")
+    n = sub.add_parser("note", help="write one session's note (PDF, text or JSON) to sign")
+    n.add_argument("--session", required=True, help="the session's id, or its first characters")
+    n.add_argument("--format", choices=["pdf", "txt", "json"], default="pdf")
+    n.add_argument("--out", type=Path, help="the file to write (default: note-<session>.<format> here)")
+    n.add_argument("--names", action="store_true", help="show the client's name instead of their code")
+    sm = sub.add_parser("summary", help="print one session's figures (--json) or its note as text")
+    sm.add_argument("--session", required=True, help="the session's id, or its first characters")
+    sm.add_argument("--json", action="store_true", help="the per-goal figures as JSON")
+    sm.add_argument("--names", action="store_true", help="show the client's name instead of their code")
     c = sub.add_parser("check-config", help="report every problem in config files")
     c.add_argument("files", nargs="*", type=Path)
     d = sub.add_parser("devices", help="list MIDI and audio devices")
@@ -173,14 +184,90 @@ def cmd_export(args: argparse.Namespace, data_dir: Path) -> int:
                 from prelude_play.store.report import export_html
 
                 fn = export_html
-            out = fn(store, args.out, names=args.names, selection=sel,
-                     settings={"format": args.format, "command": "prelude-play export"})
+            settings = {"format": args.format, "command": "prelude-play export"}
+            if fn is export.export_jsonl or fn is export.export_csv:
+                out = fn(store, args.out, names=args.names, selection=sel, settings=settings)
+            else:  # the report: in the latest session's language unless --language says otherwise
+                out = fn(store, args.out, names=args.names, selection=sel, settings=settings,
+                         language=args.language, registry=_registry())
         finally:
             store.close()
     except PreludeError as exc:
         print(f"prelude-play export: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {out}")
+    return 0
+
+
+def _open_store(data_dir: Path, command: str):
+    """The event store for a read-only command, or None after saying what to do."""
+    from prelude_play.clock import MonotonicClock
+    from prelude_play.errors import StoreError
+    from prelude_play.store.eventlog import EventLog
+
+    db = data_dir / "prelude.db"
+    if not db.exists():
+        print(f"prelude-play {command}: no event store at {db}; pass --data-dir with the folder that holds "
+              "prelude.db (the app's data folder)", file=sys.stderr)
+        return None
+    try:
+        return EventLog(db, MonotonicClock())
+    except StoreError as exc:
+        print(f"prelude-play {command}: {exc}", file=sys.stderr)
+        return None
+
+
+def _registry():
+    """The installed activities, for their titles and trial words in a note (never run here)."""
+    from prelude_play.activity import discover
+
+    return discover()
+
+
+def cmd_note(args: argparse.Namespace, data_dir: Path) -> int:
+    from prelude_play.errors import PreludeError
+    from prelude_play.store.note import write_note
+    from prelude_play.store.summary import find_session
+
+    store = _open_store(data_dir, "note")
+    if store is None:
+        return 2
+    try:
+        session = find_session(store, args.session)
+        out = args.out or Path(f"note-{session['id'][:13]}.{args.format}")
+        out = write_note(store, session["id"], out, fmt=args.format, names=args.names, registry=_registry(),
+                         language=args.language)
+    except PreludeError as exc:
+        print(f"prelude-play note: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace, data_dir: Path) -> int:
+    """The figures every screen and document shows (``--json``), or the note as plain text."""
+    from prelude_play.errors import PreludeError
+    from prelude_play.store.note import build_note
+    from prelude_play.store.summary import summarize_stored
+
+    store = _open_store(data_dir, "summary")
+    if store is None:
+        return 2
+    try:
+        if args.json:
+            st = summarize_stored(store, args.session, registry=_registry(), language=args.language,
+                                  names=args.names)
+            print(json.dumps(st.json(), ensure_ascii=False, indent=2))
+        else:
+            print(build_note(store, args.session, names=args.names, registry=_registry(),
+                             language=args.language).as_text(), end="")
+    except PreludeError as exc:
+        print(f"prelude-play summary: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
     return 0
 
 
@@ -266,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = (args.data_dir or default_data_dir()).expanduser()
     if args.command == "export":
         return cmd_export(args, data_dir)
+    if args.command == "note":
+        return cmd_note(args, data_dir)
+    if args.command == "summary":
+        return cmd_summary(args, data_dir)
     if args.command == "check-config":
         return cmd_check_config(args, data_dir)
     if args.command == "devices":

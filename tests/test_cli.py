@@ -1,4 +1,4 @@
-"""The command line as a user runs it: headless start, clean stop on SIGTERM, export."""
+"""The command line as a user runs it: headless start, clean stop on SIGTERM, export, note, summary."""
 
 from __future__ import annotations
 
@@ -90,3 +90,37 @@ def test_export_to_a_missing_folder_fails_clearly_and_leaves_nothing(tmp_path, c
     err = capsys.readouterr().err
     assert "could not write" in err and "Nothing was changed" in err
     assert not target.parent.exists()
+
+
+def test_note_and_summary_from_the_command_line(tmp_path, capsys, monkeypatch):
+    from tests.store.golden import TURN, make_golden
+
+    g = make_golden(tmp_path / "prelude.db")
+    second = g.log.start_session("robin", {})
+    g.log.end_session(second)
+    g.log.close()
+    d = str(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    prefix = g.session_id[:13]
+    assert main(["--data-dir", d, "note", "--session", prefix]) == 0  # PDF by default, named after the session
+    out = capsys.readouterr().out.strip()
+    assert out == f"wrote note-{prefix}.pdf" and (tmp_path / f"note-{prefix}.pdf").read_bytes().startswith(b"%PDF")
+    assert main(["--data-dir", d, "summary", "--session", prefix]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("Session note — C-ROB") and f"{TURN}: 4 of 5 trials successful" in text
+    assert main(["--data-dir", d, "summary", "--session", prefix, "--json", "--names"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["session"] == g.session_id and data["client"] == "Robin Real-Name"
+    assert main(["--data-dir", d, "--language", "fr_CA", "note", "--session", prefix, "--format", "txt",
+                 "--out", "n.txt"]) == 0
+    assert (tmp_path / "n.txt").read_text(encoding="utf-8").startswith("Note de séance")
+
+    assert main(["--data-dir", d, "summary", "--session", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert "no session 'nope'" in err and "the latest are" in err
+    common = os.path.commonprefix([g.session_id, second.id])
+    assert main(["--data-dir", d, "note", "--session", common]) == 1
+    assert "give more characters" in capsys.readouterr().err
+    assert main(["--data-dir", str(tmp_path / "empty"), "summary", "--session", prefix, "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "no event store" in err and "pass --data-dir" in err

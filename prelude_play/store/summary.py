@@ -14,7 +14,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from prelude_play.store.eventlog import StoredEvent
+from prelude_play import l10n
+from prelude_play.errors import StoreError
+from prelude_play.store.eventlog import EventLog, StoredEvent
 from prelude_play.store.trials import (MIN_TRIALS_FOR_LEVEL, NOT_SCORED, GoalFigures, Trial, consistency_level,
                                        goal_figures, read_trials)
 
@@ -65,6 +67,12 @@ class SessionSummary:
     @property
     def not_scored(self) -> int:
         return sum(1 for t in self.trials if not t.is_scored)
+
+    def ordered_goals(self) -> list[str]:
+        """The client's goals in the order of their profile, then goals since removed from it, then
+        the activities' goal areas: the order of every table and list of goals."""
+        rank = {tag: i for i, tag in enumerate(self.client_goals)}
+        return sorted(self.goals, key=lambda tag: (goal_order(tag)[0], rank.get(tag, len(rank)), tag))
 
 
 NOTABLE = {  # system / therapist events a note mentions, in therapist words
@@ -119,13 +127,44 @@ def summarize_session(session: dict[str, Any], events: Iterable[StoredEvent], cl
         notes.append(session["notes"])
     figures = goal_figures(trials, independent_level=independent_level, goals=own)
     duration = session.get("duration_ms")
+    if duration is None:
+        duration = _wall_duration_ms(session)
     return SessionSummary(
         session=session, client_label=client_label, trials=trials, goals=figures, activities=activities,
         notable=notable, notes=[n for n in notes if n.strip()],
         duration_min=duration / 60000 if duration is not None else None,
         corrections=sum(1 for e in raw if e.kind == "correction"), events=len(raw),
         targets=targets, client_goals=own, min_trials=min_trials, independent_level=independent_level,
-        language=str(session.get("provenance", {}).get("language", "en")))
+        language=session_language(session))
+
+
+def session_language(session: dict[str, Any]) -> str:
+    """The language the session ran in (the app updates it when the therapist switches)."""
+    lang = str((session.get("provenance") or {}).get("language") or "en")
+    return "fr_CA" if l10n.is_french(lang) else "en"
+
+
+def scoring_settings(session: dict[str, Any]) -> tuple[str, int]:
+    """(independent prompt level, scored trials needed for a level) as the session ran with them:
+    its provenance keeps the app's config, so a note written later counts as the screen did."""
+    config = (session.get("provenance") or {}).get("config")
+    scoring = config.get("scoring") if isinstance(config, dict) else None
+    scoring = scoring if isinstance(scoring, dict) else {}
+    levels = scoring.get("prompt_levels")
+    independent = str(levels[0]) if isinstance(levels, list) and levels else "independent"
+    min_trials = scoring.get("min_trials_for_level")
+    return independent, int(min_trials) if isinstance(min_trials, int) and min_trials > 0 else MIN_TRIALS_FOR_LEVEL
+
+
+def _wall_duration_ms(session: dict[str, Any]) -> float | None:
+    """Sessions logged before the monotonic length was kept (format 2): ended - started, a label."""
+    from datetime import datetime
+
+    try:
+        ms = (datetime.fromisoformat(session["ended"]) - datetime.fromisoformat(session["started"])).total_seconds() * 1000
+    except (KeyError, TypeError, ValueError):
+        return None
+    return ms if ms >= 0 else None
 
 
 def _clock(t_ms: float) -> str:
@@ -133,8 +172,8 @@ def _clock(t_ms: float) -> str:
     return f"{s // 60:02d}:{s % 60:02d}"
 
 
-def _pct(v: float | None) -> str:
-    return "–" if v is None else f"{v:.0f} %"
+def _pct(v: float | None, lang: str = "en") -> str:
+    return l10n.percent(v, lang)
 
 
 def goal_order(tag: str) -> tuple[int, str]:
@@ -176,12 +215,15 @@ def goal_line(tag: str, g: GoalFigures, goal_title: Callable[[str], str], t: Cal
 
 
 def soap_draft(s: SessionSummary, goal_title: Callable[[str], str], t: Callable[[str], str] = lambda x: x,
-               info: Callable[[str], ActivityInfo] = lambda a: ActivityInfo(a)) -> dict[str, str]:
+               info: Callable[[str], ActivityInfo] = lambda a: ActivityInfo(a),
+               lang: str | None = None) -> dict[str, str]:
     """The note as the app would write it: S from the notes, O from the trials, A from the levels
-    (only where a goal has ``min_trials`` scored trials), P from the goals worked on."""
+    (only where a goal has ``min_trials`` scored trials), P from the goals worked on. Numbers and
+    typography in ``lang`` (default: the session's language)."""
+    lang = lang or s.language
     subjective = " / ".join(s.notes)
     obs = [t("Activities") + ": " + (", ".join(t(info(a).title) for a in s.activities) or t("none")) + "."]
-    tags = sorted(s.goals, key=goal_order)
+    tags = s.ordered_goals()
     for tag in tags:
         obs.append("- " + goal_line(tag, s.goals[tag], goal_title, t, info, s.independent_level))
     if not any(g.trials or g.not_scored for g in s.goals.values()):
@@ -201,7 +243,7 @@ def soap_draft(s: SessionSummary, goal_title: Callable[[str], str], t: Callable[
                 goal=goal_title(tag), n=g.trials, min=s.min_trials))
         else:
             assess.append(t("{goal}: {level} ({pct} independent over {n} trials)").format(
-                goal=goal_title(tag), level=t(level).lower(), pct=_pct(g.pct_independent), n=g.trials))
+                goal=goal_title(tag), level=t(level).lower(), pct=_pct(g.pct_independent, lang), n=g.trials))
     worked = [tag for tag in tags if tag.startswith("client:") and (s.goals[tag].trials or s.goals[tag].not_scored)]
     idle = [tag for tag in s.client_goals if tag not in worked]
     plan = []
@@ -209,7 +251,8 @@ def soap_draft(s: SessionSummary, goal_title: Callable[[str], str], t: Callable[
         plan.append(t("Continue") + ": " + "; ".join(goal_title(g) for g in worked) + ".")
     if idle:
         plan.append(t("Not worked on this session") + ": " + "; ".join(goal_title(g) for g in idle) + ".")
-    return {"S": subjective, "O": "\n".join(obs), "A": "\n".join(assess), "P": " ".join(plan)}
+    draft = {"S": subjective, "O": "\n".join(obs), "A": "\n".join(assess), "P": " ".join(plan)}
+    return {k: l10n.typo(v, lang) for k, v in draft.items()}
 
 
 def summary_text(s: SessionSummary, goal_title: Callable[[str], str], t: Callable[[str], str] = lambda x: x,
@@ -229,7 +272,7 @@ def summary_text(s: SessionSummary, goal_title: Callable[[str], str], t: Callabl
         first, *rest = text.splitlines() or [""]
         lines.append(f"{k}: {first}")
         lines += [f"   {r}" for r in rest]
-    return "\n".join(lines)
+    return l10n.typo("\n".join(lines), s.language)
 
 
 def summary_json(s: SessionSummary, goal_title: Callable[[str], str]) -> dict[str, Any]:
@@ -240,11 +283,154 @@ def summary_json(s: SessionSummary, goal_title: Callable[[str], str]) -> dict[st
         "language": s.language, "activities": s.activities,
         "trials": len(s.trials), "scored": sum(1 for x in s.trials if x.is_scored), "not_scored": s.not_scored,
         "min_trials_for_level": s.min_trials, "independent_level": s.independent_level,
-        "goals": {tag: s.goals[tag].as_json(goal_title(tag), s.min_trials) for tag in sorted(s.goals, key=goal_order)},
+        "goals": {tag: s.goals[tag].as_json(goal_title(tag), s.min_trials) for tag in s.ordered_goals()},
         "trial_list": [{"trial_id": x.id, "n": x.order, "activity": x.activity, "opportunity": x.opportunity,
                         "goals": list(x.goals), "outcome": x.outcome, "prompt": x.prompt, "scored_by": x.scored_by,
                         "legacy": x.legacy} for x in s.trials],
     }
 
 
-__all__ += ["NOT_SCORED", "goal_line", "goal_order", "activity_info_from"]
+# ---- a stored session, summarized with the words it needs ----------------------------------------
+
+def area_titles() -> dict[str, str]:
+    """Goal-area titles from the shipped goals.toml (English source text; keys fall back to themselves)."""
+    try:
+        from prelude_play.config import resource_dir
+        from prelude_play.goals import parse_goals
+
+        goals, _ = parse_goals(resource_dir("config") / "goals.toml")
+        return {k: a.title for k, a in goals.areas.items()}
+    except Exception:
+        return {}
+
+
+def goal_titler(areas: dict[str, str], clients: Iterable[dict[str, Any]],
+                t: Callable[[str], str] = lambda s: s) -> Callable[[str], str]:
+    """A goal tag's title: the client's own goal text as written, else the area's title in ``t``'s language."""
+    own = {f"client:{g['id']}": g.get("text", g["id"]) for c in clients
+           for g in c.get("profile", {}).get("goals", []) if isinstance(g, dict) and "id" in g}
+
+    def title(tag: str) -> str:
+        if tag in own:
+            return own[tag]
+        if tag in areas:
+            return t(areas[tag])
+        return tag.replace("_", " ").capitalize()
+
+    return title
+
+
+def find_session(store: EventLog, id_or_prefix: str) -> dict[str, Any]:
+    """One session by its id or the first characters of it; a ``StoreError`` that says what to do
+    when none or several match."""
+    key = (id_or_prefix or "").strip()
+    sessions = store.sessions()
+    exact = [s for s in sessions if s["id"] == key]
+    if exact:
+        return exact[0]
+    match = [s for s in sessions if key and s["id"].startswith(key)]
+    if len(match) == 1:
+        return match[0]
+    if not sessions:
+        raise StoreError(f"{store.path}: the store has no sessions yet")
+    if not match:
+        latest = ", ".join(f"{s['id'][:13]} ({s['started'][:16].replace('T', ' ')})" for s in sessions[-3:][::-1])
+        raise StoreError(f"no session {key!r} in {store.path}; the latest are {latest}. "
+                         "Give a session id or its first characters")
+    some = ", ".join(f"{s['id'][:13]} ({s['started'][:16].replace('T', ' ')})" for s in match[:5])
+    raise StoreError(f"{key!r} is the start of {len(match)} sessions ({some}{', ...' if len(match) > 5 else ''}); "
+                     "give more characters of the id")
+
+
+@dataclass
+class Wording:
+    """The words of one language for notes and reports: gettext, activity titles, area titles.
+    Made once per document (loading a catalog is the slow part)."""
+
+    language: str
+    t: Callable[[str], str]
+    info: Callable[[str], ActivityInfo]
+    areas: dict[str, str]
+
+    @classmethod
+    def of(cls, language: str, registry: Any = None) -> "Wording":
+        from prelude_play.i18n import translator
+
+        lang = "fr_CA" if l10n.is_french(language) else "en"
+        t = translator(lang)
+        info_of = activity_info_from(registry)
+
+        def info(name: str) -> ActivityInfo:
+            i = info_of(name)
+            return ActivityInfo(t(i.title), i.noun, i.phrases)
+
+        return cls(lang, t, info, area_titles())
+
+    def goal_title(self, client: dict[str, Any]) -> Callable[[str], str]:
+        return goal_titler(self.areas, [client], self.t)
+
+
+@dataclass
+class StoredSummary:
+    """A stored session summarized in its own language, with everything needed to word it."""
+
+    summary: SessionSummary
+    session: dict[str, Any]
+    client: dict[str, Any]
+    wording: Wording
+
+    @property
+    def language(self) -> str:
+        return self.wording.language
+
+    @property
+    def t(self) -> Callable[[str], str]:
+        return self.wording.t
+
+    @property
+    def info(self) -> Callable[[str], ActivityInfo]:
+        return self.wording.info
+
+    @property
+    def goal_title(self) -> Callable[[str], str]:
+        return self.wording.goal_title(self.client)
+
+    def draft(self) -> dict[str, str]:
+        return soap_draft(self.summary, self.goal_title, self.t, self.info, self.language)
+
+    def soap(self) -> tuple[dict[str, str], set[str]]:
+        """S, O, A and P as they stand: the therapist's edits (``sessions.soap``) where present, the
+        app's draft elsewhere; and which fields the therapist wrote."""
+        draft = self.draft()
+        edits = {k: str(v) for k, v in (self.session.get("soap") or {}).items() if k in "SOAP" and str(v).strip()}
+        return {k: edits.get(k) or draft[k] for k in "SOAP"}, set(edits)
+
+    def json(self) -> dict[str, Any]:
+        """``summary_json`` of this session: the figures ``prelude-play summary --json`` prints."""
+        return summary_json(self.summary, self.goal_title)
+
+
+def summarize_stored(store: EventLog, session: str | dict[str, Any], *, registry: Any = None,
+                     language: str | None = None, names: bool = False,
+                     events: Iterable[StoredEvent] | None = None, wording: Wording | None = None) -> StoredSummary:
+    """``summarize_session`` for a session in ``store`` (by id, first characters of it, or its row):
+    its client's goals, the scoring settings it ran with, words in its language (or ``language``,
+    or ``wording``'s). The note, ``prelude-play summary`` and the report all start here; the
+    report hands in the events it already read (``events``) and one ``wording`` for all sessions."""
+    row = find_session(store, session) if isinstance(session, str) else session
+    client = store.client(row["client_id"]) or {"id": row["client_id"], "code": "?", "display_name": "?",
+                                                 "profile": {}}
+    if wording is None:
+        wording = Wording.of(language or session_language(row), registry)
+    own = [f"client:{g['id']}" for g in client.get("profile", {}).get("goals", []) if isinstance(g, dict) and "id" in g]
+    independent, min_trials = scoring_settings(row)
+    label = client["display_name"] if names else client["code"]
+    sm = summarize_session(row, store.events(session_id=row["id"]) if events is None else events, label,
+                           independent_level=independent, client_goals=own, min_trials=min_trials, t=wording.t,
+                           title=lambda a: wording.info(a).title)
+    sm.language = wording.language
+    return StoredSummary(sm, row, client, wording)
+
+
+__all__ += ["NOT_SCORED", "goal_line", "goal_order", "activity_info_from", "area_titles", "goal_titler",
+            "find_session", "summarize_stored", "StoredSummary", "Wording", "scoring_settings", "session_language"]

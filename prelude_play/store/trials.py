@@ -199,10 +199,17 @@ def _legacy_trials(events: list[EventLike]) -> list[Trial]:
     ``score_event``) replaces that judgement instead of counting again."""
     trials: dict[str, Trial] = {}
     by_id: dict[str, Trial] = {}
+    # Format 2 named events by their integer id inside ``data`` (choice_event, turn_event,
+    # score_event); the migration kept that id as ``seq`` and gave the event a global id.
+    seq_ids = {str(e.seq): e.id for e in events}
+
+    def ref(value: Any) -> str:
+        return seq_ids.get(str(value), str(value))
+
     scarf_scores: set[str] = set()
     for e in events:
         if e.kind == "cue_end" and e.data.get("score_event"):
-            scarf_scores.add(str(e.data["score_event"]))
+            scarf_scores.add(ref(e.data["score_event"]))
     corrections = []
     for e in events:
         if e.kind == CORRECTION:
@@ -211,8 +218,8 @@ def _legacy_trials(events: list[EventLike]) -> list[Trial]:
         if e.id in scarf_scores or (e.kind == SCORE and e.data.get("cue_index") is not None):
             continue  # folded into the cue's cue_end
         target = e.data.get("choice_event") or e.data.get("turn_event")
-        if e.kind == SCORE and target is not None and str(target) in by_id:
-            t = by_id[str(target)]
+        if e.kind == SCORE and target is not None and ref(target) in by_id:
+            t = by_id[ref(target)]
             t.scores.append(ScoreMark(e.id, e.seq, e.outcome or "", e.prompt, e.t_ms))
             by_id[e.id] = t
             continue
@@ -224,24 +231,33 @@ def _legacy_trials(events: list[EventLike]) -> list[Trial]:
         else:
             t.judgement = (e.outcome or "", e.prompt)
         trials[e.id] = by_id[e.id] = t
+    # Newest first, find the corrections that were themselves undone (an undo of an undo restores);
+    # then apply the others oldest first, so the newest edit or override stands.
+    cancelled: set[str] = set()
     for c in sorted(corrections, key=lambda e: e.seq, reverse=True):
+        if c.id not in cancelled and c.corrects is not None and c.corrects not in by_id \
+                and c.data.get("action", "undo") == "undo":
+            cancelled.add(c.corrects)
+    gone: set[str] = set()  # trials whose own event was undone: as if never logged (format 2's rule)
+    for c in sorted(corrections, key=lambda e: e.seq):
         t = by_id.get(str(c.corrects)) if c.corrects is not None else None
-        if t is None:
+        if t is None or c.id in cancelled:
             continue
         action = c.data.get("action", "undo")
         if action == "override" and c.outcome:
             t.scores.append(ScoreMark(c.id, c.seq, c.outcome, c.prompt, c.t_ms))
         elif action == "undo":
-            for s in t.scores:
-                if s.event_id == c.corrects:
-                    s.undone = True
-            if t.id == c.corrects and not t.scores:
-                t.judgement = None
+            for sm in t.scores:
+                if sm.event_id == c.corrects:
+                    sm.undone = True
+            if t.id == c.corrects:
+                gone.add(t.id)
         elif c.data.get("outcome"):
-            for s in t.scores:
-                if s.event_id == c.corrects:
-                    s.outcome, s.prompt = str(c.data["outcome"]), c.data.get("prompt", s.prompt)
-    return list(trials.values())
+            for sm in t.scores:
+                if sm.event_id == c.corrects:
+                    sm.outcome, sm.prompt = str(c.data["outcome"]), c.data.get("prompt", sm.prompt)
+                    sm.edited = True
+    return [t for t in trials.values() if t.id not in gone or t.score is not None]
 
 
 # ---- figures ----------------------------------------------------------------------------------
