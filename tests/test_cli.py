@@ -107,7 +107,7 @@ def test_note_and_summary_from_the_command_line(tmp_path, capsys, monkeypatch):
     assert out == f"wrote note-{prefix}.pdf" and (tmp_path / f"note-{prefix}.pdf").read_bytes().startswith(b"%PDF")
     assert main(["--data-dir", d, "summary", "--session", prefix]) == 0
     text = capsys.readouterr().out
-    assert text.startswith("Session note — C-ROB") and f"{TURN}: 4 of 5 trials successful" in text
+    assert text.startswith("Session note — C-ROB") and f"{TURN}: 4 of 5 turns successful" in text
     assert main(["--data-dir", d, "summary", "--session", prefix, "--json", "--names"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["session"] == g.session_id and data["client"] == "Robin Real-Name"

@@ -722,29 +722,26 @@ class SummaryScreen(FormScreen):
         self.app.show("summary")
 
     def goal_title(self) -> Callable[[str], str]:
-        assert self.session is not None
-        return self.app.therapist.goal_title(self.session["client_id"])
+        return self.stored.goal_title
 
     def recompute(self) -> None:
-        """Figures and the app's draft from the log; the therapist's own edits stay."""
+        """Figures and the app's draft from the log (the same ``summarize_stored`` the note, the
+        report and ``summary --json`` use, in the language the therapist reads now); the
+        therapist's own edits stay."""
         if self.session is None:
             return
-        from prelude_play.store.summary import activity_info_from, soap_draft
+        from prelude_play.store.summary import summarize_stored
 
         store = self.app.store
         self.session = store.session(self.session["id"]) or self.session
         self.session["notes"] = self.notes
-        c = store.client(self.session["client_id"]) or {"code": "?", "profile": {}}
-        own = [f"client:{g['id']}" for g in c.get("profile", {}).get("goals", []) if isinstance(g, dict)]
-        info = activity_info_from(self.app.registry)
-        self.summary = summarize_session(self.session, store.events(session_id=self.session["id"]), c["code"],
-                                         independent_level=self.app.cfg.scoring.prompt_levels[0],
-                                         client_goals=own, min_trials=self.app.cfg.scoring.min_trials_for_level,
-                                         t=self.t, title=lambda a: info(a).title)
-        self.draft = soap_draft(self.summary, self.goal_title(), self.t, info)
+        self.stored = summarize_stored(store, self.session, registry=self.app.registry, language=self.app.language)
+        self.summary = self.stored.summary
+        self.draft = self.stored.draft()
         if self.notes.strip() and not self.soap.get("S"):
             self.draft["S"] = self.draft["S"] or self.notes
-        self.text = summary_text(self.summary, self.goal_title(), self.t, info=info, soap=self.soap)
+        self.text = summary_text(self.summary, self.stored.goal_title, self.stored.t, info=self.stored.info,
+                                 soap=self.soap)
         store.set_session_notes(self.session["id"], self.notes)
         store.set_session_soap(self.session["id"], self.soap)
         store.set_session_summary(self.session["id"], self.text)
@@ -805,7 +802,7 @@ class SummaryScreen(FormScreen):
     def _figures_height(self) -> int:
         theme = self.app.theme
         n = len(self.summary.goals) if self.summary else 0
-        return theme.px(60) + n * theme.px(36) + theme.px(30)
+        return theme.px(60) + n * theme.px(36) + theme.px(36 + 30)
 
     def scroll_by(self, pages: float) -> None:
         most = max(0, self.content_h - self.view.height)
@@ -897,7 +894,7 @@ class SummaryScreen(FormScreen):
         folder = Path(self.app.data_dir) / "exports"
         try:
             folder.mkdir(mode=0o700, exist_ok=True)
-            out = write_note(self.app.store, self.session["id"], folder / f"note-{self.session['id'][:8]}.pdf",
+            out = write_note(self.app.store, self.session["id"], folder / f"note-{self.session['id'][:13]}.pdf",
                              fmt="pdf", registry=self.app.registry)
         except (PreludeError, OSError) as exc:
             self.say(self.t("Could not write the note") + f": {exc}", th.NOT_YET)
@@ -943,16 +940,26 @@ class SummaryScreen(FormScreen):
                 draw_text(surface, theme, label, (x + int(fx * wv), y), 20, colour=th.MUTED, anchor="midleft")
             y += theme.px(34)
             title = self.goal_title()
-            from prelude_play.store.summary import goal_order
-
-            for tag in sorted(sm.goals, key=goal_order):
+            areas_started = False
+            for tag in sm.ordered_goals():
                 g = sm.goals[tag]
+                if not tag.startswith("client:") and not areas_started:
+                    areas_started = True
+                    y += theme.px(6)
+                    draw_text(surface, theme, self.t("Goal areas"), (x, y), 20, colour=th.MUTED, anchor="midleft")
+                    y += theme.px(30)
                 level = g.level(sm.min_trials)
+                if g.trials == 0 and g.not_scored == 0:
+                    draw_text(surface, theme, title(tag), (x, y), 22, colour=th.MUTED, anchor="midleft",
+                              max_width=int(0.5 * wv))
+                    draw_text(surface, theme, self.t("not worked on this session"), (x + int(0.52 * wv), y), 22,
+                              colour=th.MUTED, anchor="midleft")
+                    y += theme.px(36)
+                    continue
                 values = [title(tag) + (f" · {self.t(level)}" if level else ""), str(g.trials), str(g.successes),
                           str(g.independent), str(g.not_scored)]
                 for (label, fx), v in zip(cols, values):
-                    draw_text(surface, theme, v, (x + int(fx * wv), y), 22,
-                              colour=th.TEXT if g.trials or g.not_scored else th.MUTED, anchor="midleft",
+                    draw_text(surface, theme, v, (x + int(fx * wv), y), 22, colour=th.TEXT, anchor="midleft",
                               max_width=int(0.5 * wv) if fx == 0 else None)
                 y += theme.px(36)
         for f in self.fields:

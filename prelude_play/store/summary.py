@@ -121,7 +121,10 @@ def summarize_session(session: dict[str, Any], events: Iterable[StoredEvent], cl
         elif e.kind in ("device_removed", "audio_device") and e.data.get("message"):
             notable.append(f"{_clock(e.t_ms)} {e.data['message']}")
     for (kind, reason), n in sorted(filtered.items()):
-        what = t("touches") if kind == "filtered_touch" else t("pad hits")
+        if kind == "filtered_touch":
+            what = t("touch") if n == 1 else t("touches")
+        else:
+            what = t("pad hit") if n == 1 else t("pad hits")
         notable.append(t("{n} {what} not counted ({reason})").format(n=n, what=what, reason=t(reason.replace("_", " "))))
     if session.get("notes"):
         notes.append(session["notes"])

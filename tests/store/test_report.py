@@ -89,7 +89,7 @@ def test_session_summary_text_is_ready_for_a_soap_note(store):
     assert lines[0].startswith("Session ") and "C-ROB" in lines[0]
     assert lines[1] == "S: Kai <laughed> & waited / Good session"
     assert f"{TURN}: 4 of 5 trials successful; 2 independent; with prompts: gestural 1, verbal 1" in text
-    assert "1 touches not counted (repeat)" in text and "5 scoring corrections applied" in text
+    assert "1 touch not counted (repeat)" in text and "5 scoring corrections applied" in text
     assert any(line.startswith("A: ") and "rarely (40% independent over 5 trials)" in line for line in lines)
     assert lines[-1].startswith("P: Continue: ") or any(line.startswith("P: Continue:") for line in lines)
 
