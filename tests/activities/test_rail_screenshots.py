@@ -11,6 +11,7 @@ import pytest
 from prelude_play.shell.pilot import run_test
 from prelude_play.store.clients import ClientBook
 from tests.fakes import RecordingAudio
+from tests.screens import publish
 
 ART = Path(__file__).resolve().parents[1] / "_artifacts"
 
@@ -58,5 +59,6 @@ def test_each_activity_beside_the_rail(tmp_path, activity):
         assert [b for b in app.rail.buttons if b.id.startswith("trial:")]  # the latest trial, to edit
     img = pygame.image.load(str(shot))
     assert img.get_size() == (1280, 800)
+    publish(shot)
     colours = {img.get_at((x, y))[:3] for x in range(0, host.width, 31) for y in range(host.y, 800, 29)}
     assert len(colours) > 4  # the child's side is drawn, not blank

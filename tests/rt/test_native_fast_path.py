@@ -145,9 +145,15 @@ def test_c_fast_path_starts_each_hit_at_its_stamp_plus_the_delay(jack_server):
         fast = [e.data.get("fast") for e in hits]
         assert fast == ["drum:38", "drum:36", "", "drum:42", "", "drum:49"], fast
         assert hits[2].data["filtered"] == "below_threshold" and hits[4].data["filtered"] == "tremor"
-        # the C callback stamps at the event's frame: intervals equal the sent ones
-        for a, b, fa, fb in zip(hits, hits[1:], sent, sent[1:]):
+        # the C callback stamps at the event's frame: intervals equal the sent ones — except across
+        # a JACK xrun, where the frame clock slips against the app clock by the stall (the map
+        # re-anchors; docs/bench/midi.md): on a loaded 2-vCPU VM that happens mid-burst
+        xr = list(backend.xrun_times)
+        clean = [(a, b, fa, fb) for a, b, fa, fb in zip(hits, hits[1:], sent, sent[1:])
+                 if not any(a.t_ns - 20_000_000 <= x <= b.t_ns + 20_000_000 for x in xr)]
+        for a, b, fa, fb in clean:
             assert abs((b.t_ns - a.t_ns) - (fb - fa) * 1e9 / 48000) < 100_000
+        assert clean or xr, "no interval was checked"
         # render the offline engine past the last hit: the voices C started are in its log
         need = engine.ns_to_frame(hits[-1].t_ns + delay) + 256 - engine.frames_rendered
         engine.backend.render(max(need, 128))
