@@ -90,3 +90,27 @@ def test_export_to_a_missing_folder_fails_clearly_and_leaves_nothing(tmp_path, c
     err = capsys.readouterr().err
     assert "could not write" in err and "Nothing was changed" in err
     assert not target.parent.exists()
+
+
+def test_gui_script_runs_the_app_without_console_streams(monkeypatch):
+    """[project.gui-scripts] prelude-play-gui -> cli.gui_main: on Windows (pythonw) there is no
+    sys.stdout/sys.stderr; gui_main gives them somewhere harmless to go and runs main."""
+    import sys
+    import tomllib
+    from pathlib import Path
+
+    from prelude_play import cli
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["gui-scripts"] == {"prelude-play-gui": "prelude_play.cli:gui_main"}
+    assert pyproject["project"]["scripts"]["prelude-play"] == "prelude_play.cli:main"
+    seen = []
+    monkeypatch.setattr(cli, "main", lambda argv=None: seen.append(argv) or 0)
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", None)
+    assert cli.gui_main(["--headless"]) == 0 and seen == [["--headless"]]
+    print("lost", file=sys.stderr)
+    sys.stderr.write("also lost\n")
+    assert sys.stdout is not None
+    sys.stdout.close()
+    sys.stderr.close()
