@@ -4,8 +4,9 @@
  *
  *   pp_clock_ns()   the app clock in nanoseconds. It must be exactly Python's
  *                   time.perf_counter_ns(), because C stamps MIDI events and Python schedules
- *                   sounds against those stamps. What CPython's perf_counter reads (Python/pytime.c,
- *                   py_get_monotonic_clock, the same from 3.11 to 3.14):
+ *                   sounds against those stamps. What CPython's perf_counter reads (Python/pytime.c:
+ *                   py_get_monotonic_clock in 3.13+, the same clocks and the same exact floor
+ *                   through _PyTime_MulDiv in 3.11/3.12):
  *                     Windows: QueryPerformanceCounter() ticks x 1e9 / QueryPerformanceFrequency(),
  *                              the fraction reduced by its gcd, computed as
  *                              (t / d) * n + (t % d) * n / d (exact floor, no overflow);
@@ -23,8 +24,9 @@
  * Plus PP_EXPORT (dllexport on Windows, default visibility elsewhere).
  *
  * Checked on Linux (the tests) and for Windows by cross-compiling with mingw-w64
- * (tools/cross_compile.py, -Wall -Werror, exports checked). The macOS branch has not been built
- * here: it needs Apple's SDK.
+ * (tools/cross_compile.py, -Wall -Werror, exports checked). The macOS branch is compiled only
+ * against stand-ins of Apple's two headers (tests/rt/test_platform_layer.py), never with Apple's
+ * SDK. On POSIX the includer defines _GNU_SOURCE before any system header (ppcore.c does).
  */
 #ifndef PP_PLATFORM_H
 #define PP_PLATFORM_H
