@@ -139,6 +139,7 @@ def _open(path: Path) -> ctypes.CDLL:
         fn.argtypes = args
     if lib.pp_abi() != ABI:
         raise ValueError(f"the built C core {path.name} is stale (ABI {lib.pp_abi()}, need {ABI}): reinstall")
+    lib.pp_now_ns()  # Windows/macOS: reads the counter's frequency once, here, not in a real-time thread
     return lib
 
 
