@@ -372,5 +372,16 @@ def main(argv: list[str] | None = None) -> int:
     return cmd_run(args, data_dir)
 
 
+def gui_main(argv: list[str] | None = None) -> int:
+    """The ``prelude-play-gui`` command ([project.gui-scripts]): the same as ``prelude-play``, but
+    on Windows its launcher runs pythonw, so no console window opens behind the app. There
+    ``sys.stdout``/``sys.stderr`` are None: they go to os.devnull instead, so that a write to them
+    (ours or a library's) cannot raise."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+    return main(argv)
+
+
 if __name__ == "__main__":
     sys.exit(main())

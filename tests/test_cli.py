@@ -124,3 +124,26 @@ def test_note_and_summary_from_the_command_line(tmp_path, capsys, monkeypatch):
     assert main(["--data-dir", str(tmp_path / "empty"), "summary", "--session", prefix, "--json"]) == 2
     err = capsys.readouterr().err
     assert "no event store" in err and "pass --data-dir" in err
+
+def test_gui_script_runs_the_app_without_console_streams(monkeypatch):
+    """[project.gui-scripts] prelude-play-gui -> cli.gui_main: on Windows (pythonw) there is no
+    sys.stdout/sys.stderr; gui_main gives them somewhere harmless to go and runs main."""
+    import sys
+    import tomllib
+    from pathlib import Path
+
+    from prelude_play import cli
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["gui-scripts"] == {"prelude-play-gui": "prelude_play.cli:gui_main"}
+    assert pyproject["project"]["scripts"]["prelude-play"] == "prelude_play.cli:main"
+    seen = []
+    monkeypatch.setattr(cli, "main", lambda argv=None: seen.append(argv) or 0)
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", None)
+    assert cli.gui_main(["--headless"]) == 0 and seen == [["--headless"]]
+    print("lost", file=sys.stderr)
+    sys.stderr.write("also lost\n")
+    assert sys.stdout is not None
+    sys.stdout.close()
+    sys.stderr.close()

@@ -92,15 +92,17 @@ class Capture:
             self._thread.start()
 
     def _open_sounddevice(self) -> None:
-        from prelude_play.audio.backends.portaudio import import_sounddevice, pick_device, pick_hostapi
+        from prelude_play.audio.backends.portaudio import (import_sounddevice, pick_device, pick_hostapi,
+                                                            stream_settings)
 
         sd = import_sounddevice()
         try:
-            api = pick_hostapi(sd, self.hostapi_name)
+            api = pick_hostapi(sd, self.hostapi_name, "input")
             dev = pick_device(sd, self.device, api, "input")
             self._stream = sd.InputStream(
                 samplerate=self.rate, blocksize=self.blocksize, device=dev,
                 channels=self.channel + 1, dtype="float32", latency="low",
+                extra_settings=stream_settings(sd, api),
                 callback=self._sd_callback, finished_callback=self._finished,
             )
             self._stream.start()

@@ -114,7 +114,8 @@ def measure(*, rate: int = 48000, period: int = 128, seconds: float = 3.0, devic
     ``on_open`` runs once the stream is started and before the first burst (the real-stack
     test wires a JACK loopback there). Raises DeviceError when no output can be opened.
     """
-    from prelude_play.audio.backends.portaudio import import_sounddevice, pick_device, pick_hostapi
+    from prelude_play.audio.backends.portaudio import (import_sounddevice, pick_device, pick_hostapi,
+                                                        stream_settings)
 
     sd = import_sounddevice()
     if rescan:  # PortAudio lists host APIs (JACK) only at initialisation
@@ -164,10 +165,12 @@ def measure(*, rate: int = 48000, period: int = 128, seconds: float = 3.0, devic
     try:
         if in_dev is not None:
             stream = sd.Stream(samplerate=rate, blocksize=period, device=(in_dev, out_dev), channels=(1, 2),
-                               dtype="float32", latency="low", callback=callback)
+                               dtype="float32", latency="low", extra_settings=stream_settings(sd, api),
+                               callback=callback)
         else:
             stream = sd.OutputStream(samplerate=rate, blocksize=period, device=out_dev, channels=2,
-                                     dtype="float32", latency="low", callback=callback)
+                                     dtype="float32", latency="low", extra_settings=stream_settings(sd, api),
+                                     callback=callback)
     except Exception as exc:
         raise DeviceError(f"selftest cannot open the audio device: {exc}") from exc
     lat = stream.latency

@@ -8,6 +8,11 @@ the JACK MIDI process callback without Python; Python keeps everything that is n
 The core is optional. Without a C compiler at install time, or with ``PRELUDE_CORE=python`` in
 the environment, ``available()`` is False and the engine uses its Python mixer: same behaviour,
 worse timing. ``why_unavailable()`` says why, for the therapist's device page and for tests.
+
+Where the library is: built by pip it is the extension module ``prelude_play.rt._ppcore``
+(``_ppcore.cpython-*.so`` on Linux and macOS, ``_ppcore.cp*-win_amd64.pyd`` on Windows); built on
+its own, e.g. cross-compiled by ``tools/cross_compile.py``, it is ``ppcore.dll`` /
+``libppcore.dylib`` / ``libppcore.so`` beside this file. The first that loads with our ABI wins.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -92,6 +99,50 @@ _SIGS: dict[str, tuple[Any, list[Any]]] = {
 }
 
 
+# Handed to PortAudio and JACK by address (fn_address), not called through _SIGS.
+CALLBACKS = ("pp_pa_callback", "pp_midi_process")
+
+
+def exported_names() -> tuple[str, ...]:
+    """Every symbol this module looks up in the library (tools/cross_compile.py checks a build)."""
+    return (*_SIGS, *CALLBACKS)
+
+
+def plain_library_name(platform: str | None = None) -> str:
+    """The file name of the core built as a plain shared library for ``platform`` (sys.platform)."""
+    platform = sys.platform if platform is None else platform
+    if platform.startswith(("win32", "cygwin", "msys")):
+        return "ppcore.dll"
+    if platform == "darwin":
+        return "libppcore.dylib"
+    return "libppcore.so"
+
+
+def library_candidates(platform: str | None = None) -> list[Path]:
+    """The core's files that exist, in the order they are tried: pip's build, then a plain one."""
+    found = []
+    spec = importlib.util.find_spec("prelude_play.rt._ppcore")
+    if spec is not None and spec.origin:
+        found.append(Path(spec.origin))
+    plain = Path(__file__).with_name(plain_library_name(platform))
+    if plain.is_file():
+        found.append(plain)
+    return found
+
+
+def _open(path: Path) -> ctypes.CDLL:
+    """Load one build and declare its functions; ValueError if it is from another ABI."""
+    lib = ctypes.CDLL(str(path))
+    for name, (res, args) in _SIGS.items():
+        fn = getattr(lib, name)
+        fn.restype = res
+        fn.argtypes = args
+    if lib.pp_abi() != ABI:
+        raise ValueError(f"the built C core {path.name} is stale (ABI {lib.pp_abi()}, need {ABI}): reinstall")
+    lib.pp_now_ns()  # Windows/macOS: reads the counter's frequency once, here, not in a real-time thread
+    return lib
+
+
 def _load() -> ctypes.CDLL | None:
     global _lib, _why, _loaded
     with _load_lock:
@@ -102,25 +153,23 @@ def _load() -> ctypes.CDLL | None:
         if choice in ("python", "0", "off", "no"):
             _why = "turned off (PRELUDE_CORE=python)"
             return None
-        spec = importlib.util.find_spec("prelude_play.rt._ppcore")
-        if spec is None or not spec.origin:
+        paths = library_candidates()
+        if not paths:
             _why = ("the C core is not built (no C compiler when Prelude Play was installed?); "
-                    "reinstall with a compiler to get it")
+                    f"reinstall with a compiler, or put a built {plain_library_name()} in "
+                    f"{Path(__file__).parent}")
             return None
-        try:
-            lib = ctypes.CDLL(spec.origin)
-            for name, (res, args) in _SIGS.items():
-                fn = getattr(lib, name)
-                fn.restype = res
-                fn.argtypes = args
-            if lib.pp_abi() != ABI:
-                _why = f"the built C core is stale (ABI {lib.pp_abi()}, need {ABI}): reinstall"
-                return None
-        except (OSError, AttributeError) as exc:
-            _why = f"the C core could not be loaded: {exc}"
-            return None
-        _lib = lib
-        return lib
+        problems = []
+        for path in paths:
+            try:
+                _lib = _open(path)
+                return _lib
+            except ValueError as exc:
+                problems.append(str(exc))
+            except (OSError, AttributeError) as exc:
+                problems.append(f"the C core {path.name} could not be loaded: {exc}")
+        _why = "; ".join(problems)
+        return None
 
 
 def available() -> bool:
@@ -300,4 +349,5 @@ class NativeFrameTimeMap:
 
 
 __all__ = ["available", "why_unavailable", "lib", "fn_address", "NativeMixer", "NativeTimeMap",
-           "NativeFrameTimeMap", "MidiEvent", "NONE_NS", "OP_PLAY", "OP_STOP", "OP_ALL_OFF"]
+           "NativeFrameTimeMap", "MidiEvent", "NONE_NS", "OP_PLAY", "OP_STOP", "OP_ALL_OFF", "CALLBACKS",
+           "exported_names", "plain_library_name", "library_candidates"]

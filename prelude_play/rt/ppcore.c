@@ -5,8 +5,8 @@
  * callback. A Python callback first has to take the GIL, which the 60 fps UI thread holds for up to
  * a switch interval; measured on the project VM that made the app's two JACK clients the cause of
  * most xruns and put a period of jitter on the sound of a pad hit (docs/bench/e2e.md). Here the
- * callbacks are plain C: no GIL, no allocation, no locks, no system calls but clock_gettime and
- * one sem_post per cycle with events.
+ * callbacks are plain C: no GIL, no allocation, no locks, no system calls but the clock and one
+ * semaphore post per cycle with events (pp_platform.h: the only OS-specific code).
  *
  * What lives here (Python still owns everything else: decoding, instrument maps, logging):
  *   - the mixer of prelude_play.audio.engine.AudioEngine, ported sample for sample (voices, tails
@@ -29,28 +29,28 @@
  * so no python3-dev): setuptools builds it as an extension only to put the library where
  * ``prelude_play.rt.native`` finds it. Every exported symbol starts with pp_.
  */
-#define _GNU_SOURCE
+#if !defined(_WIN32) && !defined(__APPLE__)
+#  define _GNU_SOURCE
+#endif
 #include <math.h>
-#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <errno.h>
 
-#define EXPORT __attribute__((visibility("default")))
+#include "pp_platform.h" /* the app clock and a semaphore, per OS: nothing else here is OS-specific */
+
+#ifndef M_PI
+#  define M_PI 3.14159265358979323846
+#endif
+#define EXPORT PP_EXPORT
 #define PP_NONE INT64_MIN
 #define PP_ABI 4
 
 EXPORT int pp_abi(void) { return PP_ABI; }
 
-/* The app clock is time.perf_counter_ns(): CLOCK_MONOTONIC on Linux. */
-EXPORT int64_t pp_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+/* The app clock is time.perf_counter_ns() (pp_platform.h says what that reads on each OS). */
+EXPORT int64_t pp_now_ns(void) { return pp_clock_ns(); }
 
 /* ------------------------------------------------------------------ SPSC ring */
 typedef struct {
@@ -757,7 +757,7 @@ struct pp_midi {
     in_slot in[MAX_IN];
     out_slot out[MAX_OUT];
     ring events;
-    sem_t sem;
+    pp_sem sem;
     _Atomic(pp_core *) mixer;
     _Atomic int64_t fast_delay_ns;
     _Atomic int64_t cycles, cycle_ns, received, dropped, too_long, fast_hits;
@@ -777,7 +777,12 @@ EXPORT pp_midi *pp_midi_new(int rate, int event_cap_pow2, int out_cap_pow2) {
             return NULL;
         }
     }
-    sem_init(&m->sem, 0, 0);
+    if (pp_sem_init(&m->sem) != 0) {
+        for (int i = 0; i < MAX_OUT; i++) ring_free(&m->out[i].q);
+        ring_free(&m->events);
+        free(m);
+        return NULL;
+    }
     m->handle = -1;
     return m;
 }
@@ -787,7 +792,7 @@ EXPORT void pp_midi_free(pp_midi *m) {
     for (int i = 0; i < MAX_OUT; i++) ring_free(&m->out[i].q);
     for (int i = 0; i < MAX_IN; i++) free(atomic_load(&m->in[i].fast));
     ring_free(&m->events);
-    sem_destroy(&m->sem);
+    pp_sem_destroy(&m->sem);
     free(m);
 }
 
@@ -865,20 +870,9 @@ EXPORT void pp_midi_free_table(void *t) { free(t); }
 EXPORT void pp_midi_xrun(pp_midi *m) { atomic_store(&m->map.xrun, 1); }
 
 /* Wait (GIL released by ctypes) until events arrive or timeout; 1 = woken, 0 = timeout. */
-EXPORT int pp_midi_wait(pp_midi *m, int timeout_ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
-    while (sem_timedwait(&m->sem, &ts) != 0) {
-        if (errno == EINTR) continue;
-        return 0;
-    }
-    return 1;
-}
+EXPORT int pp_midi_wait(pp_midi *m, int timeout_ms) { return pp_sem_wait_ms(&m->sem, timeout_ms); }
 
-EXPORT void pp_midi_wake(pp_midi *m) { sem_post(&m->sem); }
+EXPORT void pp_midi_wake(pp_midi *m) { pp_sem_post(&m->sem); }
 
 EXPORT int pp_midi_read(pp_midi *m, pp_midi_ev *out, int max) {
     int n = 0;
@@ -993,7 +987,7 @@ EXPORT int pp_midi_process(uint32_t nframes, void *arg) {
         }
     }
     atomic_fetch_add_explicit(&m->cycles, 1, memory_order_release);
-    if (pushed) sem_post(&m->sem);
+    if (pushed) pp_sem_post(&m->sem);
     return 0;
 }
 

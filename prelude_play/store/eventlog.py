@@ -32,6 +32,7 @@ from prelude_play.clock import Clock, ms_since
 from prelude_play.errors import StoreError
 from prelude_play.events import LogEvent
 from prelude_play.ids import uuid7
+from prelude_play.os_specific import make_private_dir
 
 SCHEMA_VERSION = 3
 APP_ID = 0x50504C59  # "PPLY": tells our store from any other SQLite file
@@ -199,14 +200,6 @@ class StoredEvent:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
 
 
-def _private_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    try:
-        os.chmod(path, stat.S_IRWXU)
-    except OSError:
-        pass
-
-
 class EventLog:
     """The append-only store. One instance per process, used from the UI thread."""
 
@@ -217,7 +210,7 @@ class EventLog:
         self.last_error: str | None = None
         self.notices: list[str] = []  # e.g. "upgraded from format 1, backup kept at ..."
         if self.path is not None:
-            _private_dir(self.path.parent)
+            self.notices += make_private_dir(self.path.parent)  # per OS: prelude_play/os_specific.py
             self._check_existing(self.path)
             old = os.umask(0o077)
             try:

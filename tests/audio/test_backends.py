@@ -70,6 +70,30 @@ def test_sdl_backend_calls_the_mixer(monkeypatch):
         e.close()
 
 
+def test_sdl_backend_reopens_audio_without_proc(monkeypatch):
+    """pygame.init() opens pygame.mixer, which the backend closes (that also stops SDL's audio) and
+    then restarts SDL audio alone: through pygame, not /proc (absent on Windows and macOS)."""
+    import builtins
+
+    import pygame
+
+    real_open = builtins.open
+
+    def no_proc(path, *a, **k):
+        if str(path).startswith("/proc"):
+            raise FileNotFoundError(path)
+        return real_open(path, *a, **k)
+
+    monkeypatch.setenv("SDL_AUDIODRIVER", "dummy")
+    monkeypatch.setattr(builtins, "open", no_proc)
+    pygame.quit()  # so that the backend's pygame.init() opens the mixer again
+    e = open_engine("sdl", blocksize=512, fallback=False)
+    try:
+        assert wait_for(lambda: e.stats()["callbacks"] > 5)
+    finally:
+        e.close()
+
+
 def test_backends_are_imported_lazily():
     import subprocess
     import sys

@@ -172,8 +172,9 @@ def test_c_fast_path_starts_each_hit_at_its_stamp_plus_the_delay(jack_server):
 
 
 def test_c_core_clock_is_the_app_clock():
-    """ppcore.c stamps with CLOCK_MONOTONIC and the app with time.perf_counter_ns(): the whole
-    fast path (stamps from C, schedules from Python) assumes they are one clock."""
+    """ppcore.c stamps with pp_platform.h's clock (CLOCK_MONOTONIC on Linux) and the app with
+    time.perf_counter_ns(): the whole fast path (stamps from C, schedules from Python) assumes
+    they are one clock."""
     require_core()
     from prelude_play.rt import native
 

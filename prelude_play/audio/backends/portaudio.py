@@ -1,8 +1,11 @@
 """The ``sounddevice`` backend: PortAudio (JACK, ALSA, PipeWire, WASAPI, CoreAudio).
 
-On Linux, when PortAudio sees a JACK host API (a JACK server is running), it is preferred unless
-``hostapi`` says otherwise: JACK gives the smallest, steadiest period. Devices are chosen by
-index or by a case-insensitive substring of their name.
+With ``hostapi = "auto"`` the host API is chosen per OS (``AUTO_HOSTAPIS``): on Linux JACK when
+PortAudio sees it (a JACK server is running: the smallest, steadiest period), else PortAudio's
+default (ALSA); on Windows WASAPI, then DirectSound, then MME (PortAudio's own default there is
+MME, the one with the most latency); on macOS Core Audio. The output tries them in that order
+until one opens. Devices are chosen by index or by a case-insensitive substring of their name,
+preferring the entry on the chosen host API (Windows lists each device once per host API).
 
 Device loss: PortAudio ends the stream on its own (unplugged USB interface, JACK server gone)
 and calls ``finished_callback``; if we did not ask it to stop, the backend records why and tells
@@ -27,21 +30,58 @@ def import_sounddevice() -> Any:
     return sd
 
 
-def pick_hostapi(sd: Any, hostapi: str | None) -> int | None:
-    """Index of the host API to use: a name substring, or on Linux JACK when present."""
+# Host APIs tried in order when none is configured, by sys.platform (name substrings).
+AUTO_HOSTAPIS: dict[str, tuple[str, ...]] = {
+    "linux": ("JACK",),
+    "win32": ("WASAPI", "DirectSound", "MME"),
+    "darwin": ("Core Audio",),
+}
+
+
+def _os_key(platform: str) -> str:
+    return "linux" if platform.startswith("linux") else "win32" if platform.startswith("win") else platform
+
+
+def hostapi_preference(sd: Any, hostapi: str | None, kind: str = "output") -> list[int]:
+    """Host API indices to try, best first; empty means PortAudio's default device.
+
+    A configured name (substring) must exist. With ``auto``, this OS's preferred host APIs that
+    have a device for ``kind`` ('output' or 'input'), in ``AUTO_HOSTAPIS`` order."""
     apis = sd.query_hostapis()
     if hostapi and hostapi != "auto":
         for i, a in enumerate(apis):
             if hostapi.casefold() in a["name"].casefold():
-                return i
+                return [i]
         raise DeviceError(
             f"audio host API {hostapi!r} not found; available: {', '.join(a['name'] for a in apis)}"
         )
-    if sys.platform.startswith("linux"):
+    devs = sd.query_devices()
+    key = f"max_{kind}_channels"
+    order: list[int] = []
+    for want in AUTO_HOSTAPIS.get(_os_key(sys.platform), ()):
         for i, a in enumerate(apis):
-            if "JACK" in a["name"] and a["devices"]:
-                return i
-    return None
+            if (i not in order and want.casefold() in a["name"].casefold()
+                    and any(devs[d][key] > 0 for d in a["devices"])):
+                order.append(i)
+    return order
+
+
+def pick_hostapi(sd: Any, hostapi: str | None, kind: str = "output") -> int | None:
+    """Index of the host API to use (see ``hostapi_preference``), or None for PortAudio's default."""
+    order = hostapi_preference(sd, hostapi, kind)
+    return order[0] if order else None
+
+
+def stream_settings(sd: Any, hostapi: int | None) -> Any:
+    """Host-API-specific stream settings. WASAPI (shared mode) only opens at the rate the device
+    is set to in Windows' sound settings unless asked to convert; ``auto_convert`` (sounddevice
+    0.4.7+) lets Windows resample, so our fixed rate opens on a 44.1 kHz device too."""
+    if hostapi is None or "WASAPI" not in sd.query_hostapis(hostapi)["name"]:
+        return None
+    try:
+        return sd.WasapiSettings(auto_convert=True)
+    except TypeError:  # sounddevice < 0.4.7: shared mode at the device's own rate only
+        return None
 
 
 def pick_device(sd: Any, device: int | str | None, hostapi: int | None, kind: str) -> int | None:
@@ -104,27 +144,45 @@ class SoundDeviceBackend:
         self._sd = sd
         self._latency_setting = latency
         self._blocksize = int(blocksize)
+        self._extra: Any = None
         try:
-            api = pick_hostapi(sd, hostapi)
-            self.device_index = pick_device(sd, device, api, "output")
-            self._stream = sd.OutputStream(
-                samplerate=self.rate,
-                blocksize=int(blocksize),
-                device=self.device_index,
-                channels=self.channels,
-                dtype="float32",
-                latency=latency,
-                callback=self._callback,
-                finished_callback=self._finished,
-            )
+            apis: list[int | None] = list(hostapi_preference(sd, hostapi, "output")) or [None]
         except DeviceError:
             raise
-        except Exception as exc:  # sd.PortAudioError, ValueError for bad settings
-            raise DeviceError(f"cannot open audio output: {exc}") from exc
+        except Exception as exc:  # sd.PortAudioError
+            raise DeviceError(f"cannot list audio host APIs: {exc}") from exc
+        if isinstance(device, int):
+            apis = [None]  # the device index names its host API
+        failures: list[str] = []
+        for api in apis:
+            try:
+                self.device_index = pick_device(sd, device, api, "output")
+                self._extra = stream_settings(sd, api)
+                self._stream = sd.OutputStream(
+                    samplerate=self.rate,
+                    blocksize=int(blocksize),
+                    device=self.device_index,
+                    channels=self.channels,
+                    dtype="float32",
+                    latency=latency,
+                    extra_settings=self._extra,
+                    callback=self._callback,
+                    finished_callback=self._finished,
+                )
+                break
+            except DeviceError:
+                raise
+            except Exception as exc:  # sd.PortAudioError, ValueError for bad settings
+                where = sd.query_hostapis(api)["name"] if api is not None else "default device"
+                failures.append(f"{where}: {exc}")
+        else:
+            raise DeviceError(f"cannot open audio output: {'; '.join(failures)}")
         self.period_frames = int(blocksize) or 0
         self.output_latency_s = float(self._stream.latency)
         info = sd.query_devices(self._stream.device)
         self.device_name = f"{info['name']} ({sd.query_hostapis(info['hostapi'])['name']})"
+        if failures:
+            self.notice = f"Audio output on {self.device_name}; could not open {'; '.join(failures)}"
 
     def _callback(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
         now = self.clock.now_ns()
@@ -175,7 +233,7 @@ class SoundDeviceBackend:
             stream = sd._StreamBase(
                 kind="output", samplerate=self.rate, blocksize=self._blocksize,
                 device=self.device_index, channels=self.channels, dtype="float32",
-                latency=self._latency_setting,
+                latency=self._latency_setting, extra_settings=self._extra,
                 callback=ffi.cast("PaStreamCallback*", native.fn_address("pp_pa_callback")),
                 userdata=ffi.cast("void*", mixer.ptr), wrap_callback=None,
                 finished_callback=self._finished)

@@ -19,18 +19,11 @@ from prelude_play.errors import DeviceError
 
 
 def _sdl_init_audio() -> None:
-    """SDL_InitSubSystem(SDL_INIT_AUDIO) on pygame's own SDL (pygame has no Python call for it)."""
-    import ctypes
+    """SDL_InitSubSystem(SDL_INIT_AUDIO) on pygame's own SDL, through pygame's binding: it works on
+    every OS (finding libSDL2 in /proc/self/maps, as this did before, works on Linux only)."""
+    from pygame._sdl2 import sdl2
 
-    try:
-        with open("/proc/self/maps") as f:
-            paths = {ln.split()[-1] for ln in f if "/libSDL2-2" in ln or "/libSDL2-2.0" in ln}
-    except OSError:
-        return
-    for p in paths:
-        lib = ctypes.CDLL(p)
-        lib.SDL_InitSubSystem(0x10)
-        return
+    sdl2.init_subsystem(sdl2.INIT_AUDIO)
 
 
 class SdlBackend:
