@@ -20,11 +20,11 @@ for top in ("config", "assets"):
         package_dir[name] = str(folder)
         package_data[name] = ["*"]
 
-# The real-time core (prelude_play/rt/ppcore.c): the mixer and the JACK MIDI callback in C. It is
+# The real-time core (prelude_play/native/ppcore.c): the mixer and the JACK MIDI callback in C. It is
 # optional: without a C compiler the install still succeeds and the app runs its Python mixer
-# (prelude_play.rt.native.available() says which). It links only the C runtime: JACK's functions
+# (prelude_play.native.available() says which). It links only the C runtime: JACK's functions
 # are handed over at run time by JACK-Client, PortAudio calls it through sounddevice. Its only
-# OS-specific code is prelude_play/rt/pp_platform.h (the clock and a semaphore per OS).
+# OS-specific code is prelude_play/native/pp_platform.h (the clock and a semaphore per OS).
 GNU_FLAGS = ["-O2", "-std=gnu11", "-Wall", "-Wno-unused-function"]
 PPCORE_BUILD = {
     # compiler_type: (compile flags, libraries)
@@ -53,9 +53,9 @@ class BuildPpcore(build_ext):
 
 
 ppcore = Extension(
-    "prelude_play.rt._ppcore",
-    sources=["prelude_play/rt/ppcore.c"],
-    depends=["prelude_play/rt/pp_platform.h"],
+    "prelude_play.native._ppcore",
+    sources=["prelude_play/native/ppcore.c"],
+    depends=["prelude_play/native/pp_platform.h"],
     optional=True,
 )
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from prelude_play.rt import native
+from prelude_play import native
 
 
 def require_core() -> None:
-    """Skip (or, in CI, fail) unless the C core (prelude_play/rt/ppcore.c) is built and loads."""
+    """Skip (or, in CI, fail) unless the C core (prelude_play/native/ppcore.c) is built and loads."""
     if not native.available():
         if native.in_ci():
             pytest.fail(f"the C core must be built in CI: {native.why_unavailable()}")

@@ -213,7 +213,7 @@ def test_app_opens_plays_logs_survives_unplug_reopens_and_stops(jack_server, tmp
     stats = [json.loads(d) for k, _, d, _ in rows if k == "audio_stats"]
     assert stats and stats[0]["callbacks"] > 0 and stats[0]["errors"] == 0
     # the real-time core: C mixer and C MIDI callback, linked, and the hits sounded from C
-    from prelude_play.rt import native
+    from prelude_play import native
 
     db = sqlite3.connect(tmp_path / "prelude.db")
     prov = json.loads(db.execute("SELECT provenance FROM sessions").fetchone()[0])

@@ -1,20 +1,20 @@
-"""Build the real-time core (prelude_play/rt/ppcore.c) as a Windows DLL with mingw-w64, and check it.
+"""Build the real-time core (prelude_play/native/ppcore.c) as a Windows DLL with mingw-w64, and check it.
 
 Why: nobody here runs Windows, but the core must keep compiling there (pp_platform.h has its own
 Windows branch: QueryPerformanceCounter, Win32 semaphores, dllexport). This compiles it with
 ``-Wall -Werror`` and then checks, with ``objdump -p``, that
 
-  - the DLL exports every symbol ``prelude_play/rt/native.py`` looks up (read from its source:
+  - the DLL exports every symbol ``prelude_play/native/__init__.py`` looks up (read from its source:
     the ``_SIGS`` table and ``CALLBACKS``), and
   - it imports only DLLs every Windows has (no libgcc/libwinpthread to ship beside it).
 
 It needs only the Python standard library and the cross compiler
 (``apt-get install gcc-mingw-w64-x86-64``). CI runs it (.ci/run) and so does the test suite
-(tests/rt/test_cross_compile.py). On Windows itself, with MSYS2's mingw-w64 gcc, the same script
+(tests/native/test_cross_compile.py). On Windows itself, with MSYS2's mingw-w64 gcc, the same script
 builds the DLL where the app finds it:
 
     python tools/cross_compile.py [--out build/cross/win_amd64]
-    python tools/cross_compile.py --cc gcc --objdump objdump --out prelude_play/rt   # on Windows
+    python tools/cross_compile.py --cc gcc --objdump objdump --out prelude_play/native   # on Windows
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "prelude_play" / "rt" / "ppcore.c"
-NATIVE = ROOT / "prelude_play" / "rt" / "native.py"
+SOURCE = ROOT / "prelude_play" / "native" / "ppcore.c"
+NATIVE = ROOT / "prelude_play" / "native" / "__init__.py"
 CC = "x86_64-w64-mingw32-gcc"
 OBJDUMP = "x86_64-w64-mingw32-objdump"
 FLAGS = ["-O2", "-std=gnu11", "-Wall", "-Werror", "-shared"]
@@ -40,7 +40,7 @@ SYSTEM_DLLS = re.compile(r"^(kernel32|msvcrt|ucrtbase|api-ms-win-crt-[a-z0-9-]+)
 
 
 def expected_exports(native_py: Path = NATIVE) -> list[str]:
-    """The names native.py looks up, read from its source so that this needs no numpy."""
+    """The names prelude_play.native looks up, read from its source so that this needs no numpy."""
     tree = ast.parse(native_py.read_text(encoding="utf-8"))
     names: list[str] = []
     for node in tree.body:
@@ -91,7 +91,7 @@ def build(out_dir: Path, cc: str = CC, *, source: Path = SOURCE) -> tuple[Path, 
 
 
 def check(dll: Path, objdump: str = OBJDUMP, *, native_py: Path = NATIVE) -> list[str]:
-    """Problems with a built DLL (empty when it is what native.py needs)."""
+    """Problems with a built DLL (empty when it is what prelude_play.native needs)."""
     exports, imports = pe_table(objdump, dll)
     problems = [f"missing export {n}" for n in expected_exports(native_py) if n not in exports]
     problems += [f"imports {d}, which Windows does not have" for d in sorted(imports)
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cross_compile: {p}", file=sys.stderr)
     if problems:
         return 1
-    print(f"cross_compile: OK, all {len(expected_exports())} symbols native.py looks up are exported")
+    print(f"cross_compile: OK, all {len(expected_exports())} symbols prelude_play.native looks up are exported")
     return 0
 
 

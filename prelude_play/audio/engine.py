@@ -35,7 +35,7 @@ frame ↔ ns map that also follows sound-card drift. A scheduled start lands on 
 
 The mixer in C
 --------------
-With the C core built (``prelude_play.rt.native``, ``core="auto"``/``"native"``) the same mixer
+With the C core built (``prelude_play.native``, ``core="auto"``/``"native"``) the same mixer
 runs in C (``ppcore.c``, ported sample for sample; the tests run both): commands go into a
 lock-free ring instead of the deque, and a backend that can (PortAudio) calls the C mixer
 directly from its real-time thread, so no Python runs there at all. The Python mixer below is
@@ -200,7 +200,7 @@ class AudioEngine:
         if core not in ("auto", "native", "python"):
             raise ValueError(f"core must be auto, native or python, not {core!r}")
         if core != "python":
-            from prelude_play.rt import native
+            from prelude_play import native
 
             if native.available():
                 self._native = native.NativeMixer(
@@ -232,7 +232,7 @@ class AudioEngine:
 
     @property
     def native(self) -> Any:
-        """The C mixer (``prelude_play.rt.native.NativeMixer``) or None (Python mixer)."""
+        """The C mixer (``prelude_play.native.NativeMixer``) or None (Python mixer)."""
         return self._native
 
     @property

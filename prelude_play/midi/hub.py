@@ -166,7 +166,7 @@ class MidiHub:
 
     def set_fast_path(self, builder: Callable[[str], Any] | None) -> None:
         """Give every input (and each one opened later) the table ``builder(device name)``
-        returns (a ``jack_backend.FastTable`` or None); None removes them all."""
+        returns (a ``prelude_play.native.FastTable`` or None); None removes them all."""
         self._fast_builder = builder
         for name, inp in list(self._inputs.items()):
             self._apply_fast(name, inp)

@@ -26,7 +26,7 @@ cycles says it is too low.
 A stamp is the frame's nominal time, so events late in a period may be stamped up to one period
 after the callback's own clock reading, exactly as JACK's ``jack_frames_to_time`` would.
 
-The C core. With ``prelude_play.rt.native`` built (the default), the process callback is C
+The C core. With ``prelude_play.native`` built (the default), the process callback is C
 (``ppcore.c: pp_midi_process``, the same FrameTimeMap and port handling ported): the JACK thread
 runs no Python and never waits for the GIL. It puts stamped events in a ring, and a Python thread
 ("midi-reader", woken by a semaphore) calls the handlers exactly as the Python callback did.
@@ -42,13 +42,16 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mido
 
 from prelude_play.clock import Clock
 from prelude_play.errors import ConfigError, DeviceError
 from prelude_play.midi.ports import MidiIn, MidiOut, RawHandler
+
+if TYPE_CHECKING:  # the C core (numpy, ctypes) is loaded only when a client opens
+    from prelude_play.native import FastTable
 
 _FRAME_MASK = 0xFFFF_FFFF  # jack_nframes_t is 32 bits: wraps after ~24.8 h at 48 kHz
 _HALF = 1 << 31
@@ -172,31 +175,6 @@ def keep_event(data: bytes, ignore_sysex: bool, ignore_timing: bool, ignore_acti
     if status == _ACTIVE_SENSE:
         return not ignore_active_sense
     return True
-
-
-class FastTable:
-    """One input port's fast-path table for the C callback: per (channel, note) the engine's sound
-    index (-1 = silent), whether the client's sensitivity applies, and a gain; plus the client's
-    minimum velocity and tremor window. Built by the shell from the instrument map and the
-    activity's ``fast_sound_table()``."""
-
-    __slots__ = ("sounds", "client", "gain", "min_velocity", "tremor_ns", "names")
-
-    def __init__(self, names: dict[int, str], min_velocity: int = 1, tremor_ns: int = 0) -> None:
-        import numpy as np
-
-        self.sounds = np.full(16 * 128, -1, dtype=np.int16)
-        self.client = np.zeros(16 * 128, dtype=np.uint8)
-        self.gain = np.ones(16 * 128, dtype=np.float32)
-        self.min_velocity = int(min_velocity)
-        self.tremor_ns = int(tremor_ns)
-        self.names = names  # sound index -> name, for the events' ``fast`` field
-
-    def set(self, channel: int, note: int, sound: int, *, client: bool, gain: float = 1.0) -> None:
-        i = channel * 128 + note
-        self.sounds[i] = sound
-        self.client[i] = 1 if client else 0
-        self.gain[i] = gain
 
 
 class JackIn(MidiIn):
@@ -365,7 +343,7 @@ class JackClientBackend:
         self._use_native = False
         self.core_notice: str | None = None
         if core != "python" and time_map is None:
-            from prelude_play.rt import native
+            from prelude_play import native
 
             self._use_native = native.available()
             if not self._use_native and core == "native":
@@ -740,7 +718,7 @@ class NativeMidi:
     callback has let go of them (the backend waits two cycles)."""
 
     def __init__(self, jack: Any, client: Any, backend: JackClientBackend) -> None:
-        from prelude_play.rt import native
+        from prelude_play import native
 
         self._native = native
         self._lib = native.lib()

@@ -1,4 +1,4 @@
-"""Compile the fast path into a table the C MIDI callback can use (``jack_backend.FastTable``).
+"""Compile the fast path into a table the C MIDI callback can use (``prelude_play.native.FastTable``).
 
 Why: with the C core, a pad hit can be sounded from JACK's MIDI callback itself, at the hit's own
 frame plus a constant — the sound then never waits for Python. The callback cannot run activity
@@ -38,7 +38,7 @@ def compilable(activity: Any, table: dict[str, Any] | None) -> bool:
 def compile_fast_table(device: str, *, instruments: Any, table: dict[str, Any] | None,
                        sensitivity: Any, sound_index: Callable[[str], int | None]) -> Any:
     """The ``FastTable`` for one input ``device`` (16 channels × 128 notes)."""
-    from prelude_play.midi.jack_backend import FastTable
+    from prelude_play.native import FastTable
 
     names: dict[int, str] = {}
     fast = FastTable(names, min_velocity=int(sensitivity.min_velocity),

@@ -27,7 +27,7 @@ def run_cycles(tm, start_frame, start_ns, n, late_ns=lambda i: 0, frames=P):
 
 # --- FrameTimeMap (the Python one and its C port in ppcore.c, same tests) -------------------
 def _native_ftm(*args, **kw):
-    from prelude_play.rt import native
+    from prelude_play import native
 
     require_core()
     return native.NativeFrameTimeMap(*args, **kw)

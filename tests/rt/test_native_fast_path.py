@@ -176,7 +176,7 @@ def test_c_core_clock_is_the_app_clock():
     time.perf_counter_ns(): the whole fast path (stamps from C, schedules from Python) assumes
     they are one clock."""
     require_core()
-    from prelude_play.rt import native
+    from prelude_play import native
 
     lib = native.lib()
     gaps = []

@@ -219,7 +219,7 @@ class SoundDeviceBackend:
         PortAudio's real-time thread then runs no Python at all. The stream opened in
         ``__init__`` (with the Python callback, never started) is replaced by an identical one,
         as python-rtmixer does through sounddevice's ``_StreamBase``."""
-        from prelude_play.rt import native
+        from prelude_play import native
 
         sd = self._sd
         self._on_lost = on_lost

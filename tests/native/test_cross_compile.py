@@ -1,4 +1,4 @@
-"""The C core builds for Windows (mingw-w64 cross compiler) and exports what native.py looks up.
+"""The C core builds for Windows (mingw-w64 cross compiler) and exports what prelude_play.native looks up.
 
 Marked ``realstack``: without the cross compiler it skips here with the apt command, and in CI
 (CI=true) that skip is a failure, like any other missing real-stack tool.
@@ -38,14 +38,14 @@ def test_ppcore_cross_compiles_for_windows_with_every_export(tmp_path):
 
 
 def test_the_tool_reads_the_names_native_looks_up():
-    """tools/cross_compile.py parses native.py (it must run without numpy): same list."""
-    from prelude_play.rt import native
+    """tools/cross_compile.py parses prelude_play/native/__init__.py (it must run without numpy): same list."""
+    from prelude_play import native
 
     assert _tool().expected_exports() == list(native.exported_names())
 
 
 def test_every_function_handed_over_by_address_is_in_callbacks():
-    from prelude_play.rt import native
+    from prelude_play import native
 
     used = set()
     for path in (ROOT / "prelude_play").rglob("*.py"):

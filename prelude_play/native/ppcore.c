@@ -27,7 +27,7 @@
  * libjack is not linked: Python hands us the JACK function pointers it already has (JACK-Client's
  * cffi library), so building needs no JACK headers; and it is not a Python module (no Python.h,
  * so no python3-dev): setuptools builds it as an extension only to put the library where
- * ``prelude_play.rt.native`` finds it. Every exported symbol starts with pp_.
+ * ``prelude_play.native`` finds it. Every exported symbol starts with pp_.
  */
 #if !defined(_WIN32) && !defined(__APPLE__)
 #  define _GNU_SOURCE

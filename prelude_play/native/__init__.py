@@ -9,10 +9,14 @@ The core is optional. Without a C compiler at install time, or with ``PRELUDE_CO
 the environment, ``available()`` is False and the engine uses its Python mixer: same behaviour,
 worse timing. ``why_unavailable()`` says why, for the therapist's device page and for tests.
 
-Where the library is: built by pip it is the extension module ``prelude_play.rt._ppcore``
+Where the library is: built by pip it is the extension module ``prelude_play.native._ppcore``
 (``_ppcore.cpython-*.so`` on Linux and macOS, ``_ppcore.cp*-win_amd64.pyd`` on Windows); built on
 its own, e.g. cross-compiled by ``tools/cross_compile.py``, it is ``ppcore.dll`` /
 ``libppcore.dylib`` / ``libppcore.so`` beside this file. The first that loads with our ABI wins.
+
+This package is the bottom layer: it imports nothing of Prelude Play's (tests/test_layers.py).
+What the C side reads is defined here as plain data too (``FastTable``: the fast path's note
+table, compiled by ``prelude_play.hits.compiled``).
 """
 
 from __future__ import annotations
@@ -121,7 +125,7 @@ def plain_library_name(platform: str | None = None) -> str:
 def library_candidates(platform: str | None = None) -> list[Path]:
     """The core's files that exist, in the order they are tried: pip's build, then a plain one."""
     found = []
-    spec = importlib.util.find_spec("prelude_play.rt._ppcore")
+    spec = importlib.util.find_spec("prelude_play.native._ppcore")
     if spec is not None and spec.origin:
         found.append(Path(spec.origin))
     plain = Path(__file__).with_name(plain_library_name(platform))
@@ -269,6 +273,29 @@ class NativeMixer:
 _KEPT: list[NativeMixer] = []
 
 
+class FastTable:
+    """One MIDI input port's fast-path table for the C callback (``pp_midi_set_fast``): per
+    (channel, note) the engine's sound index (-1 = silent), whether the client's sensitivity
+    applies, and a gain; plus the client's minimum velocity and tremor window. Compiled from the
+    instrument map and the activity's sound table by ``prelude_play.hits.compiled``."""
+
+    __slots__ = ("sounds", "client", "gain", "min_velocity", "tremor_ns", "names")
+
+    def __init__(self, names: dict[int, str], min_velocity: int = 1, tremor_ns: int = 0) -> None:
+        self.sounds = np.full(16 * 128, -1, dtype=np.int16)
+        self.client = np.zeros(16 * 128, dtype=np.uint8)
+        self.gain = np.ones(16 * 128, dtype=np.float32)
+        self.min_velocity = int(min_velocity)
+        self.tremor_ns = int(tremor_ns)
+        self.names = names  # sound index -> name, for the events' ``fast`` field
+
+    def set(self, channel: int, note: int, sound: int, *, client: bool, gain: float = 1.0) -> None:
+        i = channel * 128 + note
+        self.sounds[i] = sound
+        self.client[i] = 1 if client else 0
+        self.gain[i] = gain
+
+
 class NativeTimeMap:
     """``audio.timemap.TimeMap``'s reading side over the C mixer's map (the callback updates it)."""
 
@@ -349,5 +376,5 @@ class NativeFrameTimeMap:
 
 
 __all__ = ["available", "why_unavailable", "lib", "fn_address", "NativeMixer", "NativeTimeMap",
-           "NativeFrameTimeMap", "MidiEvent", "NONE_NS", "OP_PLAY", "OP_STOP", "OP_ALL_OFF", "CALLBACKS",
+           "NativeFrameTimeMap", "FastTable", "MidiEvent", "NONE_NS", "OP_PLAY", "OP_STOP", "OP_ALL_OFF", "CALLBACKS",
            "exported_names", "plain_library_name", "library_candidates"]

@@ -1,4 +1,4 @@
-"""The C core's platform layer (pp_platform.h) and how native.py finds the library on each OS.
+"""The C core's platform layer (pp_platform.h) and how prelude_play.native finds the library on each OS.
 
 What a Linux machine can check: the Linux branch runs (the clock is perf_counter_ns, in
 test_native_fast_path.py; the semaphore wakes and times out, here); the Windows branch compiles
@@ -20,11 +20,11 @@ import pytest
 
 from tests.core import require_core
 
-RT = Path(__file__).resolve().parents[2] / "prelude_play" / "rt"
+RT = Path(__file__).resolve().parents[2] / "prelude_play" / "native"
 
 
 def _gcc() -> str:
-    from prelude_play.rt import native
+    from prelude_play import native
 
     cc = shutil.which("gcc") or shutil.which("cc")
     if cc is None:
@@ -37,15 +37,15 @@ def _gcc() -> str:
 @pytest.mark.parametrize("platform, name", [("linux", "libppcore.so"), ("win32", "ppcore.dll"),
                                             ("darwin", "libppcore.dylib"), ("freebsd14", "libppcore.so")])
 def test_plain_library_name_per_os(platform, name):
-    from prelude_play.rt import native
+    from prelude_play import native
 
     assert native.plain_library_name(platform) == name
 
 
 def test_candidates_are_pips_build_then_a_plain_library(tmp_path, monkeypatch):
-    from prelude_play.rt import native
+    from prelude_play import native
 
-    monkeypatch.setattr(native, "__file__", str(tmp_path / "native.py"))
+    monkeypatch.setattr(native, "__file__", str(tmp_path / "__init__.py"))
     monkeypatch.setattr(native.importlib.util, "find_spec", lambda name: None)
     assert native.library_candidates("win32") == []
     (tmp_path / "ppcore.dll").write_bytes(b"")
@@ -56,7 +56,7 @@ def test_candidates_are_pips_build_then_a_plain_library(tmp_path, monkeypatch):
 def test_a_plain_library_loads_like_pips_build(tmp_path):
     """Built without setuptools (as tools/cross_compile.py does for Windows), the core loads and
     reads the same clock."""
-    from prelude_play.rt import native
+    from prelude_play import native
 
     so = tmp_path / native.plain_library_name()
     subprocess.run([_gcc(), "-O2", "-std=gnu11", "-fPIC", "-shared", "-fvisibility=hidden", "-Wall",
@@ -71,7 +71,7 @@ def test_a_plain_library_loads_like_pips_build(tmp_path):
 def test_the_semaphore_wakes_and_times_out():
     """pp_midi_wait/pp_midi_wake: the platform semaphore the JACK MIDI reader sleeps on."""
     require_core()
-    from prelude_play.rt import native
+    from prelude_play import native
 
     lib = native.lib()
     m = lib.pp_midi_new(48000, 64, 64)
@@ -187,4 +187,4 @@ def test_setup_gives_each_compiler_its_own_flags(monkeypatch):
         cmd.extensions = [ext]
         cmd.build_extensions()
         assert (ext.extra_compile_args, ext.libraries) == (flags, libraries)
-    assert "prelude_play/rt/pp_platform.h" in ext.depends  # a header change rebuilds the core
+    assert "prelude_play/native/pp_platform.h" in ext.depends  # a header change rebuilds the core
