@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "selftest":
         from prelude_play.audio.selftest import run_selftest
 
-        return run_selftest(args, data_dir)
+        return run_selftest(args, data_dir, load_config(args, data_dir))
     if args.command == "analyze":
         from prelude_play.audio.analysis import run_analyze
 

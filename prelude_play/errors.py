@@ -63,5 +63,13 @@ class DeviceError(PreludeError, OSError):
     """A MIDI or audio device failed or vanished. Raised ``from`` the backend's own error."""
 
 
+class UnknownSoundError(PreludeError, KeyError):
+    """A sound name that is neither loaded in the audio engine nor known to its SoundBank. Here,
+    not in ``audio.engine``, because the bank raises it too and the engine uses the bank."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
 class AnalysisError(PreludeError):
     """Audio given for analysis cannot be read (unsupported or damaged WAV)."""

@@ -20,8 +20,8 @@ from typing import Iterable
 import numpy as np
 
 from prelude_play.audio import synth
-from prelude_play.audio.engine import UnknownSoundError
 from prelude_play.audio.synth import Sound
+from prelude_play.errors import UnknownSoundError
 
 ASSET_SOUNDS = Path(__file__).resolve().parents[2] / "assets" / "sounds"
 

@@ -59,7 +59,7 @@ import numpy as np
 
 from prelude_play.audio.timemap import TimeMap
 from prelude_play.clock import Clock, MonotonicClock
-from prelude_play.errors import PreludeError
+from prelude_play.errors import PreludeError, UnknownSoundError
 
 if TYPE_CHECKING:
     from prelude_play.audio.backends.base import AudioBackend
@@ -74,13 +74,6 @@ DEFAULT_CORE = "auto"
 _PLAY = 1
 _STOP = 2
 _ALL_OFF = 3
-
-
-class UnknownSoundError(PreludeError, KeyError):
-    """A sound name that is neither loaded nor known to the SoundBank."""
-
-    def __str__(self) -> str:  # KeyError would quote the whole message
-        return str(self.args[0]) if self.args else ""
 
 
 def db_to_gain(db: float) -> float:

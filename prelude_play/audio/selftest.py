@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from prelude_play.config import AppConfig
 from prelude_play.errors import DeviceError
 
 BURST = 64  # samples of Hann-windowed noise: a sharp autocorrelation peak, a soft "tick"
@@ -231,11 +232,9 @@ def describe(r: SelftestResult) -> str:
     return "\n".join(lines)
 
 
-def run_selftest(args: Any, data_dir: Path) -> int:
-    """The ``selftest`` command: measure, print, keep in ``<data dir>/selftest.json``."""
-    from prelude_play.cli import load_config
-
-    cfg = load_config(args, data_dir)
+def run_selftest(args: Any, data_dir: Path, cfg: AppConfig) -> int:
+    """The ``selftest`` command: measure with ``cfg``'s rate, period and device (the command line
+    loads it), print, keep in ``<data dir>/selftest.json``."""
     try:
         result = measure(rate=cfg.audio.rate, period=cfg.audio.period, device=cfg.audio.device or None,
                          seconds=float(getattr(args, "seconds", None) or 3.0))

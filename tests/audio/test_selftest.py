@@ -69,9 +69,10 @@ def test_round_trip_through_a_jack_loopback_is_finite_and_steady(jack_server):
 @pytest.mark.realstack
 def test_selftest_command_without_loopback_stores_its_figures(jack_server, tmp_path, capsys):
     from prelude_play.audio.selftest import run_selftest
+    from prelude_play.cli import load_config
 
     args = Namespace(json=True, language=None, size=None, seconds=1.0)
-    assert run_selftest(args, tmp_path) == 0
+    assert run_selftest(args, tmp_path, load_config(args, tmp_path)) == 0
     saved = json.loads((tmp_path / "selftest.json").read_text())
     assert saved == json.loads(capsys.readouterr().out)
     assert saved["loopback"]["wired"] is False  # nothing is wired: the dummy capture is silent
