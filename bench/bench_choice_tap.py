@@ -13,7 +13,7 @@ time it posts is "touch"). We record
   touch   → event    the frame loop picks the touch up (the InputEvent's own time)
   event   → trigger  the activity calls engine.trigger (hit-test, state, before drawing)
   trigger → audible  the voice's first sample is rendered (engine.voice_starts dac time)
-For MIDI the "finger" thread calls the shell's midi_sink as the rtmidi callback would: the
+For MIDI the "finger" thread calls the hit path's sink as the rtmidi callback would: the
 card's sound is triggered there (fast path) without waiting for a frame.
 """
 
@@ -91,7 +91,7 @@ def run(taps: int, method: str) -> dict[str, list[float]]:
                     if method == "play":
                         t = time.perf_counter_ns()
                         posted.append(t)
-                        app.midi_sink(InputEvent(clock.now_ns(), "midi", "note_on", device="bench-pad",
+                        app.hits.sink(InputEvent(clock.now_ns(), "midi", "note_on", device="bench-pad",
                                                  note=act.access.play_notes[i % len(centres)], velocity=100,
                                                  channel=9))
                         continue

@@ -3,8 +3,8 @@ and hit → sound through the fast path.
 
 A private JACK dummy server (48 kHz, 128 frames). Two frame-exact JACK-Client probes in child
 processes (tests/midi/jack_probe.py) play the therapist's pad and the client's pad; the app
-runs headless on the real clock with the MIDI hub on python-rtmidi's JACK API wired to
-``app.midi_sink`` (as prelude_play/shell/devices.py does) and the audio engine on PortAudio's
+runs headless on the real clock with the MIDI hub on python-rtmidi's JACK API wired to the
+app's hit path (``app.hits.sink``, as prelude_play/devices/build.py does) and the audio engine on PortAudio's
 JACK host API. Exchanges run in "therapist" model mode: the therapist plays 4 strokes, the
 client copies them.
 
@@ -16,7 +16,7 @@ Reported:
 
 With the C real-time core (default when built; ``--core python`` turns it off) the JACK MIDI
 callback and the mixer are C and the hub is linked to the engine as the app does
-(``shell.devices.link_native``): pad hits sound from the MIDI callback at stamp + output latency
+(``devices.build.link_native``): pad hits sound from the MIDI callback at stamp + output latency
 + one period. "In-graph" hit → sound subtracts the device's output latency from the DAC time:
 the time from the hit entering the JACK graph to its sound leaving the app's port.
 
@@ -123,17 +123,20 @@ def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient"
                     raise RuntimeError(f"hub did not open the probes: {hub.inputs}")
                 time.sleep(0.05)
             time.sleep(0.2)
-            with tempfile.TemporaryDirectory() as tmp, \
-                    run_test(data_dir=Path(tmp), clock=clock, audio=engine) as pilot:
-                # separate: the child already sounded the hit; the frame loop only routes it
-                target[0] = pilot.app.queue.put if rt is not None else pilot.app.midi_sink
-                app = pilot.app
-                links: list[str] = []
-                if rt is None and engine is not None:  # as the app's start-up does (cli.cmd_run)
-                    from prelude_play.shell.devices import link_native
+            links: list[str] = []
+            hits = rt.hits if rt is not None else None  # separate: the child sounds the hit; the loop routes it
+            if rt is None and engine is not None:  # as the app's start-up does (cli.cmd_run)
+                from prelude_play.devices.build import link_native
+                from prelude_play.hits import HitPath
 
-                    app.midi = hub
-                    links = link_native(engine, hub)
+                link = link_native(engine, hub)
+                links = list(link.facts) if link is not None else []
+                hits = HitPath(engine, hub, native=link)
+            with tempfile.TemporaryDirectory() as tmp, \
+                    run_test(data_dir=Path(tmp), clock=clock, audio=engine,
+                             midi=hub if rt is None and engine is not None else None, hits=hits) as pilot:
+                target[0] = pilot.app.hits.sink
+                app = pilot.app
                 app.store.ensure_client("bench")
                 app.store.set_client_profile("bench", {"activities": {"drum_turns": {
                     "count_in_beats": 0, "model_source": "therapist", "therapist_hits": 4, "handover_ms": 150,

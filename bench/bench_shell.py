@@ -65,7 +65,7 @@ def frame_load(frames: int = 3000, touch_hz: float = 30, midi_hz: float = 200) -
         def midi_thread() -> None:
             i = 0
             while not stop.is_set():
-                app.midi_sink(InputEvent(clock.now_ns(), "midi", "note_on", device="bench-pad",
+                app.hits.sink(InputEvent(clock.now_ns(), "midi", "note_on", device="bench-pad",
                                          note=36 + i % 12, velocity=90, channel=9))
                 i += 1
                 time.sleep(1 / midi_hz)

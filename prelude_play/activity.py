@@ -210,18 +210,13 @@ class Activity:
     def stop(self) -> None:
         """Silence anything held and release resources; safe to call twice."""
 
-    def fast_sound(self, event: InputEvent) -> str | None:
-        """Sound for a MIDI hit, chosen ON THE MIDI THREAD before any frame.
-
-        Must be quick and read only immutable state. Default: what the instrument map chose.
-        """
-        return event.data.get("sound")
-
     def fast_sound_table(self) -> dict[str, Any] | None:
-        """``fast_sound`` as data, for the fast path in the audio process (``audio.process =
-        "separate"``), which cannot call activity code. None = the instrument map's sound (the
-        default ``fast_sound``). Format: ``prelude_play.rt.fastpath``. Return the same object
-        while it is valid and a new one when it changes: the shell resends it on a new identity.
+        """Which sound each MIDI hit makes, as data: the one form of that rule (format and the
+        function that reads it, ``sound_for``: ``prelude_play.hits.table``). The hit path sounds
+        hits from it ON THE MIDI THREAD before any frame — in this process, in the separate audio
+        process, or compiled into the C core's MIDI callback — so it runs no activity code there.
+        None = the instrument map's sound. Return the same object while it is valid and a new
+        one when it changes: the shell pushes it on a new identity (checked every frame).
         """
         return None
 

@@ -100,8 +100,9 @@ def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
     from prelude_play.config import resource_dir
     from prelude_play.errors import StoreError
     from prelude_play.goals import parse_goals
+    from prelude_play.devices.build import build_audio, build_midi, link_native, mic_factory
+    from prelude_play.hits import HitPath
     from prelude_play.shell.app import App
-    from prelude_play.shell.devices import build_audio, build_midi, mic_factory
     from prelude_play.store.eventlog import EventLog
 
     cfg = load_config(args, data_dir)
@@ -129,24 +130,22 @@ def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
             rt = start_rt(cfg, audio_backend=args.audio_backend, midi_api=args.midi_api, data_dir=data_dir)
         except DeviceError as exc:
             notices.append(f"{exc}; audio and MIDI run in the app's own process")
-    if rt is not None:
-        audio, audio_notes = rt.audio, list(rt.notices)
+    native_facts: list[str] = []
+    if rt is not None:  # hits are sounded in the child; the frame loop routes and logs them
+        audio, midi, midi_out, hits = rt.audio, rt.midi, rt.midi_out, rt.hits
+        device_notes = list(rt.notices)
     else:
         audio, audio_notes = build_audio(cfg, clock, args.audio_backend)
-    app = App(cfg, store=store, registry=registry, clock=clock, audio=audio,
-              mic_factory=mic_factory(cfg, clock, args.audio_backend),
-              fullscreen=args.fullscreen, data_dir=data_dir, notices=notices + audio_notes)
-    if rt is not None:
-        rt.set_sink(app.queue.put)  # hits were sounded in the child; the frame loop routes and logs
-        midi, midi_out, midi_notes = rt.midi, rt.midi_out, []
-    else:
-        midi, midi_out, midi_notes = build_midi(cfg, clock, app.midi_sink, args.midi_api, data_dir)
-    app.midi, app.midi_out = midi, midi_out
-    if rt is None and midi is not None and audio is not None:
-        from prelude_play.shell.devices import link_native
-
-        app.native_facts = link_native(audio, midi, cfg.audio.fast_path)
-    for n in audio_notes + midi_notes:
+        midi, midi_out, midi_notes = build_midi(cfg, clock, args.midi_api, data_dir)
+        link = link_native(audio, midi, cfg.audio.fast_path)
+        native_facts = list(link.facts) if link is not None else []
+        hits = HitPath(audio, midi, steady=cfg.audio.fast_path == "steady", native=link)
+        device_notes = audio_notes + midi_notes
+    app = App(cfg, store=store, registry=registry, clock=clock, audio=audio, midi=midi, midi_out=midi_out,
+              hits=hits, mic_factory=mic_factory(cfg, clock, args.audio_backend),
+              fullscreen=args.fullscreen, data_dir=data_dir, notices=notices)
+    app.native_facts = native_facts
+    for n in device_notes:
         app.notify(n)
         print(f"prelude-play: {n}", file=sys.stderr)
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from prelude_play.devices import NullAudio, NullMidiOut
+
 
 @dataclass
-class RecordingAudio:
-    """Stands in for the audio engine: records every trigger with the thread it came from."""
+class RecordingAudio(NullAudio):
+    """Stands in for the audio engine (a Python one: ``core`` "python"): records every trigger
+    with the thread it came from."""
 
+    core = "python"
+    play = stop = None  # type: ignore[assignment]  # a trigger-only engine: scarf_moves' Player
+    # still asks for play/stop (its handles_api probe); these fakes keep it on trigger/all_off
     calls: list[dict] = field(default_factory=list)
     silenced: int = 0
     prepared: list[str] = field(default_factory=list)
@@ -22,7 +28,7 @@ class RecordingAudio:
     def prepare(self, names) -> None:
         self.prepared.extend(names)
 
-    def all_off(self) -> None:
+    def all_off(self, *, at_ns=None, ramp_ms=None) -> None:
         self.silenced += 1
 
     def names(self) -> list[str]:
@@ -30,12 +36,13 @@ class RecordingAudio:
 
 
 @dataclass
-class RecordingMidiOut:
+class RecordingMidiOut(NullMidiOut):
     sent: list = field(default_factory=list)
     panics: int = 0
 
-    def send(self, msg) -> None:
+    def send(self, msg) -> bool:
         self.sent.append(msg)
+        return True
 
     def panic(self) -> None:
         self.panics += 1

@@ -11,7 +11,7 @@ import sys
 from prelude_play.activity import discover
 reg = discover()
 assert not reg.errors, [str(e) for e in reg.errors]
-import prelude_play.shell.app, prelude_play.shell.devices, prelude_play.audio, prelude_play.midi.hub
+import prelude_play.shell.app, prelude_play.devices.build, prelude_play.hits, prelude_play.audio, prelude_play.midi.hub
 heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'matplotlib'))
 print(len(reg.entries), ' '.join(heavy[:5]))
 """

@@ -215,7 +215,7 @@ class ChoiceBoard(Activity):
                 keys.setdefault(key, i)
         self.note_cards = notes
         self.key_cards = keys
-        # Read by fast_sound on the MIDI thread: built whole, then swapped in by one assignment.
+        # Read by fast_sound_table: built whole, then swapped in by one assignment.
         self._note_sounds = {n: self._sound(b.cards[i].first_sound or "") or None for n, i in notes.items()}
         self.switch_notes = frozenset(acc.select_notes) | frozenset(acc.move_notes)
         self.state = BoardState(len(b.cards), b.rows, b.cols, acc, now_ns)
@@ -261,17 +261,10 @@ class ChoiceBoard(Activity):
 
     # ---- input -----------------------------------------------------------------------------
 
-    def fast_sound(self, event: InputEvent) -> str | None:
-        """ON THE MIDI THREAD: a pad bound to a card sounds that card's sound; switches stay quiet."""
-        if event.note is None or event.note in self.switch_notes:
-            return None
-        if self.access.method != "play" and event.role != "therapist":
-            return None
-        return self._note_sounds.get(event.note)
-
     def fast_sound_table(self) -> dict[str, Any]:
-        """``fast_sound`` as data for the audio process; rebuilt (a new object) when the board,
-        its pads or the access method change."""
+        """Which sound a MIDI hit makes: a pad bound to a card sounds that card's first sound
+        (the therapist's always, the client's when the access method is "play"); switches stay
+        quiet. Rebuilt (a new object) when the board, its pads or the access method change."""
         sounds, switches = getattr(self, "_note_sounds", None), getattr(self, "switch_notes", None)
         if sounds is None or switches is None:  # no board yet: nothing sounds
             return {"roles": {"therapist": {"default": None}, "*": {"default": None}}}

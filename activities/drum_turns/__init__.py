@@ -106,7 +106,7 @@ class DrumTurns(Activity):
         self.state = TurnMachine(settings, library, AdaptiveLevel(
             level, library.lowest, library.highest, int(c.get("up_after", 3)), int(c.get("down_after", 2)),
             locked=bool(c.get("level_locked", False))))
-        # read on the MIDI thread by fast_sound: immutable values only
+        # the sounds of fast_sound_table: immutable values only
         self._client_notes: frozenset[int] = frozenset(int(n) for n in c.get("client_notes", []))
         self._client_sound: str = str(c["client_sound"])
         self._therapist_sound: str = str(c["therapist_sound"])
@@ -152,13 +152,9 @@ class DrumTurns(Activity):
             self.ctx.close_all_trials("ended")
 
     # -- input ------------------------------------------------------------------------------
-    def fast_sound(self, event: InputEvent) -> str | None:
-        if event.role == "therapist":
-            return event.data.get("sound") or self._therapist_sound
-        return event.data.get("sound") or self._client_sound
-
     def fast_sound_table(self) -> dict[str, Any]:
-        """``fast_sound`` as data for the audio process (fixed once prepared)."""
+        """Which sound a MIDI hit makes: the map's sound, else the client's or the therapist's
+        drum (fixed once prepared)."""
         table = getattr(self, "_fast_table", None)
         if table is None:
             table = {"roles": {"therapist": {"mapped_prefixes": [""], "default": self._therapist_sound},

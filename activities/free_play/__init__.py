@@ -7,6 +7,7 @@ from typing import Any
 
 from prelude_play.activity import Activity, ActivityContext
 from prelude_play.events import InputEvent
+from prelude_play.hits import sound_for
 from prelude_play.ui.theme import Theme
 
 from activities.free_play.logic import FreePlayState, snap_to_scale, sound_for_midi
@@ -64,14 +65,9 @@ class FreePlay(Activity):
             return self.rects[i] if i < len(self.rects) else None
         return None
 
-    def fast_sound(self, event: InputEvent) -> str | None:
-        s = self.state
-        return sound_for_midi(event.note or 0, event.channel, scale=s.scale, root=s.root,
-                              keys_sound=s.keys_sound, mapped=event.data.get("sound"))
-
     def fast_sound_table(self) -> dict[str, Any]:
-        """``fast_sound`` as data for the audio process: drum sounds from the map, channel 10 as
-        drums, every other key snapped to the scale (fixed once prepared)."""
+        """Which sound a MIDI hit makes: drum sounds from the map, channel 10 as drums, every
+        other key snapped to the scale (fixed once prepared)."""
         table = getattr(self, "_fast_table", None)
         if table is None:
             s = self.state
@@ -97,7 +93,7 @@ class FreePlay(Activity):
                     return
         elif event.source == "midi" and event.kind == "note_on" and not event.data.get("filtered"):
             note = event.note or 0
-            sound = event.data.get("sounded") or self.fast_sound(event)
+            sound = event.data.get("sounded") or sound_for(self.fast_sound_table(), event)
             pad = None
             if sound and sound.startswith("drum:") and int(sound[5:]) in self.state.pads:
                 pad = self.state.pads.index(int(sound[5:]))

@@ -241,15 +241,11 @@ class ScarfMoves(Activity):
             if rec.data.get("first"):
                 self.confirm_flash = event.t_ns
 
-    def fast_sound(self, event: InputEvent) -> str | None:
-        if event.role == "therapist":
-            return None  # the therapist's keyboard cues the music; its keys do not sound
-        return event.data.get("sound")
-
     FAST_SOUND_TABLE: ClassVar[dict[str, Any]] = {"roles": {"therapist": {"default": None}}}
 
     def fast_sound_table(self) -> dict[str, Any]:
-        """``fast_sound`` as data for the audio process: the therapist's keys stay silent."""
+        """Which sound a MIDI hit makes: the map's, except the therapist's keyboard, which cues
+        the music and stays silent itself."""
         return self.FAST_SOUND_TABLE
 
     def primary_action(self) -> tuple[str, Any]:

@@ -128,6 +128,11 @@ class Capture:
             except Exception:
                 pass
 
+    def describe(self) -> dict[str, Any]:
+        """What the session's provenance records of the microphone."""
+        return {"capture": self.backend, "device": self.device_name, "rate": self.rate,
+                "input_latency_ms": round(self.latency_s * 1000, 2) if self.latency_s else None}
+
     def __enter__(self) -> "Capture":
         return self
 

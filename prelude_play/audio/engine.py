@@ -229,6 +229,23 @@ class AudioEngine:
         return self._native
 
     @property
+    def core(self) -> str:
+        """Which mixer runs: "c" (``prelude_play.native``) or "python"."""
+        return "c" if self._native is not None else "python"
+
+    @property
+    def on_jack(self) -> bool:
+        """Whether the output stream runs on a JACK server (see ``devices.build.link_native``)."""
+        return bool(self.backend.on_jack)
+
+    def describe(self) -> dict[str, Any]:
+        """What the session's provenance records of this output."""
+        latency = self.output_latency_s
+        return {"engine": type(self).__name__, "backend": self.backend_name, "device": self.backend.describe(),
+                "rate": self.rate, "period_frames": self.period_frames, "core": self.core,
+                "output_latency_ms": round(latency * 1000, 2) if latency else None}
+
+    @property
     def _frame(self) -> int:
         return int(self._native.frame()) if self._native is not None else self._py_frame
 
@@ -263,7 +280,7 @@ class AudioEngine:
         nat = self._native
         if nat is not None:
             nat.set_exact_clock(int(bool(self.backend.exact_clock)))
-            nat.set_channels(int(getattr(self.backend, "channels", 2)))
+            nat.set_channels(int(self.backend.channels))
         start_native = getattr(self.backend, "start_native", None)
         if nat is not None and callable(start_native):
             start_native(nat, self._lost)  # the backend's real-time thread calls C directly

@@ -55,6 +55,23 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class FastPathBackend(Protocol):
+    """A backend whose own real-time callback can sound note-ons without Python: the JACK-Client
+    backend with the C core (``jack_backend.JackClientBackend``). Other backends — rtmidi,
+    virtual, a third party's — lack these, and hits then sound from the Python sink."""
+
+    @property
+    def native(self) -> bool: ...
+
+    @property
+    def native_ptr(self) -> int | None: ...
+
+    def attach_mixer(self, mixer: Any, delay_ns: int, clock_latency_ns: int | None = None) -> None: ...
+
+    def set_fast_table(self, port: MidiIn, table: Any) -> None: ...
+
+
 def load_backend(
     name: str = "rtmidi",
     *,

@@ -19,7 +19,7 @@ import mido
 
 from prelude_play.clock import Clock
 from prelude_play.events import InputEvent
-from prelude_play.midi.backend import Backend
+from prelude_play.midi.backend import Backend, FastPathBackend
 from prelude_play.midi.decode import MidiDecoder
 from prelude_play.midi.instruments import InstrumentMap, Sensitivity, SensitivityFilter
 from prelude_play.midi.output import MidiOutput
@@ -100,7 +100,7 @@ class MidiHub:
         backend: Backend,
         *,
         clock: Clock,
-        sink: Sink,
+        sink: Sink | None = None,
         config: MidiConfig = MidiConfig(),
         instruments: InstrumentMap | None = None,
         sensitivity: Sensitivity | None = None,
@@ -110,7 +110,10 @@ class MidiHub:
         self.config = config
         self.instruments = instruments or InstrumentMap()
         self.filter = SensitivityFilter(sensitivity or self.instruments.sensitivity)
-        self._sink = sink
+        self._sink: Sink = sink if sink is not None else self._hold
+        self._sink_lock = threading.Lock()
+        self._early: list[InputEvent] = []  # events before set_sink (e.g. the first device_added)
+        self.fast_backend = backend if isinstance(backend, FastPathBackend) else None
         self._inputs: dict[str, _Input] = {}
         self._outputs: list[_Output] = []
         self._seen: set[str] = set()
@@ -156,13 +159,35 @@ class MidiHub:
             except Exception:  # noqa: BLE001 - the watcher must outlive any backend fault
                 pass
 
-    # --- the therapist's controls --------------------------------------------------------
+    # --- where events go --------------------------------------------------------------------
+    def set_sink(self, sink: Sink) -> None:
+        """Where events go from now on (the hit path's sink); those that came before follow."""
+        with self._sink_lock:
+            self._sink = sink
+            early, self._early = self._early, []
+            for ev in early:
+                self._emit(ev)
+
+    def _hold(self, event: InputEvent) -> None:
+        """The sink until ``set_sink``: keep the last 4096 events (device_added at start())."""
+        with self._sink_lock:
+            sink = self._sink
+            if sink == self._hold:
+                self._early.append(event)
+                del self._early[:-4096]
+                return
+        sink(event)
+
     # --- the backend's C fast path ---------------------------------------------------------
     @property
     def native_fast_path(self) -> bool:
         """Whether the backend can sound note-ons itself, without Python (the C core)."""
-        return bool(getattr(self.backend, "native", False)) and callable(
-            getattr(self.backend, "set_fast_table", None))
+        return self.fast_backend is not None and self.fast_backend.native
+
+    @property
+    def core(self) -> str:
+        """Which MIDI callback runs: "c" (the C core's JACK callback) or "python"."""
+        return "c" if self.native_fast_path else "python"
 
     def set_fast_path(self, builder: Callable[[str], Any] | None) -> None:
         """Give every input (and each one opened later) the table ``builder(device name)``
@@ -172,14 +197,19 @@ class MidiHub:
             self._apply_fast(name, inp)
 
     def _apply_fast(self, name: str, inp: _Input) -> None:
-        setter = getattr(self.backend, "set_fast_table", None)
-        if not callable(setter) or inp.port is None:
+        backend = self.fast_backend
+        if backend is None or inp.port is None:
             return
         builder = self._fast_builder
         try:
-            setter(inp.port, builder(name) if builder is not None else None)
+            backend.set_fast_table(inp.port, builder(name) if builder is not None else None)
         except Exception as exc:  # noqa: BLE001 - the Python fast path still works
             inp.last_error = exc
+
+    # --- the therapist's controls --------------------------------------------------------
+    @property
+    def sensitivity(self) -> Sensitivity:
+        return self.filter.sensitivity
 
     def set_sensitivity(self, sensitivity: Sensitivity) -> None:
         """Switch the client's sensitivity (e.g. when the client changes)."""
@@ -196,6 +226,12 @@ class MidiHub:
     @property
     def inputs(self) -> list[str]:
         return sorted(self._inputs)
+
+    def describe(self) -> dict[str, Any]:
+        """What the session's provenance records: the backend, the inputs open now, the output."""
+        return {"hub": type(self).__name__, "backend": self.config.backend, "api": self.config.api,
+                "core": self.core, "inputs": self.inputs,
+                "outputs": [o.port_name or o.pattern for o in list(self._outputs)]}
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per-device counters for the therapist's device panel and the session provenance."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+from typing import Any
 
 import mido
 
@@ -56,6 +57,12 @@ class MidiOutput:
         return port is not None and not port.closed
 
     # --- sending ------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """What the session's provenance records of this output."""
+        port = self._port
+        return {"output": self.name, "port": port.name if port is not None else None,
+                "light_channel": self.light_channel}
+
     def send(self, msg: mido.Message) -> bool:
         """Send now. False (and counted) when the device is absent or fails."""
         with self._lock:

@@ -5,9 +5,9 @@ need the GIL every period (2.67 ms at 128 frames); in the UI process the 60 fps 
 it for longer, so the callbacks are late, JACK reports xruns and drops MIDI. Here only these two
 callbacks and two light threads share the GIL.
 
-The child plays MIDI hits itself (the fast path: the activity's sound table, ``SteadyLatency``,
-``engine.trigger``) and forwards every InputEvent, with its original ``t_ns``, to the UI process,
-which routes and logs it as in inline mode. Both processes read ``time.perf_counter_ns``
+The child plays MIDI hits itself — the same ``prelude_play.hits.HitPath`` the app uses inline,
+with the activity's sound table the UI sends — and forwards every InputEvent, with its original
+``t_ns``, to the UI process, which routes and logs it as in inline mode. Both processes read ``time.perf_counter_ns``
 (CLOCK_MONOTONIC, system-wide), so stamps mean the same on both sides.
 
 Protocol: the UI sends tuples ``(op, request_id | None, *args)`` on one pipe; the child sends
@@ -30,9 +30,10 @@ from typing import Any, Callable
 
 from prelude_play.clock import Clock, MonotonicClock
 from prelude_play.config import AppConfig
+from prelude_play.devices import AudioOut, MidiIn, MidiOut, NullAudio, NullMidiIn, is_stand_in
 from prelude_play.errors import PreludeError
 from prelude_play.events import InputEvent
-from prelude_play.rt.fastpath import SteadyLatency, sound_from_table, wants_fast_sound
+from prelude_play.hits import HitPath
 
 SEND_INTERVAL_S = 0.002  # events wait at most this (the UI reads them every 16.7 ms frame)
 STATUS_INTERVAL_S = 0.25
@@ -127,75 +128,72 @@ class RtHost:
         self.opts = opts
         self.clock = clock or MonotonicClock()
         self._emit = emit
-        self.engine: Any = None
-        self.hub: Any = None
-        self.outputs: dict[int, Any] = {}
+        self.engine: AudioOut = NullAudio(opts.cfg.audio.rate, opts.cfg.audio.period)
+        self.hub: MidiIn = NullMidiIn()
+        self.hits: HitPath | None = None
+        self.outputs: dict[int, MidiOut] = {}
         self.notices: list[str] = []
         self._handles: collections.OrderedDict[int, int] = collections.OrderedDict()
-        self.fast_active = False
-        self.fast_table: dict[str, Any] | None = None
-        self.fast_path: SteadyLatency | None = None
-        self.fast_triggers = 0
-        self.fast_errors = 0
 
     # ---- devices -------------------------------------------------------------------------
     def open(self) -> None:
-        from prelude_play.shell.devices import build_audio, build_midi
+        from prelude_play.devices.build import build_audio, build_midi
 
         cfg, o = self.opts.cfg, self.opts
-        self.engine, notes = build_audio(cfg, self.clock, o.audio_backend)
+        engine, notes = build_audio(cfg, self.clock, o.audio_backend)
         self.notices += notes
-        self.fast_path = SteadyLatency(self.engine, enabled=cfg.audio.fast_path == "steady")
-        self.hub, out, notes = build_midi(cfg, self.clock, self.sink, o.midi_api, o.data_dir)
+        hub, out, notes = build_midi(cfg, self.clock, o.midi_api, o.data_dir)
         self.notices += notes
-        if out is not None:
+        self.attach(engine, hub, out)
+
+    def attach(self, engine: AudioOut, hub: MidiIn, out: MidiOut | None = None) -> None:
+        """Use these devices: the hub's events go through a hit path on this engine, then to
+        the UI (``open`` passes the configured ones; tests pass fakes)."""
+        self.engine, self.hub = engine, hub
+        if out is not None and not is_stand_in(out):
             self.outputs[0] = out
+        self.hits = HitPath(engine, hub, steady=self.opts.cfg.audio.fast_path == "steady")
+        self.hits.connect(self.sink)
 
     def info(self) -> dict[str, Any]:
-        """What the UI shows and records: backend, rate, period, latency, notices."""
-        e = self.engine
+        """What the UI shows and records: backend, rate, period, latency, cores, notices."""
+        e, hub = self.engine, self.hub
         return {
-            "backend_name": getattr(e, "backend_name", "none"),
-            "rate": int(getattr(e, "rate", self.opts.cfg.audio.rate)),
-            "period_frames": int(getattr(e, "period_frames", self.opts.cfg.audio.period)),
-            "output_latency_s": float(getattr(e, "output_latency_s", 0.0) or 0.0),
+            "backend_name": e.backend_name,
+            "rate": int(e.rate),
+            "period_frames": int(e.period_frames),
+            "output_latency_s": float(e.output_latency_s or 0.0),
+            "core": e.core,
+            "describe": e.describe(),
             "notices": list(self.notices),
-            "midi": self.hub is not None,
+            "midi": not is_stand_in(hub),
+            "midi_core": hub.core,
+            "sensitivity": hub.sensitivity,
             "midi_output": 0 in self.outputs,
             "pid": os.getpid(),
         }
 
     def status(self) -> dict[str, Any]:
         """Sent every ``status_interval_s``: cached by the proxies (stats, poll, inputs)."""
-        e, hub = self.engine, self.hub
-        stats: dict[str, Any] = dict(e.stats()) if e is not None else {}
-        stats["fast_triggers"] = self.fast_triggers
-        stats["fast_errors"] = self.fast_errors
-        stats["fast_path_delay_ms"] = self.fast_path.delay_ms if self.fast_path else None
+        e, hub, hits = self.engine, self.hub, self.hits
+        stats: dict[str, Any] = dict(e.stats())
+        stats["fast_triggers"] = hits.triggers if hits is not None else 0
+        stats["fast_errors"] = hits.errors if hits is not None else 0
+        stats["fast_path_delay_ms"] = hits.delay_ms if hits is not None else None
         return {
             "t_ns": self.clock.now_ns(),
             "stats": stats,
-            "problem": e.poll() if e is not None else None,
-            "inputs": list(hub.inputs) if hub is not None else [],
-            "hub_stats": hub.stats() if hub is not None else {},
-            "next_block_dac_ns": e.next_block_dac_ns() if e is not None else None,
+            "problem": e.poll(),
+            "inputs": list(hub.inputs),
+            "hub_stats": hub.stats(),
+            "midi": hub.describe(),
+            "next_block_dac_ns": e.next_block_dac_ns(),
         }
 
     # ---- the MIDI thread -----------------------------------------------------------------
     def sink(self, ev: InputEvent) -> None:
-        """Called ON THE MIDI THREAD: sound the hit now (as ``App.midi_sink`` does inline), then
-        queue the event for the UI process."""
-        e = self.engine
-        if self.fast_active and e is not None and ev.source == "midi" and wants_fast_sound(ev):
-            try:
-                sound = sound_from_table(self.fast_table, ev)
-                if sound:
-                    at = self.fast_path.at(ev.t_ns) if self.fast_path is not None else None
-                    e.trigger(sound, (ev.velocity or 100) / 127.0, at_ns=at)
-                    ev.data["sounded"] = sound
-                    self.fast_triggers += 1
-            except Exception:  # noqa: BLE001 - never let a sound error kill the MIDI thread
-                self.fast_errors += 1
+        """After the hit path (ON THE MIDI THREAD, the hit already sounded): queue the event for
+        the UI process."""
         self._emit(("event", ev))
 
     # ---- commands ------------------------------------------------------------------------
@@ -207,7 +205,9 @@ class RtHost:
         return fn(*args)
 
     def _need_engine(self) -> Any:
-        if self.engine is None:
+        """The child's engine, for every command the UI forwards (some go beyond ``AudioOut``:
+        handles, notes, volume, time)."""
+        if is_stand_in(self.engine):  # not opened, closed, or no audio at all
             raise PreludeError("no audio engine in the real-time process")
         return self.engine
 
@@ -241,8 +241,7 @@ class RtHost:
         self._need_engine().note_off(instrument, note, at_ns=at_ns)
 
     def _op_all_off(self, at_ns: int | None, ramp_ms: float | None) -> None:
-        if self.engine is not None:
-            self.engine.all_off(at_ns=at_ns, ramp_ms=ramp_ms)
+        self.engine.all_off(at_ns=at_ns, ramp_ms=ramp_ms)
 
     def _op_prepare(self, names: list[str]) -> None:
         self._need_engine().prepare(names)
@@ -251,7 +250,7 @@ class RtHost:
         self._need_engine().load(name, samples, loop=loop, release_ms=release_ms)
 
     def _op_loaded(self, name: str) -> bool:
-        return bool(self.engine is not None and self.engine.loaded(name))
+        return not is_stand_in(self.engine) and bool(self._need_engine().loaded(name))
 
     def _op_volume(self, value: float) -> None:
         self._need_engine().master_volume = value
@@ -270,24 +269,20 @@ class RtHost:
         return self._need_engine().frame_to_ns(frame)
 
     def _op_fast(self, active: bool, table: dict[str, Any] | None) -> None:
-        # one assignment each: the MIDI thread sees the old or the new table, never a mix
-        self.fast_table = table
-        self.fast_active = bool(active)
+        if self.hits is not None:
+            self.hits.set_activity(bool(active), table, self.hub.sensitivity)
 
     def _op_midi_panic(self) -> None:
-        if self.hub is not None:
-            self.hub.panic()
+        self.hub.panic()
 
     def _op_midi_stop(self) -> None:
-        if self.hub is not None:
-            self.hub.stop()
+        self.hub.stop()
 
     def _op_sensitivity(self, sensitivity: Any) -> None:
-        if self.hub is not None:
-            self.hub.set_sensitivity(sensitivity)
+        self.hub.set_sensitivity(sensitivity)
 
     def _op_open_output(self, key: int, pattern: str, light_channel: int | None) -> bool:
-        if self.hub is None:
+        if is_stand_in(self.hub):  # no MIDI in the child
             return False
         self.outputs[key] = self.hub.open_output(pattern, light_channel=light_channel)
         return True
@@ -310,13 +305,16 @@ class RtHost:
 
     def _op_virtual(self, method: str, args: tuple[Any, ...]) -> Any:
         """Test hook: drive the child's in-memory ``virtual`` MIDI backend (add/remove/inject)."""
-        backend = getattr(self.hub, "backend", None)
-        if method not in ("add_device", "remove_device", "inject") or backend is None \
-                or type(backend).__name__ != "VirtualBackend":
+        from prelude_play.midi.hub import MidiHub
+        from prelude_play.midi.virtual import VirtualBackend
+
+        hub = self.hub
+        if method not in ("add_device", "remove_device", "inject") or not isinstance(hub, MidiHub) \
+                or not isinstance(hub.backend, VirtualBackend):
             raise PreludeError("the virtual MIDI hook needs --midi-api virtual")
-        getattr(backend, method)(*args)
+        getattr(hub.backend, method)(*args)
         if method != "inject":
-            self.hub.poll()
+            hub.poll()
         return None
 
     def _op_close(self) -> None:
@@ -324,25 +322,25 @@ class RtHost:
 
     def close(self) -> None:
         """All notes off, MIDI closed, audio closed. Safe twice."""
-        if self.hub is not None:
+        hub, self.hub = self.hub, NullMidiIn()
+        if not is_stand_in(hub):
             for out in self.outputs.values():
                 try:
                     out.panic()
                 except Exception:  # noqa: BLE001
                     pass
             try:
-                self.hub.stop()
+                hub.stop()
             except Exception:  # noqa: BLE001
                 pass
-            self.hub = None
-        if self.engine is not None:
+        engine, self.engine = self.engine, NullAudio(self.opts.cfg.audio.rate, self.opts.cfg.audio.period)
+        if not is_stand_in(engine):
             try:
-                self.engine.all_off()
-                time.sleep(2 * self.engine.period_frames / self.engine.rate)  # let the fade play
-                self.engine.close()
+                engine.all_off()
+                time.sleep(2 * engine.period_frames / engine.rate)  # let the fade play
+                engine.close()
             except Exception:  # noqa: BLE001
                 pass
-            self.engine = None
         _terminate_portaudio()
 
 

@@ -1,5 +1,6 @@
-"""The UI process's side of the real-time child: the process itself, and proxies with the methods
-the shell and activities use on the audio engine, the MIDI hub and the MIDI output.
+"""The UI process's side of the real-time child: the process itself, and proxies that implement
+the device seams (``prelude_play.devices``: ``AudioOut``, ``MidiIn``, ``MidiOut``) and the hit
+path's (``RemoteHits``: the child's own ``HitPath`` sounds each hit) by talking to it.
 
 Commands are fire-and-forget pipe messages except where a value comes back (prepare, stats,
 reopen, ...). The child's death never hangs the UI: a request fails after its timeout or at once
@@ -19,8 +20,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from prelude_play.config import AppConfig
+from prelude_play.devices import MidiIn, MidiOut, NullMidiIn, NullMidiOut, Sink
 from prelude_play.errors import DeviceError
 from prelude_play.events import InputEvent
+from prelude_play.hits import SoundTable
+from prelude_play.midi.instruments import Sensitivity
 from prelude_play.rt.host import RtOptions, child_main
 
 HELLO_TIMEOUT_S = 60.0
@@ -141,7 +145,7 @@ class RtProcess:
         for ev in early:
             sink(ev)
 
-    def _deliver(self, ev: InputEvent) -> None:
+    def deliver(self, ev: InputEvent) -> None:
         with self._sink_lock:
             sink = self._sink
             if sink is None:
@@ -164,7 +168,7 @@ class RtProcess:
             kind = msg[0]
             if kind == "events":
                 for ev in msg[1]:
-                    self._deliver(ev)
+                    self.deliver(ev)
             elif kind == "status":
                 self.status = msg[1]
             elif kind == "reply":
@@ -197,7 +201,7 @@ class RtProcess:
             return
         self.deaths += 1
         self.dead = f"the audio/MIDI process stopped (exit code {code})"
-        self._deliver(InputEvent(t_ns=time.perf_counter_ns(), source="system", kind="rt_process",
+        self.deliver(InputEvent(t_ns=time.perf_counter_ns(), source="system", kind="rt_process",
                                  device="audio", role="system",
                                  data={"message": f"Audio and MIDI stopped (process exit code {code}); restarting",
                                        "exit_code": code}))
@@ -236,7 +240,7 @@ class RtProcess:
 
 
 class AudioProxy:
-    """The AudioEngine methods the shell and activities use, run in the child."""
+    """``AudioOut`` (and the rest of the engine's methods) run in the child."""
 
     process = "separate"
 
@@ -267,9 +271,15 @@ class AudioProxy:
         notes = self.rt.info.get("notices") or []
         return "; ".join(notes) if notes else None
 
+    @property
+    def core(self) -> str:
+        """The child's mixer: "c" or "python"."""
+        return str(self.rt.info.get("core", "python"))
+
     def describe(self) -> dict[str, Any]:
-        return {"engine": "AudioEngine (separate process)", "backend": self.backend_name, "rate": self.rate,
-                "period_frames": self.period_frames, "pid": self.rt.pid, "restarts": self.rt.restarts}
+        return {**(self.rt.info.get("describe") or {}), "engine": "AudioEngine (separate process)",
+                "backend": self.backend_name, "rate": self.rate, "period_frames": self.period_frames,
+                "pid": self.rt.pid, "restarts": self.rt.restarts}
 
     # ---- sound -----------------------------------------------------------------------------
     def trigger(self, name: str, velocity: float = 1.0, *, pan: float = 0.0, at_ns: int | None = None,
@@ -332,11 +342,6 @@ class AudioProxy:
 
     def set_master_volume(self, value: float) -> None:
         self.master_volume = value
-
-    def set_fast_sound_table(self, active: bool, table: dict[str, Any] | None) -> None:
-        """The current activity's ``fast_sound_table()`` (``active`` False: no activity, silent)."""
-        self.rt.replay["fast"] = ("fast", bool(active), table)
-        self.rt.send("fast", bool(active), table)
 
     # ---- time (the fast path runs in the child; these are for tests and benchmarks) --------
     def next_block_dac_ns(self) -> None:
@@ -420,9 +425,12 @@ class MidiOutputProxy:
     def close(self) -> None:
         """The child closes its outputs with the hub."""
 
+    def describe(self) -> dict[str, Any]:
+        return {"output": f"#{self.key} (separate process)"}
+
 
 class MidiProxy:
-    """The MidiHub methods the shell uses; the hub itself runs in the child."""
+    """``MidiIn``: the hub runs in the child; its inputs and counters come with its status."""
 
     def __init__(self, rt: RtProcess) -> None:
         self.rt = rt
@@ -432,20 +440,34 @@ class MidiProxy:
     def inputs(self) -> list[str]:
         return list(self.rt.status.get("inputs", []))
 
+    @property
+    def core(self) -> str:
+        return str(self.rt.info.get("midi_core", "python"))
+
+    @property
+    def sensitivity(self) -> Sensitivity:
+        sent = self.rt.replay.get("sensitivity")
+        return sent[1] if sent is not None else self.rt.info.get("sensitivity") or Sensitivity()
+
+    def set_sink(self, sink: Sink) -> None:
+        """The child's events, already sounded there (``RemoteHits`` does this for the app)."""
+        self.rt.set_sink(sink)
+
     def stats(self) -> dict[str, dict[str, Any]]:
         return dict(self.rt.status.get("hub_stats", {}))
 
     def describe(self) -> dict[str, Any]:
-        return {"hub": "MidiHub (separate process)", "inputs": self.inputs}
+        child = self.rt.status.get("midi") or {}
+        return {**child, "hub": "MidiHub (separate process)", "inputs": self.inputs}
 
-    def set_sensitivity(self, sensitivity: Any) -> None:
+    def set_sensitivity(self, sensitivity: Sensitivity) -> None:
         self.rt.replay["sensitivity"] = ("sensitivity", sensitivity)
         self.rt.send("sensitivity", sensitivity)
 
     def panic(self) -> None:
         self.rt.send("midi_panic")
 
-    def open_output(self, pattern: str, *, light_channel: int | None = None) -> MidiOutputProxy:
+    def open_output(self, pattern: str, *, light_channel: int | None = None) -> MidiOut:
         key = next(self._outputs)
         self.rt.replay[f"output:{key}"] = ("open_output", key, pattern, light_channel)
         self.rt.send("open_output", key, pattern, light_channel)
@@ -463,14 +485,46 @@ class MidiProxy:
         self.rt.request("virtual", method, args)
 
 
+class RemoteHits:
+    """The hit path (``prelude_play.hits.Hits``) when the devices run in the child: the child's
+    own ``HitPath`` sounds each hit with the table this side sends it (kept to be sent again
+    to a restarted child); events arrive already sounded and are passed on unchanged."""
+
+    def __init__(self, rt: RtProcess) -> None:
+        self.rt = rt
+        self._sent: tuple[bool, SoundTable | None] | None = None
+
+    def connect(self, forward: Sink) -> None:
+        self.rt.set_sink(forward)
+
+    def sink(self, ev: InputEvent) -> InputEvent:
+        self.rt.deliver(ev)
+        return ev
+
+    def set_activity(self, active: bool, table: SoundTable | None, sensitivity: Sensitivity) -> None:
+        """The child's hub applies the client's sensitivity itself (``MidiProxy.set_sensitivity``)."""
+        sent = self._sent
+        if sent is not None and sent[0] == active and sent[1] is table:
+            return
+        self._sent = (active, table)
+        self.rt.replay["fast"] = ("fast", bool(active), table)
+        self.rt.send("fast", bool(active), table)
+
+    @property
+    def delay_ms(self) -> float | None:
+        """In the child's stats (``fast_path_delay_ms``)."""
+        return None
+
+
 class RtDevices:
-    """What ``start_rt`` returns: the child and its three proxies."""
+    """What ``start_rt`` returns: the child, its three device proxies and its hit path."""
 
     def __init__(self, rt: RtProcess) -> None:
         self.rt = rt
         self.audio = AudioProxy(rt)
-        self.midi = MidiProxy(rt) if rt.info.get("midi") else None
-        self.midi_out = MidiOutputProxy(rt, 0) if rt.info.get("midi_output") else None
+        self.midi: MidiIn = MidiProxy(rt) if rt.info.get("midi") else NullMidiIn()
+        self.midi_out: MidiOut = MidiOutputProxy(rt, 0) if rt.info.get("midi_output") else NullMidiOut()
+        self.hits = RemoteHits(rt)
         self.notices: list[str] = list(rt.info.get("notices", []))
 
     def set_sink(self, sink: Callable[[InputEvent], None]) -> None:

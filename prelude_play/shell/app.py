@@ -1,8 +1,9 @@
 """The shell: one frame loop, one input queue, routing to the active activity and the overlay.
 
-Sound for MIDI hits never waits for this loop: the MIDI thread calls ``midi_sink`` which plays
-the sound straight into the audio engine (the fast path) and only then queues the event for the
-next frame. Touch sounds are played from the event handler, before the frame is drawn.
+Sound for MIDI hits never waits for this loop: the MIDI thread calls the hit path's sink
+(``prelude_play.hits.HitPath``) which plays the sound straight into the audio engine (the fast
+path) and only then queues the event for the next frame. Touch sounds are played from the event
+handler, before the frame is drawn.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from prelude_play import __version__
 from prelude_play.activity import Activity, Registry
 from prelude_play.clock import Clock
 from prelude_play.config import AppConfig, resource_dir
+from prelude_play.devices import (AudioOut, Mic, MidiIn, MidiOut, NullAudio, NullMic, NullMidiIn, NullMidiOut,
+                                  is_stand_in)
 from prelude_play.errors import ActivityError, PreludeError
 from prelude_play.events import InputEvent, InputQueue, LogEvent
+from prelude_play.hits import HitPath, Hits
 from prelude_play.i18n import LANGUAGES, translator
-from prelude_play.rt.fastpath import SteadyLatency
 from prelude_play.session.live import LiveSession, Services
 from prelude_play.session.scoring import PedalGrammar, PedalSettings
 from prelude_play.store.eventlog import EventLog, Session
@@ -54,10 +57,11 @@ class App:
         store: EventLog,
         registry: Registry,
         clock: Clock,
-        audio: Any = None,
-        midi: Any = None,
-        mic_factory: Callable[[], Any] | None = None,
-        midi_out: Any = None,
+        audio: AudioOut | None = None,
+        midi: MidiIn | None = None,
+        mic_factory: Callable[[], Mic] | None = None,
+        midi_out: MidiOut | None = None,
+        hits: Hits | None = None,
         size: tuple[int, int] | None = None,
         fullscreen: bool = False,
         data_dir: Path | None = None,
@@ -67,21 +71,26 @@ class App:
         self.store = store
         self.registry = registry
         self.clock = clock
-        self.audio = audio
-        self.midi = midi
+        self.audio: AudioOut = audio if audio is not None else NullAudio(cfg.audio.rate, cfg.audio.period)
+        self.midi: MidiIn = midi if midi is not None else NullMidiIn()
         self.mic_factory = mic_factory
-        self.mic: Any = None
+        self.mic: Mic = NullMic(cfg.audio.rate)
         self.data_dir = data_dir
         self.queue = InputQueue()
-        self.fast_path = SteadyLatency(audio, enabled=cfg.audio.fast_path == "steady")
-        self._fast_sent: tuple[Any, Any, Any] | None = None  # (activity, table, sensitivity) last sent
-        self.native_facts: list[str] = []  # how the C core is wired (devices.link_native)
+        # MIDI hit -> sound -> this queue (the devices' wiring may bring its own: C core, child)
+        self.hits: Hits = hits if hits is not None else HitPath(
+            self.audio, self.midi, steady=cfg.audio.fast_path == "steady")
+        self.hits.connect(self.queue.put)
+        self.native_facts: list[str] = []  # how the C core is wired (devices.build.link_native)
         self.t: Callable[[str], str] = translator(cfg.ui.language)
         self.language = cfg.ui.language
         self.theme = th.Theme(size or (cfg.ui.width, cfg.ui.height), cfg.ui.low_stimulation)
         self.fullscreen = fullscreen or cfg.ui.fullscreen
         self.touch = TouchFilter(cfg.touch.ignore_repeat_ms, cfg.touch.hold_to_select_ms)
-        self.services = Services(audio=audio, midi_out=midi_out, post=self.queue.put, open_mic=self.open_mic,
+        self._midi_out: MidiOut = midi_out if midi_out is not None else NullMidiOut()
+        # activities still read "no MIDI output" as None (ActivityContext.midi_out)
+        self.services = Services(audio=self.audio, post=self.queue.put, open_mic=self.open_mic,
+                                 midi_out=None if is_stand_in(self._midi_out) else self._midi_out,
                                  assets_dir=resource_dir("assets"))
         self.live = LiveSession(store=store, registry=registry, clock=clock, cfg=cfg, services=self.services,
                                 data_dir=data_dir, translate=lambda s: self.t(s), notify=self.notify,
@@ -144,22 +153,18 @@ class App:
         return self.live.prompt_level
 
     @property
-    def midi_out(self) -> Any:
-        return self.services.midi_out
-
-    @midi_out.setter
-    def midi_out(self, value: Any) -> None:
-        self.services.midi_out = value
+    def midi_out(self) -> MidiOut:
+        return self._midi_out
 
     def _session_changed(self, what: str) -> None:
         """The session started or stopped an activity: show the client's screen or home."""
         if what == "activity_started":
             self.screen, self.modal = "host", None
-            self._sync_fast_sound()
+            self._sync_hits()
             if self.surface is not None:
                 self._layout_activity()
         elif what in ("activity_stopped", "activity_failed"):
-            self._sync_fast_sound()
+            self._sync_hits()
             if what == "activity_failed":
                 self.panic(log=False)
                 self.lock_rail()
@@ -262,11 +267,10 @@ class App:
         self.running = False
         self.live.stop_activity()
         self.panic(log=False)
-        stats = getattr(self.audio, "stats", None)
-        if callable(stats) and self.session is not None:
+        if self.session is not None:
             try:  # the session's audio health (xruns, callback load) for benchmarks and provenance
-                data = dict(stats())
-                data.setdefault("fast_path_delay_ms", self.fast_path.delay_ms)
+                data = dict(self.audio.stats())
+                data.setdefault("fast_path_delay_ms", self.hits.delay_ms)
                 self.log(LogEvent("audio_stats", actor="system", source="system", data=data))
             except Exception as exc:
                 print(f"prelude-play: audio stats: {exc}", file=sys.stderr)
@@ -274,13 +278,11 @@ class App:
             self.live.end_plan()
             self.store.end_session(self.session)
             self.live.record = None
-        for dev, method in ((self.midi, "stop"), (self.mic, "close"), (self.audio, "close")):
-            close = getattr(dev, method, None)
-            if callable(close):
-                try:
-                    close()
-                except Exception as exc:  # never hang or crash on the way out
-                    print(f"prelude-play: closing {type(dev).__name__}: {exc}", file=sys.stderr)
+        for dev, close in ((self.midi, self.midi.stop), (self.mic, self.mic.close), (self.audio, self.audio.close)):
+            try:
+                close()
+            except Exception as exc:  # never hang or crash on the way out
+                print(f"prelude-play: closing {type(dev).__name__}: {exc}", file=sys.stderr)
         self.store.flush()
 
     # ---- one frame -------------------------------------------------------------------------
@@ -289,7 +291,7 @@ class App:
         """One frame: collect pygame input, drain the queue, route, update, draw."""
         t0 = time.perf_counter_ns()
         self.collect_pygame()
-        self._sync_fast_sound()
+        self._sync_hits()
         for ev in self.queue.drain():
             self.route(ev)
         now = self.clock.now_ns()
@@ -320,21 +322,9 @@ class App:
             self.first_frame_ns = time.perf_counter_ns()
         self.frame_ns.append(time.perf_counter_ns() - t0)
 
-    def _sync_fast_sound(self) -> None:
-        """Keep the fast paths that cannot call ``Activity.fast_sound`` up to date with the
-        activity's sound table (a new object each time it changes):
-
-        * the audio in its own process (``audio.process = "separate"``): send it the table;
-        * the C MIDI callback (``rt.native``): compile the table per input device, with the
-          instrument map and the client's sensitivity (``rt.fasttable``), so pad hits sound
-          from the MIDI callback itself.
-        """
-        sync = getattr(self.audio, "set_fast_sound_table", None)
-        hub = self.midi
-        native = (hub is not None and getattr(hub, "native_fast_path", False)
-                  and getattr(self.audio, "native", None) is not None)
-        if not callable(sync) and not native:
-            return
+    def _sync_hits(self) -> None:
+        """Tell the hit path the activity's sound table and the client's sensitivity (it pushes
+        them on only when they changed: the C core's tables, the separate process)."""
         act = self.activity
         table = None
         if act is not None:
@@ -342,54 +332,33 @@ class App:
                 table = act.fast_sound_table()
             except Exception as exc:
                 self.notify(str(ActivityError(self.activity_name or "?", f"fast_sound_table: {exc}")))
-        sens = hub.filter.sensitivity if native else None
-        sent = self._fast_sent
-        if sent is not None and sent[0] is act and sent[1] is table and sent[2] == sens:
-            return
-        self._fast_sent = (act, table, sens)
-        if callable(sync):
-            sync(act is not None, table)
-        if native:
-            from prelude_play.rt.fasttable import compilable, compile_fast_table
-
-            if act is None or not compilable(act, table):
-                hub.set_fast_path(None)
-                return
-            audio, instruments = self.audio, hub.instruments
-
-            def build(device: str) -> Any:
-                return compile_fast_table(device, instruments=instruments, table=table,
-                                          sensitivity=sens, sound_index=audio.index_of)
-
-            hub.set_fast_path(build)
+        self.hits.set_activity(act is not None, table, self.midi.sensitivity)
 
     def open_mic(self) -> Any:
         """Open the microphone once, on first use (only listening activities pay for it)."""
-        if self.mic is None and self.mic_factory is not None and self.cfg.audio.input_enabled:
+        if is_stand_in(self.mic) and self.mic_factory is not None and self.cfg.audio.input_enabled:
             try:
                 self.mic = self.mic_factory()
             except Exception as exc:
                 self.notify(self.t("No microphone: {err}").format(err=exc))
                 self.mic_factory = None
                 return None
-            note = getattr(self.mic, "notice", None)
-            if note:
-                self.notify(note)
-        return self.mic
+            if self.mic.notice:
+                self.notify(self.mic.notice)
+        return None if is_stand_in(self.mic) else self.mic  # activities: None = no microphone
 
     def _check_audio(self, now: int) -> None:
         """A vanished or stalled audio device: tell the therapist, reopen or fall back, go on."""
-        poll = getattr(self.audio, "poll", None)
-        if not callable(poll) or now < getattr(self, "_audio_retry_ns", 0):
+        if now < getattr(self, "_audio_retry_ns", 0):
             return
-        problem = poll()
+        problem = self.audio.poll()
         if problem is None:
             return
         self._audio_retry_ns = now + 2_000_000_000
         self.notify(self.t("Audio problem: {problem}").format(problem=problem))
         try:
             self.audio.reopen()
-            fixed = self.t("Audio reopened: {backend}").format(backend=getattr(self.audio, "backend_name", "?"))
+            fixed = self.t("Audio reopened: {backend}").format(backend=self.audio.backend_name)
         except Exception as exc:
             fixed = self.t("Audio could not be reopened ({err}); running silent").format(err=exc)
         self.notify(fixed)
@@ -441,27 +410,6 @@ class App:
                     self.relayout()
 
     # ---- routing ---------------------------------------------------------------------------
-
-    def midi_sink(self, ev: InputEvent) -> None:
-        """Called ON THE MIDI THREAD: play the hit's sound now, then queue it for the frame.
-
-        With the C core the sound was already started by JACK's MIDI callback (``fast`` in the
-        event's data: the sound, or "" for none); Python then only records it."""
-        act = self.activity
-        fast = ev.data.pop("fast", None)
-        if fast is not None:
-            if fast:
-                ev.data["sounded"] = fast
-        elif (ev.kind == "note_on" and ev.role != "pedal" and act is not None
-                and not ev.data.get("filtered") and self.audio is not None):
-            try:
-                sound = act.fast_sound(ev)
-                if sound:
-                    self.audio.trigger(sound, (ev.velocity or 100) / 127.0, at_ns=self.fast_path.at(ev.t_ns))
-                    ev.data["sounded"] = sound
-            except Exception:  # never let a sound error kill the MIDI thread
-                pass
-        self.queue.put(ev)
 
     def route(self, ev: InputEvent) -> None:
         if ev.source == "system":
@@ -766,13 +714,11 @@ class App:
                 on_panic()
             except Exception as exc:
                 self.notify(str(ActivityError(self.activity_name or "?", f"on_panic failed: {exc}")))
-        for target in (self.audio, self.midi_out, self.midi):
-            fn = getattr(target, "all_off", None) or getattr(target, "panic", None)
-            if callable(fn):
-                try:
-                    fn()
-                except Exception:
-                    pass
+        for silence in (self.audio.all_off, self.midi_out.panic, self.midi.panic):
+            try:
+                silence()
+            except Exception:
+                pass
         if log and self.session is not None:
             self.log(LogEvent("panic", actor="therapist", source="touch"))
 
@@ -807,7 +753,7 @@ class App:
         self.touch.configure(acc.get("ignore_repeat_ms", self.cfg.touch.ignore_repeat_ms),
                              acc.get("hold_to_select_ms", self.cfg.touch.hold_to_select_ms))
         sens = profile.get("sensitivity")
-        if sens and hasattr(self.midi, "set_sensitivity"):
+        if sens:
             from prelude_play.midi.instruments import Sensitivity
 
             try:
@@ -837,8 +783,10 @@ class App:
             "config": {k: v for k, v in asdict(self.cfg).items() if k not in ("problems", "sources")},
             "config_sources": self.cfg.sources,
             "config_problems": [str(p) for p in self.cfg.problems],
-            "audio": _describe(self.audio),
-            "midi": _describe(self.midi),
+            "audio": self.audio.describe(),
+            "midi": self.midi.describe(),
+            "midi_out": self.midi_out.describe(),
+            "mic": self.mic.describe(),
             "realtime_core": self._realtime_core(),
             "language": self.language,
             "store_device": getattr(self.store, "device_id", None),
@@ -847,12 +795,7 @@ class App:
 
     def _realtime_core(self) -> dict[str, Any]:
         """Which mixer and MIDI callback ran this session ("c", "python", or "none": no device)."""
-        def kind(dev: Any, native: bool) -> str:
-            return "none" if dev is None else "c" if native else "python"
-
-        return {"audio": kind(self.audio, getattr(self.audio, "native", None) is not None),
-                "midi": kind(self.midi, bool(getattr(getattr(self.midi, "backend", None), "native", False))),
-                "links": list(self.native_facts)}
+        return {"audio": self.audio.core, "midi": self.midi.core, "links": list(self.native_facts)}
 
     def _selftest_figures(self) -> Any:
         """The last ``prelude-play selftest`` measurement on this machine, if one was made."""
@@ -1019,25 +962,3 @@ class App:
                     return rect.move(r.x, r.y)
         return None
 
-
-def _describe(dev: Any) -> Any:
-    """What a device is, for the session's provenance (backend, rate, period, latency, ports)."""
-    if dev is None:
-        return None
-    if hasattr(dev, "backend_name") and hasattr(dev, "period_frames"):
-        return {"engine": type(dev).__name__, "backend": dev.backend_name, "rate": dev.rate,
-                "period_frames": dev.period_frames,
-                "output_latency_ms": round(dev.output_latency_s * 1000, 2) if dev.output_latency_s else None}
-    if hasattr(dev, "inputs"):  # MidiHub.inputs is a property (a method on older hubs)
-        try:
-            inputs = dev.inputs() if callable(dev.inputs) else dev.inputs
-            return {"hub": type(dev).__name__, "inputs": [getattr(i, "name", i) for i in inputs]}
-        except Exception as exc:
-            return {"hub": type(dev).__name__, "error": repr(exc)}
-    describe = getattr(dev, "describe", None)
-    if callable(describe):
-        try:
-            return describe()
-        except Exception as exc:
-            return {"error": repr(exc)}
-    return type(dev).__name__

@@ -1,8 +1,8 @@
 """Drive the headless app in tests, in the spirit of Textual's ``run_test()``.
 
 The pilot posts real pygame events (a tap is a FINGERDOWN plus SDL's synthesized
-MOUSEBUTTONDOWN copy, as on a real touchscreen), sends MIDI through the same sink the MIDI
-thread uses (so the fast path is exercised), steps frames and moves a FakeClock.
+MOUSEBUTTONDOWN copy, as on a real touchscreen), sends MIDI through the hit path's sink as the
+MIDI thread does (so the fast path is exercised), steps frames and moves a FakeClock.
 """
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from prelude_play.clock import FakeClock
 from prelude_play.config import AppConfig
+from prelude_play.devices import AudioOut, Mic, MidiIn, MidiOut
 from prelude_play.events import InputEvent
+from prelude_play.hits import Hits
 
 FRAME_MS = 1000 / 60
 
@@ -107,13 +109,14 @@ class Pilot:
     def midi(self, kind: str = "note_on", *, note: int | None = 38, velocity: int = 100, device: str = "pilot-pad",
              channel: int = 9, role: str = "client", control: int | None = None, value: Any = None,
              data: dict[str, Any] | None = None, step: bool = True) -> InputEvent:
-        """Deliver one MIDI message as the MIDI thread would (fast path, then the queue)."""
+        """Deliver one MIDI message as the MIDI thread would (fast path, then the queue); returns
+        the event the hit path passed on (``data["sounded"]``: what it played)."""
         ev = InputEvent(self.clock.now_ns(), "midi", kind, device=device, note=note, velocity=velocity,
                         channel=channel, control=control, value=value, role=role, data=dict(data or {}))
-        self.app.midi_sink(ev)
+        passed = self.app.hits.sink(ev)
         if step:
             self.step()
-        return ev
+        return passed
 
     def unlock(self) -> None:
         """Show the scoring rail the way a therapist does: long-press the corner, type the PIN."""
@@ -148,10 +151,11 @@ def run_test(
     data_dir: Path,
     size: tuple[int, int] = (1280, 800),
     clock: Any = None,
-    audio: Any = None,
-    midi: Any = None,
-    midi_out: Any = None,
-    mic_factory: Any = None,
+    audio: AudioOut | None = None,
+    midi: MidiIn | None = None,
+    midi_out: MidiOut | None = None,
+    hits: Hits | None = None,
+    mic_factory: Callable[[], Mic] | None = None,
     client: str | None = None,
     activity: str | None = None,
     activities_package: str = "activities",
@@ -171,7 +175,7 @@ def run_test(
     registry = discover(activities_package, known_goals=goals.is_known)
     store = EventLog(Path(data_dir) / "prelude.db", clock)
     app = App(cfg, store=store, registry=registry, clock=clock, audio=audio, midi=midi,
-              midi_out=midi_out, mic_factory=mic_factory, size=size, data_dir=Path(data_dir))
+              midi_out=midi_out, hits=hits, mic_factory=mic_factory, size=size, data_dir=Path(data_dir))
     app.start(client_id=client, activity=activity)
     app.step()
     try:

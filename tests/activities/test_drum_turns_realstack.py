@@ -68,7 +68,7 @@ def jack_midi(jack_server):
     clock = MonotonicClock()
     target: list = [lambda ev: None]
     probes = {"therapist": ProbeProcess("pp-dt-therapist"), "pad": ProbeProcess("pp-dt-pad")}
-    # wired the way prelude_play/shell/devices.py build_midi wires the hub: sink = app.midi_sink
+    # its events go to the app's hit path, as the hub build_midi opens does (HitPath.sink)
     hub = hub_on_probes(RtMidiBackend(clock=clock, api="jack", client_name="pp-dt-app"), clock, target, probes)
     try:
         time.sleep(0.2)  # let JACK finish connecting
@@ -84,7 +84,7 @@ def stack(jack_midi, tmp_path):
     probe, clock, target = jack_midi
     audio = RecordingAudio()
     with run_test(data_dir=tmp_path, clock=clock, audio=audio) as pilot:
-        target[0] = pilot.app.midi_sink
+        target[0] = pilot.app.hits.sink
         try:
             yield pilot, probe, audio, clock
         finally:
@@ -197,15 +197,16 @@ def test_pattern_with_pulse_over_jack_offsets_from_the_beat(stack):
 def test_live_exchange_on_the_c_core_sounds_every_stroke_at_its_own_frame(jack_midi, tmp_path):
     """The same kind of exchange as the app runs it with its C real-time core: the jackclient
     backend's C callback stamps each stroke at its frame and starts its sound itself (table
-    compiled by the shell from drum_turns' fast_sound_table), the mixer is the C one. Every
+    compiled by the hit path from drum_turns' fast_sound_table), the mixer is the C one. Every
     logged stroke's voice starts at exactly its stamp + the link's delay; intervals match the
     frames sent."""
     from tests.core import require_core
 
     require_core()
     from prelude_play.audio import SoundBank, open_engine
+    from prelude_play.devices.build import link_native
+    from prelude_play.hits import HitPath
     from prelude_play.midi.jack_backend import JackClientBackend
-    from prelude_play.shell.devices import link_native
 
     probes, clock, _ = jack_midi
     # the null backend runs the C mixer in real time on its own thread (no device needed); an
@@ -215,12 +216,12 @@ def test_live_exchange_on_the_c_core_sounds_every_stroke_at_its_own_frame(jack_m
     hub = hub_on_probes(JackClientBackend(clock=clock, api="jack", client_name="pp-dtc-app", core="native"),
                         clock, target, probes)
     try:
-        with run_test(data_dir=tmp_path, clock=clock, audio=engine) as pilot:
-            pilot.app.midi = hub
-            facts = link_native(engine, hub)
-            assert any("fast path in C" in f for f in facts), facts
-            delay = hub.backend._mixer_delay_ns
-            target[0] = pilot.app.midi_sink
+        link = link_native(engine, hub)  # as the command line wires them
+        assert link is not None and any("fast path in C" in f for f in link.facts), link
+        hits = HitPath(engine, hub, native=link)
+        with run_test(data_dir=tmp_path, clock=clock, audio=engine, midi=hub, hits=hits) as pilot:
+            delay = link.delay_ns
+            assert delay == hub.backend._mixer_delay_ns
             act = start_activity(pilot, model_source="therapist", therapist_hits=3, handover_ms=200,
                                  client_silence_ms=3000, response_timeout_ms=8000)
             pilot.step()  # compiles and installs the fast tables

@@ -11,7 +11,9 @@ import pytest
 
 from tests.screens import publish
 
+from prelude_play.devices import NullAudio
 from prelude_play.events import InputEvent
+from prelude_play.hits import sound_for
 from prelude_play.shell.pilot import run_test
 from prelude_play.store.trials import goal_figures, read_trials
 
@@ -21,9 +23,10 @@ MS = 1_000_000
 
 
 @dataclass
-class ClockedAudio:
+class ClockedAudio(NullAudio):
     """Records each trigger with the app time it was asked at, and timed all_offs."""
 
+    play = stop = None  # type: ignore[assignment]  # trigger-only, as tests.fakes.RecordingAudio
     clock: object = None
     calls: list = field(default_factory=list)
     offs: list = field(default_factory=list)
@@ -233,8 +236,9 @@ def test_live_cues_from_keys_midi_and_overlay(tmp_path, audio):
         assert len(act.runner.history) + 1 == n_cues and act.runner.pending is None
         assert not [c for c in audio.calls[n_before:] if c[3] != "MainThread"]
         ev = InputEvent(0, "midi", "note_on", note=50, role="therapist", data={"sound": "keys:50"})
-        assert act.fast_sound(ev) is None
-        assert act.fast_sound(InputEvent(0, "midi", "note_on", note=38, data={"sound": "drum:38"})) == "drum:38"
+        assert sound_for(act.fast_sound_table(), ev) is None
+        drum = InputEvent(0, "midi", "note_on", note=38, data={"sound": "drum:38"})
+        assert sound_for(act.fast_sound_table(), drum) == "drum:38"
         # the rail: Go (its primary action), then Next cue from the panel
         pilot.unlock()
         pilot.tap("rail:primary")

@@ -279,7 +279,7 @@ def test_jackclient_refuses_other_apis():
 
 
 def test_midi_api_picks_the_backend(monkeypatch):
-    from prelude_play.shell.devices import midi_backend_for
+    from prelude_play.devices.build import midi_backend_for
 
     pytest.importorskip("jack")
     assert midi_backend_for("jack") == ("jackclient", "jack")

@@ -35,10 +35,9 @@ def test_separate_app_hit_sounds_in_child_and_is_logged(tmp_path):
     cfg.audio.input_enabled = False
     rt = start_rt(cfg, audio_backend="null", midi_api="virtual", status_interval_s=0.05)
     clock = MonotonicClock()
-    with run_test(cfg, data_dir=tmp_path, clock=clock, audio=rt.audio, midi=rt.midi, client="c1",
-                  activity="free_play") as pilot:
+    with run_test(cfg, data_dir=tmp_path, clock=clock, audio=rt.audio, midi=rt.midi, midi_out=rt.midi_out,
+                  hits=rt.hits, client="c1", activity="free_play") as pilot:
         app = pilot.app
-        rt.set_sink(app.queue.put)
         rt.midi.virtual("add_device", "Keys")
         # a keyboard key off the scale: only the activity's table knows it plays keys:60
         t = clock.now_ns()

@@ -1,6 +1,6 @@
 """The child's command handler and outbox, in-process with fakes: commands map to engine calls,
-UI-side handles map to engine handles, the MIDI sink sounds hits from the activity's table, and
-the outbox batches events in order between other messages."""
+UI-side handles map to engine handles, the child's hit path sounds hits from the activity's
+table, and the outbox batches events in order between other messages."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import mido
 import pytest
 
 from prelude_play.config import AppConfig
+from prelude_play.devices import NullAudio, NullMidiIn
 from prelude_play.errors import PreludeError
 from prelude_play.events import InputEvent
 from prelude_play.rt.host import Outbox, RtHost, RtOptions
 
 
-class FakeEngine:
+class FakeEngine(NullAudio):
     def __init__(self) -> None:
+        super().__init__()
         self.calls: list[tuple] = []
         self.next_handle = 100
 
@@ -48,8 +50,10 @@ class FakeOut:
 
 def host():
     sent: list = []
-    h = RtHost(RtOptions(cfg=AppConfig()), sent.append)
-    h.engine = FakeEngine()
+    cfg = AppConfig()
+    cfg.audio.fast_path = "asap"
+    h = RtHost(RtOptions(cfg=cfg), sent.append)
+    h.attach(FakeEngine(), NullMidiIn())
     return h, sent
 
 
@@ -69,22 +73,24 @@ def test_handles_are_mapped_and_commands_reach_the_engine():
         h.handle("no_such_op", ())
 
 
-def test_sink_sounds_from_the_table_only_while_an_activity_runs():
+def test_hits_sound_from_the_table_only_while_an_activity_runs():
     h, sent = host()
     hit = InputEvent(5_000, "midi", "note_on", note=61, velocity=127, channel=0, data={"sound": "keys:61"})
-    h.sink(hit)
+    h.hits.sink(hit)
     assert h.engine.calls == [] and sent == [("event", hit)]  # no activity yet: silent, forwarded
     table = {"roles": {"*": {"notes": {61: "keys:60"}}, "therapist": {"default": None}}}
     h.handle("fast", (True, table))
-    h.sink(hit)
-    assert h.engine.calls == [("trigger", "keys:60", 1.0, None)] and hit.data["sounded"] == "keys:60"
+    h.hits.sink(hit)
+    assert h.engine.calls == [("trigger", "keys:60", 1.0, None)]
+    assert sent[1][1].data["sounded"] == "keys:60" and "sounded" not in hit.data  # a new event, hit untouched
+    assert sent[1][1].t_ns == hit.t_ns and sent[1][1].note == 61
     th = InputEvent(6_000, "midi", "note_on", note=61, velocity=90, role="therapist")
     pedal = InputEvent(7_000, "midi", "note_on", note=64, velocity=90, role="pedal", data={"sound": "x"})
     filtered = InputEvent(8_000, "midi", "note_on", note=61, velocity=5, data={"filtered": "below_threshold"})
     for ev in (th, pedal, filtered):
-        h.sink(ev)
-    assert len(h.engine.calls) == 1 and h.fast_triggers == 1
-    assert [m[1] for m in sent] == [hit, hit, th, pedal, filtered]  # every event reaches the UI
+        h.hits.sink(ev)
+    assert len(h.engine.calls) == 1 and h.status()["stats"]["fast_triggers"] == 1
+    assert [m[1] for m in sent[2:]] == [th, pedal, filtered]  # every event reaches the UI
 
 
 def test_midi_output_commands_travel_as_bytes():

@@ -1,6 +1,7 @@
-"""The C MIDI fast path (ppcore.c via rt.fasttable and jack_backend): compiled tables give the
-sound the Python fast path would, the shell records what C played instead of playing it again,
-and on a real JACK server a pad hit's voice starts exactly at its stamp + the constant delay."""
+"""The C MIDI fast path (ppcore.c via hits.compiled and jack_backend): compiled tables give the
+sound the Python rule (``hits.sound_for``) gives, the hit path records what C played instead of
+playing it again, and on a real JACK server a pad hit's voice starts exactly at its stamp + the
+constant delay."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import pytest
 from tests.core import require_core
 
 from prelude_play.events import InputEvent
+from prelude_play.hits import sound_for
+from prelude_play.hits.compiled import compile_fast_table
 from prelude_play.midi.instruments import Sensitivity, load_instruments
-from prelude_play.rt.fasttable import compilable, compile_fast_table
 from prelude_play.shell.pilot import run_test
+from tests.activities.choice_helpers import board_app
 from tests.fakes import RecordingAudio
 
 INSTRUMENTS = Path(__file__).resolve().parents[2] / "config" / "instruments.toml"
@@ -34,68 +37,67 @@ class Index:
         return self.names.setdefault(name, len(self.names))
 
 
-@pytest.mark.parametrize("name", ["free_play", "drum_turns", "scarf_moves", "vowel_match"])
-def test_compiled_table_gives_the_python_fast_sound(tmp_path, name):
-    pytest.importorskip("numpy")
+def assert_compiled_is_the_rule(table) -> int:
+    """Every device × channel × note of the shipped instrument map: the compiled cell sounds
+    what ``sound_for`` gives the hit the hub would make there (the pedal never sounds)."""
     instruments = load_instruments(INSTRUMENTS)
+    sounding = 0
+    for device in DEVICES:
+        fast = compile_fast_table(device, instruments=instruments, table=table,
+                                  sensitivity=Sensitivity(min_velocity=20, tremor_ms=50), sound_index=Index())
+        assert fast.min_velocity == 20 and fast.tremor_ns == 50_000_000
+        for channel, note in itertools.product(range(16), range(128)):
+            res = instruments.resolve(device, channel, note)
+            ev = InputEvent(1, "midi", "note_on", device=device, note=note, velocity=90, channel=channel,
+                            role=res.role, data={"sound": res.sound})
+            want = None if res.role == "pedal" else (sound_for(table, ev) or None)
+            i = channel * 128 + note
+            got = fast.names[int(fast.sounds[i])] if fast.sounds[i] >= 0 else None
+            assert got == want, (device, channel, note)
+            assert bool(fast.client[i]) == (res.role == "client")
+            sounding += got is not None
+    return sounding
+
+
+@pytest.mark.parametrize("name", ["free_play", "drum_turns", "scarf_moves", "vowel_match"])
+def test_compiled_table_gives_the_python_rule(tmp_path, name):
+    pytest.importorskip("numpy")
     with run_test(data_dir=tmp_path, audio=RecordingAudio(), client="c1", activity=name) as pilot:
-        act = pilot.app.activity
-        table = act.fast_sound_table()
-        assert compilable(act, table)
-        sounding = 0
-        for device in DEVICES:
-            index = Index()
-            fast = compile_fast_table(device, instruments=instruments, table=table,
-                                      sensitivity=Sensitivity(min_velocity=20, tremor_ms=50), sound_index=index)
-            assert fast.min_velocity == 20 and fast.tremor_ns == 50_000_000
-            for channel, note in itertools.product(range(16), range(128)):
-                res = instruments.resolve(device, channel, note)
-                ev = InputEvent(1, "midi", "note_on", device=device, note=note, velocity=90, channel=channel,
-                                role=res.role, data={"sound": res.sound})
-                want = None if res.role == "pedal" else (act.fast_sound(ev) or None)
-                i = channel * 128 + note
-                got = fast.names[int(fast.sounds[i])] if fast.sounds[i] >= 0 else None
-                assert got == want, (device, channel, note)
-                assert bool(fast.client[i]) == (res.role == "client")
-                sounding += got is not None
-        assert sounding > 0
+        assert assert_compiled_is_the_rule(pilot.app.activity.fast_sound_table()) > 0
 
 
-def test_unknown_sounds_are_silent_and_custom_fast_sound_is_not_compiled(tmp_path):
+@pytest.mark.parametrize("method", ["play", "tap", "scan"])
+def test_compiled_choice_board_table_gives_the_python_rule(tmp_path, method):
+    access = {"method": method, "select_notes": [40], "move_notes": [41]}
+    with board_app(tmp_path, access=access) as (pilot, _audio):
+        assert assert_compiled_is_the_rule(pilot.app.activity.fast_sound_table()) > 0
+
+
+def test_unknown_sounds_are_silent_and_no_table_is_the_instrument_map():
     instruments = load_instruments(INSTRUMENTS)
     fast = compile_fast_table("USB drum pad", instruments=instruments, table=None,
                               sensitivity=Sensitivity(), sound_index=Index(unknown={"drum:38"}))
     assert fast.sounds[9 * 128 + 38] == -1 and fast.sounds[9 * 128 + 36] >= 0
-
-    from prelude_play.activity import Activity
-
-    class Custom(Activity):
-        name = "custom"
-
-        def fast_sound(self, event):
-            return "drum:36"
-
-    assert not compilable(Custom.__new__(Custom), None)
-    assert compilable(Custom.__new__(Custom), {"roles": {}})
-    assert compilable(Activity.__new__(Activity), None)
+    assert fast.names[int(fast.sounds[9 * 128 + 36])] == instruments.resolve("USB drum pad", 9, 36).sound
 
 
-def test_midi_sink_records_what_c_played_and_does_not_play_it_again(tmp_path):
+def test_hit_path_records_what_c_played_and_does_not_play_it_again(tmp_path):
     audio = RecordingAudio()
     with run_test(data_dir=tmp_path, audio=audio, client="c1", activity="free_play") as pilot:
-        app = pilot.app
+        hits = pilot.app.hits
         played = InputEvent(5, "midi", "note_on", device="pad", note=38, velocity=90, channel=9,
                             role="client", data={"sound": "drum:38", "fast": "drum:38"})
         silent = InputEvent(6, "midi", "note_on", device="pad", note=38, velocity=5, channel=9,
                             role="client", data={"sound": "drum:38", "fast": "", "filtered": "below_threshold"})
         python = InputEvent(7, "midi", "note_on", device="pad", note=38, velocity=90, channel=9,
                             role="client", data={"sound": "drum:38"})
-        for ev in (played, silent, python):
-            app.midi_sink(ev)
-        assert played.data == {"sound": "drum:38", "sounded": "drum:38"}
-        assert "sounded" not in silent.data and "fast" not in silent.data
+        passed = [hits.sink(ev) for ev in (played, silent, python)]
+        assert passed[0].data == {"sound": "drum:38", "sounded": "drum:38"}
+        assert "sounded" not in passed[1].data and "fast" not in passed[1].data
         assert audio.names() == ["drum:38"]  # only the event C had no table for
-        assert python.data["sounded"] == "drum:38"
+        assert passed[2].data["sounded"] == "drum:38"
+        # the hub's events are never changed: the path passes new ones on
+        assert played.data["fast"] == "drum:38" and "sounded" not in python.data
 
 
 # --------------------------------------------------------------------------- real JACK server

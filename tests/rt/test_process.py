@@ -11,7 +11,9 @@ import pytest
 
 from prelude_play.audio.engine import UnknownSoundError
 from prelude_play.config import AppConfig
+from prelude_play.devices import NullMidiIn
 from prelude_play.errors import DeviceError
+from prelude_play.midi.instruments import Sensitivity
 from prelude_play.rt.proxy import start_rt
 
 NOTE_ON = bytes([0x99, 38, 100])
@@ -51,7 +53,7 @@ def test_child_clock_is_the_app_clock(rt):
 
 def test_hit_sounds_in_child_and_arrives_with_its_stamp(rt):
     assert wait_for(lambda: any(e.kind == "device_added" and e.device == "Pad" for e in rt.got))
-    rt.audio.set_fast_sound_table(True, None)
+    rt.hits.set_activity(True, None, Sensitivity())
     rt.audio.prepare(["drum:38"])
     before = rt.audio.stats()["fast_triggers"]
     t = time.perf_counter_ns() - 3_000_000  # a stamp from the past: it must come back unchanged
@@ -61,7 +63,7 @@ def test_hit_sounds_in_child_and_arrives_with_its_stamp(rt):
     assert ev.data["sounded"] == "drum:38" and ev.velocity == 100 and ev.role == "client"
     assert rt.audio.stats()["fast_triggers"] == before + 1
     # no activity: the child stays silent but still forwards the hit
-    rt.audio.set_fast_sound_table(False, None)
+    rt.hits.set_activity(False, None, Sensitivity())
     t2 = time.perf_counter_ns()
     rt.midi.virtual("inject", "Pad", NOTE_ON, t2)
     assert wait_for(lambda: any(e.t_ns == t2 for e in rt.got))
@@ -86,7 +88,7 @@ def test_commands_reach_the_engine(rt):
 
 
 def test_killed_child_is_noticed_and_replaced(rt):
-    rt.audio.set_fast_sound_table(True, None)
+    rt.hits.set_activity(True, None, Sensitivity())
     old = rt.rt.pid
     rt.rt.proc.kill()
     assert wait_for(lambda: rt.audio.poll() is not None)
@@ -109,7 +111,7 @@ def test_close_stops_the_child():
     cfg = AppConfig()
     dev = start_rt(cfg, audio_backend="null", midi_api="none")
     proc = dev.rt.proc
-    assert dev.midi is None and proc.is_alive()
+    assert isinstance(dev.midi, NullMidiIn) and proc.is_alive()  # midi_api "none": the stand-in
     dev.audio.close()
     assert proc.exitcode == 0  # closed itself on request, not killed
     assert dev.audio.poll() is None  # closing is not a problem to report

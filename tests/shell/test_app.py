@@ -12,6 +12,7 @@ import pytest
 from tests.screens import publish
 
 from prelude_play.config import AppConfig
+from prelude_play.devices import NullAudio
 from prelude_play.shell.pilot import run_test
 from tests.fakes import RecordingAudio, RecordingMidiOut
 
@@ -314,7 +315,7 @@ def test_pad_hits_while_the_therapist_panel_is_open_are_still_logged(tmp_path, a
         assert len(events(pilot, "score")) == 1
 
 
-class _EngineClock:
+class _EngineClock(NullAudio):
     """Stands in for the engine's time map: the next block reaches the DAC at a fixed grid."""
 
     def __init__(self, clock, period_ns=2_666_667, dac_offset_ns=5_333_333):
@@ -332,7 +333,7 @@ class _EngineClock:
 
 def test_steady_latency_gives_every_hit_the_same_delay_after_learning():
     from prelude_play.clock import FakeClock
-    from prelude_play.shell.app import SteadyLatency
+    from prelude_play.hits import SteadyLatency
 
     clock = FakeClock(start_ns=0)
     eng = _EngineClock(clock)
@@ -354,9 +355,9 @@ def test_steady_latency_gives_every_hit_the_same_delay_after_learning():
 
 
 def test_asap_mode_schedules_nothing(tmp_path):
-    from prelude_play.shell.app import SteadyLatency
+    from prelude_play.hits import SteadyLatency
 
-    assert SteadyLatency(object(), enabled=True).at(123) is None
+    assert SteadyLatency(NullAudio(), enabled=True).at(123) is None  # no output time: as soon as possible
     assert SteadyLatency(_EngineClock(None), enabled=False).at(123) is None
 
 

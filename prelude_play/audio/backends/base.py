@@ -26,6 +26,9 @@ class AudioBackend(Protocol):
     output_latency_s: float
     #: True when dac_ns is exact (virtual time): the engine anchors instead of filtering
     exact_clock: bool
+    #: True when the stream runs on a JACK server (PortAudio's JACK host API): the C mixer can
+    #: then time its blocks on the JACK MIDI client's frame clock (devices.build.link_native)
+    on_jack: bool
     #: why the device stopped on its own (vanished, server died), else None
     lost: str | None
 

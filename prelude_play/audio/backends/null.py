@@ -27,6 +27,7 @@ class OfflineBackend:
 
     name = "offline"
     exact_clock = True
+    on_jack = False
 
     def __init__(
         self,
@@ -97,6 +98,7 @@ class NullBackend:
 
     name = "null"
     exact_clock = False
+    on_jack = False
 
     def __init__(
         self,

@@ -29,6 +29,7 @@ def _sdl_init_audio() -> None:
 class SdlBackend:
     name = "sdl"
     exact_clock = False
+    on_jack = False
 
     def __init__(
         self,
