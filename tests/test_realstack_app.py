@@ -218,6 +218,7 @@ def test_app_opens_plays_logs_survives_unplug_reopens_and_stops(jack_server, tmp
     db = sqlite3.connect(tmp_path / "prelude.db")
     prov = json.loads(db.execute("SELECT provenance FROM sessions").fetchone()[0])
     db.close()
+    assert f"{PROBE}:out" in prov["midi"]["inputs"], prov["midi"]  # the hub's typed describe()
     if native.available():
         assert prov["realtime_core"]["audio"] == "c" and prov["realtime_core"]["midi"] == "c", prov["realtime_core"]
         assert any("frame clock" in f for f in prov["realtime_core"]["links"]), prov["realtime_core"]

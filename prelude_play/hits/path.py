@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from prelude_play.devices.protocols import AudioOut, MidiIn, Sink
 from prelude_play.events import InputEvent
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 MAX_EARLY = 4096
 
 
+@runtime_checkable
 class Hits(Protocol):
     """What the shell asks of the hit path, wherever the rule runs (``HitPath``, ``RemoteHits``)."""
 

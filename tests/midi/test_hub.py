@@ -198,3 +198,33 @@ def test_output_survives_unplug_and_is_reattached(make_hub, backend, sink):
     assert out.note_on(64)
     assert [m.note for m in dev2.received if m.type == "note_on"] == [64]
     assert [m.note for m in dev.received if m.type == "note_on"] == [60]
+
+
+def test_events_before_a_sink_is_set_wait_and_follow_in_order(backend, clock, sink):
+    """build_midi starts the hub before the app's hit path exists: the first device_added and
+    anything played meanwhile are kept (bounded) and delivered, in order, by set_sink."""
+    from prelude_play.midi.hub import MidiConfig, MidiHub
+
+    backend.add_device("Pad")
+    hub = MidiHub(backend, clock=clock, config=MidiConfig(backend="virtual"))
+    try:
+        hub.poll()
+        backend.inject("Pad", [0x99, 38, 100], t_ns=clock.now_ns())
+        assert sink.events == []
+        hub.set_sink(sink)
+        assert [(e.source, e.kind) for e in sink.events] == [("system", "device_added"), ("midi", "note_on")]
+        backend.inject("Pad", [0x89, 38, 0], t_ns=clock.now_ns())
+        assert sink.events[-1].kind == "note_off"  # straight through from now on
+    finally:
+        hub.stop()
+
+
+def test_describe_and_core_for_provenance(make_hub, backend):
+    backend.add_device("Keystation 49")
+    hub = make_hub()
+    hub.poll()
+    hub.open_output("Keystation*")
+    d = hub.describe()
+    assert d["inputs"] == ["Keystation 49"] and d["outputs"] == ["Keystation 49"] and d["backend"] == "virtual"
+    assert hub.core == "python" and hub.fast_backend is None  # the virtual backend has no C fast path
+    assert hub.sensitivity == hub.filter.sensitivity
