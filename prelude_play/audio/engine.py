@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
+from prelude_play.audio.backends.base import NativeStartBackend
 from prelude_play.audio.timemap import TimeMap
 from prelude_play.clock import Clock, MonotonicClock
 from prelude_play.errors import PreludeError, UnknownSoundError
@@ -281,9 +282,8 @@ class AudioEngine:
         if nat is not None:
             nat.set_exact_clock(int(bool(self.backend.exact_clock)))
             nat.set_channels(int(self.backend.channels))
-        start_native = getattr(self.backend, "start_native", None)
-        if nat is not None and callable(start_native):
-            start_native(nat, self._lost)  # the backend's real-time thread calls C directly
+        if nat is not None and isinstance(self.backend, NativeStartBackend):
+            self.backend.start_native(nat, self._lost)  # the backend's real-time thread calls C directly
         else:
             self.backend.start(self._render, self._lost)
         if self.backend.exact_clock:  # virtual time is known before the first block

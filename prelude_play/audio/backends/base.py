@@ -9,7 +9,7 @@ underflow before this period.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -39,3 +39,12 @@ class AudioBackend(Protocol):
     def close(self) -> None: ...
 
     def describe(self) -> str: ...
+
+
+@runtime_checkable
+class NativeStartBackend(Protocol):
+    """A backend whose real-time thread can call the C mixer directly (``ppcore.c:
+    pp_pa_callback``), so no Python runs there: PortAudio through sounddevice. The others call
+    the engine's render function."""
+
+    def start_native(self, mixer: Any, on_lost: LostFn) -> None: ...
