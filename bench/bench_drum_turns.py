@@ -175,7 +175,7 @@ def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient"
                     if len(model.data["model"]) != 4 or len(copy.data["hits"]) != 4:
                         continue
                     turns_ok += 1
-                    xr = list(getattr(hub.backend, "xrun_times", ()))
+                    xr = list(getattr(getattr(hub, "backend", None), "xrun_times", ()))  # separate: the child's, unseen
                     for logged, sent in ((model.data["model"], out1["sent"]), (copy.data["hits"], out2["sent"])):
                         for i in range(1, 4):
                             got = (logged[i]["t_ns"] - logged[i - 1]["t_ns"]) / 1e6
@@ -202,7 +202,7 @@ def run(exchanges: int, seed: int, with_audio: bool, backend: str = "jackclient"
                    "clean_n": len(ioi_clean),
                    "clean_p99": pct(ioi_clean, 0.99) if ioi_clean else None,
                    "clean_max": max(ioi_clean) if ioi_clean else None,
-                   "xruns": len(getattr(hub.backend, "xrun_times", ())),
+                   "xruns": len(getattr(getattr(hub, "backend", None), "xrun_times", ())),
                    "audio": (engine.describe() if rt is not None else engine.backend.describe()) if engine else None,
                    "process": process, "core": core,
                    "links": links if rt is None and engine is not None else []}
