@@ -1,10 +1,12 @@
 """The MIDI hub: opens every input by itself, follows devices coming and going, and turns each
 message into an InputEvent stamped with the callback's time.
 
-The sink is called on the MIDI thread (the backend's callback thread) so the shell can trigger
-sound straight into the audio engine before queueing the event for the frame loop. Device
-changes arrive through the same sink as ``source="system"`` events ("device_added",
-"device_removed", "device_error"), from the watcher thread.
+The sink (``set_sink``: the app's hit path, ``prelude_play.hits.HitPath``) is called on the MIDI
+thread (the backend's callback thread), so a hit sounds straight from the audio engine before
+the event is queued for the frame loop. Device changes arrive through the same sink as
+``source="system"`` events ("device_added", "device_removed", "device_error"), from the watcher
+thread. Events that come before a sink is set wait for it. The hub is the ``MidiIn`` device seam
+(``prelude_play.devices``).
 """
 
 from __future__ import annotations
