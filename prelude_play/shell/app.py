@@ -82,7 +82,8 @@ class App:
         self.fullscreen = fullscreen or cfg.ui.fullscreen
         self.touch = TouchFilter(cfg.touch.ignore_repeat_ms, cfg.touch.hold_to_select_ms)
         self.services = Services(audio=audio, midi_out=midi_out, post=self.queue.put, open_mic=self.open_mic,
-                                 assets_dir=resource_dir("assets"))
+                                 assets_dir=resource_dir("assets"), area=lambda: self.host_rect().size,
+                                 bar_height=self.theme.bar_height)
         self.live = LiveSession(store=store, registry=registry, clock=clock, cfg=cfg, services=self.services,
                                 data_dir=data_dir, translate=lambda s: self.t(s), notify=self.notify,
                                 provenance=self.provenance, on_change=self._session_changed)
@@ -226,9 +227,11 @@ class App:
         assert self.surface is not None and self.activity is not None
         r = self.host_rect()
         self._activity_surface = self.surface.subsurface(r)
-        layout = getattr(self.activity, "layout", None)
-        if callable(layout):
-            self.live.call("layout", lambda: layout(r.size))
+        ctx, act = self.live.ctx, self.activity
+        if ctx is not None:  # the activity's theme and size follow its area (window, rail)
+            ctx.size = r.size
+            ctx.theme.size = (r.width, r.height + self.theme.bar_height)
+        self.live.call("layout", lambda: act.layout(r.size))
         if self.lock.unlocked:
             self.rail.layout(self.rail_rect())
 
