@@ -440,6 +440,25 @@ class ChoiceBoard(Activity):
                      data={"board": self.board.id, "card": self.board.cards[card].label, "position": card,
                            "access": self.access.method, **extra})
 
+    def next_frame_ns(self, now_ns: int) -> int | None:
+        """Every frame while a card grows or a dwell ring fills; at the scan's next step and when
+        the board is ready for the next choice; otherwise the board waits, drawn, for a touch."""
+        from activities.choice_board.view import GROW_NS, HOLD_NS, SHRINK_NS
+
+        if self.editor is not None:
+            return None
+        wants: list[int] = []
+        st = self.state
+        if st.dwells:
+            wants.append(now_ns)
+        if st.chosen and now_ns - st.chosen[-1][1] < GROW_NS + HOLD_NS + SHRINK_NS:
+            wants.append(now_ns)
+        if st.scan.active and st.scan.next_ns is not None:
+            wants.append(st.scan.next_ns)
+        if self.trial is None and self._next_trial_ns is not None:
+            wants.append(self._next_trial_ns)
+        return min(wants) if wants else None
+
     def update(self, now_ns: int) -> None:
         ctx = self.ctx
         assert ctx is not None

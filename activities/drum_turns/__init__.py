@@ -227,6 +227,16 @@ class DrumTurns(Activity):
                            "pulse": self.state.pulse_on, "count_in_beats": s.count_in_beats,
                            "level": self.state.level.level, "level_locked": self.state.level.locked})
 
+    def next_frame_ns(self, now_ns: int) -> int | None:
+        """Every frame while an exchange runs (its sounds are scheduled ahead, its beat drawn);
+        nothing while paused or waiting for the therapist's "Next turn"."""
+        st = self.state
+        if st.pulse_on or (not self.started and not self.paused):  # running, or about to start
+            return now_ns
+        if self.paused or st.phase == "idle" or (st.phase == "feedback" and st.phase_end_ns is None):
+            return None
+        return now_ns
+
     def update(self, now_ns: int) -> None:
         ctx = self.ctx
         assert ctx is not None

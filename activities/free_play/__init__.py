@@ -103,6 +103,20 @@ class FreePlay(Activity):
                 data["scale_note"] = snap_to_scale(note, self.state.scale, self.state.root)
             ctx.log("hit", actor=who, source="midi", device=event.device, t_ns=event.t_ns, data=data)
 
+    def next_frame_ns(self, now_ns: int) -> int | None:
+        """Every frame while a pad's flash fades; just before the pulse's next beat is scheduled;
+        otherwise nothing to do until the client plays."""
+        from activities.free_play.logic import PULSE_LOOKAHEAD_NS
+        from activities.free_play.view import FLASH_NS
+
+        wants: list[int] = []
+        flashes = self.state.flashes
+        if flashes and now_ns - flashes[-1].t_ns < FLASH_NS:
+            wants.append(flashes[-1].t_ns + FLASH_NS if self.theme.low_stimulation else now_ns)
+        if self.state.next_pulse_ns is not None:
+            wants.append(self.state.next_pulse_ns - PULSE_LOOKAHEAD_NS)
+        return min(wants) if wants else None
+
     def update(self, now_ns: int) -> None:
         assert self.ctx is not None
         for t in self.state.due_pulses(now_ns):

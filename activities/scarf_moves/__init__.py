@@ -197,6 +197,16 @@ class ScarfMoves(Activity):
         """Keep the status line right: "Cue 3: Freeze · Followed"."""
         self.runner.scored(trial_id, outcome, prompt)
 
+    def next_frame_ns(self, now_ns: int) -> int | None:
+        """Every frame while the music plays (it is scheduled a little ahead, beat by beat); when
+        frozen, only what is pending (a cue on the next beat, a chord being decided, the planned
+        end of a sequence step)."""
+        if self.stopped:
+            return None
+        if not self.gen.frozen or self.runner.pending is not None or self.midi_map._held:
+            return now_ns
+        return self.planned_end
+
     def update(self, now_ns: int) -> None:
         if self.stopped or self.ctx is None:
             return

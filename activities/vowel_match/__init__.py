@@ -311,6 +311,16 @@ class VowelMatch(Activity):
         ctx.notify(ctx.t("Model recorded") + f": {vowel}")
 
     # -- time -------------------------------------------------------------------------------
+    def next_frame_ns(self, now_ns: int) -> int | None:
+        """Every frame from the call to the end of the feedback (the character sings, listens,
+        shows what it heard); while idle, only the next automatic call (or nothing)."""
+        m = self.machine
+        if m.phase != "idle" or self.voicing or self._recording_vowel is not None or m.notices or m.finished:
+            return now_ns
+        if self.reward_ns and now_ns - self.reward_ns < 2_000_000_000:
+            return now_ns
+        return m.next_call_ns if self.started else None
+
     def update(self, now_ns: int) -> None:
         ctx = self.ctx
         assert ctx is not None

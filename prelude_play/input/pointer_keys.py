@@ -12,6 +12,7 @@ Window-level things (quit, resize, typed text) are returned as ``Signal``s for t
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -27,21 +28,34 @@ class Signal:
     text: str = ""
 
 
-class Waker:
-    """Wakes the frame loop from any thread by posting one SDL user event (at most one pending).
+NATIVE_WAIT = frozenset({"x11", "wayland", "windows", "cocoa", "android", "uikit", "emscripten", "haiku"})
+"""SDL video drivers that sleep in ``SDL_WaitEventTimeout`` and are woken by a posted event; the
+others (dummy, offscreen, kmsdrm...) make SDL poll every millisecond (2.5 % of a core for nothing)."""
 
-    ``pygame.event.post`` is SDL_PushEvent, which is thread-safe; the flag keeps a MIDI flood from
-    filling SDL's queue with wake-ups."""
+
+class Waker:
+    """Wakes the frame loop from any thread (a MIDI hit, a mic event, SIGTERM).
+
+    With a driver that sleeps natively, one SDL user event is posted (``pygame.event.post`` is
+    SDL_PushEvent, thread-safe; at most one pending, so a MIDI flood cannot fill SDL's queue).
+    Otherwise the loop sleeps on ``event`` and looks at SDL's queue every ``poll_s``: in headless
+    mode nothing real arrives through SDL, and code that posts an SDL event from another thread
+    (the benchmarks' "finger") calls the waker too."""
 
     def __init__(self) -> None:
         import pygame
 
-        self.type = pygame.event.custom_type()
-        self._pending = threading.Event()
         self._pygame = pygame
+        self.type = pygame.event.custom_type()
+        driver = pygame.display.get_driver() if pygame.display.get_init() else "dummy"
+        self.native = driver in NATIVE_WAIT
+        self.poll_s = 0.05 if driver in ("dummy", "offscreen") else 0.008
+        self.event = threading.Event()
+        self._pending = threading.Event()
 
     def __call__(self) -> None:
-        if self._pending.is_set():
+        self.event.set()
+        if not self.native or self._pending.is_set():
             return
         self._pending.set()
         try:
@@ -52,6 +66,24 @@ class Waker:
     def woken(self) -> None:
         """The loop saw the wake-up: the next put may post again."""
         self._pending.clear()
+
+    def wait(self, timeout_s: float) -> list:
+        """Sleep until woken, an SDL event or ``timeout_s``; return the SDL events that arrived."""
+        pg = self._pygame
+        if self.native:
+            first = pg.event.wait(max(0, int(timeout_s * 1000)))
+            self.event.clear()
+            return [] if first.type == pg.NOEVENT else [first, *pg.event.get()]
+        end = time.monotonic() + timeout_s
+        while True:
+            events = pg.event.get()
+            if events or self.event.is_set():
+                self.event.clear()
+                return events
+            left = end - time.monotonic()
+            if left <= 0:
+                return []
+            self.event.wait(min(self.poll_s, left))
 
 
 class PointerKeys:

@@ -510,7 +510,8 @@ class App:
 
     def screenshot(self, path: str | Path) -> Path:
         assert self.surface is not None
-        self.loop.draw()
+        if self.running:  # the picture as it is now (after the run: the last frame drawn)
+            self.loop.draw()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         pygame.image.save(self.surface, str(path))

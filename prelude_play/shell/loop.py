@@ -38,6 +38,8 @@ class FrameLoop:
         self._next_poll_ns = 0
         self._audio_retry_ns = 0
         self.force = True  # draw on the next pass whatever the screens say
+        # no faster than the frame rate, however much input arrives (a little slack for timers)
+        self.min_frame_ns = int(1e9 / app.cfg.ui.fps) - 500_000
 
     # ---- one pass ---------------------------------------------------------------------------
 
@@ -62,7 +64,8 @@ class FrameLoop:
             app.stack.base.dirty = True
         self._housekeeping(now)
         self.pass_count += 1
-        if self.force or app.stack.dirty or self._frame_due(now):
+        ready = now - self._last_frame_ns >= self.min_frame_ns
+        if self.force or (ready and (app.stack.dirty or self._frame_due(now))):
             self.draw()
             self.frame_count += 1
             self.force = False
@@ -89,6 +92,8 @@ class FrameLoop:
         pedal = app.pedal.next_due_ns()
         if pedal is not None:
             wants.append(pedal)
+        if app.stack.dirty:  # changed, not yet drawn (input faster than the frame rate)
+            wants.append(self._last_frame_ns + self.min_frame_ns)
         return min(wants) if wants else None
 
     def _housekeeping(self, now: int) -> None:
@@ -137,7 +142,6 @@ class FrameLoop:
         """Until quit, SIGTERM/SIGINT or ``for_seconds``; sleeping whenever nothing is due."""
         app = self.app
         deadline = None if for_seconds is None else app.clock.now_ns() + int(for_seconds * 1e9)
-        fps_ns = int(1e9 / app.cfg.ui.fps)
         reported = False
         events: list | None = None
         while app.running:
@@ -149,8 +153,6 @@ class FrameLoop:
             if deadline is not None and now >= deadline:
                 break
             due = self.next_due(now)
-            if due is not None:  # animating: no faster than the frame rate
-                due = max(due, self._last_frame_ns + fps_ns)
             wake = now + int(IDLE_WAKE_S * 1e9) if due is None else due
             if deadline is not None:
                 wake = min(wake, deadline)
@@ -158,11 +160,9 @@ class FrameLoop:
             events = self._wait(timeout_ms)
 
     def _wait(self, timeout_ms: int) -> list:
-        """Sleep until an SDL event (a touch, a key, a wake-up from the MIDI/mic threads) or the
+        """Sleep until an SDL event (a touch, a key), a wake-up from the MIDI/mic threads or the
         time-out; return what arrived so ``step`` routes it at once."""
-        if timeout_ms <= 0:
+        waker = self.app.waker
+        if timeout_ms <= 0 or waker is None:
             return pygame.event.get()
-        first = pygame.event.wait(timeout_ms)
-        if first.type == pygame.NOEVENT:
-            return []
-        return [first, *pygame.event.get()]
+        return waker.wait(timeout_ms / 1000)
