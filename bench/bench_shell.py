@@ -62,48 +62,60 @@ def frame_load(frames: int = 3000, touch_hz: float = 30, midi_hz: float = 200) -
         app.start(client_id="bench", activity="free_play")
         stop = threading.Event()
 
+        sent = {"midi": 0, "taps": 0}
+
+        def paced(hz: float):
+            """Yield at ``hz`` on absolute times (a plain sleep loop falls behind under load)."""
+            t = time.perf_counter()
+            while not stop.is_set():
+                yield
+                t += 1 / hz
+                time.sleep(max(0.0, t - time.perf_counter()))
+
         def midi_thread() -> None:
             i = 0
-            while not stop.is_set():
+            for _ in paced(midi_hz):
+                sent["midi"] += 1
                 app.hits.sink(InputEvent(clock.now_ns(), "midi", "note_on", device="bench-pad",
                                          note=36 + i % 12, velocity=90, channel=9))
                 i += 1
-                time.sleep(1 / midi_hz)
 
-        th = threading.Thread(target=midi_thread, daemon=True)
-        th.start()
-        intervals, works = [], []
-        pg_clock = pygame.time.Clock()
-        last = time.perf_counter_ns()
-        touch_every = max(1, int(60 / touch_hz))
-        for f in range(frames):
-            if f % touch_every == 0:
-                x, y = app.activity.rects[f % 6].center if app.activity else (640, 400)
-                pygame.event.post(pygame.event.Event(pygame.FINGERDOWN, touch_id=1, finger_id=0, x=x / 1280,
-                                                     y=(y + app.theme.bar_height) / 800, dx=0, dy=0, pressure=1))
-                pygame.event.post(pygame.event.Event(pygame.FINGERUP, touch_id=1, finger_id=0, x=x / 1280,
-                                                     y=(y + app.theme.bar_height) / 800, dx=0, dy=0, pressure=0))
-            app.step()
-            works.append(app.frame_ns[-1] / 1e6)
-            pg_clock.tick(60)
-            now = time.perf_counter_ns()
-            intervals.append((now - last) / 1e6)
-            last = now
+        def finger() -> None:  # taps as SDL delivers them (headless: the poster wakes the loop)
+            i = 0
+            for _ in paced(touch_hz):
+                x, y = app.activity.rects[i % 6].center if app.activity else (640, 400)
+                for kind, p in ((pygame.FINGERDOWN, 1), (pygame.FINGERUP, 0)):
+                    pygame.event.post(pygame.event.Event(kind, touch_id=1, finger_id=0, x=x / 1280,
+                                                         y=(y + app.theme.bar_height) / 800, dx=0, dy=0, pressure=p))
+                if app.waker is not None:
+                    app.waker()
+                sent["taps"] += 1
+                i += 1
+
+        threads = [threading.Thread(target=midi_thread, daemon=True), threading.Thread(target=finger, daemon=True)]
+        for th in threads:
+            th.start()
+        seconds = frames / 60
+        app.loop.run(for_seconds=seconds)  # the app's own loop: it draws when something changed
+        works = [w / 1e6 for w in app.loop.frame_ns]
+        drawn = app.loop.frame_count
+        intervals = [16.7]
         stop.set()
-        th.join()
+        for th in threads:
+            th.join()
         hits = sum(1 for e in store.events() if e.kind == "hit")
+        dropped = app.queue.dropped
         app.shutdown()
         store.close()
     works.sort()
     intervals = intervals[1:]
     over = sum(1 for w in works if w > 20.0)
     return {
-        "frames": frames, "touch_hz": touch_hz, "midi_hz": midi_hz, "hits_logged": hits,
+        "frames": drawn, "seconds": round(seconds, 1), "touch_hz": touch_hz, "midi_hz": midi_hz, "hits_logged": hits,
+        "sent": sent, "queue_dropped": dropped,
         "work_ms_p50": round(works[len(works) // 2], 2), "work_ms_p99": round(works[int(len(works) * 0.99)], 2),
         "work_ms_max": round(works[-1], 2),
         "frames_over_20ms_pct": round(100 * over / len(works), 3),
-        "interval_ms_p50": round(statistics.median(intervals), 2),
-        "interval_over_20ms_pct": round(100 * sum(1 for i in intervals if i > 20) / len(intervals), 3),
     }
 
 
@@ -119,11 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         s, f = res["startup"], res["frame_load"]
         print(f"start-up to first interactive frame: median {s['median_ms']} ms, max {s['max_ms']} ms "
               f"over {s['runs']} runs (target ≤ 1500 ms)")
-        print(f"frame work under load ({f['touch_hz']} taps/s + {f['midi_hz']} MIDI notes/s, {f['frames']} frames, "
+        print(f"frame work under load ({f['touch_hz']} taps/s + {f['midi_hz']} MIDI notes/s, {f['seconds']} s, "
+              f"{f['frames']} frames drawn, {f['sent']} sent, {f['queue_dropped']} dropped, "
               f"{f['hits_logged']} hits logged): p50 {f['work_ms_p50']} ms, p99 {f['work_ms_p99']} ms, "
               f"max {f['work_ms_max']} ms; frames over 20 ms: {f['frames_over_20ms_pct']}% (target ≤ 1%)")
-        print(f"frame interval at 60 fps: p50 {f['interval_ms_p50']} ms; intervals over 20 ms: "
-              f"{f['interval_over_20ms_pct']}%")
     return 0
 
 

@@ -20,7 +20,7 @@ import tomllib
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Protocol
 
 from prelude_play.clock import Clock
 from prelude_play.errors import ActivityError
@@ -29,6 +29,8 @@ from prelude_play.ids import uuid7
 
 if TYPE_CHECKING:  # pygame is only needed to draw
     import pygame
+
+    from prelude_play.ui.theme import Theme
 
 ENTRY_POINT_GROUP = "prelude_play.activities"
 
@@ -70,6 +72,8 @@ class ActivityContext:
         open_mic: Callable[[], Any] = lambda: None,
         targets: Callable[[], tuple[str, ...]] = lambda: (),
         score_window_s: float = 5.0,
+        theme: "Theme | None" = None,
+        size: tuple[int, int] = (1280, 728),
     ) -> None:
         self.clock = clock
         self.activity_name = activity_name
@@ -95,12 +99,52 @@ class ActivityContext:
         """How long after a trial closes a therapist's score still lands on it (``scoring.score_window_s``):
         an activity that presents opportunities back to back waits this long before opening the next
         trial, so a score of the response just judged is not taken by an empty new trial."""
+        if theme is None:
+            from prelude_play.ui.theme import Theme
+
+            theme = Theme((size[0], size[1] + Theme().bar_height))
+        self.theme = theme
+        """The activity's theme: sizes scaled to its own area, the client's low stimulation. The shell
+        keeps it in step with the window (and the rail beside it) before each ``layout``."""
+        self.size = size
+        """The activity's area in pixels (the client's screen below the top bar, beside the rail)."""
         self._trial_areas: dict[str, tuple[str, ...]] = {}
         self.open_trials: list[str] = []
         """Trials this activity opened and has not closed yet, oldest first."""
 
     def now_ns(self) -> int:
         return self.clock.now_ns()
+
+    def prepare_sounds(self, names: Iterable[str], *, later: Iterable[str] = (), required: bool = True) -> list[str]:
+        """Render ``names`` now, before the client is waiting (OpenSesame's prepare), and ``later``
+        in the background, one at a time (a hit before then renders on demand).
+
+        ``required``: a sound that cannot be made raises ``ActivityError`` naming it (fail early);
+        otherwise the names that failed are returned (the activity substitutes a placeholder)."""
+        failed: list[str] = []
+        prepare = getattr(self.audio, "prepare", None)
+        if not callable(prepare):  # no audio engine at all (a test's recording fake): nothing to render
+            return failed
+        for name in dict.fromkeys(names):
+            try:
+                prepare([name])
+            except Exception as exc:
+                if required:
+                    raise ActivityError(self.activity_name, f"sound {name!r} cannot be made: {exc}") from exc
+                failed.append(name)
+        rest = [n for n in dict.fromkeys(later)]
+        if rest:
+            import threading
+
+            def warm() -> None:
+                for n in rest:  # one at a time, so a bad name cannot stop the others
+                    try:
+                        prepare([n])
+                    except Exception:
+                        pass
+
+            threading.Thread(target=warm, name=f"{self.activity_name}-sounds", daemon=True).start()
+        return failed
 
     @property
     def prompt(self) -> str:
@@ -197,6 +241,33 @@ class Activity:
     def prepare(self, ctx: ActivityContext) -> None:
         """Check settings and load everything slow now, before the client is waiting."""
         self.ctx = ctx
+
+    @property
+    def theme(self) -> "Theme":
+        """The context's theme (scaled to this activity's area; the client's low stimulation)."""
+        assert self.ctx is not None, "an activity has a theme once prepared"
+        return self.ctx.theme
+
+    def layout(self, size: tuple[int, int]) -> None:
+        """The activity's area is now ``size`` (window resized, the rail shown or hidden): place
+        things. The context's ``theme`` and ``size`` are already set for it."""
+
+    def find_target(self, target: str) -> "pygame.Rect | None":
+        """Where a named thing is in the activity's area (``card:1``, ``pad:0``), for the pilot."""
+        return None
+
+    @property
+    def therapist_mode(self) -> bool:
+        """True while the therapist works the activity's own screen (an editor): touches then go
+        straight to ``handle`` as taps, without the client's touch accommodations."""
+        return False
+
+    def next_frame_ns(self, now_ns: int) -> int | None:
+        """When the activity next needs ``update`` and ``draw`` with no input arriving: a time on the
+        one clock, ``now_ns`` for every frame (running music, a moving highlight), or None for
+        "only when something happens" (the loop then sleeps; input always wakes it). The default is
+        every frame; an activity that is often idle says so and saves the tablet's battery."""
+        return now_ns
 
     def handle(self, event: InputEvent) -> None:
         """React to one input (touch tap, key, MIDI, mic) at the next frame."""

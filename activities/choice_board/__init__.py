@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from prelude_play.activity import Activity, ActivityContext
 from prelude_play.config import resource_dir
 from prelude_play.events import InputEvent
-from prelude_play.ui.theme import Theme
 
 from activities.choice_board.boards import (Board, Card, Step, known_goal_keys, load_boards, save_board)
 from activities.choice_board.logic import Access, BoardState, Choice
@@ -79,9 +78,8 @@ class ChoiceBoard(Activity):
     def prepare(self, ctx: ActivityContext) -> None:
         super().prepare(ctx)
         c = self.config
-        self.theme = Theme()
-        self.size = (1280, 728)
-        self.low_stim = bool(c.get("low_stimulation") or ctx.client.get("low_stimulation", False))
+        self.size = ctx.size
+        self.low_stim = ctx.theme.low_stimulation
         self.access = Access.from_profile(ctx.client.get("access", {}), lambda s: ctx.notify(s))
         self.user_dir = Path(str(c["user_boards_dir"])).expanduser() if c.get("user_boards_dir") else None
         assets = Path(ctx.assets_dir) if ctx.assets_dir else resource_dir("assets")
@@ -137,23 +135,13 @@ class ChoiceBoard(Activity):
         names = {s.sound for card in board.cards for s in card.sound + card.echo}
         names |= {s.sound for card in board.cards for s in sung_echo(card, 0)} if self.config.get("echo") else set()
         for name in sorted(names - set(self.sound_sub)):
-            ok = True
-            if name.startswith("sample:") and not (self.sounds_dir / f"{name[7:]}.wav").is_file():
-                ok = False
-            warm = getattr(ctx.audio, "prepare", None)
-            if ok and callable(warm):
-                try:
-                    warm([name])
-                except Exception:  # an unknown or unreadable sound: placeholder, never a crash
-                    ok = False
+            ok = not (name.startswith("sample:") and not (self.sounds_dir / f"{name[7:]}.wav").is_file())
+            if ok:  # an unknown or unreadable sound: a placeholder, never a crash
+                ok = not ctx.prepare_sounds([name], required=False)
             if not ok:
                 ctx.notify(ctx.t("Missing sound, playing a placeholder") + f": {name} ({board.id})")
                 self.sound_sub[name] = PLACEHOLDER_SOUND
-                if callable(warm):
-                    try:
-                        warm([PLACEHOLDER_SOUND])
-                    except Exception:
-                        pass
+                ctx.prepare_sounds([PLACEHOLDER_SOUND], required=False)
 
     def _sound(self, name: str) -> str:
         return self.sound_sub.get(name, name)
@@ -238,7 +226,6 @@ class ChoiceBoard(Activity):
         from activities.choice_board.view import make_layout
 
         self.size = size
-        self.theme.size = (size[0], size[1] + self.theme.bar_height)
         self.layout_ = make_layout(size, self.board, self.theme, bool(self.config.get("schedule")))
         if self.editor is not None:
             self.editor.layout(size, self.theme)
@@ -445,6 +432,25 @@ class ChoiceBoard(Activity):
                      goals=self.board.goals, trial=self.trial,
                      data={"board": self.board.id, "card": self.board.cards[card].label, "position": card,
                            "access": self.access.method, **extra})
+
+    def next_frame_ns(self, now_ns: int) -> int | None:
+        """Every frame while a card grows or a dwell ring fills; at the scan's next step and when
+        the board is ready for the next choice; otherwise the board waits, drawn, for a touch."""
+        from activities.choice_board.view import GROW_NS, HOLD_NS, SHRINK_NS
+
+        if self.editor is not None:
+            return None
+        wants: list[int] = []
+        st = self.state
+        if st.dwells:
+            wants.append(now_ns)
+        if st.chosen and now_ns - st.chosen[-1][1] < GROW_NS + HOLD_NS + SHRINK_NS:
+            wants.append(now_ns)
+        if st.scan.active and st.scan.next_ns is not None:
+            wants.append(st.scan.next_ns)
+        if self.trial is None and self._next_trial_ns is not None:
+            wants.append(self._next_trial_ns)
+        return min(wants) if wants else None
 
     def update(self, now_ns: int) -> None:
         ctx = self.ctx

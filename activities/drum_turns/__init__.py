@@ -22,7 +22,6 @@ from typing import Any, Callable
 from prelude_play.activity import Activity, ActivityContext
 from prelude_play.errors import ConfigError
 from prelude_play.events import InputEvent
-from prelude_play.ui.theme import Theme
 
 from activities.drum_turns.logic import (
     AdaptiveLevel,
@@ -113,29 +112,22 @@ class DrumTurns(Activity):
         self._client_keys = frozenset(str(k) for k in c.get("client_keys", []))
         self.started = False
         self.paused = not bool(c.get("autostart", True))
-        self.theme = Theme()
-        self.size = (1280, 728)
+        self.size = ctx.size
         self.rects: dict[str, Any] = {}
         self.last_turn_event: str | None = None
         self.last_client_turn: TurnRecord | None = None
         self.trials: dict[int, str] = {}  # exchange -> its trial
         self._queue: list[tuple[int, int, Any]] = []  # (exchange, 0 begun | 1 turn, item) to log in order
-        warm = getattr(ctx.audio, "prepare", None)
-        if callable(warm):  # render every sound before the client is waiting
-            # the activity's own sounds must exist: an unknown one fails now, not mid-turn
-            warm(sorted({self._client_sound, self._therapist_sound, settings.pattern_sound,
-                         settings.pulse_sound, settings.count_sound}))
-            for n in range(35, 82):  # whatever a GM pad may send: best effort
-                try:
-                    warm([f"drum:{n}"])
-                except Exception:  # noqa: BLE001 - a sound the bank lacks stays silent
-                    pass
+        # the activity's own sounds must exist: an unknown one fails now, not mid-turn; whatever
+        # a GM pad may send is rendered best effort
+        ctx.prepare_sounds(sorted({self._client_sound, self._therapist_sound, settings.pattern_sound,
+                                   settings.pulse_sound, settings.count_sound}))
+        ctx.prepare_sounds([f"drum:{n}" for n in range(35, 82)], required=False)
 
     def layout(self, size: tuple[int, int]) -> None:
         from activities.drum_turns.view import layout
 
         self.size = size
-        self.theme.size = (size[0], size[1] + self.theme.bar_height)
         self.rects = layout(size, self.theme)
 
     def find_target(self, target: str):
@@ -230,6 +222,16 @@ class DrumTurns(Activity):
                      data={"mode": s.mode, "model_source": s.model_source, "bpm": s.bpm,
                            "pulse": self.state.pulse_on, "count_in_beats": s.count_in_beats,
                            "level": self.state.level.level, "level_locked": self.state.level.locked})
+
+    def next_frame_ns(self, now_ns: int) -> int | None:
+        """Every frame while an exchange runs (its sounds are scheduled ahead, its beat drawn);
+        nothing while paused or waiting for the therapist's "Next turn"."""
+        st = self.state
+        if st.pulse_on or (not self.started and not self.paused):  # running, or about to start
+            return now_ns
+        if self.paused or st.phase == "idle" or (st.phase == "feedback" and st.phase_end_ns is None):
+            return None
+        return now_ns
 
     def update(self, now_ns: int) -> None:
         ctx = self.ctx
@@ -400,8 +402,6 @@ class DrumTurns(Activity):
         from activities.drum_turns.view import draw
 
         assert self.ctx is not None
-        self.theme.low_stimulation = bool(self.config.get("low_stimulation")
-                                          or self.ctx.client.get("low_stimulation", False))
         draw(surface, self.theme, self.rects, self.state, self.ctx.now_ns(), self.ctx.t,
              live_cues=bool(self.config.get("live_cues")), paused=self.paused)
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from prelude_play.activity import Activity, ActivityContext
 from prelude_play.events import InputEvent
 from prelude_play.hits import sound_for
-from prelude_play.ui.theme import Theme
 
 from activities.free_play.logic import FreePlayState, snap_to_scale, sound_for_midi
 
@@ -38,25 +36,20 @@ class FreePlay(Activity):
             c["scale"] = "off"
         self.state = FreePlayState(tuple(int(p) for p in c["pads"])[:9], c["scale"], int(c["root"]),
                                    c["keys_sound"], 0.0, c["pulse_sound"])
-        self.theme = Theme()
         self.rects: list = []
-        self.size = (1280, 728)
-        warm = getattr(ctx.audio, "prepare", None)
-        if callable(warm):
-            # The on-screen pads and the pulse are ready before the first frame; the rest of the
-            # kit and the keyboard (~1 s of rendering) warm up behind it. A key hit before then
-            # is rendered on demand (the engine counts it as a late render).
-            now = [self.state.pad_sound(i) for i in range(len(self.state.pads))] + [self.state.pulse_sound]
-            warm(now)
-            later = [f"drum:{n}" for n in (35, 37, 39, 40, 41, 43, 44, 46, 47, 48, 50, 51, 54, 56, 57, 59)]
-            later += [f"{self.state.keys_sound}:{n}" for n in range(36, 97)]
-            threading.Thread(target=_warm_quietly, args=(warm, later), name="sound-warmup", daemon=True).start()
+        self.size = ctx.size
+        # The on-screen pads and the pulse are ready before the first frame; the rest of the kit
+        # and the keyboard (~1 s of rendering) warm up behind it. A key hit before then is
+        # rendered on demand (the engine counts it as a late render).
+        later = [f"drum:{n}" for n in (35, 37, 39, 40, 41, 43, 44, 46, 47, 48, 50, 51, 54, 56, 57, 59)]
+        later += [f"{self.state.keys_sound}:{n}" for n in range(36, 97)]
+        ctx.prepare_sounds([self.state.pad_sound(i) for i in range(len(self.state.pads))] + [self.state.pulse_sound],
+                           later=later)
 
     def layout(self, size: tuple[int, int]) -> None:
         from activities.free_play.view import pad_rects
 
         self.size = size
-        self.theme.size = (size[0], size[1] + self.theme.bar_height)
         self.rects = pad_rects(size, len(self.state.pads), self.theme.scale)
 
     def find_target(self, target: str):
@@ -106,6 +99,20 @@ class FreePlay(Activity):
                 data["scale_note"] = snap_to_scale(note, self.state.scale, self.state.root)
             ctx.log("hit", actor=who, source="midi", device=event.device, t_ns=event.t_ns, data=data)
 
+    def next_frame_ns(self, now_ns: int) -> int | None:
+        """Every frame while a pad's flash fades; just before the pulse's next beat is scheduled;
+        otherwise nothing to do until the client plays."""
+        from activities.free_play.logic import PULSE_LOOKAHEAD_NS
+        from activities.free_play.view import FLASH_NS
+
+        wants: list[int] = []
+        flashes = self.state.flashes
+        if flashes and now_ns - flashes[-1].t_ns < FLASH_NS:
+            wants.append(flashes[-1].t_ns + FLASH_NS if self.theme.low_stimulation else now_ns)
+        if self.state.next_pulse_ns is not None:
+            wants.append(self.state.next_pulse_ns - PULSE_LOOKAHEAD_NS)
+        return min(wants) if wants else None
+
     def update(self, now_ns: int) -> None:
         assert self.ctx is not None
         for t in self.state.due_pulses(now_ns):
@@ -131,7 +138,6 @@ class FreePlay(Activity):
         from activities.free_play.view import draw
 
         assert self.ctx is not None
-        self.theme.low_stimulation = bool(self.ctx.client.get("low_stimulation", False))
         draw(surface, self.theme, self.state, self.rects, self.ctx.now_ns(), self.ctx.t)
 
     def stop(self) -> None:
@@ -145,14 +151,6 @@ class FreePlay(Activity):
     def status_text(self) -> str:
         assert self.ctx is not None
         return self.ctx.t("Played") + f": {self.state.hits}"
-
-
-def _warm_quietly(warm, names: list[str]) -> None:
-    for name in names:  # one at a time, so a bad name cannot stop the others
-        try:
-            warm([name])
-        except Exception:
-            pass
 
 
 ACTIVITY = FreePlay

@@ -46,6 +46,9 @@ def sound_for_midi(note: int, channel: int | None, *, scale: str, root: int, key
     return f"{keys_sound}:{snap_to_scale(note, scale, root)}"
 
 
+PULSE_LOOKAHEAD_NS = 150_000_000  # beats are handed to the engine this early (placed exactly by at_ns)
+
+
 @dataclass
 class Flash:
     pad: int
@@ -87,7 +90,7 @@ class FreePlayState:
         self.pulse_bpm = 0.0
         self.next_pulse_ns = None
 
-    def due_pulses(self, now_ns: int, lookahead_ns: int = 150_000_000) -> list[int]:
+    def due_pulses(self, now_ns: int, lookahead_ns: int = PULSE_LOOKAHEAD_NS) -> list[int]:
         """Beat times to schedule now (a little ahead, so the engine places them exactly)."""
         out = []
         if self.pulse_bpm <= 0 or self.next_pulse_ns is None:

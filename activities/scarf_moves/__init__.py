@@ -24,7 +24,6 @@ from typing import Any, ClassVar
 from prelude_play.activity import Activity, ActivityContext
 from prelude_play.errors import ConfigError, PreludeError
 from prelude_play.events import InputEvent
-from prelude_play.ui.theme import Theme
 
 from activities.scarf_moves.logic import (CueRunner, CueSpec, MidiCueMap, PresetSequence,
                                           RandomSequence, Record, load_preset, parse_cues)
@@ -102,17 +101,14 @@ class ScarfMoves(Activity):
         self.planned_end: int | None = None
         self.last_playing = "wave" if "wave" in self.cues else next(iter(self.cues))
         self.confirm_flash: int | None = None
-        self.theme = Theme()
-        self.size = (1280, 728)
+        self.size = ctx.size
         self.card_rect: Any = None
         self.stopped = False
-        warm = getattr(ctx.audio, "prepare", None)
-        if callable(warm) and self.player.use_synth:
+        if self.player.use_synth:
             names = self.gen.sound_names([s.music(self.base) for s in self.cues.values()])
-            try:
-                warm(names)
-            except PreludeError as exc:  # engine without a sound bank: play what it has
-                ctx.notify(ctx.t("Some scarf music sounds are missing") + f": {exc}")
+            missing = ctx.prepare_sounds(names, required=False)
+            if missing:  # an engine without a sound bank: play what it has
+                ctx.notify(ctx.t("Some scarf music sounds are missing") + f": {', '.join(missing[:5])}")
         ctx.log("scarf_setup", actor="system", data={
             "mode": mode, "seed": seed, "preset": c.get("preset") if mode == "preset" else None,
             "output": out, "lookahead_ms": self.lookahead_ns / 1e6, "lead_ms": lead / 1e6,
@@ -201,6 +197,16 @@ class ScarfMoves(Activity):
         """Keep the status line right: "Cue 3: Freeze · Followed"."""
         self.runner.scored(trial_id, outcome, prompt)
 
+    def next_frame_ns(self, now_ns: int) -> int | None:
+        """Every frame while the music plays (it is scheduled a little ahead, beat by beat); when
+        frozen, only what is pending (a cue on the next beat, a chord being decided, the planned
+        end of a sequence step)."""
+        if self.stopped:
+            return None
+        if not self.gen.frozen or self.runner.pending is not None or self.midi_map._held:
+            return now_ns
+        return self.planned_end
+
     def update(self, now_ns: int) -> None:
         if self.stopped or self.ctx is None:
             return
@@ -287,7 +293,6 @@ class ScarfMoves(Activity):
         from activities.scarf_moves.view import card_rect
 
         self.size = size
-        self.theme.size = (size[0], size[1] + self.theme.bar_height)
         self.card_rect = card_rect(size, self.theme)
 
     def find_target(self, target: str):
@@ -301,7 +306,6 @@ class ScarfMoves(Activity):
         assert self.ctx is not None
         if self.card_rect is None:
             self.layout(surface.get_size())
-        self.theme.low_stimulation = bool(self.ctx.client.get("low_stimulation", False))
         now = self.ctx.now_ns()
         cur = self.runner.current
         spec = self.cues[cur.cue] if cur is not None else None

@@ -22,15 +22,13 @@ judged by the ``fc_outcomes`` table.
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from typing import Any, Callable
 
 from prelude_play.activity import Activity, ActivityContext
 from prelude_play.audio.analysis import VOWELS, Calibration
-from prelude_play.errors import ConfigError
+from prelude_play.errors import ConfigError, PreludeError
 from prelude_play.events import InputEvent
-from prelude_play.ui.theme import Theme
 
 from activities.vowel_match.logic import (
     CALL_SOURCES,
@@ -113,8 +111,7 @@ class VowelMatch(Activity):
             ctx.notify(ctx.t("No microphone: the therapist scores each answer"))
             if self.machine.source == "live":
                 self.machine.source = "model"
-        self.theme = Theme()
-        self.size = (1280, 728)
+        self.size = ctx.size
         self.rects: dict[str, Any] = {}
         self.trace: deque[tuple[int, float, str]] = deque(maxlen=1200)  # (t_ns, f0, vowel) heard
         self.live: dict[str, Any] = {}  # the latest analysis, for the character's mouth
@@ -133,17 +130,14 @@ class VowelMatch(Activity):
             "calibration_tokens": len(self.calibration.tokens) if self.calibration else 0,
             "call_source": self.machine.source, "target_vowel": self.machine.target_vowel,
             "ladder_level": self.machine.ladder_level, "ladder": list(LADDER)})
-        warm = getattr(ctx.audio, "prepare", None)
-        if callable(warm):
-            dur = self.ms.model_duration_ms
-            first = [self.model_sound(self.machine.target_vowel, self.machine.pitch, dur)]
-            reward = str(c.get("reward_sound") or "")
-            try:
-                warm(first + ([reward] if reward else []))
-            except Exception as exc:  # a bad name fails here, before the client is waiting
-                raise ConfigError(str(exc), key="vowel_match.reward_sound") from exc
-            rest = [self.model_sound(v, p, dur) for v in VOWELS for p in self.ms.pitch_choices]
-            threading.Thread(target=_warm_quietly, args=(warm, rest), name="vowel-warmup", daemon=True).start()
+        dur = self.ms.model_duration_ms
+        first = [self.model_sound(self.machine.target_vowel, self.machine.pitch, dur)]
+        reward = str(c.get("reward_sound") or "")
+        rest = [self.model_sound(v, p, dur) for v in VOWELS for p in self.ms.pitch_choices]
+        try:  # a bad name fails here, before the client is waiting
+            ctx.prepare_sounds(first + ([reward] if reward else []), later=rest)
+        except PreludeError as exc:
+            raise ConfigError(str(exc), key="vowel_match.reward_sound") from exc
 
     def _load_calibration(self, ctx: ActivityContext) -> Calibration | None:
         raw = ctx.client.get("vowel_calibration")
@@ -167,7 +161,6 @@ class VowelMatch(Activity):
         from activities.vowel_match.view import layout
 
         self.size = size
-        self.theme.size = (size[0], size[1] + self.theme.bar_height)
         self.rects = layout(size, self.theme)
 
     def find_target(self, target: str):
@@ -318,6 +311,16 @@ class VowelMatch(Activity):
         ctx.notify(ctx.t("Model recorded") + f": {vowel}")
 
     # -- time -------------------------------------------------------------------------------
+    def next_frame_ns(self, now_ns: int) -> int | None:
+        """Every frame from the call to the end of the feedback (the character sings, listens,
+        shows what it heard); while idle, only the next automatic call (or nothing)."""
+        m = self.machine
+        if m.phase != "idle" or self.voicing or self._recording_vowel is not None or m.notices or m.finished:
+            return now_ns
+        if self.reward_ns and now_ns - self.reward_ns < 2_000_000_000:
+            return now_ns
+        return m.next_call_ns if self.started else None
+
     def update(self, now_ns: int) -> None:
         ctx = self.ctx
         assert ctx is not None
@@ -535,16 +538,7 @@ class VowelMatch(Activity):
         from activities.vowel_match.view import draw
 
         assert self.ctx is not None
-        self.theme.low_stimulation = self._low()
         draw(surface, self.theme, self)
-
-
-def _warm_quietly(warm: Callable[[list[str]], None], names: list[str]) -> None:
-    for n in names:
-        try:
-            warm([n])
-        except Exception:
-            pass
 
 
 ACTIVITY = VowelMatch

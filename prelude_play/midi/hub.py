@@ -21,6 +21,7 @@ import mido
 
 from prelude_play.clock import Clock
 from prelude_play.events import InputEvent
+from prelude_play.input.midi import device_event, midi_event
 from prelude_play.midi.backend import Backend, FastPathBackend
 from prelude_play.midi.decode import MidiDecoder
 from prelude_play.midi.instruments import InstrumentMap, Sensitivity, SensitivityFilter
@@ -382,8 +383,7 @@ class MidiHub:
                         break
 
     def _system(self, kind: str, device: str, **data: Any) -> InputEvent:
-        return InputEvent(t_ns=self.clock.now_ns(), source="system", kind=kind, device=device,
-                          role="system", data=data)
+        return device_event(self.clock.now_ns(), kind, device, data)
 
     def _emit(self, event: InputEvent) -> None:
         try:
@@ -398,9 +398,8 @@ class MidiHub:
         now = self.clock.now_ns()
         for channel, note in sorted(held):
             res = self.instruments.resolve(inp.name, channel, note)
-            self._emit(InputEvent(
-                t_ns=now, source="midi", kind="note_off", device=inp.name, note=note, velocity=0,
-                channel=channel, role=res.role,
+            self._emit(midi_event(
+                now, inp.name, "note_off", note=note, velocity=0, channel=channel, role=res.role,
                 data={"sound": res.sound, "label": res.label, "synthetic": True, "reason": reason},
             ))
 
@@ -465,9 +464,8 @@ class MidiHub:
                 value = bytes(msg.data)
             role = self.instruments.role_for(inp.name, channel) if channel is not None else "client"
         inp.received += 1
-        event = InputEvent(t_ns=t_ns, source="midi", kind=kind, device=inp.name, note=note,
-                           velocity=velocity, channel=channel, control=control, value=value,
-                           role=role, data=data)
+        event = midi_event(t_ns, inp.name, kind, note=note, velocity=velocity, channel=channel,
+                           control=control, value=value, role=role, data=data)
         try:
             self._sink(event)
         except Exception as exc:  # noqa: BLE001 - the sink's fault must not break MIDI input

@@ -38,6 +38,9 @@ class Services:
     post: Callable[[InputEvent], None] = lambda ev: None
     open_mic: Callable[[], Any] = lambda: None
     assets_dir: Path | None = None
+    area: Callable[[], tuple[int, int]] = lambda: (1280, 728)
+    """The activity's area on screen now (the shell's, beside the rail when it is shown)."""
+    bar_height: int = 72
 
 
 @dataclass
@@ -255,13 +258,19 @@ class LiveSession:
         self.targets = self._initial_targets(name, goals, profile)
         act = entry.create(overrides)
         sv = self.services
+        from prelude_play.ui.theme import Theme
+
+        size = sv.area()
+        low = bool(self.cfg.ui.low_stimulation or profile.get("low_stimulation") or act.config.get("low_stimulation"))
+        theme = Theme((size[0], size[1] + sv.bar_height), low)
         ctx = ActivityContext(
             clock=self.clock, activity_name=name, goals=entry.cls.goals, settings=act.config,
             log_sink=self.log, audio=sv.audio, midi_out=sv.midi_out, client={"id": self.client_id, **profile},
             translate=self.t, notify=self.notify, prompt_level=lambda: self.prompt_level,
             assets_dir=sv.assets_dir, prompt_levels=tuple(self.cfg.scoring.prompt_levels),
             outcomes=tuple(self.cfg.scoring.outcomes), post=sv.post, open_mic=sv.open_mic,
-            targets=lambda: self.targets, score_window_s=self.cfg.scoring.score_window_s)
+            targets=lambda: self.targets, score_window_s=self.cfg.scoring.score_window_s,
+            theme=theme, size=size)
         self.record.activity = name
         self._run_start = self._seq  # before prepare: a trial the activity opens there is part of this run
         try:

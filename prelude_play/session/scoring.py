@@ -140,6 +140,16 @@ class PedalGrammar:
             out += self._flush_tap() + [(self.s.hold, self._down_ns)]
         return out
 
+    def next_due_ns(self) -> int | None:
+        """When ``due`` may next have something (a tap's double-tap window ending, a press
+        becoming a hold): the loop sleeps until then, not longer."""
+        times = []
+        if self._taps:
+            times.append(self._taps[0] + int(self.s.double_tap_ms * 1e6))
+        if self._down_ns is not None and not self._held:
+            times.append(self._down_ns + int(self.s.hold_ms * 1e6))
+        return min(times) if times else None
+
     def _expire(self, now_ns: int) -> list[tuple[str, int]]:
         """A single tap whose double-tap window is over (and no second press began inside it)."""
         window = self.s.double_tap_ms * 1e6

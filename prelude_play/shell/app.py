@@ -1,144 +1,117 @@
-"""The shell: one frame loop, one input queue, routing to the active activity and the overlay.
+"""The shell: the screens, the scoring rail and the therapist's actions, around one live session.
 
-Sound for MIDI hits never waits for this loop: the MIDI thread calls the hit path's sink
-(``prelude_play.hits.HitPath``) which plays the sound straight into the audio engine (the fast
-path) and only then queues the event for the next frame. Touch sounds are played from the event
-handler, before the frame is drawn.
+Where things happen: SDL events become InputEvents in ``input/pointer_keys.py`` and are routed at
+once by ``router.py`` (a tap's sound starts in the activity's handler, before any frame);
+``loop.py`` draws only what changed and sleeps in between; ``host.py`` is the client's screen;
+``stack.py`` decides which screen gets input; the session itself — client, plan, activity
+lifecycle, trials, scores, the log — is ``prelude_play.session.live.LiveSession``. Sound for a
+MIDI hit never waits for any of this (the hit path plays it on the MIDI thread).
 """
 
 from __future__ import annotations
 
-import os
-import platform
 import signal
 import sys
-import time
-from collections import deque
-from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from prelude_play import __version__
+import pygame
+
 from prelude_play.activity import Activity, Registry
 from prelude_play.clock import Clock
 from prelude_play.config import AppConfig, resource_dir
-from prelude_play.devices import (AudioOut, Mic, MidiIn, MidiOut, NullAudio, NullMic, NullMidiIn, NullMidiOut,
-                                  is_stand_in)
-from prelude_play.errors import ActivityError, PreludeError
-from prelude_play.events import InputEvent, InputQueue, LogEvent
+from prelude_play.devices import AudioOut, Mic, MidiIn, MidiOut, NullAudio, NullMic, NullMidiIn, NullMidiOut, is_stand_in
+from prelude_play.errors import PreludeError
+from prelude_play.events import InputEvent, LogEvent
 from prelude_play.hits import HitPath, Hits
 from prelude_play.i18n import LANGUAGES, translator
+from prelude_play.input.pointer_keys import Waker
+from prelude_play.input.queue import InputQueue
 from prelude_play.session.live import LiveSession, Services
 from prelude_play.session.scoring import PedalGrammar, PedalSettings
+from prelude_play.shell import provenance as prov
+from prelude_play.shell.host import HostScreen
+from prelude_play.shell.loop import FrameLoop
+from prelude_play.shell.rail import Rail, TherapistLock
+from prelude_play.shell.router import InputRouter
+from prelude_play.shell.screens import HomeScreen, Overlay, PinPad
+from prelude_play.shell.stack import ScreenStack
+from prelude_play.shell.therapist import Therapist
 from prelude_play.store.eventlog import EventLog, Session
 from prelude_play.ui import theme as th
 from prelude_play.ui.touch import TouchFilter
 
-import pygame  # noqa: E402  (after env set-up by the caller in headless mode)
-
-from prelude_play.shell.rail import Rail, TherapistLock  # noqa: E402
-from prelude_play.shell.screens import HomeScreen, Overlay, PinPad  # noqa: E402
-from prelude_play.shell.therapist import Therapist  # noqa: E402
-
-THERAPIST_HOTKEY = "t"  # Ctrl+Shift+T asks for the PIN too
-
 
 class App:
-    """The whole app, headed or headless: the loop, input, routing, screens and drawing.
+    """The whole app, headed or headless (``ShellPort`` for its screens)."""
 
-    What a session *is* (client, plan, activity lifecycle, trials, scores, log) lives in
-    ``self.live`` (``prelude_play.session.live.LiveSession``); the App shows it and feeds it.
-    """
-
-    def __init__(
-        self,
-        cfg: AppConfig,
-        *,
-        store: EventLog,
-        registry: Registry,
-        clock: Clock,
-        audio: AudioOut | None = None,
-        midi: MidiIn | None = None,
-        mic_factory: Callable[[], Mic] | None = None,
-        midi_out: MidiOut | None = None,
-        hits: Hits | None = None,
-        size: tuple[int, int] | None = None,
-        fullscreen: bool = False,
-        data_dir: Path | None = None,
-        notices: list[str] | None = None,
-    ) -> None:
-        self.cfg = cfg
-        self.store = store
-        self.registry = registry
-        self.clock = clock
+    def __init__(self, cfg: AppConfig, *, store: EventLog, registry: Registry, clock: Clock,
+                 audio: AudioOut | None = None, midi: MidiIn | None = None, mic_factory: Callable[[], Mic] | None = None,
+                 midi_out: MidiOut | None = None, hits: Hits | None = None, size: tuple[int, int] | None = None,
+                 fullscreen: bool = False, data_dir: Path | None = None, notices: list[str] | None = None) -> None:
+        self.cfg, self.store, self.registry, self.clock = cfg, store, registry, clock
+        self.mic_factory, self.data_dir = mic_factory, data_dir
+        # the devices: always objects (do-nothing stand-ins when there is none)
         self.audio: AudioOut = audio if audio is not None else NullAudio(cfg.audio.rate, cfg.audio.period)
         self.midi: MidiIn = midi if midi is not None else NullMidiIn()
-        self.mic_factory = mic_factory
+        self._midi_out: MidiOut = midi_out if midi_out is not None else NullMidiOut()
         self.mic: Mic = NullMic(cfg.audio.rate)
-        self.data_dir = data_dir
-        self.queue = InputQueue()
-        # MIDI hit -> sound -> this queue (the devices' wiring may bring its own: C core, child)
+        self.waker: Waker | None = None
+        self.queue = InputQueue(wake=self._wake)
+        # MIDI hit -> sound -> this queue (the device wiring may bring its own: C core linked, child)
         self.hits: Hits = hits if hits is not None else HitPath(
             self.audio, self.midi, steady=cfg.audio.fast_path == "steady")
         self.hits.connect(self.queue.put)
         self.native_facts: list[str] = []  # how the C core is wired (devices.build.link_native)
-        self.t: Callable[[str], str] = translator(cfg.ui.language)
         self.language = cfg.ui.language
+        self.t: Callable[[str], str] = translator(self.language)
         self.theme = th.Theme(size or (cfg.ui.width, cfg.ui.height), cfg.ui.low_stimulation)
         self.fullscreen = fullscreen or cfg.ui.fullscreen
         self.touch = TouchFilter(cfg.touch.ignore_repeat_ms, cfg.touch.hold_to_select_ms)
-        self._midi_out: MidiOut = midi_out if midi_out is not None else NullMidiOut()
         # activities still read "no MIDI output" as None (ActivityContext.midi_out)
-        self.services = Services(audio=self.audio, post=self.queue.put, open_mic=self.open_mic,
-                                 midi_out=None if is_stand_in(self._midi_out) else self._midi_out,
-                                 assets_dir=resource_dir("assets"))
+        self.services = Services(audio=self.audio, midi_out=None if is_stand_in(self._midi_out) else self._midi_out,
+                                 post=self.queue.put, open_mic=self.open_mic,
+                                 assets_dir=resource_dir("assets"), area=lambda: self.host.host_rect().size,
+                                 bar_height=self.theme.bar_height)
         self.live = LiveSession(store=store, registry=registry, clock=clock, cfg=cfg, services=self.services,
                                 data_dir=data_dir, translate=lambda s: self.t(s), notify=self.notify,
                                 provenance=self.provenance, on_change=self._session_changed)
         self.lock = TherapistLock(int(cfg.therapist.unlock_idle_min * 60e9))
-        self.pedal = PedalGrammar(PedalSettings(cfg.scoring.pedal_tap, cfg.scoring.pedal_double_tap,
-                                                cfg.scoring.pedal_hold, cfg.scoring.pedal_double_tap_ms,
-                                                cfg.scoring.pedal_hold_ms))
-        self.notices: list[str] = list(notices or [])
-        self.note_editing = False
-        self.note_text = ""
+        s = cfg.scoring
+        self.pedal = PedalGrammar(PedalSettings(s.pedal_tap, s.pedal_double_tap, s.pedal_hold,
+                                                s.pedal_double_tap_ms, s.pedal_hold_ms))
+        self.notices: list[str] = list(notices or []) + [str(e) for e in registry.errors]
+        self.note_editing, self.note_text = False, ""
+        self.text_sink: Callable[[str], None] | None = None  # a therapist screen's focused text field
+        self._after_unlock: Callable[[], None] | None = None
         self.running = False
-        self.frame_count = 0
-        self.frame_ns: deque[int] = deque(maxlen=100_000)
-        self.first_frame_ns: int | None = None
-        self._corner_down: InputEvent | None = None
-        self._activity_surface: pygame.Surface | None = None
-        self.home = HomeScreen(self)
-        self.pin = PinPad(self)
-        self.overlay = Overlay(self)
+        self.surface: pygame.Surface | None = None
         self.rail = Rail(self.live, lambda: self.t, self.theme,
                          side="left" if cfg.therapist.corner == "top_left" else "right")
         self.rail.actions = {"lock": self.lock_rail, "more": self.open_overlay, "score": self._rail_score,
                              "undo": self.undo, "goal": self._rail_goal, "edit": self._rail_edit,
-                             "primary": self._rail_primary}
-        self.text_sink: Callable[[str], None] | None = None  # a therapist screen's focused text field
-        self._after_unlock: Callable[[], None] | None = None
+                             "primary": lambda fn: self._after(self.live.call("primary", fn))}
+        self.home, self.pin, self.overlay = HomeScreen(self), PinPad(self), Overlay(self)
+        self.host = HostScreen(self, clock=clock, touch=self.touch, rail=self.rail, lock=self.lock)
         self.therapist = Therapist(self)
-        self.screen = "home"  # home | host | a therapist screen (clients, client_edit, plans, ...)
-        self.modal: str | None = None  # None | pin | overlay
-        self.surface: pygame.Surface | None = None
-        self._pg_clock: pygame.time.Clock | None = None
-        for err in registry.errors:
-            self.notices.append(str(err))
+        self.stack = ScreenStack(self.home)
+        self.router = InputRouter(self)
+        self.loop = FrameLoop(self)
 
-    # ---- the session, as the screens read it -----------------------------------------------
+    # ---- the session and the screens, as the screens and tests read them --------------------
 
-    @property
-    def session(self) -> Session | None:
-        return self.live.record
-
-    @property
-    def activity(self) -> Activity | None:
-        return self.live.activity
-
-    @property
-    def activity_name(self) -> str | None:
-        return self.live.activity_name
+    session = property(lambda self: self.live.record)
+    activity = property(lambda self: self.live.activity)
+    activity_name = property(lambda self: self.live.activity_name)
+    prompt_level = property(lambda self: self.live.prompt_level)
+    screen = property(lambda self: self.stack.base.name)
+    modal = property(lambda self: self.stack.modal.name if self.stack.modal else None)
+    frame_count = property(lambda self: self.loop.frame_count)
+    frame_ns = property(lambda self: self.loop.frame_ns)
+    first_frame_ns = property(lambda self: self.loop.first_frame_ns)
+    host_rect = property(lambda self: self.host.host_rect)
+    rail_rect = property(lambda self: self.host.rail_rect)
+    _corner_rect = property(lambda self: self.host.corner_rect)
 
     @property
     def client_id(self) -> str | None:
@@ -149,31 +122,21 @@ class App:
         self.live.client_id = value
 
     @property
-    def prompt_level(self) -> str:
-        return self.live.prompt_level
-
-    @property
     def midi_out(self) -> MidiOut:
         return self._midi_out
 
     def _session_changed(self, what: str) -> None:
         """The session started or stopped an activity: show the client's screen or home."""
+        self.sync_fast_sound()
         if what == "activity_started":
-            self.screen, self.modal = "host", None
-            self._sync_hits()
-            if self.surface is not None:
-                self._layout_activity()
-        elif what in ("activity_stopped", "activity_failed"):
-            self._sync_hits()
-            if what == "activity_failed":
-                self.panic(log=False)
-                self.lock_rail()
-                self.screen, self.modal = "home", None
-                self.home.layout()
+            self.stack.switch(self.host)
+        elif what == "activity_failed":
+            self.panic(log=False)
+            self.lock_rail()
+            self.stack.switch(self.home)
         elif what in ("plan_finished", "ended"):
             self.lock_rail()
-            self.screen, self.modal = "home", None
-            self.home.layout()
+            self.stack.switch(self.home)
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -190,7 +153,8 @@ class App:
         self.surface = pygame.display.set_mode(self.theme.size, flags)
         pygame.display.set_caption("Prelude Play")
         self.theme.size = self.surface.get_size()
-        self._pg_clock = pygame.time.Clock()
+        self.host.surface = self.surface
+        self.waker = Waker()
         self.relayout()
 
     def start(self, client_id: str | None = None, activity: str | None = None) -> None:
@@ -203,64 +167,32 @@ class App:
             self.start_activity(activity)
 
     def relayout(self) -> None:
-        self.home.layout()
-        self.pin.layout()
-        self.overlay.layout()
-        if self.screen in self.therapist.screens:
-            self.therapist.screens[self.screen].layout()
-        if self.activity is not None and self.surface is not None:
-            self._layout_activity()
+        for s in {id(s): s for s in (self.home, self.pin, self.overlay, self.host, *self.stack.screens)}.values():
+            s.layout()
+        self.loop.force = True
 
-    def host_rect(self) -> pygame.Rect:
-        """The client's screen: below the top bar, beside the rail while it is shown."""
-        w, h = self.theme.size
-        bar = self.theme.bar_height
-        if not self.lock.unlocked:
-            return pygame.Rect(0, bar, w, h - bar)
-        rw = self.rail.width()
-        x = rw if self.rail.side == "left" else 0
-        return pygame.Rect(x, bar, w - rw, h - bar)
-
-    def rail_rect(self) -> pygame.Rect:
-        w, h = self.theme.size
-        bar = self.theme.bar_height
-        rw = self.rail.width()
-        return pygame.Rect(0 if self.rail.side == "left" else w - rw, bar, rw, h - bar)
-
-    def _layout_activity(self) -> None:
-        assert self.surface is not None and self.activity is not None
-        r = self.host_rect()
-        self._activity_surface = self.surface.subsurface(r)
-        layout = getattr(self.activity, "layout", None)
-        if callable(layout):
-            self.live.call("layout", lambda: layout(r.size))
-        if self.lock.unlocked:
-            self.rail.layout(self.rail_rect())
+    def step(self) -> None:
+        self.loop.step()
 
     def run(self, for_seconds: float | None = None, on_first_frame: Callable[[], None] | None = None) -> None:
         """The frame loop; returns after ``for_seconds``, on quit or on SIGTERM/SIGINT."""
-        self.start_signals()
-        deadline = None if for_seconds is None else self.clock.now_ns() + int(for_seconds * 1e9)
-        try:
-            while self.running:
-                self.step()
-                if self.frame_count == 1 and on_first_frame:
-                    on_first_frame()
-                if deadline is not None and self.clock.now_ns() >= deadline:
-                    break
-                assert self._pg_clock is not None
-                self._pg_clock.tick(self.cfg.ui.fps)
-        finally:
-            self.shutdown()
-
-    def start_signals(self) -> None:
         def stop(signum: int, frame: Any) -> None:
             self.running = False
+            self._wake()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
                 signal.signal(sig, stop)
             except ValueError:  # not the main thread (tests)
                 pass
+        try:
+            self.loop.run(for_seconds, on_first_frame)
+        finally:
+            self.shutdown()
+
+    def _wake(self) -> None:
+        if self.waker is not None:
+            self.waker()
 
     def shutdown(self) -> None:
         """Clean stop: activity stopped, all notes off, session closed, log flushed."""
@@ -270,8 +202,8 @@ class App:
         if self.session is not None:
             try:  # the session's audio health (xruns, callback load) for benchmarks and provenance
                 data = dict(self.audio.stats())
-                data.setdefault("fast_path_delay_ms", self.hits.delay_ms)
-                self.log(LogEvent("audio_stats", actor="system", source="system", data=data))
+                data.setdefault("fast_path_delay_ms", self.hits.delay_ms)  # separate: the child's own
+                self.log(LogEvent("audio_stats", actor="system", data=data))
             except Exception as exc:
                 print(f"prelude-play: audio stats: {exc}", file=sys.stderr)
         if self.session is not None:
@@ -285,57 +217,19 @@ class App:
                 print(f"prelude-play: closing {type(dev).__name__}: {exc}", file=sys.stderr)
         self.store.flush()
 
-    # ---- one frame -------------------------------------------------------------------------
+    # ---- the hit path's table and the microphone ----------------------------------------------
 
-    def step(self) -> None:
-        """One frame: collect pygame input, drain the queue, route, update, draw."""
-        t0 = time.perf_counter_ns()
-        self.collect_pygame()
-        self._sync_hits()
-        for ev in self.queue.drain():
-            self.route(ev)
-        now = self.clock.now_ns()
-        for action, t in self.pedal.due(now):
-            self.do_action(action, source="midi", device="pedal", t_ns=t)
-        if self.screen == "host" and self.modal is None:
-            for tap in self.touch.update(now):
-                self._route_tap(tap)
-            self._check_corner(now)
-        if self.modal == "pin" and now - self.pin.opened_ns > PinPad.TIMEOUT_NS:
-            self.close_pin()
-        if self.lock.expired(now):
-            self.lock_rail()
+    def sync_fast_sound(self) -> None:
+        """Tell the hit path (``prelude_play.hits``: it plays MIDI hits on the MIDI thread) the
+        activity's sound table and the client's sensitivity; it pushes them on only when they
+        changed (to the C core's compiled tables, or the separate process)."""
         act = self.activity
-        if act is not None:
-            self.live.call("update", lambda: act.update(now))
-        self._check_audio(now)
-        if self.store.pending:
-            left = self.store.flush()
-            if left:
-                self.notify(self.t("Saving is held ({n} events kept in memory): {err}").format(
-                    n=left, err=self.store.last_error))
-        if self.lock.unlocked and self.screen == "host" and self.frame_count % 6 == 0:
-            self.rail.layout(self.rail_rect())  # the tally and the recent trials follow the session
-        self.draw()
-        self.frame_count += 1
-        if self.first_frame_ns is None:
-            self.first_frame_ns = time.perf_counter_ns()
-        self.frame_ns.append(time.perf_counter_ns() - t0)
-
-    def _sync_hits(self) -> None:
-        """Tell the hit path the activity's sound table and the client's sensitivity (it pushes
-        them on only when they changed: the C core's tables, the separate process)."""
-        act = self.activity
-        table = None
-        if act is not None:
-            try:
-                table = act.fast_sound_table()
-            except Exception as exc:
-                self.notify(str(ActivityError(self.activity_name or "?", f"fast_sound_table: {exc}")))
+        table = self.live.call("fast_sound_table", act.fast_sound_table) if act is not None else None
         self.hits.set_activity(act is not None, table, self.midi.sensitivity)
 
-    def open_mic(self) -> Any:
-        """Open the microphone once, on first use (only listening activities pay for it)."""
+    def open_mic(self) -> Mic | None:
+        """Open the microphone once, on first use (only listening activities pay for it); None
+        when there is none (what activities expect)."""
         if is_stand_in(self.mic) and self.mic_factory is not None and self.cfg.audio.input_enabled:
             try:
                 self.mic = self.mic_factory()
@@ -345,256 +239,18 @@ class App:
                 return None
             if self.mic.notice:
                 self.notify(self.mic.notice)
-        return None if is_stand_in(self.mic) else self.mic  # activities: None = no microphone
+        return None if is_stand_in(self.mic) else self.mic
 
-    def _check_audio(self, now: int) -> None:
-        """A vanished or stalled audio device: tell the therapist, reopen or fall back, go on."""
-        if now < getattr(self, "_audio_retry_ns", 0):
-            return
-        problem = self.audio.poll()
-        if problem is None:
-            return
-        self._audio_retry_ns = now + 2_000_000_000
-        self.notify(self.t("Audio problem: {problem}").format(problem=problem))
-        try:
-            self.audio.reopen()
-            fixed = self.t("Audio reopened: {backend}").format(backend=self.audio.backend_name)
-        except Exception as exc:
-            fixed = self.t("Audio could not be reopened ({err}); running silent").format(err=exc)
-        self.notify(fixed)
-        self.log(LogEvent("audio_device", actor="system", data={"problem": problem, "result": fixed}))
+    # ---- navigation and the therapist lock --------------------------------------------------
 
-    def collect_pygame(self) -> None:
-        """Turn pygame events into InputEvents timestamped now (the earliest we see them)."""
-        w, h = self.theme.size
-        for e in pygame.event.get():
-            t = self.clock.now_ns()
-            if e.type == pygame.QUIT:
-                if self.session is not None and self.cfg.therapist.pin and self.modal != "pin":
-                    self.ask_pin(then=self.quit)  # a client cannot close the session window
-                else:
-                    self.running = False
-            elif e.type in (pygame.FINGERDOWN, pygame.FINGERUP, pygame.FINGERMOTION):
-                kind = {pygame.FINGERDOWN: "down", pygame.FINGERUP: "up", pygame.FINGERMOTION: "move"}[e.type]
-                self.queue.put(InputEvent(t, "touch", kind, device=f"touch{e.touch_id}",
-                                          pos=(e.x * w, e.y * h), pointer_id=int(e.finger_id) + 1))
-            elif e.type in (pygame.MOUSEBUTTONDOWN, pygame.MOUSEBUTTONUP, pygame.MOUSEMOTION):
-                if getattr(e, "touch", False):
-                    continue  # SDL's synthesized copy of a FINGER event: one tap counts once
-                if e.type != pygame.MOUSEMOTION and e.button != 1:
-                    continue
-                if e.type == pygame.MOUSEMOTION and not e.buttons[0]:
-                    # a head pointer or eye-gaze mouse: dwell works by hovering, no press needed
-                    self.queue.put(InputEvent(t, "mouse", "hover", device="mouse", pos=e.pos, pointer_id=0))
-                    continue
-                kind = {pygame.MOUSEBUTTONDOWN: "down", pygame.MOUSEBUTTONUP: "up",
-                        pygame.MOUSEMOTION: "move"}[e.type]
-                self.queue.put(InputEvent(t, "mouse", kind, device="mouse", pos=e.pos, pointer_id=0))
-            elif e.type == pygame.MOUSEWHEEL:
-                self.queue.put(InputEvent(t, "mouse", "wheel", device="mouse", value=int(e.y),
-                                          pos=pygame.mouse.get_pos(), pointer_id=0))
-            elif e.type == pygame.KEYDOWN:
-                name = pygame.key.name(e.key)
-                self.queue.put(InputEvent(t, "key", "key_down", device="keyboard", key=name,
-                                          data={"mod": e.mod}))
-            elif e.type == pygame.KEYUP:
-                self.queue.put(InputEvent(t, "key", "key_up", device="keyboard",
-                                          key=pygame.key.name(e.key)))
-            elif e.type == pygame.TEXTINPUT and self.note_editing:
-                self.note_text += e.text
-            elif e.type == pygame.TEXTINPUT and self.text_sink is not None:
-                self.text_sink(e.text)
-            elif e.type in (pygame.VIDEORESIZE, pygame.WINDOWSIZECHANGED):
-                if self.surface is not None and self.surface.get_size() != self.theme.size:
-                    self.theme.size = self.surface.get_size()
-                    self.relayout()
+    def show(self, screen: str) -> None:
+        """Switch to home, the client's screen or a therapist screen (the caller passed the PIN)."""
+        target = {"home": self.home, "host": self.host}.get(screen) or self.therapist.screens[screen]
+        self.stack.switch(target)
 
-    # ---- routing ---------------------------------------------------------------------------
-
-    def route(self, ev: InputEvent) -> None:
-        if ev.source == "system":
-            self._system_event(ev)
-        elif ev.source in ("touch", "mouse"):
-            self._pointer(ev)
-        elif ev.source == "key":
-            self._key(ev)
-        else:
-            self._to_activity_logged(ev)
-
-    DEVICE_MESSAGES = {
-        "device_added": "MIDI device connected: {name}",
-        "device_removed": "MIDI device unplugged: {name} (its notes were released)",
-        "device_error": "MIDI device problem: {name}",
-    }
-
-    def _system_event(self, ev: InputEvent) -> None:
-        template = self.DEVICE_MESSAGES.get(ev.kind)
-        text = self.t(template).format(name=ev.device) if template else (
-            ev.data.get("message") or f"{ev.kind}: {ev.device}")
-        self.notify(text)
-        if self.session is not None:
-            self.log(LogEvent(ev.kind, actor="system", source="system", device=ev.device, t_ns=ev.t_ns,
-                              data={k: v for k, v in ev.data.items() if k != "message"} | {"message": text}))
-
-    def _pedal(self, ev: InputEvent) -> None:
-        """The therapist's MIDI pedal: its gestures (tap, double tap, hold) and extra buttons."""
-        number = ev.control if ev.kind == "control_change" else ev.note
-        extra = self.cfg.scoring.pedal_buttons.get(str(number)) if number is not None else None
-        pressed = (ev.kind == "note_on" and (ev.velocity or 0) > 0) or \
-            (ev.kind == "control_change" and (ev.value or 0) >= 64)
-        released = ev.kind == "note_off" or (ev.kind == "note_on" and not ev.velocity) or \
-            (ev.kind == "control_change" and (ev.value or 0) < 64)
-        if extra is not None:
-            if pressed:
-                self.do_action(extra, source="midi", device=ev.device, t_ns=ev.t_ns)
-            return
-        actions = self.pedal.press(ev.t_ns) if pressed else self.pedal.release(ev.t_ns) if released else []
-        for action, t in actions:
-            self.do_action(action, source="midi", device=ev.device, t_ns=t)
-
-    def _to_activity_logged(self, ev: InputEvent) -> None:
-        if ev.source == "midi" and ev.role == "pedal":
-            self._pedal(ev)
-            return
-        if ev.data.get("filtered") and self.session is not None and ev.kind == "note_on":
-            self.log(LogEvent("filtered_hit", actor=ev.role if ev.role in ("client", "therapist") else "client",
-                              source=ev.source, device=ev.device, t_ns=ev.t_ns,
-                              data={"reason": ev.data["filtered"], "note": ev.note, "velocity": ev.velocity}))
-        self._to_activity(ev)
-
-    def _to_activity(self, ev: InputEvent) -> None:
-        """Route to the activity. The overlay captures touch and keys only: a pad hit or the
-        client's voice while the therapist is scoring still reaches the activity and the log."""
-        act = self.activity
-        if act is None or self.screen != "host":
-            return
-        if self.modal is not None and ev.source not in ("midi", "mic"):
-            return
-        self.live.call("handle", lambda: act.handle(ev))
-
-    def _key(self, ev: InputEvent) -> None:
-        if ev.kind != "key_down" or ev.key is None:
-            self._to_activity(ev)
-            return
-        name = ev.key
-        mod = ev.data.get("mod", 0)
-        if name == THERAPIST_HOTKEY and mod & pygame.KMOD_CTRL and mod & pygame.KMOD_SHIFT:
-            self.ask_pin()
-            return
-        if self.modal == "pin":
-            self.pin.key(name)
-            return
-        if self.modal == "overlay" and self.overlay.key(name):
-            return
-        if self.modal is None and self.screen in self.therapist.screens:
-            self.therapist.screens[self.screen].key(name)
-            return
-        action = self.cfg.scoring.keys.get(name)
-        if action and self.activity is not None:
-            self.do_action(action, source="key", device=ev.device, t_ns=ev.t_ns)
-            return
-        if self.modal is None:
-            self._to_activity(ev)
-
-    def do_action(self, action: str, *, source: str, device: str = "", t_ns: int | None = None) -> None:
-        """A scoring key, pedal gesture or rail button: a score code or one of the actions."""
-        self.lock.touch(self.clock.now_ns())
-        if self.activity is None:
-            return
-        if action == "undo":
-            self.undo()
-        elif action == "prompt_next":
-            self.live.next_prompt()
-        elif action == "prompt_reset":
-            self.live.set_prompt(self.cfg.scoring.prompt_levels[0])
-        elif action == "panic":
-            self.panic()
-        elif action == "primary":
-            act = self.activity
-            primary = self.live.call("primary_action", act.primary_action)
-            if primary:
-                self.live.call("primary", primary[1])
-        else:
-            self.score(action, source=source, device=device, t_ns=t_ns)
-        self._refresh_therapist_views()
-
-    def _corner_rect(self) -> pygame.Rect:
-        s = self.theme.px(110)
-        x = 0 if self.cfg.therapist.corner == "top_left" else self.theme.size[0] - s
-        return pygame.Rect(x, 0, s, s)
-
-    def _pointer(self, ev: InputEvent) -> None:
-        assert ev.pos is not None
-        if self.modal is not None:
-            if ev.kind == "down":
-                self.lock.touch(ev.t_ns)
-                (self.pin if self.modal == "pin" else self.overlay).tap(ev.pos)
-            return
-        if self.screen == "home":
-            if ev.kind == "down":
-                self.home.tap(ev.pos)
-            return
-        if ev.kind == "wheel" and self.screen == "host":
-            return
-        if self.screen in self.therapist.screens:
-            screen = self.therapist.screens[self.screen]
-            drag = getattr(screen, "pointer", None)
-            if callable(drag) and ev.kind in ("down", "move", "up"):
-                drag(ev.kind, ev.pos)
-            if ev.kind == "down":
-                screen.tap(ev.pos)
-            elif ev.kind == "wheel" and callable(getattr(screen, "wheel", None)):
-                screen.wheel(int(ev.value or 0))
-            return
-        # host: the rail (unlocked only), the therapist corner, else the activity (in its own coordinates)
-        if self.lock.unlocked and ev.kind in ("down", "up", "move"):
-            if self.rail.pointer(ev.kind, ev.pos, ev.pointer_id):
-                self.lock.touch(ev.t_ns)
-                return
-        if ev.kind == "down" and self._corner_rect().collidepoint(ev.pos) and not self.lock.unlocked:
-            self._corner_down = ev
-            return
-        if self._corner_down is not None and ev.pointer_id == self._corner_down.pointer_id:
-            if ev.kind == "up" or (ev.kind == "move" and not self._corner_rect().collidepoint(ev.pos)):
-                self._corner_down = None
-            return
-        r = self.host_rect()
-        local = replace(ev, pos=(ev.pos[0] - r.x, ev.pos[1] - r.y))
-        if ev.kind == "down" and not r.collidepoint(ev.pos):
-            return
-        self._to_activity(local)
-        if getattr(self.activity, "therapist_mode", False):
-            # an activity's own therapist screen (e.g. a board editor): no client accommodations
-            if ev.kind == "down":
-                self._to_activity(replace(local, kind="tap"))
-            return
-        if ev.kind == "hover":
-            return
-        if ev.kind == "down":
-            taps = self.touch.down(local)
-        elif ev.kind == "up":
-            taps = self.touch.up(local)
-        else:
-            self.touch.move(local)
-            taps = []
-        for tap in taps:
-            self._route_tap(tap)
-
-    def _route_tap(self, tap: InputEvent) -> None:
-        reason = tap.data.get("filtered")
-        if reason and self.session is not None:
-            self.log(LogEvent("filtered_touch", actor="client", source=tap.source, device=tap.device,
-                              t_ns=tap.t_ns, data={"reason": reason, "pos": list(tap.pos or ()),
-                                                    **{k: v for k, v in tap.data.items() if k != "filtered"}}))
-        self._to_activity(tap)
-
-    def _check_corner(self, now: int) -> None:
-        d = self._corner_down
-        if d is not None and now - d.t_ns >= self.cfg.therapist.long_press_ms * 1_000_000:
-            self._corner_down = None
-            self.ask_pin()
-
-    # ---- therapist -------------------------------------------------------------------------
+    def therapist_only(self, screen: str) -> Callable[[], None]:
+        """A button action that asks for the PIN, then shows ``screen``."""
+        return lambda: self.ask_pin(then=lambda: self.show(screen))
 
     def ask_pin(self, then: Callable[[], None] | None = None) -> None:
         """The PIN pad; ``then`` runs once it is right (a therapist screen, quitting...)."""
@@ -603,27 +259,22 @@ class App:
             self.unlock()
             return
         self.pin.open(self.clock.now_ns())
-        self.pin.layout()
-        self.modal = "pin"
+        self.stack.push(self.pin)
 
     def close_pin(self) -> None:
-        self.modal = None
+        self.stack.remove(self.pin)
         self._after_unlock = None
 
     def unlock(self) -> None:
         """The PIN was right: run what asked for it, or (on the client's screen) show the rail."""
         then, self._after_unlock = self._after_unlock, None
+        self.stack.remove(self.pin)
         if then is not None:
-            self.modal = None
             then()
-            return
-        self.modal = None
-        if self.screen != "host":
-            return
-        self.lock.unlock(self.clock.now_ns())
-        self.log(LogEvent("therapist_unlock", actor="therapist", source="touch"))
-        if self.activity is not None and self.surface is not None:
-            self._layout_activity()
+        elif self.stack.base is self.host and not self.lock.unlocked:
+            self.lock.unlock(self.clock.now_ns())
+            self.log(LogEvent("therapist_unlock", actor="therapist", source="touch"))
+            self.host.layout()
 
     def lock_rail(self) -> None:
         """Hide the rail; the next scoring needs the corner and the PIN again."""
@@ -631,62 +282,80 @@ class App:
             return
         self.lock.lock()
         self.rail.editing = None
-        if self.modal == "overlay":
-            self.close_overlay()
+        self.close_overlay()
         self.log(LogEvent("therapist_lock", actor="therapist", source="touch"))
-        if self.activity is not None and self.surface is not None:
-            self._layout_activity()
+        self.host.layout()
 
     def open_overlay(self) -> None:
-        self.modal = "overlay"
-        self.overlay.layout()
+        self.stack.push(self.overlay)
 
     def close_overlay(self) -> None:
         if self.note_editing:
             self.toggle_note()
-        self.modal = None
+        self.stack.remove(self.overlay)
 
-    def _refresh_therapist_views(self) -> None:
-        if self.modal == "overlay":
+    def quit(self) -> None:
+        self.running = False
+
+    # ---- the therapist's actions -------------------------------------------------------------
+
+    def do_action(self, action: str, *, source: str, device: str = "", t_ns: int | None = None) -> None:
+        """A scoring key, pedal gesture or rail button: a score code or one of the actions."""
+        self.lock.touch(self.clock.now_ns())
+        act = self.activity
+        if act is None:
+            return
+        if action == "undo":
+            self.live.undo()
+        elif action == "prompt_next":
+            self.live.next_prompt()
+        elif action == "prompt_reset":
+            self.live.set_prompt(self.cfg.scoring.prompt_levels[0])
+        elif action == "panic":
+            self.panic()
+        elif action == "primary":
+            primary = self.live.call("primary_action", act.primary_action)
+            if primary:
+                self.live.call("primary", primary[1])
+        else:
+            self.live.score(action, source=source, device=device, t_ns=t_ns)
+        self._after()
+
+    def _after(self, _: Any = None) -> None:
+        """The rail and the panel show the new state (tally, last trials, prompt level)."""
+        if self.stack.modal is self.overlay:
             self.overlay.layout()
-        if self.lock.unlocked and self.screen == "host":
-            self.rail.layout(self.rail_rect())
+        if self.lock.unlocked and self.stack.base is self.host:
+            self.rail.layout(self.host.rail_rect())
+        self.stack.top.dirty = self.stack.base.dirty = True
 
     def _rail_score(self, code: str) -> None:
         editing, self.rail.editing = self.rail.editing, None
         if editing is not None:
             self.live.score(code, source="touch", trial_id=editing)
-            self._refresh_therapist_views()
-            return
-        self.do_action(code, source="touch")
+            self._after()
+        else:
+            self.do_action(code, source="touch")
 
     def _rail_goal(self, tag: str) -> None:
-        self.live.toggle_target(tag)
-        self._refresh_therapist_views()
+        self._after(self.live.toggle_target(tag))
 
     def _rail_edit(self, trial_id: str) -> None:
         self.rail.editing = None if self.rail.editing == trial_id else trial_id
-        self._refresh_therapist_views()
-
-    def _rail_primary(self, fn: Callable[[], None]) -> None:
-        self.live.call("primary", fn)
-        self._refresh_therapist_views()
-
-    def set_prompt(self, level: str) -> None:
-        self.live.set_prompt(level)
-        self._refresh_therapist_views()
+        self._after()
 
     def score(self, code: str, *, source: str = "touch", device: str = "", t_ns: int | None = None) -> str | None:
-        """The therapist's score (a code like ``+I`` or an outcome name) on the trial the rule picks."""
         done = self.live.score(code, source=source, device=device, t_ns=t_ns)
-        self._refresh_therapist_views()
+        self._after()
         return done.event_id if done else None
 
     def undo(self) -> str | None:
-        """Undo = a new 'correction' event pointing at the last score; nothing is overwritten."""
         eid = self.live.undo()
-        self._refresh_therapist_views()
+        self._after()
         return eid
+
+    def set_prompt(self, level: str) -> None:
+        self._after(self.live.set_prompt(level))
 
     def last_score_text(self) -> str:
         last = self.live.last_score()
@@ -708,12 +377,9 @@ class App:
 
     def panic(self, log: bool = True) -> None:
         """All sound and all MIDI notes off, now; the activity stops making new sound too."""
-        on_panic = getattr(self.activity, "on_panic", None)
-        if callable(on_panic):
-            try:
-                on_panic()
-            except Exception as exc:
-                self.notify(str(ActivityError(self.activity_name or "?", f"on_panic failed: {exc}")))
+        act = self.activity
+        if act is not None:
+            self.live.call("on_panic", act.on_panic)
         for silence in (self.audio.all_off, self.midi_out.panic, self.midi.panic):
             try:
                 silence()
@@ -723,14 +389,13 @@ class App:
             self.log(LogEvent("panic", actor="therapist", source="touch"))
 
     def language_label(self) -> str:
-        other = "fr_CA" if self.language == "en" else "en"
-        return LANGUAGES[other]
+        return LANGUAGES["fr_CA" if self.language == "en" else "en"]
 
     def toggle_language(self) -> None:
         self.language = "fr_CA" if self.language == "en" else "en"
         self.t = translator(self.language)
-        if self.activity is not None and self.activity.ctx is not None:
-            self.activity.ctx.t = self.t
+        if self.live.ctx is not None:
+            self.live.ctx.t = self.t
         if self.data_dir is not None:
             from prelude_play.settings_file import set_user_setting
 
@@ -742,6 +407,7 @@ class App:
     def notify(self, text: str) -> None:
         self.notices.append(text)
         del self.notices[:-20]
+        self.stack.base.dirty = True
 
     # ---- clients, sessions, activities ------------------------------------------------------
 
@@ -764,201 +430,64 @@ class App:
         self.home.layout()
 
     def new_client(self) -> None:
-        n = len(self.store.clients(include_archived=True)) + 1
-        cid = f"client-{n}"
-        while any(c["id"] == cid for c in self.store.clients(include_archived=True)):
+        taken = {c["id"] for c in self.store.clients(include_archived=True)}
+        n = len(taken) + 1
+        while f"client-{n}" in taken:
             n += 1
-            cid = f"client-{n}"
-        self.store.ensure_client(cid, display_name=f"{self.t('Client')} {n}")
-        self.select_client(cid)
+        self.store.ensure_client(f"client-{n}", display_name=f"{self.t('Client')} {n}")
+        self.select_client(f"client-{n}")
 
     def provenance(self) -> dict[str, Any]:
-        """Where this session's data came from (Expyriment-style header)."""
-        return {
-            "app_version": __version__,
-            "python": platform.python_version(),
-            "pygame": pygame.version.ver,
-            "platform": platform.platform(),
-            "activities": {n: e.cls.version for n, e in self.registry.entries.items()},
-            "config": {k: v for k, v in asdict(self.cfg).items() if k not in ("problems", "sources")},
-            "config_sources": self.cfg.sources,
-            "config_problems": [str(p) for p in self.cfg.problems],
-            "audio": self.audio.describe(),
-            "midi": self.midi.describe(),
-            "midi_out": self.midi_out.describe(),
-            "mic": self.mic.describe(),
-            "realtime_core": self._realtime_core(),
-            "language": self.language,
-            "store_device": getattr(self.store, "device_id", None),
-            "selftest": self._selftest_figures(),
-        }
-
-    def _realtime_core(self) -> dict[str, Any]:
-        """Which mixer and MIDI callback ran this session ("c", "python", or "none": no device)."""
-        return {"audio": self.audio.core, "midi": self.midi.core, "links": list(self.native_facts)}
-
-    def _selftest_figures(self) -> Any:
-        """The last ``prelude-play selftest`` measurement on this machine, if one was made."""
-        import json
-
-        if self.data_dir is None:
-            return None
-        path = self.data_dir / "selftest.json"
-        try:
-            return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-        except (OSError, ValueError) as exc:
-            return {"error": f"{path}: {exc}"}
-
-    def show(self, screen: str) -> None:
-        """Switch to the home screen or a therapist screen (the caller has passed the PIN)."""
-        old = self.therapist.screens.get(self.screen)
-        if old is not None and screen != self.screen:
-            old.leave()
-        self.screen, self.modal = screen, None
-        if screen == "home":
-            self.home.layout()
-        elif screen in self.therapist.screens:
-            self.therapist.screens[screen].enter()
-
-    def therapist_only(self, screen: str) -> Callable[[], None]:
-        """A button action that asks for the PIN, then shows ``screen``."""
-        return lambda: self.ask_pin(then=lambda: self.show(screen))
-
-    def quit(self) -> None:
-        self.running = False
+        return prov.provenance(cfg=self.cfg, registry=self.registry, audio=self.audio, midi=self.midi,
+                               midi_out=self.midi_out, mic=self.mic, facts=self.native_facts, language=self.language,
+                               store_device=getattr(self.store, "device_id", None), data_dir=self.data_dir)
 
     def start_activity(self, name: str, settings: dict[str, Any] | None = None,
                        goals: list[str] | None = None) -> None:
         self.live.start_activity(name, settings, goals)
 
     def activity_title(self) -> str:
-        if self.activity_name is None:
-            return ""
-        return self.t(self.registry.entries[self.activity_name].title)
+        name = self.activity_name
+        return self.t(self.registry.entries[name].title) if name else ""
 
     def go_home(self) -> None:
         """Pause: leave the activity (therapist only); the session stays open to resume."""
         self.live.pause()
         self.lock_rail()
-        self.screen, self.modal = "home", None
-        self.home.layout()
+        self.stack.switch(self.home)
 
     def resume(self) -> None:
         self.live.resume()
 
     def end_session(self) -> None:
-        """Close the session and show its summary (notes, SOAP text, export)."""
+        """Close the session and show its note (figures, S/O/A/P, export)."""
         self.lock_rail()
         sid = self.live.end()
         if sid is not None:
             self.therapist.summary.open(sid)
-            return
-        self.show("home")
+        else:
+            self.show("home")
 
     def log(self, ev: LogEvent) -> str | None:
         return self.live.log(ev)
 
-    def session_ms(self) -> float:
-        return self.live.elapsed_ms()
-
-    # ---- drawing ---------------------------------------------------------------------------
-
-    def draw(self) -> None:
-        surf = self.surface
-        if surf is None:
-            return
-        if self.screen == "home":
-            self.home.draw(surf)
-        elif self.screen in self.therapist.screens:
-            self.therapist.screens[self.screen].draw(surf)
-        else:
-            self._draw_host(surf)
-        if self.modal == "pin":
-            self.pin.draw(surf)
-        elif self.modal == "overlay":
-            self.overlay.draw(surf)
-        pygame.display.flip()
-
-    def _draw_host(self, surf: pygame.Surface) -> None:
-        from prelude_play.ui.widgets import draw_ring, draw_text
-
-        theme = self.theme
-        surf.fill(th.BG)
-        bar = pygame.Rect(0, 0, theme.size[0], theme.bar_height)
-        pygame.draw.rect(surf, th.PANEL, bar)
-        sch = self.live.schedule
-        if sch is not None and sch.current is not None:
-            strip = pygame.Rect(theme.px(12), theme.px(8), theme.size[0] // 2 - theme.px(190), bar.height - theme.px(16))
-            self._draw_schedule_strip(surf, strip, sch.titles(), sch.visible_index())
-        else:
-            draw_text(surf, theme, self.activity_title(), (theme.px(24), bar.centery), 34, bold=True,
-                      anchor="midleft")
-        if self.notices:
-            draw_text(surf, theme, self.notices[-1], (theme.size[0] // 2 + theme.px(40), bar.centery), 22,
-                      colour=th.PARTIAL, max_width=theme.size[0] // 2 - theme.px(200))
-        if not self.lock.unlocked:
-            c = self._corner_rect()
-            pygame.draw.circle(surf, th.PANEL_HI, (c.centerx, bar.centery), theme.px(14))
-            if self._corner_down is not None:
-                p = (self.clock.now_ns() - self._corner_down.t_ns) / (self.cfg.therapist.long_press_ms * 1e6)
-                draw_ring(surf, (c.centerx, bar.centery), theme.px(26), p, th.ACCENT, theme.px(5))
-        act = self.activity
-        if act is not None and self._activity_surface is not None:
-            target = self._activity_surface
-            self.live.call("draw", lambda: act.draw(target))
-            if self.activity is None:
-                return
-            r = self.host_rect()
-            for pos, prog in self.touch.hold_progress(self.clock.now_ns()):
-                draw_ring(surf, (int(pos[0] + r.x), int(pos[1] + r.y)), theme.px(60), prog,
-                          th.ACCENT, theme.px(8))
-        if self.lock.unlocked:
-            self.rail.draw(surf, self.clock.now_ns())
-
-    def _draw_schedule_strip(self, surf: pygame.Surface, rect: pygame.Rect, titles: list[str], current: int) -> None:
-        """The session plan as a row of steps in the top bar: done dimmed, the current one lit."""
-        from prelude_play.ui.widgets import draw_text, grid_rects
-
-        theme = self.theme
-        if not titles:
-            return
-        for i, (cell, title) in enumerate(zip(grid_rects(rect, 1, len(titles), theme.px(6)), titles)):
-            now = i == current
-            pygame.draw.rect(surf, th.ACCENT if now else th.PANEL_HI, cell, border_radius=theme.px(10))
-            colour = th.BG if now else th.MUTED if i < current else th.TEXT
-            draw_text(surf, theme, self.t(title), cell.center, 22, colour=colour, bold=now,
-                      max_width=cell.width - theme.px(8))
+    # ---- for the pilot and the benchmarks ----------------------------------------------------
 
     def screenshot(self, path: str | Path) -> Path:
         assert self.surface is not None
+        if self.running:  # the picture as it is now (after the run: the last frame drawn)
+            self.loop.draw()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         pygame.image.save(self.surface, str(path))
         return path
 
     def find_button(self, button_id: str) -> Any:
-        """A button on whatever is showing (modal first), for the pilot."""
-        screens: list[Any] = []
-        if self.modal == "pin":
-            screens.append(self.pin)
-        elif self.modal == "overlay":
-            screens.append(self.overlay)
-        elif self.screen == "home":
-            screens.append(self.home)
-        elif self.screen in self.therapist.screens:
-            screens.append(self.therapist.screens[self.screen])
-        elif self.screen == "host" and self.lock.unlocked:
-            screens.append(self.rail)
-        for s in screens:
-            b = s.find(button_id)
-            if b is not None:
-                return b
-        if self.modal is None and self.screen == "host" and self.activity is not None:
-            finder = getattr(self.activity, "find_target", None)
-            if callable(finder):
-                rect = finder(button_id)
-                if rect is not None:
-                    r = self.host_rect()
-                    return rect.move(r.x, r.y)
+        """A button or target on whatever is showing, top screen first (for the pilot)."""
+        for s in reversed(self.stack.screens):
+            found = s.find(button_id)
+            if found is not None:
+                return found
+            if s.opaque:
+                break
         return None
-

@@ -1,7 +1,8 @@
-"""Shell screens: home (therapist picks client and activity), PIN pad, therapist overlay.
+"""Shell screens: home (therapist picks client and activity), the PIN pad and the therapist panel
+(both modals, pushed over the screen below).
 
-Screens are layout + buttons; the App routes taps to them and they call back into the App.
-Each button has an ``id`` so the test pilot can tap it by name.
+Screens are layout + buttons and talk to the shell through ``ShellPort`` only. Each button has an
+``id`` so the test pilot can tap it by name.
 """
 
 from __future__ import annotations
@@ -10,46 +11,18 @@ from typing import TYPE_CHECKING, Callable
 
 import pygame
 
+from prelude_play.shell.stack import Screen
 from prelude_play.ui import theme as th
 from prelude_play.ui.widgets import Button, draw_text, grid_rects
 
 if TYPE_CHECKING:
-    from prelude_play.shell.app import App
-
-
-class Screen:
-    def __init__(self, app: "App") -> None:
-        self.app = app
-        self.buttons: list[Button] = []
-
-    @property
-    def t(self) -> Callable[[str], str]:
-        return self.app.t
-
-    def layout(self) -> None:
-        """Rebuild buttons for the current window size and state."""
-
-    def tap(self, pos: tuple[float, float]) -> bool:
-        for b in self.buttons:
-            if b.hit(pos):
-                if b.on_press:
-                    b.on_press()
-                return True
-        return False
-
-    def key(self, name: str) -> bool:
-        return False
-
-    def draw(self, surface: pygame.Surface) -> None:
-        for b in self.buttons:
-            b.draw(surface, self.app.theme)
-
-    def find(self, button_id: str) -> Button | None:
-        return next((b for b in self.buttons if b.id == button_id), None)
+    from prelude_play.shell.port import ShellPort
 
 
 class HomeScreen(Screen):
     """Pick a client, then start or resume; therapist-facing (behind the lock once a session runs)."""
+
+    name = "home"
 
     def layout(self) -> None:
         app, theme = self.app, self.app.theme
@@ -127,8 +100,10 @@ class PinPad(Screen):
     """The therapist lock: a PIN after the corner long-press, so a client cannot leave."""
 
     TIMEOUT_NS = 15_000_000_000
+    name = "pin"
+    opaque = False
 
-    def __init__(self, app: "App") -> None:
+    def __init__(self, app: "ShellPort") -> None:
         super().__init__(app)
         self.entered = ""
         self.opened_ns = 0
@@ -136,6 +111,13 @@ class PinPad(Screen):
 
     def open(self, now_ns: int) -> None:
         self.entered, self.wrong, self.opened_ns = "", False, now_ns
+
+    def update(self, now_ns: int) -> None:
+        if now_ns - self.opened_ns > self.TIMEOUT_NS:
+            self.app.close_pin()
+
+    def next_frame_ns(self, now_ns: int) -> int | None:
+        return self.opened_ns + self.TIMEOUT_NS + 1
 
     def layout(self) -> None:
         theme = self.app.theme
@@ -164,8 +146,10 @@ class PinPad(Screen):
                 self.app.unlock()
             elif len(self.entered) >= len(pin):
                 self.entered, self.wrong = "", True
+        self.dirty = True
 
     def key(self, name: str) -> bool:
+        self.dirty = True
         if name.isdigit() and len(name) == 1:
             self.press(name)
         elif name.startswith("[") and name[1:-1].isdigit():
@@ -195,6 +179,9 @@ class Overlay(Screen):
     Rows (design px, 1280x800): prompt levels, shell actions and the activity's own actions at
     92 each (≥ 15 mm on a 10-inch tablet), then navigation.
     """
+
+    name = "overlay"
+    opaque = False
 
     def layout(self) -> None:
         app, theme = self.app, self.app.theme

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Callable
 import pygame
 
 from prelude_play.errors import PreludeError
-from prelude_play.events import LogEvent
-from prelude_play.shell.screens import Screen
+from prelude_play.events import InputEvent, LogEvent
+from prelude_play.shell.stack import Screen
 from prelude_play.store.clients import ACCESS_METHODS, NUMERIC, SCAN_PATTERNS, ClientBook
 from prelude_play.store.export import Selection, export_csv, export_jsonl
 from prelude_play.store.plans import (CURRENT, DONE, MISSING, PENDING, SKIPPED, LiveSchedule, Plan, PlanBook,
@@ -27,7 +27,7 @@ from prelude_play.ui import theme as th
 from prelude_play.ui.widgets import Button, draw_text
 
 if TYPE_CHECKING:
-    from prelude_play.shell.app import App
+    from prelude_play.shell.port import ShellPort
 
 REMOVABLE_ROOTS = ("/media", "/run/media", "/mnt")
 
@@ -59,8 +59,10 @@ class FormScreen(Screen):
 
     title = ""
 
-    def __init__(self, app: "App") -> None:
+    def __init__(self, app: "ShellPort", coord: "Therapist") -> None:
         super().__init__(app)
+        self.coord = coord
+        """The therapist screens' coordinator (plans, areas, the other screens)."""
         self.fields: list[TextField] = []
         self.focus: TextField | None = None
         self.message = ""
@@ -150,10 +152,11 @@ def _row(theme: th.Theme, x: int, y: int, w: int, h: int) -> pygame.Rect:
 class ClientsScreen(FormScreen):
     """Every client, archived ones too: open one to edit, restore an archived one, add a new one."""
 
+    name = "clients"
     title = "Clients"
 
-    def __init__(self, app: "App") -> None:
-        super().__init__(app)
+    def __init__(self, app: "ShellPort", coord: "Therapist") -> None:
+        super().__init__(app, coord)
         self.show_archived = False
 
     def layout(self) -> None:
@@ -199,7 +202,7 @@ class ClientsScreen(FormScreen):
             self.say(self.t("End the session before switching clients"))
             return
         self.app.select_client(client_id)
-        self.app.therapist.editor.client_id = client_id
+        self.coord.editor.client_id = client_id
         self.app.show("client_edit")
 
     def restore(self, client_id: str) -> None:
@@ -212,13 +215,14 @@ class ClientsScreen(FormScreen):
 class ClientEditScreen(FormScreen):
     """One client's profile: name (this device only), access settings, preferences, own goals."""
 
+    name = "client_edit"
     title = "Client"
 
-    def __init__(self, app: "App") -> None:
-        super().__init__(app)
+    def __init__(self, app: "ShellPort", coord: "Therapist") -> None:
+        super().__init__(app, coord)
         self.client_id: str | None = None
         self.profile: dict[str, Any] = {}
-        self.name = ""
+        self.display_name = ""
         self.code = ""
         self.adding_goal: dict[str, str] | None = None
         self.confirm_delete = 0  # taps on "Delete forever" so far
@@ -229,7 +233,7 @@ class ClientEditScreen(FormScreen):
             self.app.show("clients")
             return
         c = ClientBook(self.app.store).get(self.client_id)
-        self.profile, self.name, self.code = c["profile"], c["display_name"], c["code"]
+        self.profile, self.display_name, self.code = c["profile"], c["display_name"], c["code"]
         self.adding_goal, self.confirm_delete = None, 0
         super().enter()
 
@@ -242,7 +246,7 @@ class ClientEditScreen(FormScreen):
         x0, x1, y0 = pad, 2 * pad + col_w, theme.px(84)
         self.buttons, self.fields = [], []
         self.fields.append(TextField("field:name", self.t("Name (shown on this device only)") + f" · {self.code}",
-                                     self.name, _row(theme, x0, y0, col_w, rh)))
+                                     self.display_name, _row(theme, x0, y0, col_w, rh)))
         y = y0 + rh + gap
         labels = {"ignore_repeat_ms": "Ignore repeats (ms)", "hold_to_select_ms": "Hold to select (ms)",
                   "min_velocity": "Softest hit that counts", "tremor_ms": "Tremor window (ms)",
@@ -319,7 +323,7 @@ class ClientEditScreen(FormScreen):
                                        text_colour=th.BG if col == th.GOOD else th.TEXT, font_size=28))
 
     def area_title(self, key: str) -> str:
-        return self.t(self.app.therapist.areas.get(key, key or "—"))
+        return self.t(self.coord.areas.get(key, key or "—"))
 
     # ---- edits ---------------------------------------------------------------------------
 
@@ -339,7 +343,7 @@ class ClientEditScreen(FormScreen):
     def field_done(self, f: TextField) -> None:
         key = f.id.split(":", 1)[1]
         if key == "name":
-            self.name = f.value
+            self.display_name = f.value
         elif key in ("instruments", "songs", "loves"):
             self.profile["preferences"][key] = [x.strip() for x in f.value.split(",") if x.strip()]
         elif key == "goal_text" and self.adding_goal is not None:
@@ -349,7 +353,7 @@ class ClientEditScreen(FormScreen):
 
     def start_goal(self) -> None:
         self.unfocus()
-        areas = list(self.app.therapist.areas)
+        areas = list(self.coord.areas)
         self.adding_goal = {"text": "", "area": areas[0] if areas else "", "target": ""}
         self.layout()
         self.focus_field("field:goal_text")
@@ -357,7 +361,7 @@ class ClientEditScreen(FormScreen):
     def cycle_area(self) -> None:
         assert self.adding_goal is not None
         self.unfocus()
-        areas = list(self.app.therapist.areas)
+        areas = list(self.coord.areas)
         cur = self.adding_goal["area"]
         self.adding_goal["area"] = areas[(areas.index(cur) + 1) % len(areas)] if cur in areas else areas[0]
         self.layout()
@@ -390,7 +394,7 @@ class ClientEditScreen(FormScreen):
         self.unfocus()
         assert self.client_id is not None
         try:
-            problems = ClientBook(self.app.store).save(self.client_id, display_name=self.name, profile=self.profile)
+            problems = ClientBook(self.app.store).save(self.client_id, display_name=self.display_name, profile=self.profile)
         except PreludeError as exc:
             self.say(str(exc), th.NOT_YET)
             return
@@ -438,7 +442,7 @@ class ClientEditScreen(FormScreen):
         self.confirm_delete = 0
         if self.client_id is not None:
             self.app.select_client(self.client_id)
-        self.app.therapist.open_export()
+        self.coord.open_export()
 
     def back(self) -> None:
         self.unfocus()
@@ -451,10 +455,11 @@ class ClientEditScreen(FormScreen):
 class PlansScreen(FormScreen):
     """Pick a plan for the current client, edit its steps, save it as theirs, start it."""
 
+    name = "plans"
     title = "Session plan"
 
-    def __init__(self, app: "App") -> None:
-        super().__init__(app)
+    def __init__(self, app: "ShellPort", coord: "Therapist") -> None:
+        super().__init__(app, coord)
         self.draft: Plan | None = None
         self.adding = False
         self.picking: int | None = None  # a step whose goals are being chosen
@@ -464,7 +469,7 @@ class PlansScreen(FormScreen):
             self.app.notify(self.t("Pick a client first"))
             self.app.show("home")
             return
-        plans = self.app.therapist.plans.for_client(self.app.client_id)
+        plans = self.coord.plans.for_client(self.app.client_id)
         if self.draft is None and plans:
             self.pick(plans[0])
         super().enter()
@@ -482,7 +487,7 @@ class PlansScreen(FormScreen):
         rh, gap = theme.px(76), theme.px(10)
         left_w = int(w * 0.3)
         self.buttons, self.fields = [], []
-        plans = app.therapist.plans.for_client(app.client_id)
+        plans = self.coord.plans.for_client(app.client_id)
         y = theme.px(88)
         for p in plans[:6]:
             self.buttons.append(Button(f"plan:{p.id}", p.name, pygame.Rect(pad, y, left_w, rh), font_size=26,
@@ -510,7 +515,7 @@ class PlansScreen(FormScreen):
             for g in goals[:8]:
                 tag = f"client:{g['id']}"
                 self.buttons.append(Button(f"pick:{tag}", g["text"], pygame.Rect(x, y, sw, rh), font_size=26,
-                                           selected=tag in chosen, sublabel=self.t(self.app.therapist.areas.get(
+                                           selected=tag in chosen, sublabel=self.t(self.coord.areas.get(
                                                g.get("area", ""), g.get("area", ""))),
                                            on_press=lambda tag=tag: self.toggle_goal(tag)))
                 y += rh + gap
@@ -589,7 +594,7 @@ class PlansScreen(FormScreen):
     def save(self) -> None:
         if self.draft is None:
             return
-        saved = self.app.therapist.plans.save(self.draft, self.app.client_id)
+        saved = self.coord.plans.save(self.draft, self.app.client_id)
         self.draft = saved
         self.say(self.t("Saved"), th.GOOD)
         self.layout()
@@ -598,16 +603,17 @@ class PlansScreen(FormScreen):
         if self.draft is None or not self.draft.steps:
             self.say(self.t("Add an activity first"))
             return
-        self.app.therapist.start_plan(self.draft)
+        self.coord.start_plan(self.draft)
 
 
 class ScheduleScreen(FormScreen):
     """The running plan, live: skip, move, insert, or start a step now; then back to the client."""
 
+    name = "schedule"
     title = "Schedule"
 
-    def __init__(self, app: "App") -> None:
-        super().__init__(app)
+    def __init__(self, app: "ShellPort", coord: "Therapist") -> None:
+        super().__init__(app, coord)
         self.adding = False
 
     def layout(self) -> None:
@@ -616,7 +622,7 @@ class ScheduleScreen(FormScreen):
         pad = theme.px(20)
         rh, gap, small = theme.px(72), theme.px(8), theme.px(84)
         self.buttons, self.fields = [], []
-        sch = app.therapist.schedule
+        sch = self.coord.schedule
         y = theme.px(84)
         if sch is not None and self.adding:
             names = app.registry.names()
@@ -650,23 +656,23 @@ class ScheduleScreen(FormScreen):
         nav = [("sched:insert", self.t("Cancel") if self.adding else self.t("+ Insert activity"), self.toggle_add,
                 th.PANEL_HI),
                ("sched:end", self.t("End session"), app.end_session, th.NOT_YET),
-               ("close", self.t("Back to client"), app.therapist.back_to_client, th.GOOD)]
+               ("close", self.t("Back to client"), self.coord.back_to_client, th.GOOD)]
         for i, (bid, label, fn, col) in enumerate(nav):
             self.buttons.append(Button(bid, label, bottom.move(i * (bottom.width + pad), 0), on_press=fn, colour=col,
                                        text_colour=th.BG if col in (th.GOOD, th.NOT_YET) else th.TEXT, font_size=28))
 
     def act(self, fn: Callable[[], Any]) -> None:
         fn()
-        self.app.therapist.refresh_schedule()
+        self.coord.refresh_schedule()
         self.layout()
 
     def start_now(self, i: int) -> None:
-        sch = self.app.therapist.schedule
+        sch = self.coord.schedule
         if sch is None:
             return
         step = sch.jump(i)
         if step is not None:
-            self.app.therapist.run_step(step)
+            self.coord.run_step(step)
         else:
             self.layout()
 
@@ -675,15 +681,15 @@ class ScheduleScreen(FormScreen):
         self.layout()
 
     def insert(self, name: str) -> None:
-        sch = self.app.therapist.schedule
+        sch = self.coord.schedule
         if sch is not None:
             sch.insert(PlanStep(name, self.app.registry.entries[name].title))
-            self.app.therapist.refresh_schedule()
+            self.coord.refresh_schedule()
         self.adding = False
         self.layout()
 
     def back(self) -> None:
-        self.app.therapist.back_to_client()
+        self.coord.back_to_client()
 
 
 # ---- the summary after a session ----------------------------------------------------------
@@ -697,11 +703,12 @@ class SummaryScreen(FormScreen):
     mouse wheel, or the Up/Down buttons), so A and P are always reachable.
     """
 
+    name = "summary"
     title = "Session note"
     FIELDS = (("S", "Subjective"), ("O", "Objective"), ("A", "Assessment"), ("P", "Plan"))
 
-    def __init__(self, app: "App") -> None:
-        super().__init__(app)
+    def __init__(self, app: "ShellPort", coord: "Therapist") -> None:
+        super().__init__(app, coord)
         self.session: dict[str, Any] | None = None
         self.summary: SessionSummary | None = None
         self.text = ""
@@ -792,7 +799,7 @@ class SummaryScreen(FormScreen):
         nav = [("summary:redraft", self.t("Redraft"), self.redraft, th.PANEL_HI),
                ("summary:copy", self.t("Copy text"), self.copy, th.PANEL_HI),
                ("summary:note", self.t("Note as PDF"), self.note_pdf, th.PANEL_HI),
-               ("summary:export", self.t("Export…"), lambda: self.app.therapist.open_export(self.session),
+               ("summary:export", self.t("Export…"), lambda: self.coord.open_export(self.session),
                 th.PANEL_HI),
                ("summary:done", self.t("Done"), self.done, th.GOOD)]
         for i, (bid, label, fn, col) in enumerate(nav):
@@ -809,10 +816,17 @@ class SummaryScreen(FormScreen):
         self.scroll = int(max(0, min(most, self.scroll + pages * self.view.height * 0.8)))
         self.layout()
 
-    def pointer(self, kind: str, pos: tuple[float, float]) -> None:
-        """Drag the page with a finger (a short touch is a tap)."""
-        if kind == "down" and self.view.collidepoint(pos):
-            self._drag = (pos[1], self.scroll)
+    def pointer(self, ev: InputEvent) -> None:
+        """Drag the page with a finger (a short touch is a tap); the mouse wheel scrolls."""
+        pos, kind = ev.pos, ev.kind
+        if pos is None:
+            return
+        if kind == "wheel":
+            self.scroll_by(-int(ev.value or 0) * 0.25)
+        elif kind == "down":
+            if self.view.collidepoint(pos):
+                self._drag = (pos[1], self.scroll)
+            self.tap(pos)
         elif kind == "move" and self._drag is not None:
             y0, s0 = self._drag
             if abs(pos[1] - y0) > self.app.theme.px(12):
@@ -821,9 +835,7 @@ class SummaryScreen(FormScreen):
                 self.layout()
         elif kind == "up":
             self._drag = None
-
-    def wheel(self, dy: int) -> None:
-        self.scroll_by(-dy * 0.25)
+        self.dirty = True
 
     def tap(self, pos: tuple[float, float]) -> bool:
         for f in self.fields:  # a field scrolled out of the page cannot be tapped
@@ -1036,10 +1048,11 @@ def export_destinations(data_dir: Path | None, roots: tuple[str, ...] = REMOVABL
 class ExportScreen(FormScreen):
     """Export CSV + JSON Lines + HTML report into a new folder on the chosen drive."""
 
+    name = "export"
     title = "Export"
 
-    def __init__(self, app: "App") -> None:
-        super().__init__(app)
+    def __init__(self, app: "ShellPort", coord: "Therapist") -> None:
+        super().__init__(app, coord)
         self.dest: Path | None = None
         self.scope = "client"  # client | session | all
         self.session_id: str | None = None
@@ -1198,7 +1211,7 @@ def _remove_if_empty(folder: Path) -> None:
 class Therapist:
     """Owns the therapist screens and the running plan; the App routes to it."""
 
-    def __init__(self, app: "App", plan_dirs: list[Path] | None = None) -> None:
+    def __init__(self, app: "ShellPort", plan_dirs: list[Path] | None = None) -> None:
         self.app = app
         from prelude_play.config import resource_dir
 
@@ -1210,12 +1223,12 @@ class Therapist:
             app.notices.append(str(p))
         app.notices.extend(getattr(app.store, "notices", []))  # e.g. "store upgraded, backup kept at ..."
         self.areas = _area_titles()
-        self.clients = ClientsScreen(app)
-        self.editor = ClientEditScreen(app)
-        self.plan_screen = PlansScreen(app)
-        self.schedule_screen = ScheduleScreen(app)
-        self.summary = SummaryScreen(app)
-        self.export = ExportScreen(app)
+        self.clients = ClientsScreen(app, self)
+        self.editor = ClientEditScreen(app, self)
+        self.plan_screen = PlansScreen(app, self)
+        self.schedule_screen = ScheduleScreen(app, self)
+        self.summary = SummaryScreen(app, self)
+        self.export = ExportScreen(app, self)
         self.screens: dict[str, FormScreen] = {
             "clients": self.clients, "client_edit": self.editor, "plans": self.plan_screen,
             "schedule": self.schedule_screen, "summary": self.summary, "export": self.export}
@@ -1246,10 +1259,7 @@ class Therapist:
         return self.schedule.next_label() if self.schedule else None
 
     def back_to_client(self) -> None:
-        if self.app.activity is not None:
-            self.app.screen, self.app.modal = "host", None
-        else:
-            self.app.show("home")
+        self.app.show("host" if self.app.activity is not None else "home")
 
     def end_plan(self) -> None:
         self.app.live.end_plan()
