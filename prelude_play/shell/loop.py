@@ -153,6 +153,8 @@ class FrameLoop:
             if deadline is not None and now >= deadline:
                 break
             due = self.next_due(now)
+            if due is not None:  # animating or a timer: at the frame rate at most
+                due = max(due, self._last_frame_ns + self.min_frame_ns)
             wake = now + int(IDLE_WAKE_S * 1e9) if due is None else due
             if deadline is not None:
                 wake = min(wake, deadline)
