@@ -53,7 +53,7 @@ class FrameLoop:
             app.router.route(ev)
         now = app.clock.now_ns()
         for action, t in app.pedal.due(now):
-            app.do_action(action, source="midi", device="pedal", t_ns=t)
+            app.actions.do_action(action, source="midi", device="pedal", t_ns=t)
         if app.lock.expired(now):
             app.lock_rail()
         for screen in list(app.stack.screens):
