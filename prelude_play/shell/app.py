@@ -30,6 +30,7 @@ from prelude_play.input.queue import InputQueue
 from prelude_play.session.live import LiveSession, Services
 from prelude_play.session.scoring import PedalGrammar, PedalSettings
 from prelude_play.shell import provenance as prov
+from prelude_play.shell.actions import TherapistActions
 from prelude_play.shell.host import HostScreen
 from prelude_play.shell.loop import FrameLoop
 from prelude_play.shell.rail import Rail, TherapistLock
@@ -81,16 +82,17 @@ class App:
         self.pedal = PedalGrammar(PedalSettings(s.pedal_tap, s.pedal_double_tap, s.pedal_hold,
                                                 s.pedal_double_tap_ms, s.pedal_hold_ms))
         self.notices: list[str] = list(notices or []) + [str(e) for e in registry.errors]
-        self.note_editing, self.note_text = False, ""
         self.text_sink: Callable[[str], None] | None = None  # a therapist screen's focused text field
         self._after_unlock: Callable[[], None] | None = None
         self.running = False
         self.surface: pygame.Surface | None = None
         self.rail = Rail(self.live, lambda: self.t, self.theme,
                          side="left" if cfg.therapist.corner == "top_left" else "right")
-        self.rail.actions = {"lock": self.lock_rail, "more": self.open_overlay, "score": self._rail_score,
-                             "undo": self.undo, "goal": self._rail_goal, "edit": self._rail_edit,
-                             "primary": lambda fn: self._after(self.live.call("primary", fn))}
+        self.actions = TherapistActions(self)
+        a = self.actions
+        self.rail.actions = {"lock": self.lock_rail, "more": self.open_overlay, "score": a.rail_score,
+                             "undo": a.undo, "goal": a.rail_goal, "edit": a.rail_edit,
+                             "primary": lambda fn: a.refresh(self.live.call("primary", fn))}
         self.home, self.pin, self.overlay = HomeScreen(self), PinPad(self), Overlay(self)
         self.host = HostScreen(self, clock=clock, touch=self.touch, rail=self.rail, lock=self.lock)
         self.therapist = Therapist(self)
@@ -131,7 +133,7 @@ class App:
         if what == "activity_started":
             self.stack.switch(self.host)
         elif what == "activity_failed":
-            self.panic(log=False)
+            self.actions.panic(log=False)
             self.lock_rail()
             self.stack.switch(self.home)
         elif what in ("plan_finished", "ended"):
@@ -198,7 +200,7 @@ class App:
         """Clean stop: activity stopped, all notes off, session closed, log flushed."""
         self.running = False
         self.live.stop_activity()
-        self.panic(log=False)
+        self.actions.panic(log=False)
         if self.session is not None:
             try:  # the session's audio health (xruns, callback load) for benchmarks and provenance
                 data = dict(self.audio.stats())
@@ -290,119 +292,12 @@ class App:
         self.stack.push(self.overlay)
 
     def close_overlay(self) -> None:
-        if self.note_editing:
-            self.toggle_note()
+        if self.actions.note_editing:
+            self.actions.toggle_note()
         self.stack.remove(self.overlay)
 
     def quit(self) -> None:
         self.running = False
-
-    # ---- the therapist's actions -------------------------------------------------------------
-
-    def do_action(self, action: str, *, source: str, device: str = "", t_ns: int | None = None) -> None:
-        """A scoring key, pedal gesture or rail button: a score code or one of the actions."""
-        self.lock.touch(self.clock.now_ns())
-        act = self.activity
-        if act is None:
-            return
-        if action == "undo":
-            self.live.undo()
-        elif action == "prompt_next":
-            self.live.next_prompt()
-        elif action == "prompt_reset":
-            self.live.set_prompt(self.cfg.scoring.prompt_levels[0])
-        elif action == "panic":
-            self.panic()
-        elif action == "primary":
-            primary = self.live.call("primary_action", act.primary_action)
-            if primary:
-                self.live.call("primary", primary[1])
-        else:
-            self.live.score(action, source=source, device=device, t_ns=t_ns)
-        self._after()
-
-    def _after(self, _: Any = None) -> None:
-        """The rail and the panel show the new state (tally, last trials, prompt level)."""
-        if self.stack.modal is self.overlay:
-            self.overlay.layout()
-        if self.lock.unlocked and self.stack.base is self.host:
-            self.rail.layout(self.host.rail_rect())
-        self.stack.top.dirty = self.stack.base.dirty = True
-
-    def _rail_score(self, code: str) -> None:
-        editing, self.rail.editing = self.rail.editing, None
-        if editing is not None:
-            self.live.score(code, source="touch", trial_id=editing)
-            self._after()
-        else:
-            self.do_action(code, source="touch")
-
-    def _rail_goal(self, tag: str) -> None:
-        self._after(self.live.toggle_target(tag))
-
-    def _rail_edit(self, trial_id: str) -> None:
-        self.rail.editing = None if self.rail.editing == trial_id else trial_id
-        self._after()
-
-    def score(self, code: str, *, source: str = "touch", device: str = "", t_ns: int | None = None) -> str | None:
-        done = self.live.score(code, source=source, device=device, t_ns=t_ns)
-        self._after()
-        return done.event_id if done else None
-
-    def undo(self) -> str | None:
-        eid = self.live.undo()
-        self._after()
-        return eid
-
-    def set_prompt(self, level: str) -> None:
-        self._after(self.live.set_prompt(level))
-
-    def last_score_text(self) -> str:
-        last = self.live.last_score()
-        if last is None:
-            return self.t("No score yet")
-        outcome, prompt = last
-        return self.t("Last score") + f": {self.t(outcome.replace('_', ' ').capitalize())} · " \
-            f"{self.t((prompt or '').capitalize())}"
-
-    def toggle_note(self) -> None:
-        if self.note_editing:
-            self.live.note(self.note_text)
-            self.note_editing, self.note_text = False, ""
-            pygame.key.stop_text_input()
-        else:
-            self.note_editing = True
-            pygame.key.start_text_input()
-        self.overlay.layout()
-
-    def panic(self, log: bool = True) -> None:
-        """All sound and all MIDI notes off, now; the activity stops making new sound too."""
-        act = self.activity
-        if act is not None:
-            self.live.call("on_panic", act.on_panic)
-        for silence in (self.audio.all_off, self.midi_out.panic, self.midi.panic):
-            try:
-                silence()
-            except Exception:
-                pass
-        if log and self.session is not None:
-            self.log(LogEvent("panic", actor="therapist", source="touch"))
-
-    def language_label(self) -> str:
-        return LANGUAGES["fr_CA" if self.language == "en" else "en"]
-
-    def toggle_language(self) -> None:
-        self.language = "fr_CA" if self.language == "en" else "en"
-        self.t = translator(self.language)
-        if self.live.ctx is not None:
-            self.live.ctx.t = self.t
-        if self.data_dir is not None:
-            from prelude_play.settings_file import set_user_setting
-
-            set_user_setting(self.data_dir, "ui", "language", self.language)
-        if self.session is not None:
-            self.store.update_provenance(self.session, language=self.language)
-        self.relayout()
 
     def notify(self, text: str) -> None:
         self.notices.append(text)

@@ -53,7 +53,7 @@ class FrameLoop:
             app.router.route(ev)
         now = app.clock.now_ns()
         for action, t in app.pedal.due(now):
-            app.do_action(action, source="midi", device="pedal", t_ns=t)
+            app.actions.do_action(action, source="midi", device="pedal", t_ns=t)
         if app.lock.expired(now):
             app.lock_rail()
         for screen in list(app.stack.screens):
@@ -152,6 +152,8 @@ class FrameLoop:
             if deadline is not None and now >= deadline:
                 break
             due = self.next_due(now)
+            if due is not None:  # animating or a timer: at the frame rate at most
+                due = max(due, self._last_frame_ns + self.min_frame_ns)
             wake = now + int(IDLE_WAKE_S * 1e9) if due is None else due
             if deadline is not None:
                 wake = min(wake, deadline)

@@ -44,8 +44,7 @@ class ShellPort(Protocol):
     language: str
     t: Callable[[str], str]
     text_sink: Callable[[str], None] | None
-    note_editing: bool
-    note_text: str
+    actions: "ActionsPort"
 
     # ---- the session as screens read it ------------------------------------------------------
     @property
@@ -86,7 +85,13 @@ class ShellPort(Protocol):
     def log(self, ev: "LogEvent") -> str | None: ...
     def notify(self, text: str) -> None: ...
 
-    # ---- the therapist's actions ---------------------------------------------------------------
+
+class ActionsPort(Protocol):
+    """The therapist's actions (``shell/actions.py``): what the rail, keys, pedals and panel do."""
+
+    note_editing: bool
+    note_text: str
+
     def do_action(self, action: str, *, source: str, device: str = "", t_ns: int | None = None) -> None: ...
     def undo(self) -> str | None: ...
     def set_prompt(self, level: str) -> None: ...
@@ -95,6 +100,7 @@ class ShellPort(Protocol):
     def panic(self, log: bool = True) -> None: ...
     def language_label(self) -> str: ...
     def toggle_language(self) -> None: ...
+    def refresh(self, _: Any = None) -> None: ...
 
 
 class LockPort(Protocol):

@@ -58,8 +58,8 @@ class InputRouter:
             else:
                 app.running = False
         elif s.kind == "text":
-            if app.note_editing:
-                app.note_text += s.text
+            if app.actions.note_editing:
+                app.actions.note_text += s.text
             elif app.text_sink is not None:
                 app.text_sink(s.text)
             app.stack.top.dirty = True
@@ -118,11 +118,11 @@ class InputRouter:
             (ev.kind == "control_change" and (ev.value or 0) < 64)
         if extra is not None:
             if pressed:
-                app.do_action(extra, source="midi", device=ev.device, t_ns=ev.t_ns)
+                app.actions.do_action(extra, source="midi", device=ev.device, t_ns=ev.t_ns)
             return
         actions = app.pedal.press(ev.t_ns) if pressed else app.pedal.release(ev.t_ns) if released else []
         for action, t in actions:
-            app.do_action(action, source="midi", device=ev.device, t_ns=t)
+            app.actions.do_action(action, source="midi", device=ev.device, t_ns=t)
 
     def key(self, ev: InputEvent) -> None:
         app = self.app
@@ -144,7 +144,7 @@ class InputRouter:
             return  # home and the therapist screens took what they wanted
         action = app.cfg.scoring.keys.get(name)
         if action and app.activity is not None:
-            app.do_action(action, source="key", device=ev.device, t_ns=ev.t_ns)
+            app.actions.do_action(action, source="key", device=ev.device, t_ns=ev.t_ns)
             return
         if on_host:
             app.host.to_activity(ev)

@@ -197,14 +197,15 @@ class Overlay(Screen):
         for i, r in enumerate(grid_rects(row2, 1, len(levels), pad)):
             lv = levels[i]
             self.buttons.append(Button(f"prompt:{lv}", self.t(lv.capitalize()), r,
-                                       on_press=lambda lv=lv: app.set_prompt(lv),
+                                       on_press=lambda lv=lv: app.actions.set_prompt(lv),
                                        selected=(lv == app.prompt_level), font_size=30))
         row3 = pygame.Rect(p.x + pad, p.y + theme.px(244), inner, theme.px(92))
-        actions = [("undo", self.t("Undo last score"), app.undo, th.PANEL_HI),
-                   ("note", self.t("Add note") if not app.note_editing else self.t("Save note"),
-                    app.toggle_note, th.PANEL_HI),
-                   ("panic", self.t("Silence all"), app.panic, th.DANGER),
-                   ("language", app.language_label(), app.toggle_language, th.PANEL_HI)]
+        a = app.actions
+        actions = [("undo", self.t("Undo last score"), a.undo, th.PANEL_HI),
+                   ("note", self.t("Add note") if not a.note_editing else self.t("Save note"),
+                    a.toggle_note, th.PANEL_HI),
+                   ("panic", self.t("Silence all"), a.panic, th.DANGER),
+                   ("language", a.language_label(), a.toggle_language, th.PANEL_HI)]
         for r, (bid, label, fn, col) in zip(grid_rects(row3, 1, len(actions), pad), actions):
             self.buttons.append(Button(bid, label, r, on_press=fn, colour=col, font_size=28))
         act = app.activity
@@ -237,13 +238,14 @@ class Overlay(Screen):
 
     def key(self, name: str) -> bool:
         app = self.app
-        if app.note_editing:
+        a = app.actions
+        if a.note_editing:
             if name in ("return", "enter"):
-                app.toggle_note()
+                a.toggle_note()
             elif name == "backspace":
-                app.note_text = app.note_text[:-1]
+                a.note_text = a.note_text[:-1]
             elif name == "escape":
-                app.note_editing, app.note_text = False, ""
+                a.note_editing, a.note_text = False, ""
                 self.layout()
             return True
         if name == "escape":
@@ -266,15 +268,15 @@ class Overlay(Screen):
         if status:
             draw_text(surface, theme, status, (p.right - theme.px(24), p.y + theme.px(36)), 28,
                       colour=th.ACCENT, anchor="midright", max_width=p.width // 2 - theme.px(48))
-        last = app.last_score_text()
+        last = app.actions.last_score_text()
         draw_text(surface, theme, last, (p.x + theme.px(24), p.y + theme.px(76)), 26,
                   colour=th.MUTED, anchor="midleft", max_width=p.width - theme.px(48))
         draw_text(surface, theme, self.t("Prompt level for the next score"),
                   (p.x + theme.px(24), p.y + theme.px(118)), 24, colour=th.MUTED, anchor="midleft")
         super().draw(surface)
         note_y = self.notice_y
-        if app.note_editing:
-            text = self.t("Note") + ": " + app.note_text + "_"
+        if app.actions.note_editing:
+            text = self.t("Note") + ": " + app.actions.note_text + "_"
             draw_text(surface, theme, text, (p.x + theme.px(24), note_y), 28, anchor="midleft",
                       max_width=p.width - theme.px(48), colour=th.ACCENT)
         elif app.notices:

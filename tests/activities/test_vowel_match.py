@@ -196,7 +196,7 @@ def test_a_score_lands_on_the_unanswered_call_and_undo_restores_the_judgement(tm
         pilot.press("f1")  # the therapist's scoring key: success (the client signed)
         [trial] = calls(pilot)
         assert trial.outcome == "success" and trial.scored_by == "therapist"
-        pilot.app.undo()  # the rail's Undo
+        pilot.app.actions.undo()  # the rail's Undo
         [trial] = calls(pilot)
         assert (trial.outcome, trial.scored_by) == ("no_response", "activity")
         assert len(events(pilot, "correction")) == 1 and len(events(pilot, "score")) == 1
