@@ -20,9 +20,10 @@ import pygame
 from prelude_play.activity import Activity, Registry
 from prelude_play.clock import Clock
 from prelude_play.config import AppConfig, resource_dir
-from prelude_play.devices import AudioOut, Mic, MidiIn, MidiOut, NullAudio, NullMic, NullMidiIn, NullMidiOut, is_stand_in
+from prelude_play.devices import (AudioOut, Mic, MidiIn, MidiOut, NullAudio, NullMic, NullMidiIn, NullMidiOut,
+                                  is_stand_in)
 from prelude_play.errors import PreludeError
-from prelude_play.events import InputEvent, LogEvent
+from prelude_play.events import LogEvent
 from prelude_play.hits import HitPath, Hits
 from prelude_play.i18n import LANGUAGES, translator
 from prelude_play.input.pointer_keys import Waker
