@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
-from prelude_play.audio.backends.base import NativeStartBackend
+from prelude_play.audio.backends.base import IdleBackend, NativeStartBackend
 from prelude_play.audio.timemap import TimeMap
 from prelude_play.clock import Clock, MonotonicClock
 from prelude_play.errors import PreludeError, UnknownSoundError
@@ -282,6 +282,8 @@ class AudioEngine:
         if nat is not None:
             nat.set_exact_clock(int(bool(self.backend.exact_clock)))
             nat.set_channels(int(self.backend.channels))
+        if isinstance(self.backend, IdleBackend):
+            self.backend.is_idle = self.idle
         if nat is not None and isinstance(self.backend, NativeStartBackend):
             self.backend.start_native(nat, self._lost)  # the backend's real-time thread calls C directly
         else:
@@ -454,7 +456,25 @@ class AudioEngine:
         return self._load_from_bank(name)
 
     # ------------------------------------------------------------------ commands (any thread)
+    def idle(self) -> bool:
+        """No voice sounds (or waits to start) and no command waits: nothing to render."""
+        nat = self._native
+        if nat is not None:
+            iv, _ = nat.stats()
+            return iv[8] == 0 and int(nat.queued()) == 0
+        return not any(self._v_on) and not self._q
+
     def _post(self, cmd: tuple[Any, ...]) -> bool:
+        be = self.backend
+        if isinstance(be, IdleBackend):  # a backend asleep while idle: the due blocks first, then wake it
+            be.catch_up()
+            try:
+                return self._post_cmd(cmd)
+            finally:
+                be.wake()
+        return self._post_cmd(cmd)
+
+    def _post_cmd(self, cmd: tuple[Any, ...]) -> bool:
         nat = self._native
         if nat is not None:
             op = cmd[0]

@@ -10,36 +10,35 @@ MIDI hit never waits for any of this (the hit path plays it on the MIDI thread).
 
 from __future__ import annotations
 
-import signal
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import pygame
 
-from prelude_play.activity import Activity, Registry
+from prelude_play.activity import Registry
 from prelude_play.clock import Clock
 from prelude_play.config import AppConfig, resource_dir
 from prelude_play.devices import (AudioOut, Mic, MidiIn, MidiOut, NullAudio, NullMic, NullMidiIn, NullMidiOut,
                                   is_stand_in)
-from prelude_play.errors import PreludeError
 from prelude_play.events import LogEvent
 from prelude_play.hits import HitPath, Hits
-from prelude_play.i18n import LANGUAGES, translator
+from prelude_play.i18n import translator
 from prelude_play.input.pointer_keys import Waker
 from prelude_play.input.queue import InputQueue
 from prelude_play.session.live import LiveSession, Services
 from prelude_play.session.scoring import PedalGrammar, PedalSettings
 from prelude_play.shell import provenance as prov
 from prelude_play.shell.actions import TherapistActions
+from prelude_play.shell.lifecycle import shut_down
 from prelude_play.shell.host import HostScreen
 from prelude_play.shell.loop import FrameLoop
+from prelude_play.shell.navigation import Navigator
 from prelude_play.shell.rail import Rail, TherapistLock
 from prelude_play.shell.router import InputRouter
 from prelude_play.shell.screens import HomeScreen, Overlay, PinPad
 from prelude_play.shell.stack import ScreenStack
 from prelude_play.shell.therapist import Therapist
-from prelude_play.store.eventlog import EventLog, Session
+from prelude_play.store.eventlog import EventLog
 from prelude_play.ui import theme as th
 from prelude_play.ui.touch import TouchFilter
 
@@ -84,14 +83,14 @@ class App:
                                                 s.pedal_double_tap_ms, s.pedal_hold_ms))
         self.notices: list[str] = list(notices or []) + [str(e) for e in registry.errors]
         self.text_sink: Callable[[str], None] | None = None  # a therapist screen's focused text field
-        self._after_unlock: Callable[[], None] | None = None
         self.running = False
         self.surface: pygame.Surface | None = None
         self.rail = Rail(self.live, lambda: self.t, self.theme,
                          side="left" if cfg.therapist.corner == "top_left" else "right")
         self.actions = TherapistActions(self)
+        self.nav = Navigator(self)
         a = self.actions
-        self.rail.actions = {"lock": self.lock_rail, "more": self.open_overlay, "score": a.rail_score,
+        self.rail.actions = {"lock": self.nav.lock_rail, "more": self.nav.open_overlay, "score": a.rail_score,
                              "undo": a.undo, "goal": a.rail_goal, "edit": a.rail_edit,
                              "primary": lambda fn: a.refresh(self.live.call("primary", fn))}
         self.home, self.pin, self.overlay = HomeScreen(self), PinPad(self), Overlay(self)
@@ -135,27 +134,16 @@ class App:
             self.stack.switch(self.host)
         elif what == "activity_failed":
             self.actions.panic(log=False)
-            self.lock_rail()
+            self.nav.lock_rail()
             self.stack.switch(self.home)
         elif what in ("plan_finished", "ended"):
-            self.lock_rail()
+            self.nav.lock_rail()
             self.stack.switch(self.home)
 
     # ---- lifecycle -------------------------------------------------------------------------
 
     def open_window(self) -> None:
-        """Create the window (or the dummy-driver surface when headless)."""
-        pygame.display.init()
-        pygame.font.init()
-        flags = pygame.RESIZABLE
-        if self.fullscreen:
-            flags = pygame.FULLSCREEN
-            info = pygame.display.Info()
-            if info.current_w > 0:
-                self.theme.size = (info.current_w, info.current_h)
-        self.surface = pygame.display.set_mode(self.theme.size, flags)
-        pygame.display.set_caption("Prelude Play")
-        self.theme.size = self.surface.get_size()
+        self.surface = self.loop.open_window(self.fullscreen)
         self.host.surface = self.surface
         self.waker = Waker()
         self.relayout()
@@ -178,18 +166,9 @@ class App:
         self.loop.step()
 
     def run(self, for_seconds: float | None = None, on_first_frame: Callable[[], None] | None = None) -> None:
-        """The frame loop; returns after ``for_seconds``, on quit or on SIGTERM/SIGINT."""
-        def stop(signum: int, frame: Any) -> None:
-            self.running = False
-            self._wake()
-
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                signal.signal(sig, stop)
-            except ValueError:  # not the main thread (tests)
-                pass
+        """The frame loop; returns after ``for_seconds``, on quit or on SIGTERM/SIGINT (cleanly)."""
         try:
-            self.loop.run(for_seconds, on_first_frame)
+            self.loop.run(for_seconds, on_first_frame, signals=True)
         finally:
             self.shutdown()
 
@@ -198,27 +177,8 @@ class App:
             self.waker()
 
     def shutdown(self) -> None:
-        """Clean stop: activity stopped, all notes off, session closed, log flushed."""
-        self.running = False
-        self.live.stop_activity()
-        self.actions.panic(log=False)
-        if self.session is not None:
-            try:  # the session's audio health (xruns, callback load) for benchmarks and provenance
-                data = dict(self.audio.stats())
-                data.setdefault("fast_path_delay_ms", self.hits.delay_ms)  # separate: the child's own
-                self.log(LogEvent("audio_stats", actor="system", data=data))
-            except Exception as exc:
-                print(f"prelude-play: audio stats: {exc}", file=sys.stderr)
-        if self.session is not None:
-            self.live.end_plan()
-            self.store.end_session(self.session)
-            self.live.record = None
-        for dev, close in ((self.midi, self.midi.stop), (self.mic, self.mic.close), (self.audio, self.audio.close)):
-            try:
-                close()
-            except Exception as exc:  # never hang or crash on the way out
-                print(f"prelude-play: closing {type(dev).__name__}: {exc}", file=sys.stderr)
-        self.store.flush()
+        """Clean stop: activity stopped, all notes off, session closed, log flushed, devices closed."""
+        shut_down(self)
 
     # ---- the hit path's table and the microphone ----------------------------------------------
 
@@ -244,59 +204,6 @@ class App:
                 self.notify(self.mic.notice)
         return None if is_stand_in(self.mic) else self.mic
 
-    # ---- navigation and the therapist lock --------------------------------------------------
-
-    def show(self, screen: str) -> None:
-        """Switch to home, the client's screen or a therapist screen (the caller passed the PIN)."""
-        target = {"home": self.home, "host": self.host}.get(screen) or self.therapist.screens[screen]
-        self.stack.switch(target)
-
-    def therapist_only(self, screen: str) -> Callable[[], None]:
-        """A button action that asks for the PIN, then shows ``screen``."""
-        return lambda: self.ask_pin(then=lambda: self.show(screen))
-
-    def ask_pin(self, then: Callable[[], None] | None = None) -> None:
-        """The PIN pad; ``then`` runs once it is right (a therapist screen, quitting...)."""
-        self._after_unlock = then
-        if not self.cfg.therapist.pin:
-            self.unlock()
-            return
-        self.pin.open(self.clock.now_ns())
-        self.stack.push(self.pin)
-
-    def close_pin(self) -> None:
-        self.stack.remove(self.pin)
-        self._after_unlock = None
-
-    def unlock(self) -> None:
-        """The PIN was right: run what asked for it, or (on the client's screen) show the rail."""
-        then, self._after_unlock = self._after_unlock, None
-        self.stack.remove(self.pin)
-        if then is not None:
-            then()
-        elif self.stack.base is self.host and not self.lock.unlocked:
-            self.lock.unlock(self.clock.now_ns())
-            self.log(LogEvent("therapist_unlock", actor="therapist", source="touch"))
-            self.host.layout()
-
-    def lock_rail(self) -> None:
-        """Hide the rail; the next scoring needs the corner and the PIN again."""
-        if not self.lock.unlocked:
-            return
-        self.lock.lock()
-        self.rail.editing = None
-        self.close_overlay()
-        self.log(LogEvent("therapist_lock", actor="therapist", source="touch"))
-        self.host.layout()
-
-    def open_overlay(self) -> None:
-        self.stack.push(self.overlay)
-
-    def close_overlay(self) -> None:
-        if self.actions.note_editing:
-            self.actions.toggle_note()
-        self.stack.remove(self.overlay)
-
     def quit(self) -> None:
         self.running = False
 
@@ -311,18 +218,9 @@ class App:
         profile = self.live.select_client(client_id, create=create)
         if profile is None:
             return
-        acc = profile.get("touch", {})
-        self.touch.configure(acc.get("ignore_repeat_ms", self.cfg.touch.ignore_repeat_ms),
-                             acc.get("hold_to_select_ms", self.cfg.touch.hold_to_select_ms))
-        sens = profile.get("sensitivity")
-        if sens:
-            from prelude_play.midi.instruments import Sensitivity
-
-            try:
-                self.midi.set_sensitivity(Sensitivity(int(sens.get("min_velocity", 1)),
-                                                      float(sens.get("tremor_ms", 0.0))))
-            except PreludeError as exc:
-                self.notify(str(exc))
+        problem = self.host.accommodate(profile, self.midi)  # touch and pad accommodations, now
+        if problem:
+            self.notify(problem)
         self.home.layout()
 
     def new_client(self) -> None:
@@ -349,7 +247,7 @@ class App:
     def go_home(self) -> None:
         """Pause: leave the activity (therapist only); the session stays open to resume."""
         self.live.pause()
-        self.lock_rail()
+        self.nav.lock_rail()
         self.stack.switch(self.home)
 
     def resume(self) -> None:
@@ -357,12 +255,12 @@ class App:
 
     def end_session(self) -> None:
         """Close the session and show its note (figures, S/O/A/P, export)."""
-        self.lock_rail()
+        self.nav.lock_rail()
         sid = self.live.end()
         if sid is not None:
             self.therapist.summary.open(sid)
         else:
-            self.show("home")
+            self.nav.show("home")
 
     def log(self, ev: LogEvent) -> str | None:
         return self.live.log(ev)

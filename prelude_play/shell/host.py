@@ -78,6 +78,24 @@ class HostScreen(Screen):
             self.rail.layout(self.rail_rect())
         self.dirty = True
 
+    def accommodate(self, profile: dict[str, Any], midi: Any) -> str | None:
+        """The client's touch accommodations and pad sensitivity, applied at once; a problem with
+        them comes back as text for the therapist."""
+        cfg = self.app.cfg.touch
+        acc = profile.get("touch", {})
+        self.touch.configure(acc.get("ignore_repeat_ms", cfg.ignore_repeat_ms),
+                             acc.get("hold_to_select_ms", cfg.hold_to_select_ms))
+        sens = profile.get("sensitivity")
+        if sens:
+            from prelude_play.errors import PreludeError
+            from prelude_play.midi.instruments import Sensitivity
+
+            try:
+                midi.set_sensitivity(Sensitivity(int(sens.get("min_velocity", 1)), float(sens.get("tremor_ms", 0.0))))
+            except PreludeError as exc:
+                return str(exc)
+        return None
+
     # ---- input ------------------------------------------------------------------------------
 
     def pointer(self, ev: InputEvent) -> None:
@@ -143,7 +161,7 @@ class HostScreen(Screen):
         d = self.corner_down
         if d is not None and now_ns - d.t_ns >= self.app.cfg.therapist.long_press_ms * 1_000_000:
             self.corner_down = None
-            self.app.ask_pin()
+            self.app.nav.ask_pin()
 
     def next_frame_ns(self, now_ns: int) -> int | None:
         """Every frame while a finger holds the corner or a card (their rings grow); each second

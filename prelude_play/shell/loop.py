@@ -12,6 +12,7 @@ MIDI hit or a mic event wakes it at once (the queue's ``wake``).
 
 from __future__ import annotations
 
+import signal
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Callable
@@ -55,7 +56,7 @@ class FrameLoop:
         for action, t in app.pedal.due(now):
             app.actions.do_action(action, source="midi", device="pedal", t_ns=t)
         if app.lock.expired(now):
-            app.lock_rail()
+            app.nav.lock_rail()
         for screen in list(app.stack.screens):
             screen.update(now)
         act = app.activity
@@ -135,11 +136,39 @@ class FrameLoop:
         app.stack.clean()
         pygame.display.flip()
 
-    # ---- the loop ---------------------------------------------------------------------------
+    # ---- the window and the loop --------------------------------------------------------------
 
-    def run(self, for_seconds: float | None = None, on_first_frame: Callable[[], None] | None = None) -> None:
+    def open_window(self, fullscreen: bool) -> pygame.Surface:
+        """The window (or the dummy driver's surface when headless), sized by the theme."""
+        theme = self.app.theme
+        pygame.display.init()
+        pygame.font.init()
+        flags = pygame.RESIZABLE
+        if fullscreen:
+            flags = pygame.FULLSCREEN
+            info = pygame.display.Info()
+            if info.current_w > 0:
+                theme.size = (info.current_w, info.current_h)
+        surface = pygame.display.set_mode(theme.size, flags)
+        pygame.display.set_caption("Prelude Play")
+        theme.size = surface.get_size()
+        return surface
+
+    def run(self, for_seconds: float | None = None, on_first_frame: Callable[[], None] | None = None,
+            signals: bool = False) -> None:
         """Until quit, SIGTERM/SIGINT or ``for_seconds``; sleeping whenever nothing is due."""
         app = self.app
+        if signals:
+            def stop(signum: int, frame: object) -> None:
+                app.running = False
+                if app.waker is not None:
+                    app.waker()
+
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                try:
+                    signal.signal(sig, stop)
+                except ValueError:  # not the main thread (tests)
+                    pass
         deadline = None if for_seconds is None else app.clock.now_ns() + int(for_seconds * 1e9)
         reported = False
         events: list | None = None

@@ -54,7 +54,7 @@ class InputRouter:
         app = self.app
         if s.kind == "quit":
             if app.session is not None and app.cfg.therapist.pin and app.modal != "pin":
-                app.ask_pin(then=app.quit)  # a client cannot close the session window
+                app.nav.ask_pin(then=app.quit)  # a client cannot close the session window
             else:
                 app.running = False
         elif s.kind == "text":
@@ -136,7 +136,7 @@ class InputRouter:
         name = ev.key
         mod = ev.data.get("mod", 0)
         if name == THERAPIST_HOTKEY and mod & pygame.KMOD_CTRL and mod & pygame.KMOD_SHIFT:
-            app.ask_pin()
+            app.nav.ask_pin()
             return
         if top.key(name):
             return

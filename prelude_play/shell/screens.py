@@ -46,10 +46,10 @@ class HomeScreen(Screen):
                                        colour=th.PANEL))
         x0 = pad * 2 + col_w
         # Therapist-only actions: each asks for the PIN first.
-        tools = [("tool:clients", self.t("Clients"), app.therapist_only("clients")),
-                 ("tool:plans", self.t("Plans"), app.therapist_only("plans")),
-                 ("tool:export", self.t("Export"), app.therapist_only("export")),
-                 ("tool:quit", self.t("Quit"), lambda: app.ask_pin(then=app.quit))]
+        tools = [("tool:clients", self.t("Clients"), app.nav.therapist_only("clients")),
+                 ("tool:plans", self.t("Plans"), app.nav.therapist_only("plans")),
+                 ("tool:export", self.t("Export"), app.nav.therapist_only("export")),
+                 ("tool:quit", self.t("Quit"), lambda: app.nav.ask_pin(then=app.quit))]
         tw = (w - x0 - pad - 3 * theme.px(12)) // 4
         for i, (bid, label, fn) in enumerate(tools):
             r = pygame.Rect(x0 + i * (tw + theme.px(12)), theme.px(14), tw, theme.px(72))
@@ -63,7 +63,7 @@ class HomeScreen(Screen):
             self.buttons.append(Button("resume", self.t("Resume session"), resume, on_press=app.resume,
                                        colour=th.GOOD, text_colour=th.BG))
             self.buttons.append(Button("end_session", self.t("End session"), end,
-                                       on_press=lambda: app.ask_pin(then=app.end_session),
+                                       on_press=lambda: app.nav.ask_pin(then=app.end_session),
                                        colour=th.NOT_YET, text_colour=th.BG))
         if names:
             cols = 2 if len(names) <= 4 else 3
@@ -114,7 +114,7 @@ class PinPad(Screen):
 
     def update(self, now_ns: int) -> None:
         if now_ns - self.opened_ns > self.TIMEOUT_NS:
-            self.app.close_pin()
+            self.app.nav.close_pin()
 
     def next_frame_ns(self, now_ns: int) -> int | None:
         return self.opened_ns + self.TIMEOUT_NS + 1
@@ -136,14 +136,14 @@ class PinPad(Screen):
 
     def press(self, label: str) -> None:
         if label == "cancel":
-            self.app.close_pin()
+            self.app.nav.close_pin()
         elif label == "back":
             self.entered = self.entered[:-1]
         else:
             self.entered += label
             pin = self.app.cfg.therapist.pin
             if self.entered == pin:
-                self.app.unlock()
+                self.app.nav.unlock()
             elif len(self.entered) >= len(pin):
                 self.entered, self.wrong = "", True
         self.dirty = True
@@ -226,12 +226,12 @@ class Overlay(Screen):
         self.notice_y = p.bottom - pad - theme.px(96) - theme.px(40)
         row5 = pygame.Rect(p.x + pad, p.bottom - pad - theme.px(96), inner, theme.px(96))
         nav = [("home", self.t("Pause: home"), app.go_home, th.PANEL_HI),
-               ("close", self.t("Back to client"), app.close_overlay, th.GOOD)]
+               ("close", self.t("Back to client"), app.nav.close_overlay, th.GOOD)]
         if app.live.schedule is not None:  # a session plan is running
             nxt = app.therapist.next_label()
             nav[1:1] = [("plan_next", self.t("Next") + f": {self.t(nxt)}" if nxt else self.t("Finish plan"),
                          app.therapist.next_step, th.PANEL_HI),
-                        ("schedule", self.t("Schedule"), lambda: app.show("schedule"), th.PANEL_HI)]
+                        ("schedule", self.t("Schedule"), lambda: app.nav.show("schedule"), th.PANEL_HI)]
         for r, (bid, label, fn, col) in zip(grid_rects(row5, 1, len(nav), pad), nav):
             self.buttons.append(Button(bid, label, r, on_press=fn, colour=col,
                                        text_colour=th.BG if col == th.GOOD else th.TEXT, font_size=32))
@@ -249,7 +249,7 @@ class Overlay(Screen):
                 self.layout()
             return True
         if name == "escape":
-            app.close_overlay()
+            app.nav.close_overlay()
             return True
         return False
 

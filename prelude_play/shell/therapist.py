@@ -122,7 +122,7 @@ class FormScreen(Screen):
         return False
 
     def back(self) -> None:
-        self.app.show("home")
+        self.app.nav.show("home")
 
     def find(self, button_id: str) -> Any:
         return super().find(button_id) or next((f for f in self.fields if f.id == button_id), None)
@@ -203,7 +203,7 @@ class ClientsScreen(FormScreen):
             return
         self.app.select_client(client_id)
         self.coord.editor.client_id = client_id
-        self.app.show("client_edit")
+        self.app.nav.show("client_edit")
 
     def restore(self, client_id: str) -> None:
         ClientBook(self.app.store).archive(client_id, False)
@@ -230,7 +230,7 @@ class ClientEditScreen(FormScreen):
     def enter(self) -> None:
         self.client_id = self.client_id or self.app.client_id
         if self.client_id is None:
-            self.app.show("clients")
+            self.app.nav.show("clients")
             return
         c = ClientBook(self.app.store).get(self.client_id)
         self.profile, self.display_name, self.code = c["profile"], c["display_name"], c["code"]
@@ -416,7 +416,7 @@ class ClientEditScreen(FormScreen):
         if self.app.client_id == self.client_id:
             self.app.client_id = None
         self.client_id = None
-        self.app.show("clients")
+        self.app.nav.show("clients")
 
     def delete(self) -> None:
         """Two taps, and the export screen is offered first (its button is on the way)."""
@@ -435,7 +435,7 @@ class ClientEditScreen(FormScreen):
             self.app.client_id = None
         self.client_id = None
         self.app.notify(self.t("Client deleted ({n} events)").format(n=n))
-        self.app.show("clients")
+        self.app.nav.show("clients")
 
     def export_first(self) -> None:
         """The export offered before a delete: this client's data, to the drive the therapist picks."""
@@ -447,7 +447,7 @@ class ClientEditScreen(FormScreen):
     def back(self) -> None:
         self.unfocus()
         self.client_id = None
-        self.app.show("clients")
+        self.app.nav.show("clients")
 
 
 # ---- plans and the live schedule -----------------------------------------------------------
@@ -467,7 +467,7 @@ class PlansScreen(FormScreen):
     def enter(self) -> None:
         if self.app.client_id is None:
             self.app.notify(self.t("Pick a client first"))
-            self.app.show("home")
+            self.app.nav.show("home")
             return
         plans = self.coord.plans.for_client(self.app.client_id)
         if self.draft is None and plans:
@@ -726,7 +726,7 @@ class SummaryScreen(FormScreen):
         self.soap = dict(self.session.get("soap") or {}) if self.session else {}
         self.scroll = 0
         self.recompute()
-        self.app.show("summary")
+        self.app.nav.show("summary")
 
     def goal_title(self) -> Callable[[str], str]:
         return self.stored.goal_title
@@ -922,7 +922,7 @@ class SummaryScreen(FormScreen):
     def done(self) -> None:
         self.unfocus()
         self.recompute()
-        self.app.show("home")
+        self.app.nav.show("home")
 
     def back(self) -> None:
         self.done()
@@ -1259,7 +1259,7 @@ class Therapist:
         return self.schedule.next_label() if self.schedule else None
 
     def back_to_client(self) -> None:
-        self.app.show("host" if self.app.activity is not None else "home")
+        self.app.nav.show("host" if self.app.activity is not None else "home")
 
     def end_plan(self) -> None:
         self.app.live.end_plan()
@@ -1269,7 +1269,7 @@ class Therapist:
     def open_export(self, session: dict[str, Any] | None = None) -> None:
         self.export.session_id = session["id"] if session else None
         self.export.scope = "session" if session else ("client" if self.app.client_id else "all")
-        self.app.show("export")
+        self.app.nav.show("export")
 
 
 def _area_titles() -> dict[str, str]:

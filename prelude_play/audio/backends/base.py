@@ -48,3 +48,16 @@ class NativeStartBackend(Protocol):
     the engine's render function."""
 
     def start_native(self, mixer: Any, on_lost: LostFn) -> None: ...
+
+
+@runtime_checkable
+class IdleBackend(Protocol):
+    """A backend with no sound card to feed (``null``): while nothing sounds it need not wake
+    every period. The engine tells it when it is idle and calls ``catch_up`` before posting a
+    command (the blocks that time has passed are rendered first, so the command lands in the next
+    block exactly as on a device), then ``wake``."""
+
+    is_idle: Callable[[], bool] | None
+
+    def catch_up(self) -> None: ...
+    def wake(self) -> None: ...

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Callable
 
 import numpy as np
 
 from prelude_play.audio.backends.base import LostFn, RenderFn
 from prelude_play.clock import Clock, MonotonicClock
+
+IDLE_WAIT_S = 0.05  # the longest a silent null output sleeps between looks while nothing sounds
 
 
 class OfflineBackend:
@@ -120,24 +123,54 @@ class NullBackend:
         self._buf = np.zeros((self.period_frames, self.channels), dtype=np.float32)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._t_next = 0.0
+        self.is_idle: Callable[[], bool] | None = None
+        """Set by the engine: True while no voice sounds and no command waits. The thread then
+        sleeps (up to ``IDLE_WAIT_S``) instead of rendering silence every period: an idle app
+        costs next to nothing even without a sound card."""
 
     def start(self, render: RenderFn, on_lost: LostFn) -> None:
         self._render = render
         self._stop.clear()
+        self._t_next = time.perf_counter()
         self._thread = threading.Thread(target=self._run, name="pp-audio-null", daemon=True)
         self._thread.start()
 
-    def _run(self) -> None:
+    def _due(self, now: float) -> None:
+        """Render every block whose start time has come (after an idle sleep: a quick burst of
+        silence, so the frame clock stays continuous). Called with ``_lock`` held."""
         period = self.period_frames / self.rate
-        nxt = time.perf_counter()
+        if now - self._t_next > 2.0:  # fell far behind (a suspended machine): do not burst
+            self._t_next = now
+        while self._t_next <= now:
+            late_ns = int((now - self._t_next) * 1e9)
+            self._render(self._buf, self.period_frames, self.clock.now_ns() - late_ns, False)
+            self._t_next += period
+
+    def _run(self) -> None:
         while not self._stop.is_set():
-            self._render(self._buf, self.period_frames, self.clock.now_ns(), False)
-            nxt += period
-            delay = nxt - time.perf_counter()
+            with self._lock:
+                self._due(time.perf_counter())
+            idle = self.is_idle
+            if idle is not None and idle():
+                self._wake.wait(IDLE_WAIT_S)
+                self._wake.clear()
+                continue
+            delay = self._t_next - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            elif delay < -10 * period:  # fell far behind (suspended machine): do not burst
-                nxt = time.perf_counter()
+
+    def catch_up(self) -> None:
+        """Before a command is posted (any thread): the blocks that are due, rendered now."""
+        if self._thread is None:
+            return
+        with self._lock:
+            self._due(time.perf_counter())
+
+    def wake(self) -> None:
+        self._wake.set()
 
     def stop(self) -> None:
         self._stop.set()
