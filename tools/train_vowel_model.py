@@ -1,0 +1,78 @@
+"""Train the vowel envelope templates (``prelude_play/audio/analysis/_envelope_weights.py``).
+
+Run: ``python -m tools.train_vowel_model [--dir CACHE]`` (needs the Debian packages listed in
+``bench/voiceset.py``; renders the dev set first if it is not cached).
+
+Trained on every token of every voice of ``bench/voiceset.py`` — recorded-speech voices only;
+the reserved Czech, Italian and kal/ked voices are never rendered. The held-out figures in
+BENCHMARKS.md come from ``bench/bench_voiceset.py``, which refits the same way with each
+speaker left out. The result is ~1 kB of numbers, written as a Python module so it ships with
+the package without package-data rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from bench import voiceset
+from prelude_play.audio.analysis import envelope
+from prelude_play.audio.analysis.vowels import VOWELS
+
+OUT = Path(__file__).resolve().parents[1] / "prelude_play" / "audio" / "analysis" / "_envelope_weights.py"
+
+
+def training_arrays(obs: list[voiceset.Observation]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[voiceset.Observation]]:
+    """Envelopes, f0s and vowel indices of the observations that have an envelope."""
+    keep = [o for o in obs if o.envelope is not None]
+    e = np.array([o.envelope for o in keep])
+    f = np.array([o.segment.f0 for o in keep])  # type: ignore[union-attr]
+    y = np.array([VOWELS.index(o.token.vowel) for o in keep])
+    return e, f, y, keep
+
+
+def write_weights(model: envelope.EnvelopeModel, note: str, path: Path = OUT) -> None:
+    d = model.to_dict()
+    lines = [
+        '"""Vowel envelope templates, written by tools/train_vowel_model.py: do not edit.',
+        "",
+        note,
+        '"""',
+        "",
+        "WEIGHTS = {",
+    ]
+    for k, v in d.items():
+        if k == "templates":
+            lines.append('    "templates": [')
+            lines += [f"        {row!r}," for row in v]  # type: ignore[union-attr]
+            lines.append("    ],")
+        else:
+            lines.append(f"    {k!r}: {v!r},")
+    lines.append("}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tools.train_vowel_model", description=__doc__.split("\n")[0])
+    ap.add_argument("--dir", type=Path, default=None, help="dev-set cache directory")
+    args = ap.parse_args(argv)
+    d = args.dir or voiceset.default_dir()
+    tokens = voiceset.build(d, quiet=False)
+    obs = voiceset.observe(d, tokens)
+    e, f, y, keep = training_arrays(obs)
+    model = envelope.fit(e, f, y)
+    speakers = sorted({o.token.speaker for o in keep})
+    note = (f"Fitted on {len(keep)} tokens of {len(speakers)} speakers "
+            f"({', '.join(speakers)}), voiceset v{voiceset.VERSION}, all conditions.")
+    write_weights(model, note)
+    print(note)
+    print(f"sigma {model.sigma:.2f} dB, shift = {model.shift_intercept:.3f} + {model.shift_slope:.3f} "
+          f"log(f0/150), sd {model.shift_sd:.3f}; wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
