@@ -544,6 +544,27 @@ def observe(out_dir: Path, tokens: Sequence[Token], calibration: object | None =
     return obs
 
 
+SYNTHETIC_WEIGHT = 0.3  # a synthetic speaker counts this much of a recorded one in training
+
+
+def training_arrays(
+    obs: Sequence[Observation], leave_out: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Envelopes, f0s, vowel indices and weights for ``envelope.fit`` from the observations
+    that have an envelope (without speaker ``leave_out``). Every speaker weighs the same (a
+    synthetic one ``SYNTHETIC_WEIGHT``), so no voice with many tokens shapes the templates."""
+    keep = [o for o in obs if o.envelope is not None and o.token.speaker != leave_out]
+    count: dict[str, int] = {}
+    for o in keep:
+        count[o.token.speaker] = count.get(o.token.speaker, 0) + 1
+    e = np.array([o.envelope for o in keep])
+    f = np.array([o.segment.f0 for o in keep])  # type: ignore[attr-defined]
+    y = np.array([VOWELS.index(o.token.vowel) for o in keep])
+    w = np.array([(1.0 if o.token.voice in RECORDED else SYNTHETIC_WEIGHT) * 100.0 / count[o.token.speaker]
+                  for o in keep])
+    return e, f, y, w
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.voiceset", description=__doc__.split("\n")[0])
     ap.add_argument("--dir", type=Path, default=None, help="cache directory (default: user cache)")

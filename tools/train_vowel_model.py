@@ -20,18 +20,8 @@ import numpy as np
 
 from bench import voiceset
 from prelude_play.audio.analysis import envelope
-from prelude_play.audio.analysis.vowels import VOWELS
 
 OUT = Path(__file__).resolve().parents[1] / "prelude_play" / "audio" / "analysis" / "_envelope_weights.py"
-
-
-def training_arrays(obs: list[voiceset.Observation]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[voiceset.Observation]]:
-    """Envelopes, f0s and vowel indices of the observations that have an envelope."""
-    keep = [o for o in obs if o.envelope is not None]
-    e = np.array([o.envelope for o in keep])
-    f = np.array([o.segment.f0 for o in keep])  # type: ignore[union-attr]
-    y = np.array([VOWELS.index(o.token.vowel) for o in keep])
-    return e, f, y, keep
 
 
 def write_weights(model: envelope.EnvelopeModel, note: str, path: Path = OUT) -> None:
@@ -62,11 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     d = args.dir or voiceset.default_dir()
     tokens = voiceset.build(d, quiet=False)
     obs = voiceset.observe(d, tokens)
-    e, f, y, keep = training_arrays(obs)
-    model = envelope.fit(e, f, y)
-    speakers = sorted({o.token.speaker for o in keep})
-    note = (f"Fitted on {len(keep)} tokens of {len(speakers)} speakers "
-            f"({', '.join(speakers)}), voiceset v{voiceset.VERSION}, all conditions.")
+    e, f, y, w = voiceset.training_arrays(obs)
+    model = envelope.fit(e, f, y, weights=w)
+    rec = sorted({o.token.speaker for o in obs if o.token.voice in voiceset.RECORDED})
+    syn = sorted({o.token.speaker for o in obs if o.token.voice not in voiceset.RECORDED})
+    note = (f"Fitted on {len(y)} tokens (voiceset v{voiceset.VERSION}, all conditions) of {len(rec)}\n"
+            f"recorded speakers ({', '.join(rec)}) and {len(syn)} synthetic ones, each speaker\n"
+            f"weighted equally (a synthetic one {voiceset.SYNTHETIC_WEIGHT}).")
     write_weights(model, note)
     print(note)
     print(f"sigma {model.sigma:.2f} dB, shift = {model.shift_intercept:.3f} + {model.shift_slope:.3f} "
