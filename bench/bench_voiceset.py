@@ -74,15 +74,16 @@ def judge(o: voiceset.Observation, clf: VowelClassifier, formants_only: bool = F
     return Judged(o, r.vowel, r.abstained or not r.vowel, r.confidence)
 
 
-def calibration_for(o: voiceset.Observation, pool: Sequence[voiceset.Observation]) -> Calibration:
-    """One token per vowel of the same voice and condition, from a different context."""
+def calibration_for(o: voiceset.Observation, pool: Sequence[voiceset.Observation], per_vowel: int = 1) -> Calibration:
+    """``per_vowel`` tokens per vowel of the same voice and condition, each from a different
+    context than ``o`` (the isolated vowel first)."""
     cal = Calibration()
     for v in VOWELS:
         cands = [p for p in pool if p.token.vowel == v and p.token.voice == o.token.voice
                  and p.token.condition == o.token.condition and p.token.context != o.token.context
                  and p.segment is not None]
         cands.sort(key=lambda p: (p.token.context != "V", p.token.context))
-        for p in cands[:1]:
+        for p in cands[:per_vowel]:
             s = p.segment
             env = p.envelope
             try:
@@ -93,9 +94,10 @@ def calibration_for(o: voiceset.Observation, pool: Sequence[voiceset.Observation
 
 
 def loso(
-    obs: list[voiceset.Observation], *, calibrated: bool = False, formants_only: bool = False,
+    obs: list[voiceset.Observation], *, calibrated: int = 0, formants_only: bool = False,
     models: dict[str, envelope.EnvelopeModel] | None = None,
 ) -> list[Judged]:
+    """Every speaker judged by a model fitted without it; ``calibrated``: tokens per vowel."""
     out: list[Judged] = []
     speakers = sorted({o.token.speaker for o in obs})
     for sp in speakers:
@@ -103,7 +105,7 @@ def loso(
         plain = VowelClassifier(envelope_model=model)
         mine = [o for o in obs if o.token.speaker == sp]
         for o in mine:
-            clf = VowelClassifier(calibration_for(o, mine), envelope_model=model) if calibrated else plain
+            clf = VowelClassifier(calibration_for(o, mine, calibrated), envelope_model=model) if calibrated else plain
             out.append(judge(o, clf, formants_only))
     return out
 
@@ -177,7 +179,7 @@ def report(label: str, everything: list[Judged]) -> None:
     print("confusion (recorded voices; rows: sung, columns: shown)\n" + confusion(js))
 
 
-def tune(obs: list[voiceset.Observation], calibrated: bool) -> None:
+def tune(obs: list[voiceset.Observation], calibrated: int) -> None:
     """The grid the pooling weights and thresholds were chosen from (tuning speakers only)."""
     tobs = [o for o in obs if o.token.speaker in TUNING]
     models = {sp: fold_model(obs, sp) for sp in TUNING}
@@ -186,7 +188,7 @@ def tune(obs: list[voiceset.Observation], calibrated: bool) -> None:
     name = "CALIBRATED" if calibrated else "UNCALIBRATED"
     saved = getattr(vowels, name)
     try:
-        for fw, ab, sure in itertools.product((0.5, 1.0), (0.0, 0.5, 0.6, 0.7, 0.8, 0.9), (0.0, 0.9, 1.01)):
+        for fw, ab, sure in itertools.product((0.5, 1.0), (0.0, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95), (0.0, 0.9, 1.01)):
             setattr(vowels, name, vowels.Pooling(fw, 1.0, ab, sure))
             js = loso(tobs, models=models, calibrated=calibrated)
             a, aa, w, abst, _ = rates(js)
@@ -213,8 +215,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{len({t.speaker for t in tokens})} speakers, conditions {', '.join(voiceset.CONDITIONS)}; "
           f"{sum(o.segment is None for o in obs)} without a voiced segment")
     if args.tune:
-        tune(obs, False)
-        tune(obs, True)
+        tune(obs, 0)
+        tune(obs, 1)
         return 0
     models = {sp: fold_model(obs, sp) for sp in sorted({o.token.speaker for o in obs})}
     report("before issue 16: formant templates only (no abstention beyond 'no vowel')",
@@ -222,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     report("formants + envelope templates, abstaining; NO calibration (leave-one-speaker-out)",
            loso(obs, models=models))
     report("formants + envelope templates, abstaining; CALIBRATED (1 token per vowel, same voice and room)",
-           loso(obs, calibrated=True, models=models))
+           loso(obs, calibrated=1, models=models))
+    report("formants + envelope templates, abstaining; CALIBRATED (3 tokens per vowel, same voice and room)",
+           loso(obs, calibrated=3, models=models))
     return 0
 
 

@@ -63,7 +63,7 @@ def test_per_vowel_floors_uncalibrated(observed):
 
 def test_per_vowel_floors_calibrated(observed):
     """Calibrated from the same voice and condition, one token per vowel of another context."""
-    js = [judge(o, VowelClassifier(calibration_for(o, observed))) for o in observed]
+    js = [judge(o, VowelClassifier(calibration_for(o, observed, 1))) for o in observed]
     got = _per_vowel(js)
     print("calibrated, shown and right, per vowel:", {v: round(a, 2) for v, a in got.items()})
     assert all(got[v] >= FLOOR_CALIBRATED[v] for v in VOWELS), got
