@@ -15,6 +15,7 @@ never rendered.
 
 Measures, per token (its longest voiced segment):
 - accuracy: the vowel is right and not abstained (an abstention counts as not correct);
+- top-1: the best guess is right, abstained or not (what the analyzer would say if forced);
 - answered accuracy: right among the tokens not abstained;
 - confidently wrong: not abstained and wrong (what a child would be told wrongly), over all;
 - abstained: the analyzer said "not sure" (or found no voiced segment).
@@ -131,10 +132,12 @@ def rates(js: Sequence[Judged]) -> tuple[float, float, float, float, int]:
 
 def line(name: str, js: Sequence[Judged]) -> str:
     a, aa, w, ab, n = rates(js)
-    return f"{name:<26} {n:>5} {a:>7.1f}% {aa:>9.1f}% {w:>8.1f}% {ab:>8.1f}%"
+    top1 = 100.0 * sum(j.vowel == j.truth for j in js) / max(1, n)  # best guess, abstained or not
+    return f"{name:<30} {n:>5} {a:>7.1f}% {aa:>9.1f}% {w:>9.1f}% {ab:>8.1f}% {top1:>7.1f}%"
 
 
-HEAD = f"{'':<26} {'n':>5} {'accuracy':>8} {'answered':>10} {'conf.wrong':>9} {'abstained':>9}"
+HEAD = (f"{'':<30} {'n':>5} {'accuracy':>8} {'answered':>10} {'conf.wrong':>10} {'abstained':>9} "
+        f"{'top-1':>8}")
 
 
 def table(title: str, js: Sequence[Judged], key: Callable[[Judged], str], order: Sequence[str] | None = None) -> str:

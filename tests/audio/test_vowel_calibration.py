@@ -107,6 +107,10 @@ def test_live_events_and_segments_carry_the_abstained_flag():
     data = off.to_input_event().data
     assert data["abstained"] is True and data["segment"]["abstained"] is True
     assert "envelope" not in data["segment"]  # internal detail, not part of the JSON shape
+    # ... but handed on, so a calibration can be made from live answers
+    cal = Calibration()
+    cal.add("ee", data["f0"], data["f1"], data["f2"], data["f3"], envelope=data["envelope"])
+    assert len(cal.tokens[0].envelope) == ENVELOPE_POINTS
     ups = [e for e in evs if e.kind == "update"]
     assert ups and all(isinstance(e.to_input_event().data["abstained"], bool) for e in ups)
 

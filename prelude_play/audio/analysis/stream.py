@@ -128,6 +128,8 @@ class VoiceEvent:
         }
         if self.segment is not None:
             data["segment"] = self.segment.to_dict()
+            # for a calibration made from live answers (Calibration.add(..., envelope=...))
+            data["envelope"] = list(self.segment.envelope)
         return InputEvent(self.t_ns, "mic", kind, device=device, value=self.vowel, data=data)
 
 
