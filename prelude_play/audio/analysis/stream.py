@@ -13,8 +13,10 @@ it measures level, YIN pitch and periodicity, and LPC formants while voiced. Dec
   the level rises again. The hold ends early once two of three signs already say "voice" (level
   still at its peak, spectrum not darkening, f0 moving), so a hard glottal attack is not kept
   waiting the full hold; a string never shows two of them.
-- **vowel**: classified from the median of the segment's formant frames so far, so the first
-  estimate arrives with the onset (~30 ms of voice + the analysis window) and then firms up.
+- **vowel**: classified from the median of the segment's formant frames and harmonic envelopes
+  so far, so the first estimate arrives with the onset (~30 ms of voice + the analysis window)
+  and then firms up. Every estimate says whether it is ``abstained`` ("not sure": do not show
+  the vowel to the client; vowels.VowelClassifier decides).
 """
 
 from __future__ import annotations
@@ -142,7 +144,7 @@ class _Frame:
     centroid: float
     formants: tuple[float, float, float] = (0.0, 0.0, 0.0)
     hop_energy: float = 0.0
-    envelope: np.ndarray | None = None  # harmonic envelope (formants.harmonic_envelope)
+    envelope: np.ndarray | None = None  # harmonic envelope (envelope.harmonic_envelope)
 
 
 class _Decimator:

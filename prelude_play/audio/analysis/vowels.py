@@ -178,7 +178,7 @@ class Token:
     f1: float
     f2: float
     f3: float = 0.0
-    envelope: tuple[float, ...] = ()  # formants.harmonic_envelope, dB (empty if not measured)
+    envelope: tuple[float, ...] = ()  # envelope.harmonic_envelope, dB (empty if not measured)
 
 
 @dataclass(slots=True)
