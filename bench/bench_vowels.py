@@ -266,10 +266,10 @@ def main() -> None:
           f"{100.0 * np.mean(c >= 0.45):.1f}% of {len(c)}; median confidence {np.median(c):.2f}, "
           f"10th pct {np.percentile(c, 10):.2f}")
     for key, rows in shown.items():  # issue 16: what a child would be shown
-        n = len(rows)
-        print(f"{key}: shown and right {100.0 * sum(not a and r for a, r in rows) / n:.1f}%, "
-              f"confidently wrong {100.0 * sum(not a and not r for a, r in rows) / n:.1f}%, "
-              f"abstained {100.0 * sum(a for a, _ in rows) / n:.1f}%")
+        count = len(rows)
+        print(f"{key}: shown and right {100.0 * sum(not a and r for a, r in rows) / count:.1f}%, "
+              f"confidently wrong {100.0 * sum(not a and not r for a, r in rows) / count:.1f}%, "
+              f"abstained {100.0 * sum(a for a, _ in rows) / count:.1f}%")
     print("\nconfusion, no calibration:\n" + confusion(allp))
     print("\nconfusion, calibrated:\n" + confusion(allc))
     print("\nF1/F2 mean abs error vs known formants (synthetic tokens), ours vs Praat Burg")
