@@ -34,11 +34,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from bench import voiceset
 from prelude_play.audio.analysis import envelope, vowels
-from prelude_play.audio.analysis.vowels import VOWELS, Calibration, VowelClassifier, VowelResult
+from prelude_play.audio.analysis.vowels import VOWELS, Calibration, VowelClassifier
 
 TUNING = ("slt", "lj", "mv", "nsk", "awb")
 HELD_OUT = ("ona", "nsh", "rms")

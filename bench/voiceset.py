@@ -34,13 +34,15 @@ an outside check is made on them. ``_check_not_reserved`` refuses them.
 Conditions, from every base token:
 
 - ``clean``          the voice as rendered
-- ``child-shift``    sox ``pitch`` (WSOLA + resampling: F0 *and* formants up together)
-- ``child-psola``    F0 raised on its own first (the voice's own PSOLA/HTS F0 control, or
-                     rubberband --formant for recordings), then sox ``pitch``: a child's F0 with
-                     a child's formant scale
+- ``child-shift``    sox ``pitch`` +450..650 cents for men, +250..420 for women (WSOLA +
+                     resampling: F0 *and* formants up together)
+- ``child-psola``    F0 raised on its own first to 250 Hz (men) / 300 Hz (women) -- the
+                     diphone voices' own PSOLA, flite's F0 target, rubberband --formant for
+                     the HTS voices and the recordings -- then sox ``pitch``: a child's F0
+                     with a child's formant scale
 - ``reverb``         sox ``reverb`` (a small therapy room)
-- ``mic-noise``      a cheap tablet mic: band-pass 200 Hz-6 kHz, a +5 dB resonance near 3 kHz,
-                     pink noise at 10-30 dB SNR
+- ``mic-noise``      a cheap tablet mic: band-pass 200 Hz-6 kHz, a +3..6 dB resonance at
+                     2.5-3.5 kHz, pink noise at 10-30 dB SNR (of the voice's loud frames)
 - ``child-mic``      child-psola + reverb + mic + noise
 
 Child-range tokens are the three ``child-*`` conditions.
@@ -56,7 +58,7 @@ import subprocess
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 

@@ -3,11 +3,12 @@
 Run: ``python -m tools.train_vowel_model [--dir CACHE]`` (needs the Debian packages listed in
 ``bench/voiceset.py``; renders the dev set first if it is not cached).
 
-Trained on every token of every voice of ``bench/voiceset.py`` — recorded-speech voices only;
-the reserved Czech, Italian and kal/ked voices are never rendered. The held-out figures in
+Trained on every token of every voice of ``bench/voiceset.py``: the 8 recorded speakers
+(festival/flite voices built from recordings) and the 6 synthetic ones (weighted 0.3); the
+reserved Czech, Italian and kal/ked voices are never rendered. The held-out figures in
 BENCHMARKS.md come from ``bench/bench_voiceset.py``, which refits the same way with each
-speaker left out. The result is ~1 kB of numbers, written as a Python module so it ships with
-the package without package-data rules.
+speaker left out. The result is ~3.5 kB of numbers, written as a Python module so it ships
+with the package without package-data rules.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-import numpy as np
 
 from bench import voiceset
 from prelude_play.audio.analysis import envelope
