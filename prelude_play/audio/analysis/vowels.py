@@ -391,7 +391,7 @@ class Pooling:
 # the reference tables in ways no general model knows), so any disagreement abstains. A
 # calibrated model knows the client's own vowels and its envelope opinion is trusted.
 UNCALIBRATED = Pooling()
-CALIBRATED = Pooling(abstain_below=0.85, sure=0.0)
+CALIBRATED = Pooling(abstain_below=0.8, sure=0.0)
 POSTERIOR_FLOOR = 0.02  # a formant posterior of 0 must not veto the envelope
 ENVELOPE_OUTLIER = 30.0  # best envelope cost beyond the dev set's 99th percentile (27.7)
 
