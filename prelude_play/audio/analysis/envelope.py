@@ -60,7 +60,7 @@ BELOW_F0 = 0.85  # grid points below this fraction of f0 are not used
 DOF = 10.0  # the cost is scaled to ~ a chi-square with this many degrees of freedom
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: identity, not element-wise, equality
 class EnvelopeModel:
     """Templates (dB on ``TEMPLATE_GRID``, one row per vowel) and the shift prior."""
 
