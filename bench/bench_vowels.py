@@ -233,6 +233,7 @@ def main() -> None:
     res_cal: dict[str, list[tuple[str, str]]] = {}
     ferr: dict[str, list[list[float]]] = {}
     conf_ok: list[float] = []  # confidence of correct uncalibrated answers
+    shown: dict[str, list[tuple[bool, bool]]] = {"no calibration": [], "calibrated": []}  # (abstained, right)
     for t in test:
         s = main_segment(t)
         res_plain.setdefault(t.group, []).append((t.vowel, s.vowel if s else ""))
@@ -240,6 +241,8 @@ def main() -> None:
             conf_ok.append(s.confidence)
         sc = main_segment(t, cals.get(t.speaker))
         res_cal.setdefault(t.group, []).append((t.vowel, sc.vowel if sc else ""))
+        for key, seg in (("no calibration", s), ("calibrated", sc)):
+            shown[key].append((seg is None or seg.abstained, bool(seg) and seg.vowel == t.vowel))
         if t.truth and s:
             pr = praat_formants(t)
             ours = [abs(s.f1 - t.truth[0]) / t.truth[0], abs(s.f2 - t.truth[1]) / t.truth[1]]
@@ -262,6 +265,11 @@ def main() -> None:
     print(f"correct answers (no calibration) with confidence >= 0.45 (vowel_match's rung 4): "
           f"{100.0 * np.mean(c >= 0.45):.1f}% of {len(c)}; median confidence {np.median(c):.2f}, "
           f"10th pct {np.percentile(c, 10):.2f}")
+    for key, rows in shown.items():  # issue 16: what a child would be shown
+        count = len(rows)
+        print(f"{key}: shown and right {100.0 * sum(not a and r for a, r in rows) / count:.1f}%, "
+              f"confidently wrong {100.0 * sum(not a and not r for a, r in rows) / count:.1f}%, "
+              f"abstained {100.0 * sum(a for a, _ in rows) / count:.1f}%")
     print("\nconfusion, no calibration:\n" + confusion(allp))
     print("\nconfusion, calibrated:\n" + confusion(allc))
     print("\nF1/F2 mean abs error vs known formants (synthetic tokens), ours vs Praat Burg")

@@ -15,11 +15,12 @@ from typing import Any
 
 _WHERE = {
     "Formants": "formants", "estimate_formants": "formants",
+    "build_calibration": "calibrate",
     "analyze_file": "offline", "analyze_signal": "offline", "format_table": "offline", "run_analyze": "offline",
     "PitchEstimate": "pitch", "cents": "pitch", "cents_octave_folded": "pitch", "yin": "pitch",
     "AnalyzerConfig": "stream", "Segment": "stream", "VoiceAnalyzer": "stream", "VoiceEvent": "stream",
     "IPA": "vowels", "VOWELS": "vowels", "Calibration": "vowels", "VowelClassifier": "vowels",
-    "VowelResult": "vowels",
+    "VowelResult": "vowels", "Pooling": "vowels", "EnvelopeModel": "envelope",
     "read_wav": "wavio", "resample": "wavio",
 }
 

@@ -28,6 +28,7 @@ from fractions import Fraction
 import numpy as np
 from scipy.signal import resample_poly
 
+from .envelope import harmonic_envelope
 from .vowels import vowel_space_cost
 
 HARMONIC_F0 = 0.0
@@ -88,6 +89,40 @@ def _autocorr(x: np.ndarray, order: int) -> np.ndarray:
     return np.fft.irfft(s * np.conj(s), nfft)[: order + 1]
 
 
+def _peaks(logmag: np.ndarray, df: float, f0: float, nh: int) -> np.ndarray:
+    """Bin of the highest point within +-15 % of f0 around each of the first nh harmonics."""
+    half = max(1, int(0.15 * f0 / df))
+    centers = np.rint(np.arange(1, nh + 1) * f0 / df).astype(int)
+    idx = np.clip(centers[:, None] + np.arange(-half, half + 1)[None, :], 1, len(logmag) - 2)
+    return idx[np.arange(nh), np.argmax(logmag[idx], axis=1)]
+
+
+SUBHARMONIC_DB = 6.0
+
+
+def spectral_f0(logmag: np.ndarray, df: float, f0: float, top: float) -> float:
+    """``f0`` times 2 or 3 when the spectrum says it is a subharmonic.
+
+    YIN sometimes locks onto twice or three times the period of a high voice (pitch-shifted
+    and PSOLA-resynthesised voices alternate their periods; so do creaky ones). Sampling the
+    spectrum at k*f0 then reads every other "harmonic" in a trough, and both the formants and
+    the envelope are garbage. The check: if the picks at k not divisible by m sit on average
+    SUBHARMONIC_DB below their neighbours at multiples of m, the true f0 is m*f0.
+    """
+    for m in (2, 3):
+        nh = int((top - f0 / 2) // f0)
+        if nh < 3 * m:
+            break
+        amps = logmag[_peaks(logmag, df, f0, nh)] * _DB
+        n = (nh // m) * m
+        a = amps[:n].reshape(-1, m)  # rows: harmonics k*m+1 .. k*m+m
+        on = a[:, -1]  # the multiples of m
+        off = a[:, :-1].mean(axis=1)
+        if float(np.mean(on - off)) > SUBHARMONIC_DB:
+            return f0 * m
+    return f0
+
+
 def _harmonics(
     x: np.ndarray, rate: float, f0: float, top: float
 ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -96,13 +131,11 @@ def _harmonics(
     nfft = 1 << max(11, int(np.ceil(np.log2(len(x) * 2))))
     logmag = np.log(np.abs(np.fft.rfft(x * np.hanning(len(x)), nfft)) + 1e-12)
     df = rate / nfft
+    f0 = spectral_f0(logmag, df, f0, top)
     nh = int((top - f0 / 2) // f0)
     if nh < 4:
         return None
-    half = max(1, int(0.15 * f0 / df))
-    centers = np.rint(np.arange(1, nh + 1) * f0 / df).astype(int)
-    idx = np.clip(centers[:, None] + np.arange(-half, half + 1)[None, :], 1, len(logmag) - 2)
-    k = idx[np.arange(nh), np.argmax(logmag[idx], axis=1)]
+    k = _peaks(logmag, df, f0, nh)
     a, b, c = logmag[k - 1], logmag[k], logmag[k + 1]
     den = a - 2 * b + c
     shift = np.where(den < 0, 0.5 * (a - c) / np.where(den < 0, den, -1.0), 0.0)
@@ -168,6 +201,14 @@ def _as_formants(freqs: np.ndarray, bws: np.ndarray) -> Formants:
     return Formants(f[0], f[1], f[2], (b[0], b[1], b[2]))
 
 
+def analyse_frame(
+    frame: np.ndarray, rate: int, f0: float = 0.0, **kwargs: float | int | bool | None
+) -> tuple[Formants, np.ndarray | None]:
+    """F1-F3 and the harmonic envelope (``harmonic_envelope``; None when there are too few
+    harmonics or no f0) of one voiced frame, from one spectrum: the live analyzer needs both."""
+    return _estimate(frame, rate, f0, **kwargs)  # type: ignore[arg-type]
+
+
 def estimate_formants(
     frame: np.ndarray,
     rate: int,
@@ -183,6 +224,21 @@ def estimate_formants(
 
     ``harmonic`` forces/disables the harmonic-envelope fit (default: on above HARMONIC_F0).
     """
+    return _estimate(frame, rate, f0, ceiling=ceiling, n_formants=n_formants, harmonic=harmonic,
+                     extra_order=extra_order, max_bw=max_bw)[0]
+
+
+def _estimate(
+    frame: np.ndarray,
+    rate: int,
+    f0: float = 0.0,
+    *,
+    ceiling: float | None = None,
+    n_formants: int = 5,
+    harmonic: bool | None = None,
+    extra_order: int = 2,
+    max_bw: float = MAX_BANDWIDTH,
+) -> tuple[Formants, np.ndarray | None]:
     top = ceiling if ceiling is not None else ceiling_for_f0(f0)
     top = min(top, 0.5 * rate)
     x = np.asarray(frame, dtype=np.float64)
@@ -226,7 +282,7 @@ def estimate_formants(
                     best, best_cost = fm, cost
             if t == 0.0 and cost < GOOD_ENOUGH:
                 break  # the plain reading is a clear vowel: other tilts would not win
-        return best or Formants(0.0, 0.0, 0.0)
+        return best or Formants(0.0, 0.0, 0.0), harmonic_envelope(freqs, amps * _DB)
     if abs(fs - rate) > 1.0:
         frac = Fraction(int(round(fs)), int(rate)).limit_denominator(64)
         x = resample_poly(x, frac.numerator, frac.denominator)
@@ -235,5 +291,5 @@ def estimate_formants(
     x = np.append(x[0], x[1:] - pre * x[:-1])
     r = _autocorr(x * np.hanning(len(x)), order)
     if r[0] <= 0:
-        return Formants(0.0, 0.0, 0.0)
-    return _as_formants(*_poles(lpc(r, order), fs, top, max_bw))
+        return Formants(0.0, 0.0, 0.0), None
+    return _as_formants(*_poles(lpc(r, order), fs, top, max_bw)), None

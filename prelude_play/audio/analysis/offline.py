@@ -53,7 +53,8 @@ def analyze_signal(
 def analyze_file(
     path: str | Path, *, calibration: Calibration | None = None, config: AnalyzerConfig | None = None
 ) -> list[Segment]:
-    """Per voiced segment: start, end (s), f0, F1-F3 (Hz), vowel, confidence, level (dBFS RMS).
+    """Per voiced segment: start, end (s), f0, F1-F3 (Hz), vowel, confidence, abstained (the
+    analyzer is not sure: do not show ``vowel`` to a client), level (dBFS RMS).
 
     Raises AnalysisError (naming the file and what is supported) for unreadable input.
     """
@@ -63,12 +64,14 @@ def analyze_file(
 
 def format_table(segments: Sequence[Segment]) -> str:
     """A plain table for humans."""
-    head = f"{'start s':>8} {'end s':>8} {'f0 Hz':>7} {'F1':>6} {'F2':>6} {'F3':>6}  {'vowel':<5} {'conf':>5} {'level dBFS':>10}"
+    head = f"{'start s':>8} {'end s':>8} {'f0 Hz':>7} {'F1':>6} {'F2':>6} {'F3':>6}  {'vowel':<9} {'conf':>5} {'level dBFS':>10}"
     rows = [head, "-" * len(head)]
     for s in segments:
+        # an abstained segment shows its best guess in brackets: the analyzer is not sure of it
+        vowel = f"({s.vowel})?" if s.abstained and s.vowel else (s.vowel or "?")
         rows.append(
             f"{s.start:8.3f} {s.end:8.3f} {s.f0:7.1f} {s.f1:6.0f} {s.f2:6.0f} {s.f3:6.0f}  "
-            f"{s.vowel or '?':<5} {s.confidence:5.2f} {s.level_dbfs:10.1f}"
+            f"{vowel:<9} {s.confidence:5.2f} {s.level_dbfs:10.1f}"
         )
     if not segments:
         rows.append("(no voiced segments found)")

@@ -13,8 +13,10 @@ it measures level, YIN pitch and periodicity, and LPC formants while voiced. Dec
   the level rises again. The hold ends early once two of three signs already say "voice" (level
   still at its peak, spectrum not darkening, f0 moving), so a hard glottal attack is not kept
   waiting the full hold; a string never shows two of them.
-- **vowel**: classified from the median of the segment's formant frames so far, so the first
-  estimate arrives with the onset (~30 ms of voice + the analysis window) and then firms up.
+- **vowel**: classified from the median of the segment's formant frames and harmonic envelopes
+  so far, so the first estimate arrives with the onset (~30 ms of voice + the analysis window)
+  and then firms up. Every estimate says whether it is ``abstained`` ("not sure": do not show
+  the vowel to the client; vowels.VowelClassifier decides).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from scipy.signal import firwin
 from prelude_play.clock import Clock, MonotonicClock
 from prelude_play.events import InputEvent
 
-from .formants import estimate_formants as lpc_formants
+from .formants import analyse_frame
 from .pitch import F0_MAX, F0_MIN, PitchEstimate, cents, yin, yin_window
 from .vowels import Calibration, VowelClassifier, VowelResult
 
@@ -80,6 +82,8 @@ class Segment:
     confidence: float
     level_dbfs: float
     posteriors: dict[str, float] = field(default_factory=dict)
+    abstained: bool = False  # "not sure": do not show ``vowel`` (the best guess) to the client
+    envelope: tuple[float, ...] = ()  # median harmonic envelope (dB), for calibration
 
     @property
     def duration(self) -> float:
@@ -87,6 +91,7 @@ class Segment:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        del d["envelope"]  # 36 numbers of internal detail: not part of the JSON shape
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()} | {
             "posteriors": {k: round(v, 4) for k, v in self.posteriors.items()}
         }
@@ -108,6 +113,7 @@ class VoiceEvent:
     confidence: float = 0.0
     level_dbfs: float = -120.0
     segment: Segment | None = None
+    abstained: bool = False  # the analyzer is not sure of ``vowel``: show "not sure", not it
 
     def to_input_event(self, device: str = "mic") -> InputEvent:
         """As an InputEvent for the shell's queue (kind "onset" / "analysis" / "offset")."""
@@ -119,10 +125,13 @@ class VoiceEvent:
             "f3": self.formants[2],
             "vowel": self.vowel,
             "confidence": self.confidence,
+            "abstained": self.abstained,
             "level_dbfs": self.level_dbfs,
         }
         if self.segment is not None:
             data["segment"] = self.segment.to_dict()
+            # for a calibration made from live answers (Calibration.add(..., envelope=...))
+            data["envelope"] = list(self.segment.envelope)
         return InputEvent(self.t_ns, "mic", kind, device=device, value=self.vowel, data=data)
 
 
@@ -135,6 +144,7 @@ class _Frame:
     centroid: float
     formants: tuple[float, float, float] = (0.0, 0.0, 0.0)
     hop_energy: float = 0.0
+    envelope: np.ndarray | None = None  # harmonic envelope (envelope.harmonic_envelope)
 
 
 class _Decimator:
@@ -321,11 +331,13 @@ class VoiceAnalyzer:
         seg = self._buf[-self._form_len :]
         try:
             with np.errstate(over="ignore", invalid="ignore"):
-                fm = lpc_formants(seg, self._wr, f.pitch.f0)
+                fm, env = analyse_frame(seg, self._wr, f.pitch.f0)
         except (ValueError, np.linalg.LinAlgError):
             # a degenerate frame (non-finite envelope) must not stop the worker: no formants
             return f
         f.formants = fm.as_tuple()
+        if env is not None and np.all(np.isfinite(env)):
+            f.envelope = env
         return f
 
     def _step(self, frame: _Frame) -> list[VoiceEvent]:
@@ -426,33 +438,38 @@ class VoiceAnalyzer:
         steady = self._f0_spread_cents(frames[1:]) < self.config.string_f0_range_cents
         return bool(slope < self.config.decay_db_per_s and darker and steady)
 
-    def _summary(self, frames: list[_Frame]) -> tuple[float, tuple[float, float, float], VowelResult]:
+    def _summary(
+        self, frames: list[_Frame]
+    ) -> tuple[float, tuple[float, float, float], VowelResult, np.ndarray | None]:
         # plain-Python medians: these lists hold a handful of values and run every update, where
         # numpy's per-call overhead dominated
         use = frames[1:-1] if len(frames) > 6 else frames
         f0 = float(median([f.pitch.f0 for f in use]))
+        envs = [f.envelope for f in use if f.envelope is not None]
+        env = (envs[0] if len(envs) == 1 else np.median(np.array(envs), axis=0)) if envs else None
         good = [f.formants for f in use if f.formants[0] > 0 and f.formants[1] > 0]
-        if not good:
-            return f0, (0.0, 0.0, 0.0), VowelResult("", 0.0, {})
+        if not good and env is None:
+            return f0, (0.0, 0.0, 0.0), VowelResult("", 0.0, {}), None
         f3s = [g[2] for g in good if g[2] > 0]
         med = (
-            float(median([g[0] for g in good])),
-            float(median([g[1] for g in good])),
+            float(median([g[0] for g in good])) if good else 0.0,
+            float(median([g[1] for g in good])) if good else 0.0,
             float(median(f3s)) if f3s else 0.0,
         )
-        return f0, med, self._classifier.classify(f0, *med)
+        return f0, med, self._classifier.classify(f0, *med, envelope=env), env
 
     def _update(self, frame: _Frame) -> VoiceEvent:
         recent = self._seg[-12:]
-        f0, fm, res = self._summary(recent)
+        f0, fm, res, _ = self._summary(recent)
         at = self._in_samples(frame.end)
         return VoiceEvent(
-            "update", self._t_ns(at), at, at, f0, fm, res.vowel, res.confidence, frame.level
+            "update", self._t_ns(at), at, at, f0, fm, res.vowel, res.confidence, frame.level,
+            abstained=res.abstained,
         )
 
     def _close(self, end_work: int) -> VoiceEvent:
         frames = self._seg
-        f0, fm, res = self._summary(frames)
+        f0, fm, res, env = self._summary(frames)
         start_work = max(0, frames[0].end - self.hop - self._yin_len // 2)
         last = frames[-1].end - self._yin_len // 2
         energy = sum(f.hop_energy for f in frames)
@@ -462,6 +479,8 @@ class VoiceAnalyzer:
             end=self._in_samples(max(last, start_work + self.hop)) / self.rate,
             f0=f0, f1=fm[0], f2=fm[1], f3=fm[2], vowel=res.vowel,
             confidence=res.confidence, level_dbfs=float(level), posteriors=res.posteriors,
+            abstained=res.abstained,
+            envelope=tuple(round(float(v), 2) for v in env) if env is not None else (),
         )
         self._state = "silent"
         self._seg = []
@@ -469,5 +488,5 @@ class VoiceAnalyzer:
         end_in = self._in_samples(last)
         return VoiceEvent(
             "offset", self._t_ns(end_in), end_in, self._in_samples(end_work), f0, fm,
-            res.vowel, res.confidence, float(level), seg,
+            res.vowel, res.confidence, float(level), seg, res.abstained,
         )

@@ -11,6 +11,12 @@ higher than any published table.
 With per-client calibration (a few labelled tokens per vowel, as staRt individualises targets)
 the templates become that client's own means, shrunk towards the scaled reference for vowels with
 few tokens.
+
+Formants alone fail on recorded voices where F1 and F2 merge (back rounded vowels: "oo" read as
+"eh"), so the classifier also scores the whole harmonic envelope against templates learnt from
+recorded voices (``envelope.py``) and pools the two opinions. When the pooled evidence is weak,
+or the two opinions name different vowels without one being sure, the result is *abstained*:
+the activity should say "not sure" rather than name a vowel the child did not sing.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import numpy as np
 import math
 
 from prelude_play.errors import ConfigError
+
+from .envelope import ENVELOPE_POINTS, EnvelopeModel, adapt, default_model
 
 VOWELS: tuple[str, ...] = ("ah", "ee", "oo", "oh", "eh")
 IPA: dict[str, str] = {"ah": "ɑ", "ee": "i", "oo": "u", "oh": "o", "eh": "ɛ"}
@@ -158,6 +166,7 @@ class VowelResult:
     confidence: float
     posteriors: dict[str, float]
     scale: float = 0.0  # fitted speaker scale (log), useful for display and calibration checks
+    abstained: bool = False  # the evidence is too weak to name a vowel to the client
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +178,7 @@ class Token:
     f1: float
     f2: float
     f3: float = 0.0
+    envelope: tuple[float, ...] = ()  # envelope.harmonic_envelope, dB (empty if not measured)
 
 
 @dataclass(slots=True)
@@ -181,36 +191,49 @@ class Calibration:
 
     tokens: list[Token] = field(default_factory=list)
 
-    def add(self, vowel: str, f0: float, f1: float, f2: float, f3: float = 0.0) -> None:
+    def add(
+        self, vowel: str, f0: float, f1: float, f2: float, f3: float = 0.0,
+        envelope: Iterable[float] | None = None,
+    ) -> None:
         if vowel not in VOWELS:
             raise ValueError(f"unknown vowel {vowel!r}; expected one of {', '.join(VOWELS)}")
-        if f1 <= 0 or f2 <= 0:
-            raise ValueError("a calibration token needs F1 and F2")
-        self.tokens.append(Token(vowel, float(f0), float(f1), float(f2), float(f3)))
+        env = tuple(round(float(v), 1) for v in envelope) if envelope is not None else ()
+        if env and (len(env) != ENVELOPE_POINTS or not all(math.isfinite(v) for v in env)):
+            raise ValueError(f"a calibration envelope has {ENVELOPE_POINTS} finite values")
+        if (f1 <= 0 or f2 <= 0) and not env:
+            raise ValueError("a calibration token needs F1 and F2 or an envelope")
+        if env and f0 <= 0:
+            raise ValueError("a calibration envelope needs the token's f0")
+        self.tokens.append(Token(vowel, float(f0), max(float(f1), 0.0), max(float(f2), 0.0),
+                                 max(float(f3), 0.0), env))
 
     def counts(self) -> dict[str, int]:
         return {v: sum(t.vowel == v for t in self.tokens) for v in VOWELS}
 
     def to_dict(self) -> dict[str, Any]:
+        """Version 1, or version 2 (= version 1 plus each token's envelope) when any token has
+        an envelope, so a profile without envelopes stays readable by older versions."""
         return {
-            "version": 1,
+            "version": 2 if any(t.envelope for t in self.tokens) else 1,
             "tokens": [
                 {"vowel": t.vowel, "f0": t.f0, "f1": t.f1, "f2": t.f2, "f3": t.f3}
+                | ({"envelope": list(t.envelope)} if t.envelope else {})
                 for t in self.tokens
             ],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
-        if not isinstance(data, Mapping) or data.get("version") != 1:
+        if not isinstance(data, Mapping) or data.get("version") not in (1, 2):
             raise ConfigError(
                 "vowel calibration has an unknown format", key="vowel_calibration",
-                hint="expected a dict with version 1 and a list of tokens",
+                hint="expected a dict with version 1 or 2 and a list of tokens",
             )
         cal = cls()
         for i, t in enumerate(data.get("tokens", [])):
             try:
-                cal.add(t["vowel"], t.get("f0", 0.0), t["f1"], t["f2"], t.get("f3", 0.0))
+                cal.add(t["vowel"], t.get("f0", 0.0), t.get("f1", 0.0), t.get("f2", 0.0),
+                        t.get("f3", 0.0), t.get("envelope"))
             except (KeyError, TypeError, ValueError) as exc:
                 raise ConfigError(
                     f"calibration token {i} is invalid ({exc})", key="vowel_calibration.tokens"
@@ -236,12 +259,25 @@ class VowelClassifier:
         *,
         sigma: tuple[float, float, float] = DEFAULT_SIGMA,
         scale_sd: float = SCALE_PRIOR_SD,
+        envelope_model: EnvelopeModel | None = None,
+        use_envelope: bool = True,
+        pooling: Pooling | None = None,
     ) -> None:
         self.reference = reference or build_reference()
         self.sigma = np.asarray(sigma, dtype=float)
         self.scale_sd = scale_sd
         self.calibration = calibration
-        self._cal_model = self._calibrated(calibration) if calibration and calibration.tokens else None
+        toks = [t for t in calibration.tokens if t.f1 > 0 and t.f2 > 0] if calibration else []
+        self._cal_model = self._calibrated(Calibration(toks)) if toks else None
+        self.envelope_model: EnvelopeModel | None = None
+        if use_envelope:
+            env_model = envelope_model or default_model()
+            env_toks = [(VOWELS.index(t.vowel), np.asarray(t.envelope, dtype=np.float64), t.f0)
+                        for t in (calibration.tokens if calibration else []) if t.envelope]
+            if env_model is not None:
+                self.envelope_model = adapt(env_model, env_toks) if env_toks else env_model
+        self.calibrated = bool(calibration and calibration.tokens)
+        self.pooling = pooling or (CALIBRATED if self.calibrated else UNCALIBRATED)
 
     def _calibrated(self, cal: Calibration) -> _Model:
         ref = self.reference
@@ -271,8 +307,42 @@ class VowelClassifier:
             sigma = np.maximum(sigma, np.asarray(CALIBRATED_SIGMA) * 0.75)
         return _Model(means, sigma, None, 0.03)
 
-    def classify(self, f0: float, f1: float, f2: float, f3: float = 0.0) -> VowelResult:
-        """Most likely vowel for one token (Hz; ``f3``/``f0`` may be 0 if unknown)."""
+    def classify(
+        self, f0: float, f1: float, f2: float, f3: float = 0.0,
+        envelope: np.ndarray | None = None,
+    ) -> VowelResult:
+        """Most likely vowel for one token (Hz; ``f3``/``f0`` may be 0 if unknown), from the
+        formants and, when given (with f0), the harmonic envelope (``envelope.py``)."""
+        formant = self.classify_formants(f0, f1, f2, f3)
+        pool = self.pooling
+        if envelope is None or f0 <= 0 or self.envelope_model is None:
+            if formant.vowel and formant.confidence < pool.abstain_below:
+                return VowelResult(formant.vowel, formant.confidence, formant.posteriors,
+                                   formant.scale, True)
+            return formant
+        ce, _ = self.envelope_model.costs(np.asarray(envelope, dtype=np.float64), f0)
+        if float(ce.min()) > ENVELOPE_OUTLIER:
+            # an envelope unlike any the templates were learnt from (a synthesiser with
+            # digital silence between its formants, a squeal): its opinion is not evidence
+            return self.classify(f0, f1, f2, f3, None)
+        pe = np.exp(-0.5 * (ce - ce.min()))
+        pe /= pe.sum()
+        if formant.vowel:
+            pf = np.array([formant.posteriors[v] for v in VOWELS]) + POSTERIOR_FLOOR
+            logp = pool.formant_weight * np.log(pf / pf.sum()) + pool.envelope_weight * np.log(pe + 1e-12)
+        else:
+            logp = pool.envelope_weight * np.log(pe + 1e-12)
+        p = np.exp(logp - logp.max())
+        p /= p.sum()
+        best = int(np.argmax(p))
+        post = {v: float(pi) for v, pi in zip(VOWELS, p)}
+        conf = float(p[best])
+        disagree = bool(formant.vowel) and formant.vowel != VOWELS[best] and float(pe.max()) < pool.sure
+        abstained = bool(conf < pool.abstain_below or disagree)
+        return VowelResult(VOWELS[best], conf, post, formant.scale, abstained)
+
+    def classify_formants(self, f0: float, f1: float, f2: float, f3: float = 0.0) -> VowelResult:
+        """The formant-template opinion alone (the analyzer before issue 16)."""
         if f1 <= 0 or f2 <= 0:
             return VowelResult("", 0.0, {v: 0.0 for v in VOWELS})
         dims = 3 if f3 > 0 else 2
@@ -301,6 +371,29 @@ class VowelClassifier:
         post = {v: float(pi) for v, pi in zip(VOWELS, p)}
         return VowelResult(VOWELS[best], _confidence(c, dims), post, scales[VOWELS[best]])
 
+
+@dataclass(frozen=True, slots=True)
+class Pooling:
+    """How the formant and envelope opinions are pooled, and when the result is "not sure".
+
+    Chosen on the dev set's tuning voices only (``python -m bench.bench_voiceset --tune``);
+    the held-out voices' figures are in docs/bench/voice.md.
+    """
+
+    formant_weight: float = 0.5  # log-linear pooling: formant log-posterior times this ...
+    envelope_weight: float = 1.0  # ... plus envelope log-posterior times this
+    abstain_below: float = 0.8  # pooled confidence below this: abstain
+    sure: float = 1.01  # when the two opinions name different vowels, abstain unless the
+    # envelope posterior is at least this (> 1: always abstain on a disagreement)
+
+
+# Without calibration a confident wrong answer is the main risk (recorded voices differ from
+# the reference tables in ways no general model knows), so any disagreement abstains. A
+# calibrated model knows the client's own vowels and its envelope opinion is trusted.
+UNCALIBRATED = Pooling()
+CALIBRATED = Pooling(abstain_below=0.8, sure=0.0)
+POSTERIOR_FLOOR = 0.02  # a formant posterior of 0 must not veto the envelope
+ENVELOPE_OUTLIER = 30.0  # best envelope cost of dev-set tokens: 99th pct 23.4, 99.9th 27.8, max 30.2
 
 # chi-square (dims degrees of freedom) 99th percentiles: the cost beyond which a token is
 # more likely "none of these vowels" than a far-out example of one

@@ -1,0 +1,70 @@
+"""A slice of the recorded-voice dev set (bench/voiceset.py), regenerated, with per-vowel floors.
+
+Three festival diphone voices built from recordings (Finnish woman and man, Hindi man) say
+each vowel alone and after p/m/b; the tokens are also shifted towards a child's F0 and formants
+(``child-psola``). The shipped envelope model was fitted on these voices among others, so this
+is a regression check of the whole chain (render, analyzer, pooled classifier), not a
+held-out figure: those are in docs/bench/voice.md.
+
+Needs festival, the three voices, sox and rubberband-cli (see .ci/run): skipped with the reason
+where they are missing, which CI (CI=true) counts as a failure, like every realstack test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import voiceset
+from bench.bench_voiceset import Judged, calibration_for, judge
+from prelude_play.audio.analysis import VowelClassifier
+from prelude_play.audio.analysis.vowels import VOWELS
+
+pytestmark = pytest.mark.realstack
+
+VOICES = ("lj", "mv", "nsk-hi")
+CONDITIONS = ("clean", "child-psola")
+# floors a little under what the slice gives today (see the test's output with -s)
+# (2026-12-02 uncalibrated: ah .96 ee 1 oo .54 oh .67 eh .88, 0.8 % confidently wrong;
+#  calibrated: ah 1 ee 1 oo .79 oh .96 eh 1)
+FLOOR_SHOWN_RIGHT = {"ah": 0.85, "ee": 0.9, "oo": 0.4, "oh": 0.5, "eh": 0.7}
+FLOOR_CALIBRATED = {"ah": 0.9, "ee": 0.9, "oo": 0.65, "oh": 0.85, "eh": 0.85}
+MAX_CONFIDENTLY_WRONG = 0.06
+
+
+@pytest.fixture(scope="module")
+def observed(tmp_path_factory):
+    missing = voiceset.missing_tools(VOICES)
+    if missing:
+        pytest.skip("voiceset needs: " + ", ".join(missing) + " (apt-get install them; .ci/run lists them)")
+    d = tmp_path_factory.mktemp("voiceset")
+    tokens = voiceset.build(d, VOICES, conditions=CONDITIONS)
+    assert len(tokens) == len(VOICES) * len(CONDITIONS) * len(VOWELS) * 4
+    return voiceset.observe(d, tokens)
+
+
+def _per_vowel(js: list[Judged]) -> dict[str, float]:
+    return {v: sum(j.correct for j in js if j.truth == v) / max(1, sum(j.truth == v for j in js)) for v in VOWELS}
+
+
+def test_every_token_is_heard(observed):
+    assert all(o.segment is not None and o.envelope is not None for o in observed)
+
+
+def test_per_vowel_floors_uncalibrated(observed):
+    clf = VowelClassifier()
+    js = [judge(o, clf) for o in observed]
+    got = _per_vowel(js)
+    print("shown and right, per vowel:", {v: round(a, 2) for v, a in got.items()})
+    wrong = sum(j.wrong for j in js) / len(js)
+    print(f"confidently wrong {wrong:.2%}, abstained {sum(j.abstained for j in js) / len(js):.2%}")
+    assert all(got[v] >= FLOOR_SHOWN_RIGHT[v] for v in VOWELS), got
+    assert wrong <= MAX_CONFIDENTLY_WRONG
+
+
+def test_per_vowel_floors_calibrated(observed):
+    """Calibrated from the same voice and condition, one token per vowel of another context."""
+    js = [judge(o, VowelClassifier(calibration_for(o, observed, 1))) for o in observed]
+    got = _per_vowel(js)
+    print("calibrated, shown and right, per vowel:", {v: round(a, 2) for v, a in got.items()})
+    assert all(got[v] >= FLOOR_CALIBRATED[v] for v in VOWELS), got
+    assert sum(j.wrong for j in js) / len(js) <= MAX_CONFIDENTLY_WRONG
