@@ -74,6 +74,8 @@ class ActivityContext:
         score_window_s: float = 5.0,
         theme: "Theme | None" = None,
         size: tuple[int, int] = (1280, 728),
+        keep: Callable[[str, Any], None] = lambda key, value: None,
+        recall: Callable[[str], dict[str, Any] | None] = lambda kind: None,
     ) -> None:
         self.clock = clock
         self.activity_name = activity_name
@@ -108,6 +110,11 @@ class ActivityContext:
         keeps it in step with the window (and the rail beside it) before each ``layout``."""
         self.size = size
         """The activity's area in pixels (the client's screen below the top bar, beside the rail)."""
+        self.keep = keep
+        """Keep ``value`` under ``key`` in the client's profile (e.g. a vowel calibration): the next
+        session starts with it."""
+        self.recall = recall
+        """The data of this client's latest logged event of a kind, in any session (or None)."""
         self._trial_areas: dict[str, tuple[str, ...]] = {}
         self.open_trials: list[str] = []
         """Trials this activity opened and has not closed yet, oldest first."""

@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Callable
 
+import numpy as np
+
 from prelude_play.activity import Activity, ActivityContext
 from prelude_play.audio.analysis import VOWELS, Calibration
 from prelude_play.errors import ConfigError, PreludeError
@@ -119,6 +121,7 @@ class VowelMatch(Activity):
         self.voicing = False
         self.segments: deque[tuple[int, int, float, str]] = deque(maxlen=64)  # (start, end, f0, vowel)
         self.recorded: dict[str, tuple[str, int, float]] = {}  # vowel -> (sound, duration ns, f0)
+        self.recorded_clips: dict[str, tuple[Any, int]] = {}  # vowel -> (samples, rate), for a calibration
         self._recording_vowel: str | None = None
         self.scored: dict[str, str] = {}  # trial id -> the therapist's outcome (from on_scored)
         self.reward_ns = 0
@@ -140,7 +143,9 @@ class VowelMatch(Activity):
             raise ConfigError(str(exc), key="vowel_match.reward_sound") from exc
 
     def _load_calibration(self, ctx: ActivityContext) -> Calibration | None:
-        raw = ctx.client.get("vowel_calibration")
+        """The client's latest calibration: the one kept in the profile, else the last one logged
+        (sessions before calibrations were kept only logged them)."""
+        raw = ctx.client.get("vowel_calibration") or ctx.recall("calibration")
         if not raw:
             return None
         try:
@@ -303,6 +308,7 @@ class VowelMatch(Activity):
             y = resample(clip, rate, out_rate) if out_rate != rate else clip
             load(name, y)
         self.recorded[vowel] = (name, int(len(clip) / rate * 1e9), seg.f0)
+        self.recorded_clips[vowel] = (np.asarray(clip, dtype=np.float32).copy(), rate)
         ctx.log("model_recorded", actor="therapist", source="mic", device="mic", t_ns=seg.start_ns,
                 goals=("speech_communication",),
                 data={"vowel": vowel, "duration_ms": round(seg.ms, 1), "f0": round(seg.f0, 2),
@@ -366,9 +372,13 @@ class VowelMatch(Activity):
         if a.judgement is not None:
             ctx.judge(trial, a.judgement.outcome, t_ns=now_ns, data=a.judgement.as_data() | {
                 "goal_level": a.goal_level, "latency_ms": a.latency_ms, "attempt": a.trial})
-        else:  # no microphone: the therapist's score (if any) is the trial's outcome
-            reason = "scored" if trial in self.scored else "timeout" if now_ns >= a.window_end_ns else "ended"
+        else:  # no microphone, or not sure of the vowel: the therapist's score (if any) is the outcome
+            not_sure = self.mic is not None and any(g.abstained for g in a.segments)
+            reason = ("scored" if trial in self.scored else "not_sure" if not_sure
+                      else "timeout" if now_ns >= a.window_end_ns else "ended")
             ctx.close_trial(trial, reason, t_ns=now_ns)
+            if not_sure and trial not in self.scored:
+                ctx.notify(ctx.t("Not sure which vowel that was: score it on the rail"))
         if a.outcome == "success" and not self._low() and self.config.get("reward_sound"):
             ctx.play(str(self.config["reward_sound"]), 0.5)
             self.reward_ns = now_ns
@@ -479,14 +489,59 @@ class VowelMatch(Activity):
         if run is None or not run.calibration.tokens:
             ctx.notify(ctx.t("Calibration stopped: no tokens kept"))
             return
-        cal = run.calibration
+        self._apply_calibration(run.calibration, "guided", {"complete": run.complete, "rejected": run.rejected})
+
+    def _apply_calibration(self, cal: Calibration, how: str, extra: dict[str, Any] | None = None) -> None:
+        """Use ``cal`` from now on, keep it in the client's profile (the next session starts with it)
+        and log it."""
+        ctx = self.ctx
+        assert ctx is not None
         self.calibration = cal
         if self.analyzer is not None:
             self.analyzer.set_calibration(cal)
+        ctx.keep("vowel_calibration", cal.to_dict())
         ctx.log("calibration", actor="therapist", source="mic", goals=("speech_communication",),
-                data=cal.to_dict() | {"profile_key": "vowel_calibration", "complete": run.complete,
-                                      "counts": cal.counts(), "rejected": run.rejected})
+                data=cal.to_dict() | {"profile_key": "vowel_calibration", "how": how, "counts": cal.counts(),
+                                      **(extra or {})})
         ctx.notify(ctx.t("Calibration saved for this client"))
+
+    def keep_last_answer(self) -> None:
+        """The client's last answer was a good one: keep it as their own token for the vowel that
+        was called (one tap each, the quickest calibration: five good answers, under a minute)."""
+        ctx = self.ctx
+        assert ctx is not None
+        a = self.machine.last
+        good = [g for g in (a.segments if a is not None else []) if g.ms >= 120 and (g.envelope or (g.f1 > 0 and g.f2 > 0))]
+        if a is None or not good:
+            ctx.notify(ctx.t("No answer to keep: wait for the client's answer"))
+            return
+        g = max(good, key=lambda x: x.ms)
+        cal = Calibration(list(self.calibration.tokens) if self.calibration else [])
+        try:
+            cal.add(a.target_vowel, g.f0, g.f1, g.f2, g.f3, g.envelope or None)
+        except ValueError as exc:
+            ctx.notify(ctx.t("Could not keep that answer") + f": {exc}")
+            return
+        self._apply_calibration(cal, "kept_answer", {"vowel": a.target_vowel, "trial": a.call.trial_id})
+
+    def calibrate_from_recordings(self) -> None:
+        """A calibration from the recordings made with Record (the client's own best vowels, one per
+        vowel): ``build_calibration`` on them, added to the calibration in use."""
+        ctx = self.ctx
+        assert ctx is not None
+        if not self.recorded_clips:
+            ctx.notify(ctx.t("Record the client's vowels first (Call: recorded, then Record)"))
+            return
+        from prelude_play.audio.analysis import build_calibration
+        from prelude_play.errors import AnalysisError
+
+        try:
+            cal = build_calibration([(v, clip, rate) for v, (clip, rate) in self.recorded_clips.items()],
+                                    base=self.calibration)
+        except AnalysisError as exc:
+            ctx.notify(ctx.t("Could not calibrate") + f": {exc}")
+            return
+        self._apply_calibration(cal, "recordings", {"vowels": sorted(self.recorded_clips)})
 
     def primary_action(self) -> tuple[str, Callable[[], None]]:
         """Call (or, for a recorded call with no recording yet, Record model): on the rail, the pedal."""
@@ -515,6 +570,10 @@ class VowelMatch(Activity):
                      ("calibrate", t("Finish calibration"), self.calibrate_action)]
         else:
             acts.append(("calibrate", t("Calibrate"), self.calibrate_action))
+            if self.mic is not None:
+                acts.append(("keep", t("Keep answer as calibration"), self.keep_last_answer))
+            if self.recorded_clips:
+                acts.append(("cal_recordings", t("Calibrate from recordings"), self.calibrate_from_recordings))
         if m.source == "recorded" and self.mic is not None:
             acts.append(("record", t("Record again"), self.record_action))
         acts += [("fc_both", t("Sign + voice"), lambda: self.functional("sign_and_voice")),

@@ -133,6 +133,8 @@ class VoiceSeg:
     confidence: float
     level_dbfs: float
     posteriors: dict[str, float] = field(default_factory=dict)
+    abstained: bool = False  # the analyzer is not sure which vowel this is: never shown, never judged on
+    envelope: tuple[float, ...] = ()  # the segment's spectral envelope (what a calibration learns from)
 
     @property
     def ms(self) -> float:
@@ -146,7 +148,8 @@ class VoiceSeg:
         return cls(t_end_ns - int(round(dur * 1e9)), t_end_ns, float(d.get("f0", 0.0)), float(d.get("f1", 0.0)),
                    float(d.get("f2", 0.0)), float(d.get("f3", 0.0)), str(d.get("vowel", "")),
                    float(d.get("confidence", 0.0)), float(d.get("level_dbfs", -120.0)),
-                   dict(seg.get("posteriors", {})))
+                   dict(seg.get("posteriors", {})), bool(d.get("abstained", seg.get("abstained", False))),
+                   tuple(float(v) for v in (d.get("envelope") or ())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +188,12 @@ def outcome_for(level_reached: int, goal_level: int) -> str:
 
 
 def judge(target_vowel: str, target_f0: float | None, goal_level: int, sound_ms: float,
-          segments: list[VoiceSeg], s: MatchSettings) -> Judgement:
-    """Climb the ladder rung by rung; each rung needs the ones below it."""
+          segments: list[VoiceSeg], s: MatchSettings) -> Judgement | None:
+    """Climb the ladder rung by rung; each rung needs the ones below it.
+
+    None: no automatic judgement — the answer's vowel decides (a goal at rung 3 or above) and the
+    analyzer said it is not sure which vowel it was; the therapist judges instead. Wrong feedback
+    teaches the wrong thing; an honest "not sure" does not."""
     voiced = [g for g in segments if g.ms >= s.min_voiced_ms]
     voiced_ms = sum(g.ms for g in voiced)
     level = 1 if (sound_ms >= s.min_sound_ms or voiced) else 0
@@ -196,7 +203,9 @@ def judge(target_vowel: str, target_f0: float | None, goal_level: int, sound_ms:
                          None, 0.0)
     level = 2
     cents_off = cents_octave_folded(best.f0, target_f0) if (target_f0 and best.f0 > 0) else None
-    has_vowel = bool(best.vowel) and best.f1 > 0 and best.f2 > 0
+    if best.abstained and goal_level >= 3:
+        return None  # the vowel decides, and the analyzer is not sure which it was: the therapist judges
+    has_vowel = bool(best.vowel) and best.f1 > 0 and best.f2 > 0 and not best.abstained
     if has_vowel and (best.vowel == target_vowel or best.vowel in NEIGHBOURS[target_vowel]
                       or best.posteriors.get(target_vowel, 0.0) >= s.approx_min_posterior):
         level = 3
@@ -286,8 +295,9 @@ class Attempt:
             "ladder_rung": j.rung if j else None,
             "segments": [{"start_ns": g.start_ns, "end_ns": g.end_ns, "f0": round(g.f0, 2),
                           "f1": round(g.f1, 1), "f2": round(g.f2, 1), "vowel": g.vowel,
-                          "confidence": round(g.confidence, 3)} for g in self.segments],
+                          "confidence": round(g.confidence, 3), "abstained": g.abstained} for g in self.segments],
             "overridden": self.override is not None,
+            "not_sure": any(g.abstained for g in self.segments),
         }
 
 
@@ -489,7 +499,7 @@ class MatchMachine:
         assert a is not None
         if self.mic:
             a.judgement = judge(a.target_vowel, a.target_f0, a.goal_level, a.sound_ms, a.segments, self.s)
-            if a.judgement.level_reached == 0:
+            if a.judgement is not None and a.judgement.level_reached == 0:
                 a.start_ns = a.end_ns = None  # a bump or a click: no answer, no latency
         if a.calibration and self.cal is not None:
             self.cal.take(a, self.s)
@@ -555,12 +565,15 @@ class CalibrationRun:
 
     def take(self, a: Attempt, s: MatchSettings) -> bool:
         """Keep the answer's longest voiced segment with formants as a token for the called vowel."""
-        good = [g for g in a.segments if g.ms >= max(s.min_voiced_ms, 120) and g.f1 > 0 and g.f2 > 0]
+        good = [g for g in a.segments if g.ms >= max(s.min_voiced_ms, 120) and ((g.f1 > 0 and g.f2 > 0) or g.envelope)]
         if not good:
             self.rejected += 1
             return False
         g = max(good, key=lambda x: x.ms)
-        self.calibration.add(a.target_vowel, g.f0, g.f1, g.f2, g.f3)
+        try:  # with its envelope: a calibration without one loses most of its benefit
+            self.calibration.add(a.target_vowel, g.f0, g.f1, g.f2, g.f3, g.envelope or None)
+        except ValueError:
+            self.calibration.add(a.target_vowel, g.f0, g.f1, g.f2, g.f3)
         self.last_token = (a.target_vowel, g)
         return True
 

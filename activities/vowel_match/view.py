@@ -80,10 +80,13 @@ def banner_text(act: "VowelMatch", now_ns: int, t: Callable[[str], str]) -> tupl
             n = cal.calibration.counts()[a.target_vowel] if cal else 0
             return t("Thank you!"), t("Calibration") + f": {a.target_vowel} {n}/{act.ms.calibration_tokens}", colour
         outcome = a.outcome
+        if outcome is None and any(g.abstained for g in a.segments):  # honest, never a wrong vowel
+            return t("I'm not sure"), t("Let's listen together"), th.PANEL_HI
         if outcome is None:  # no microphone, not scored yet: nothing for the client to read into
             return t("Listening done"), "", th.PANEL_HI
         j = a.judgement
-        heard = j.detected_vowel if j and j.detected_vowel else ""
+        sure = not any(g.abstained for g in a.segments)
+        heard = j.detected_vowel if j and j.detected_vowel and sure else ""
         if outcome == "success":
             return t("Yes!") + f" {a.target_vowel}", t("Great singing"), th.GOOD
         if outcome == "no_response":
@@ -104,7 +107,7 @@ def _shown_vowel(act: "VowelMatch", now_ns: int) -> tuple[str, float]:
     low = act.theme.low_stimulation
     live = act.live
     if m.phase in ("response", "attempt") and live and (act.voicing or now_ns - act.live_ns < LIVE_MS * MS):
-        v = live.get("vowel") or target
+        v = (live.get("vowel") if not live.get("abstained") else "") or target  # never a vowel it is not sure of
         lv = float(live.get("level_dbfs") or -60.0)
         return v, (0.8 if low else max(0.35, min(1.0, (lv + 50) / 30)))
     if m.phase in ("calling", "call_ending") or m.phase == "recording":
@@ -262,7 +265,7 @@ def draw(surface: pygame.Surface, theme: th.Theme, act: "VowelMatch") -> None:
         cr: pygame.Rect = rects[f"chip:{v}"]
         on = v == target
         heard = m.phase in ("response", "attempt") and act.live.get("vowel") == v and \
-            now - act.live_ns < LIVE_MS * MS
+            not act.live.get("abstained") and now - act.live_ns < LIVE_MS * MS
         base = VOWEL_COLOURS[v]
         fillc = base if on else _mix(base, th.BG, 0.7)
         if low and not on:

@@ -270,7 +270,7 @@ class LiveSession:
             assets_dir=sv.assets_dir, prompt_levels=tuple(self.cfg.scoring.prompt_levels),
             outcomes=tuple(self.cfg.scoring.outcomes), post=sv.post, open_mic=sv.open_mic,
             targets=lambda: self.targets, score_window_s=self.cfg.scoring.score_window_s,
-            theme=theme, size=size)
+            theme=theme, size=size, keep=self._keep, recall=self._recall)
         self.record.activity = name
         self._run_start = self._seq  # before prepare: a trial the activity opens there is part of this run
         try:
@@ -289,6 +289,20 @@ class LiveSession:
                                 "targets": list(self.targets)}))
         self.on_change("activity_started")
         return True
+
+    def _keep(self, key: str, value: Any) -> None:
+        """An activity keeps something in the client's profile (logged too, as every change is)."""
+        if self.client_id is None:
+            return
+        profile = self.store.client_profile(self.client_id)
+        profile[key] = value
+        self.store.set_client_profile(self.client_id, profile)
+        self.log(LogEvent("profile_kept", actor="system", data={"key": key}))
+
+    def _recall(self, kind: str) -> dict[str, Any] | None:
+        if self.client_id is None:
+            return None
+        return self.store.latest_event_data(self.client_id, kind)
 
     def _initial_targets(self, name: str, goals: list[str] | None, profile: dict[str, Any]) -> tuple[str, ...]:
         own = {f"client:{g['id']}" for g in profile.get("goals", []) if isinstance(g, dict) and "id" in g}

@@ -531,6 +531,15 @@ class EventLog:
         for row in self.db.execute(q + " ORDER BY seq", args):
             yield StoredEvent.from_row(row)
 
+    def latest_event_data(self, client_id: str, kind: str) -> dict[str, Any] | None:
+        """The data of a client's latest event of ``kind`` (any session), or None."""
+        row = self.db.execute("SELECT data FROM events WHERE client_id=? AND kind=? ORDER BY seq DESC LIMIT 1",
+                              (client_id, kind)).fetchone()
+        try:
+            return json.loads(row[0]) if row else None
+        except ValueError:
+            return None
+
     def events_in(self, session_ids: list[str]) -> Iterator[StoredEvent]:
         """Events of several sessions, in log order (export selections)."""
         q = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE session_id IN (SELECT value FROM json_each(?))"

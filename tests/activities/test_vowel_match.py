@@ -342,7 +342,7 @@ def test_call_and_settings_are_on_the_therapist_side(tmp_path, clock, mic):
         pilot.tap("rail:more")
         pilot.screenshot(ART / "vowel_panel_1280x800.png")
         ids = [b.id for b in pilot.app.overlay.buttons if b.id.startswith("act:")]
-        assert ids == ["act:vowel", "act:pitch", "act:source", "act:ladder", "act:calibrate",
+        assert ids == ["act:vowel", "act:pitch", "act:source", "act:ladder", "act:calibrate", "act:keep",
                        "act:fc_both", "act:fc_voice", "act:fc_sign"]
         for b in pilot.app.overlay.buttons:
             assert pilot.app.surface.get_rect().contains(b.rect)
@@ -513,3 +513,94 @@ def test_screenshots(tmp_path, clock, mic):
         pilot.screenshot(ART / "vowel_nomic.png")
     for name in ("vowel_listening", "vowel_matched", "vowel_nomic", "vowel_client_only"):
         assert (ART / f"{name}.png").stat().st_size > 10_000
+
+
+def _unsure(act) -> None:
+    """Make the live analyzer say "not sure" of every vowel (as it does on a weak, ambiguous answer)."""
+    import dataclasses
+
+    feed = act.analyzer.feed
+    act.analyzer.feed = lambda x, t0: [dataclasses.replace(e, abstained=True) for e in feed(x, t0)]
+
+
+def test_not_sure_is_never_shown_as_a_vowel_and_the_therapist_judges(tmp_path, clock, mic):
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, ladder_level=4, feedback_ms=800)
+        _unsure(act)
+        model_call(pilot, mic, act)
+        mic.silence(pilot, 500)
+        mic.sing(pilot, sung("oo", 300.0, seed=4))
+        assert act.live.get("abstained") is True
+        from activities.vowel_match.view import _shown_vowel, banner_text
+
+        assert _shown_vowel(act, clock.now_ns())[0] == "ah"  # the mouth shows the target, never a guess
+        mic.silence(pilot, 700)
+        [trial] = calls(pilot)
+        assert trial.judgement is None and trial.close_reason == "not_sure" and not trial.is_scored
+        att = attempt(pilot, trial)
+        assert att.data["not_sure"] is True and att.data["detected_vowel"] is None
+        title, sub, _ = banner_text(act, clock.now_ns(), lambda s: s)
+        assert title == "I'm not sure" and "heard" not in sub  # honest, and no vowel named to the child
+        assert any("Not sure which vowel" in n for n in pilot.app.notices)
+        assert pilot.app.live.score_target().trial.id == trial.id  # the rail's next score lands on it
+        pilot.score("+I")
+        [trial] = calls(pilot)
+        assert (trial.outcome, trial.scored_by) == ("success", "therapist")
+
+
+def test_a_calibration_is_kept_in_the_profile_and_used_by_the_next_session(tmp_path, clock, mic):
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, ladder_level=4, feedback_ms=800)
+        model_call(pilot, mic, act)
+        mic.silence(pilot, 500)
+        mic.sing(pilot, sung("ah", 300.0, seed=7))
+        mic.silence(pilot, 700)
+        pilot.panel()
+        pilot.tap("act:keep")  # one tap: that good answer is the client's own "ah"
+        kept = pilot.app.store.client_profile("ari")["vowel_calibration"]
+        assert Calibration.from_dict(kept).counts()["ah"] == 1
+        assert act.analyzer._classifier.calibration is act.calibration  # used at once
+        [ev] = events(pilot, "calibration")
+        assert ev.data["how"] == "kept_answer" and ev.data["vowel"] == "ah"
+        pilot.tap("home")
+        pilot.app.start_activity("vowel_match")  # a later activity (or session) starts calibrated
+        again = pilot.app.activity
+        assert again.calibration is not None and again.calibration.counts()["ah"] == 1
+        assert again.analyzer._classifier.calibration is again.calibration
+
+
+def test_a_calibration_only_logged_by_an_older_version_is_used(tmp_path, clock, mic):
+    cal = Calibration()
+    for v, (f1, f2, f3) in CHILD.items():
+        cal.add(v, 280.0, f1, f2, f3)
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        app = pilot.app
+        app.store.ensure_client("ari")
+        from prelude_play.events import LogEvent
+
+        old = app.store.start_session("ari", {})
+        app.store.log(old, LogEvent("calibration", actor="therapist", data=cal.to_dict()))
+        app.store.end_session(old)
+        act = start(pilot)
+        assert act.calibration is not None and len(act.calibration.tokens) == 5
+
+
+def test_a_calibration_from_the_recorded_vowels_in_under_a_minute(tmp_path, clock, mic):
+    audio = LoadingAudio()
+    with run_test(data_dir=tmp_path, clock=clock, audio=audio, mic_factory=mic.factory) as pilot:
+        act = start(pilot, call_source="recorded")
+        t0 = clock.now_ns()
+        for i, v in enumerate(("ah", "ee", "oo", "oh", "eh")):
+            act.set_vowel(v)
+            act.record_action()  # the therapist holds the tablet to the client's best "ah", "ee", ...
+            mic.silence(pilot, 200)
+            mic.sing(pilot, sung(v, 290.0, 0.8, seed=30 + i))
+            mic.silence(pilot, 400)
+        assert sorted(act.recorded_clips) == sorted(("ah", "ee", "oo", "oh", "eh"))
+        pilot.panel()
+        pilot.tap("act:cal_recordings")
+        assert (clock.now_ns() - t0) / 1e9 < 60
+        cal = Calibration.from_dict(pilot.app.store.client_profile("ari")["vowel_calibration"])
+        assert sum(cal.counts().values()) >= 4 and act.calibration is not None
+        [ev] = events(pilot, "calibration")
+        assert ev.data["how"] == "recordings"
