@@ -57,8 +57,10 @@ with tempfile.TemporaryDirectory() as d, run_test(data_dir=Path(d), client="ari"
             log.clear()
             corner = app._corner_rect().center
             pilot.tap(corner, hold_ms=app.cfg.therapist.long_press_ms + 50)
-            for dgt in app.cfg.therapist.pin:
+            for dgt in getattr(app.cfg.therapist, "pin", "") or "1234":
                 pilot.tap(f"pin:{dgt}")
+            if app.find_button("pin:ok") is not None:
+                pilot.tap("pin:ok")
             if prompted:
                 pilot.tap("prompt:gestural")
             pilot.tap("outcome:success")

@@ -106,6 +106,13 @@ def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
     from prelude_play.store.eventlog import EventLog
 
     cfg = load_config(args, data_dir)
+    if cfg.therapist.pin and not cfg.pin_problem:  # a plain PIN in the user's file: hashed there at once
+        from prelude_play.settings_file import migrate_plain_pin
+
+        try:
+            migrate_plain_pin(data_dir, cfg.therapist.pin, cfg.pin_hash())
+        except OSError as exc:
+            print(f"prelude-play: could not rewrite the PIN as a hash in {data_dir}: {exc}", file=sys.stderr)
     for problem in cfg.problems:
         print(f"prelude-play: config: {problem}", file=sys.stderr)
     clock = MonotonicClock()

@@ -106,9 +106,19 @@ class TouchConfig:
     hold_to_select_ms: int = field(default=0, metadata=_range(0, 5000))
 
 
+DEFAULT_PIN = "1234"
+DEFAULT_PIN_HASH = "scrypt$16384$8$1$cHJlbHVkZS1wbGF5LXBpbg==$16MmbTRGmzF2EBMSmT7nvIu5/NwmSwMqui4GZV4dmtQ="  # "1234"
+
+
 @dataclass
 class TherapistConfig:
-    pin: str = "1234"
+    """``pin_hash``: the PIN as ``scrypt$...`` (see prelude_play/pin.py; the app writes it when the
+    PIN is changed on screen). A plain ``pin = "5678"`` in a file is accepted, hashed at once, and
+    rewritten as ``pin_hash`` in the user's file. ``require_pin = false`` turns the PIN off."""
+
+    pin: str = ""
+    pin_hash: str = DEFAULT_PIN_HASH
+    require_pin: bool = True
     long_press_ms: int = field(default=1500, metadata=_range(500, 10000))
     corner: str = field(default="top_right", metadata=_choice("top_left", "top_right"))
     unlock_idle_min: float = field(default=10.0, metadata=_range(0.0, 240.0))
@@ -169,12 +179,30 @@ class AppConfig:
     midi: MidiConfig = field(default_factory=MidiConfig)
     problems: list[ConfigError] = field(default_factory=list, repr=False, compare=False)
     sources: list[str] = field(default_factory=list, compare=False)
+    pin_problem: str = field(default="", repr=False, compare=False)
+    """Set when the PIN setting is malformed: the therapist screens then refuse (never a default PIN)."""
+
+    def pin_hash(self) -> str:
+        """The PIN's hash in force ("" = no PIN, only with ``require_pin = false``)."""
+        t = self.therapist
+        if not t.require_pin:
+            return ""
+        if t.pin:
+            from prelude_play.pin import hash_pin
+
+            cached = getattr(self, "_plain_hash", None)
+            if cached is None or cached[0] != t.pin:
+                cached = (t.pin, hash_pin(t.pin))
+                object.__setattr__(self, "_plain_hash", cached)
+            return cached[1]
+        return t.pin_hash
 
 
+NOT_SECTIONS = ("problems", "sources", "pin_problem")
 SECTIONS: dict[str, type] = {
     f.name: f.type if isinstance(f.type, type) else globals()[f.type]  # type: ignore[misc]
     for f in dataclasses.fields(AppConfig)
-    if f.name not in ("problems", "sources")
+    if f.name not in NOT_SECTIONS
 }
 
 
@@ -295,11 +323,26 @@ def _cross_checks(cfg: AppConfig, path: Path, text: str) -> None:
         s.prompt_levels = ScoringConfig().prompt_levels
     if cfg.audio.max_volume < cfg.audio.master_volume:
         cfg.audio.master_volume = cfg.audio.max_volume
-    if not re.fullmatch(r"\d{0,8}", cfg.therapist.pin):
-        cfg.problems.append(ConfigError(
-            f"PIN {cfg.therapist.pin!r} must be 0–8 digits", path=path,
-            line=find_key_line(text, "therapist.pin"), key="therapist.pin", hint="using 1234"))
-        cfg.therapist.pin = "1234"
+    from prelude_play.pin import PIN_RE, valid_hash
+
+    for problem in cfg.problems:  # a PIN of the wrong type never silently becomes the default one
+        if problem.key in ("therapist.pin", "therapist.pin_hash") and problem.path == path:
+            cfg.pin_problem = str(problem)
+    if cfg.therapist.pin and not PIN_RE.fullmatch(cfg.therapist.pin):
+        err = ConfigError(f"PIN {cfg.therapist.pin!r} must be 4–8 digits", path=path,
+                          line=find_key_line(text, "therapist.pin"), key="therapist.pin",
+                          hint="the therapist screens stay locked until it is fixed (write it in quotes, "
+                               'e.g. pin = "5678")')
+        cfg.problems.append(err)
+        cfg.pin_problem = str(err)
+        cfg.therapist.pin = ""
+    if not valid_hash(cfg.therapist.pin_hash):
+        err = ConfigError("pin_hash is not a PIN hash this version wrote", path=path,
+                          line=find_key_line(text, "therapist.pin_hash"), key="therapist.pin_hash",
+                          hint="remove the line and set a new PIN with pin = \"...\" (4–8 digits)")
+        cfg.problems.append(err)
+        cfg.pin_problem = str(err)
+        cfg.therapist.pin_hash = DEFAULT_PIN_HASH
 
 
 def load_app_config(paths: Iterable[Path]) -> AppConfig:

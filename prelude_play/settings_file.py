@@ -39,3 +39,37 @@ def set_user_setting(data_dir: Path, section: str, key: str, value: object) -> P
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
     return path
+
+
+def remove_user_setting(data_dir: Path, section: str, key: str) -> bool:
+    """Remove ``[section] key`` from ``<data dir>/config/app.toml``; True if it was there."""
+    path = data_dir / "config" / "app.toml"
+    if not path.exists():
+        return False
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = re.compile(r"^\s*\[([^\]]+)\]")
+    current, out, removed = "", [], False
+    for line in lines:
+        m = header.match(line)
+        if m:
+            current = m.group(1).strip()
+        elif current == section and re.match(rf"^\s*{re.escape(key)}\s*=", line):
+            removed = True
+            continue
+        out.append(line)
+    if removed:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("\n".join(out) + "\n", encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    return removed
+
+
+def migrate_plain_pin(data_dir: Path, plain_pin: str, pin_hash: str) -> bool:
+    """A plain ``pin = "5678"`` in the user's file becomes ``pin_hash``: the PIN is never kept in
+    clear. True if the file was rewritten."""
+    path = data_dir / "config" / "app.toml"
+    if not plain_pin or not path.exists() or not re.search(r"^\s*pin\s*=", path.read_text(encoding="utf-8"), re.M):
+        return False
+    set_user_setting(data_dir, "therapist", "pin_hash", pin_hash)
+    return remove_user_setting(data_dir, "therapist", "pin")

@@ -32,8 +32,8 @@ def test_bad_values_are_reported_with_line_and_fall_back(tmp_path):
     assert any("pin" in m.lower() and "line 8" in m for m in msgs), msgs
     assert any("unknown section [bogus]" in m for m in msgs), msgs
     d = AppConfig()
-    assert (cfg.ui.language, cfg.ui.fps, cfg.touch.ignore_repeat_ms, cfg.therapist.pin) == \
-        (d.ui.language, d.ui.fps, d.touch.ignore_repeat_ms, d.therapist.pin)
+    assert (cfg.ui.language, cfg.ui.fps, cfg.touch.ignore_repeat_ms, cfg.therapist.pin_hash) == \
+        (d.ui.language, d.ui.fps, d.touch.ignore_repeat_ms, d.therapist.pin_hash)
     assert all(str(p) in m for m in msgs)
 
 

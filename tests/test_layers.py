@@ -7,7 +7,7 @@ The layers, bottom to top (a module may import its own layer and any below it):
  0 base      errors, clock, ids, events, l10n, os_specific (and the package's __init__)
  1 input     where every input becomes an InputEvent (SDL, MIDI, mic) and the one queue:
              the MIDI hub and the mic's analysis call it, so it sits below them
- 2 config    config, i18n, goals, settings_file; session.scoring (the grammar of score codes:
+ 2 config    config, i18n, goals, settings_file, pin; session.scoring (the grammar of score codes:
              pure, imports only errors; config checks ``[scoring]`` actions with it)
  3 native    the C core and its ctypes loader: imports nothing of ours at all
  4 audio, midi   the concrete devices (engine, backends, capture, analysis; hub, backends, maps)
@@ -43,6 +43,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
               "prelude_play.events", "prelude_play.l10n", "prelude_play.os_specific")),
     ("input", ("prelude_play.input",)),
     ("config", ("prelude_play.config", "prelude_play.i18n", "prelude_play.goals", "prelude_play.settings_file",
+                "prelude_play.pin",
                 "prelude_play.session.scoring")),
     ("native", ("prelude_play.native",)),
     ("audio, midi", ("prelude_play.audio", "prelude_play.midi")),

@@ -10,6 +10,7 @@ MIDI hit never waits for any of this (the hit path plays it on the MIDI thread).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,6 +26,7 @@ from prelude_play.hits import HitPath, Hits
 from prelude_play.i18n import translator
 from prelude_play.input.pointer_keys import Waker
 from prelude_play.input.queue import InputQueue
+from prelude_play.pin import PinGuard
 from prelude_play.session.live import LiveSession, Services
 from prelude_play.session.scoring import PedalGrammar, PedalSettings
 from prelude_play.shell import provenance as prov
@@ -78,6 +80,10 @@ class App:
                                 data_dir=data_dir, translate=lambda s: self.t(s), notify=self.notify,
                                 provenance=self.provenance, on_change=self._session_changed)
         self.lock = TherapistLock(int(cfg.therapist.unlock_idle_min * 60e9))
+        wall0, mono0 = time.time(), clock.now_ns()  # the lockout on the one clock, kept across runs as wall time
+        self.pin_guard = PinGuard(cfg.pin_hash(), broken=cfg.pin_problem or None,
+                                  state_file=data_dir / "pin_state.json" if data_dir is not None else None,
+                                  now=lambda: wall0 + (clock.now_ns() - mono0) / 1e9)
         s = cfg.scoring
         self.pedal = PedalGrammar(PedalSettings(s.pedal_tap, s.pedal_double_tap, s.pedal_hold,
                                                 s.pedal_double_tap_ms, s.pedal_hold_ms))

@@ -32,7 +32,7 @@ class Navigator:
     def ask_pin(self, then: Callable[[], None] | None = None) -> None:
         """The PIN pad; ``then`` runs once it is right (a therapist screen, quitting...)."""
         self._after_unlock = then
-        if not self.app.cfg.therapist.pin:
+        if not self.app.pin_guard.required:  # require_pin = false: the therapist chose no PIN
             self.unlock()
             return
         self.app.pin.open(self.app.clock.now_ns())

@@ -125,8 +125,15 @@ class Pilot:
         self.wait(self.app.cfg.therapist.long_press_ms + 50)
         self.up(pos)
         self.step()
-        for digit in self.app.cfg.therapist.pin:
+        self.enter_pin()
+
+    def enter_pin(self, pin: str | None = None) -> None:
+        """Type the PIN on the pad and press OK (the configured plain PIN, else the default 1234)."""
+        from prelude_play.config import DEFAULT_PIN
+
+        for digit in pin or self.app.cfg.therapist.pin or DEFAULT_PIN:
             self.tap(f"pin:{digit}")
+        self.tap("pin:ok")
 
     def panel(self) -> None:
         """The therapist panel ("More" on the rail), unlocking first if needed."""

@@ -45,6 +45,7 @@ class ShellPort(Protocol):
     t: Callable[[str], str]
     text_sink: Callable[[str], None] | None
     actions: "ActionsPort"
+    pin_guard: Any
 
     # ---- the session as screens read it ------------------------------------------------------
     @property

@@ -42,8 +42,11 @@ def provenance(*, cfg: Any, registry: Any, audio: AudioOut, midi: MidiIn, midi_o
                facts: list[str], language: str, store_device: str | None, data_dir: Path | None) -> dict[str, Any]:
     import pygame
 
-    config = {k: v for k, v in asdict(cfg).items() if k not in ("problems", "sources")}
-    config.get("therapist", {}).pop("pin", None)  # the PIN is never written anywhere
+    from prelude_play.config import NOT_SECTIONS
+
+    config = {k: v for k, v in asdict(cfg).items() if k not in NOT_SECTIONS}
+    for key in ("pin", "pin_hash"):  # the PIN (or its hash) is never written anywhere
+        config.get("therapist", {}).pop(key, None)
     return {
         "app_version": __version__,
         "python": platform.python_version(),

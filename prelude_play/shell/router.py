@@ -52,11 +52,11 @@ class InputRouter:
 
     def signal(self, s: Signal) -> None:
         app = self.app
-        if s.kind == "quit":
-            if app.session is not None and app.cfg.therapist.pin and app.modal != "pin":
-                app.nav.ask_pin(then=app.quit)  # a client cannot close the session window
-            else:
+        if s.kind == "quit":  # a client cannot close the window: closing asks the PIN, however often
+            if not app.pin_guard.required:
                 app.running = False
+            elif app.modal != "pin":
+                app.nav.ask_pin(then=app.quit)
         elif s.kind == "text":
             if app.actions.note_editing:
                 app.actions.note_text += s.text

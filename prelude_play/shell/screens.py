@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable
 
 import pygame
 
+from prelude_play.events import LogEvent
 from prelude_play.shell.stack import Screen
 from prelude_play.ui import theme as th
 from prelude_play.ui.widgets import Button, draw_text, grid_rects
@@ -97,7 +98,12 @@ class HomeScreen(Screen):
 
 
 class PinPad(Screen):
-    """The therapist lock: a PIN after the corner long-press, so a client cannot leave."""
+    """The therapist lock: a PIN after the corner long-press, so a client cannot leave.
+
+    The PIN is checked against its hash (``prelude_play.pin.PinGuard``): wrong PINs are logged and,
+    after a few, the pad refuses for a while (the wait doubles); a malformed PIN setting keeps it
+    shut and says where to fix it. OK (or Enter) checks; 8 digits check at once.
+    """
 
     TIMEOUT_NS = 15_000_000_000
     name = "pin"
@@ -108,45 +114,68 @@ class PinPad(Screen):
         self.entered = ""
         self.opened_ns = 0
         self.wrong = False
+        self.message = ""
 
     def open(self, now_ns: int) -> None:
-        self.entered, self.wrong, self.opened_ns = "", False, now_ns
+        self.entered, self.wrong, self.opened_ns, self.message = "", False, now_ns, ""
 
     def update(self, now_ns: int) -> None:
         if now_ns - self.opened_ns > self.TIMEOUT_NS:
             self.app.nav.close_pin()
 
     def next_frame_ns(self, now_ns: int) -> int | None:
+        if self.app.pin_guard.locked_for() > 0:  # the count-down, each second
+            return now_ns + 1_000_000_000
         return self.opened_ns + self.TIMEOUT_NS + 1
 
     def layout(self) -> None:
         theme = self.app.theme
         w, h = theme.size
-        size = theme.px(104)
-        gap = theme.px(16)
+        size = theme.px(96)
+        gap = theme.px(14)
         gw = 3 * size + 2 * gap
-        x0, y0 = (w - gw) // 2, theme.px(210)
+        x0, y0 = (w - gw) // 2, theme.px(200)
         labels = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "cancel", "0", "back"]
         self.buttons = []
+        if self.app.pin_guard.broken is not None:  # nothing to type into: only the way back
+            self.buttons.append(Button("pin:cancel", self.t("Back"), pygame.Rect((w - gw) // 2, h - theme.px(180), gw,
+                                                                                 size), on_press=self.app.nav.close_pin,
+                                       font_size=36))
+            return
         for i, lab in enumerate(labels):
             r = pygame.Rect(x0 + (i % 3) * (size + gap), y0 + (i // 3) * (size + gap), size, size)
-            text = {"cancel": "✕", "back": "⌫"}.get(lab, lab)
+            text = {"cancel": self.t("Cancel"), "back": "<"}.get(lab, lab)
             self.buttons.append(Button(f"pin:{lab}", text, r, on_press=lambda l=lab: self.press(l),
-                                       font_size=44))
+                                       font_size=26 if lab == "cancel" else 44))
+        ok = pygame.Rect(x0, y0 + 4 * (size + gap), gw, size)
+        self.buttons.append(Button("pin:ok", self.t("OK"), ok, on_press=lambda: self.press("ok"), font_size=40,
+                                   colour=th.GOOD, text_colour=th.BG))
 
     def press(self, label: str) -> None:
+        guard = self.app.pin_guard
         if label == "cancel":
             self.app.nav.close_pin()
         elif label == "back":
             self.entered = self.entered[:-1]
-        else:
+        elif label == "ok" or (label.isdigit() and len(self.entered) + 1 >= 8):
+            if label.isdigit():
+                self.entered += label
+            self._check(guard)
+        elif label.isdigit():
+            if guard.locked_for() > 0:
+                return
             self.entered += label
-            pin = self.app.cfg.therapist.pin
-            if self.entered == pin:
-                self.app.nav.unlock()
-            elif len(self.entered) >= len(pin):
-                self.entered, self.wrong = "", True
         self.dirty = True
+
+    def _check(self, guard) -> None:
+        entered, self.entered = self.entered, ""
+        verdict = guard.check(entered)
+        if verdict.ok:
+            self.app.nav.unlock()
+            return
+        self.wrong = True
+        self.app.log(LogEvent("pin_wrong", actor="system", source="touch",
+                              data={"in_a_row": verdict.wrong_in_a_row, "locked_s": round(verdict.wait_s, 1)}))
 
     def key(self, name: str) -> bool:
         self.dirty = True
@@ -154,6 +183,8 @@ class PinPad(Screen):
             self.press(name)
         elif name.startswith("[") and name[1:-1].isdigit():
             self.press(name[1:-1])
+        elif name in ("return", "enter"):
+            self.press("ok")
         elif name == "backspace":
             self.press("back")
         elif name == "escape":
@@ -161,14 +192,28 @@ class PinPad(Screen):
         return True
 
     def draw(self, surface: pygame.Surface) -> None:
-        theme = self.app.theme
+        theme, guard = self.app.theme, self.app.pin_guard
         shade = pygame.Surface(theme.size, pygame.SRCALPHA)
         shade.fill((10, 12, 20, 235))
         surface.blit(shade, (0, 0))
-        msg = self.t("Wrong PIN, try again") if self.wrong else self.t("Therapist PIN")
-        draw_text(surface, theme, msg, (theme.size[0] // 2, theme.px(120)), 40, bold=True,
-                  colour=th.NOT_YET if self.wrong else th.TEXT)
-        draw_text(surface, theme, "●" * len(self.entered) or " ", (theme.size[0] // 2, theme.px(175)), 40)
+        wait = guard.locked_for()
+        if guard.broken is not None:
+            msg, colour = self.t("The PIN setting is broken: the therapist screens stay locked"), th.NOT_YET
+            draw_text(surface, theme, guard.broken, (theme.size[0] // 2, theme.px(200)), 24, colour=th.TEXT,
+                      max_width=theme.size[0] - theme.px(80))
+        elif wait > 0:
+            msg, colour = self.t("Too many wrong PINs: try again in {s} s").format(s=int(wait) + 1), th.NOT_YET
+        elif self.wrong:
+            msg, colour = self.t("Wrong PIN, try again"), th.NOT_YET
+        else:
+            msg, colour = self.t("Therapist PIN"), th.TEXT
+        draw_text(surface, theme, msg, (theme.size[0] // 2, theme.px(110)), 40, bold=True, colour=colour,
+                  max_width=theme.size[0] - theme.px(80))
+        dots = theme.px(14)
+        n = len(self.entered)
+        for i in range(n):  # the digits typed, as dots (drawn: no font has to have the glyph)
+            cx = theme.size[0] // 2 + (i - (n - 1) / 2) * dots * 3
+            pygame.draw.circle(surface, th.TEXT, (int(cx), theme.px(165)), dots)
         super().draw(surface)
 
 

@@ -175,7 +175,9 @@ class ClientsScreen(FormScreen):
             self.buttons.append(Button(f"clients:{c['id']}", c["display_name"], r, on_press=press,
                                        sublabel=c["code"] + (" · " + self.t("archived") if c["archived"] else ""),
                                        selected=c["id"] == app.client_id))
-        bottom = pygame.Rect(pad, h - pad - theme.px(96), (w - 4 * pad) // 3, theme.px(96))
+        bottom = pygame.Rect(pad, h - pad - theme.px(96), (w - 5 * pad) // 4, theme.px(96))
+        self.buttons.append(Button("clients:pin", self.t("Change PIN"), bottom.move(3 * (bottom.width + pad), 0),
+                                   on_press=lambda: self.app.nav.show("change_pin")))
         self.buttons.append(Button("clients:new", self.t("+ New client"), bottom, on_press=self.new,
                                    colour=th.GOOD, text_colour=th.BG))
         self.buttons.append(Button("clients:archived", self.t("Show active") if self.show_archived
@@ -1206,6 +1208,104 @@ def _remove_if_empty(folder: Path) -> None:
         pass
 
 
+# ---- the PIN --------------------------------------------------------------------------------
+
+class ChangePinScreen(FormScreen):
+    """A new therapist PIN, typed twice on a digit pad; stored hashed in the user's settings file
+    (``[therapist] pin_hash``), never in clear; the change is logged (without the digits)."""
+
+    name = "change_pin"
+    title = "Change PIN"
+
+    def __init__(self, app: "ShellPort", coord: "Therapist") -> None:
+        super().__init__(app, coord)
+        self.first: str | None = None
+        self.entered = ""
+
+    def enter(self) -> None:
+        self.first, self.entered = None, ""
+        super().enter()
+
+    def layout(self) -> None:
+        theme = self.app.theme
+        w, h = theme.size
+        size, gap = theme.px(96), theme.px(14)
+        gw = 3 * size + 2 * gap
+        x0, y0 = (w - gw) // 2, theme.px(220)
+        self.buttons, self.fields = [], []
+        for i, lab in enumerate(["1", "2", "3", "4", "5", "6", "7", "8", "9", "back", "0", "ok"]):
+            r = pygame.Rect(x0 + (i % 3) * (size + gap), y0 + (i // 3) * (size + gap), size, size)
+            text = {"back": "<", "ok": self.t("OK")}.get(lab, lab)
+            self.buttons.append(Button(f"newpin:{lab}", text, r, on_press=lambda l=lab: self.press(l), font_size=40,
+                                       colour=th.GOOD if lab == "ok" else th.PANEL_HI,
+                                       text_colour=th.BG if lab == "ok" else th.TEXT))
+        pad = theme.px(20)
+        self.buttons.append(Button("back", self.t("Back"), pygame.Rect(pad, h - pad - theme.px(88), theme.px(240),
+                                                                       theme.px(88)), on_press=self.back))
+
+    def press(self, label: str) -> None:
+        if label == "back":
+            self.entered = self.entered[:-1]
+        elif label == "ok":
+            self.submit()
+        elif len(self.entered) < 8:
+            self.entered += label
+
+    def submit(self) -> None:
+        from prelude_play.pin import PIN_RE
+
+        entered, self.entered = self.entered, ""
+        if not PIN_RE.fullmatch(entered):
+            self.say(self.t("A PIN is 4 to 8 digits"))
+            return
+        if self.first is None:
+            self.first = entered
+            self.say(self.t("Type the new PIN again"), th.ACCENT)
+            return
+        first, self.first = self.first, None
+        if entered != first:
+            self.say(self.t("The two PINs differ: type the new PIN again from the start"))
+            return
+        app = self.app
+        new_hash = app.pin_guard.change(entered)
+        app.cfg.therapist.pin, app.cfg.therapist.pin_hash = "", new_hash
+        if app.data_dir is not None:
+            from prelude_play.settings_file import remove_user_setting, set_user_setting
+
+            try:
+                set_user_setting(app.data_dir, "therapist", "pin_hash", new_hash)
+                remove_user_setting(app.data_dir, "therapist", "pin")
+            except OSError as exc:
+                self.say(self.t("The new PIN works until the app closes, but could not be saved") + f": {exc}")
+                return
+        app.log(LogEvent("pin_changed", actor="therapist", source="touch"))
+        self.say(self.t("PIN changed"), th.GOOD)
+
+    def key(self, name: str) -> bool:
+        if name.isdigit() and len(name) == 1:
+            self.press(name)
+        elif name in ("return", "enter"):
+            self.press("ok")
+        elif name == "backspace":
+            self.press("back")
+        elif name == "escape":
+            self.back()
+        return True
+
+    def back(self) -> None:
+        self.app.nav.show("clients")
+
+    def draw(self, surface: pygame.Surface) -> None:
+        super().draw(surface)
+        theme = self.app.theme
+        label = self.t("New PIN (4–8 digits)") if self.first is None else self.t("The new PIN again")
+        draw_text(surface, theme, label, (theme.size[0] // 2, theme.px(130)), 34, bold=True)
+        dots, n = theme.px(12), len(self.entered)
+        for i in range(n):
+            cx = theme.size[0] // 2 + (i - (n - 1) / 2) * dots * 3
+            pygame.draw.circle(surface, th.TEXT, (int(cx), theme.px(180)), dots)
+
+
 # ---- the coordinator the App holds ----------------------------------------------------------
 
 class Therapist:
@@ -1229,9 +1329,11 @@ class Therapist:
         self.schedule_screen = ScheduleScreen(app, self)
         self.summary = SummaryScreen(app, self)
         self.export = ExportScreen(app, self)
+        self.change_pin = ChangePinScreen(app, self)
         self.screens: dict[str, FormScreen] = {
             "clients": self.clients, "client_edit": self.editor, "plans": self.plan_screen,
-            "schedule": self.schedule_screen, "summary": self.summary, "export": self.export}
+            "schedule": self.schedule_screen, "summary": self.summary, "export": self.export,
+            "change_pin": self.change_pin}
 
     def goal_title(self, client_id: str) -> Callable[[str], str]:
         own = {f"client:{g['id']}": g["text"] for g in self.app.store.client_profile(client_id).get("goals", [])}

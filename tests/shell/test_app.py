@@ -79,8 +79,7 @@ def test_client_cannot_leave_the_activity(tmp_path, audio):
         assert app.screen == "host" and app.modal is None
         pilot.hold(corner, 1600)
         assert app.modal == "pin"
-        for d in "9999":
-            pilot.tap(f"pin:{d}")
+        pilot.enter_pin("9999")
         assert app.modal == "pin" and app.pin.wrong
         pilot.tap("pin:cancel")
         assert app.modal is None and app.screen == "host"
@@ -237,8 +236,7 @@ def test_pause_resume_and_end_session(tmp_path):
         pilot.tap("home")
         pilot.tap("end_session")  # asks for the PIN: the client may be at the paused screen
         assert app.modal == "pin" and app.session is not None
-        for d in app.cfg.therapist.pin:
-            pilot.tap(f"pin:{d}")
+        pilot.enter_pin()
         assert app.session is None
         assert app.store.sessions()[0]["ended"] is not None
 

@@ -23,8 +23,7 @@ ART = Path(__file__).resolve().parents[1] / "_artifacts"
 
 
 def pin(pilot) -> None:
-    for d in pilot.app.cfg.therapist.pin:
-        pilot.tap(f"pin:{d}")
+    pilot.enter_pin()
 
 
 def open_tool(pilot, tool: str) -> None:
@@ -154,8 +153,13 @@ def test_therapist_tools_and_quitting_need_the_pin(tmp_path):
             assert app.modal == "pin" and app.screen == "home"
             for d in "0000":
                 pilot.tap(f"pin:{d}")
+            pilot.tap("pin:ok")
             pilot.tap("pin:cancel")
             assert app.screen == "home" and app.running
+        open_tool(pilot, "quit")  # three wrong PINs in a row: locked out, even the right one is refused
+        assert app.running and app.pin_guard.locked_for() > 25
+        pilot.tap("pin:cancel")
+        pilot.wait(31_000)
         open_tool(pilot, "quit")
         assert not app.running
 
@@ -365,3 +369,104 @@ def test_plan_steps_name_the_goals_they_work_on(tmp_path):
         assert app.live.targets == (f"client:{gid}",)  # the Drums step (a bare goal id in the stored plan)
         app.therapist.next_step()
         assert app.live.targets == (f"client:{g2}",)
+
+
+def test_the_pin_is_hashed_locks_out_after_wrong_tries_and_can_be_changed(tmp_path):
+    from prelude_play.pin import verify_pin
+
+    with run_test(data_dir=tmp_path) as pilot:
+        app = pilot.app
+        for attempt in range(3):  # three wrong PINs: logged (without the digits), then a lockout
+            pilot.tap("tool:clients")
+            pilot.enter_pin("9876")
+            pilot.tap("pin:cancel")
+        assert app.pin_guard.locked_for() > 25
+        pilot.tap("tool:clients")
+        pilot.enter_pin()  # the right PIN, but locked out: refused
+        assert app.screen == "home" and app.modal == "pin"
+        pilot.tap("pin:cancel")
+        pilot.wait(31_000)
+        open_tool(pilot, "clients")
+        assert app.screen == "clients"
+        pilot.tap("clients:pin")
+        for pin in ("2468", "2468"):
+            for d in pin:
+                pilot.tap(f"newpin:{d}")
+            pilot.tap("newpin:ok")
+        assert app.therapist.change_pin.message == "PIN changed"
+        text = (tmp_path / "config" / "app.toml").read_text()
+        assert "2468" not in text and "pin_hash" in text  # never in clear
+        stored = text.split('pin_hash = "')[1].split('"')[0]
+        assert verify_pin("2468", stored) and not verify_pin("1234", stored)
+        pilot.tap("back")
+        pilot.tap("back")
+        pilot.tap("tool:clients")
+        pilot.enter_pin("2468")
+        assert app.screen == "clients"
+    state = (tmp_path / "pin_state.json")
+    assert oct(state.stat().st_mode & 0o777) == "0o600"
+    from prelude_play.clock import FakeClock
+    from prelude_play.store.eventlog import EventLog
+
+
+def test_wrong_pins_are_logged_and_the_lockout_survives_a_restart(tmp_path):
+    with run_test(data_dir=tmp_path, client="ari", activity="free_play") as pilot:
+        for _ in range(4):
+            pilot.hold(pilot.app._corner_rect().center, 1600)
+            pilot.enter_pin("0000")
+            pilot.tap("pin:cancel")
+        wrong = [e for e in pilot.app.store.events() if e.kind == "pin_wrong"]
+        assert [e.data["in_a_row"] for e in wrong] == [1, 2, 3, 3] and wrong[-1].data["locked_s"] > 0  # the 4th: refused, locked
+        assert all("0000" not in str(e.data) for e in wrong)
+    with run_test(data_dir=tmp_path) as pilot:  # the app restarted: still locked out
+        assert pilot.app.pin_guard.locked_for() > 0
+        pilot.tap("tool:clients")
+        pilot.enter_pin()
+        assert pilot.app.screen == "home"
+
+
+def test_closing_the_window_again_never_quits_without_the_pin(tmp_path):
+    import pygame
+
+    with run_test(data_dir=tmp_path) as pilot:
+        app = pilot.app
+        for _ in range(3):
+            pygame.event.post(pygame.event.Event(pygame.QUIT))
+            pilot.step()
+        assert app.running and app.modal == "pin"
+        pilot.enter_pin()
+        assert not app.running
+
+
+def test_a_malformed_pin_setting_keeps_the_therapist_screens_shut(tmp_path):
+    from prelude_play.config import default_config_paths, load_app_config
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "app.toml").write_text("[therapist]\npin = 5678\n")
+    cfg = load_app_config(default_config_paths(tmp_path))
+    assert cfg.pin_problem and "app.toml" in cfg.pin_problem and "line 2" in cfg.pin_problem
+    with run_test(cfg, data_dir=tmp_path) as pilot:
+        app = pilot.app
+        pilot.tap("tool:clients")
+        assert app.modal == "pin" and app.find_button("pin:1") is None  # nothing to type into
+        for pin in ("1234", "5678"):
+            assert not app.pin_guard.check(pin).ok  # neither the default nor the number
+        pilot.tap("pin:cancel")
+        assert app.screen == "home"
+
+
+def test_a_plain_pin_in_the_users_file_is_rewritten_as_a_hash(tmp_path):
+    from prelude_play.config import default_config_paths, load_app_config
+    from prelude_play.pin import verify_pin
+    from prelude_play.settings_file import migrate_plain_pin
+
+    (tmp_path / "config").mkdir()
+    f = tmp_path / "config" / "app.toml"
+    f.write_text('[ui]\nlanguage = "en"\n\n[therapist]\npin = "5678"\nlong_press_ms = 1500\n')
+    cfg = load_app_config(default_config_paths(tmp_path))
+    assert not cfg.pin_problem and verify_pin("5678", cfg.pin_hash())
+    assert migrate_plain_pin(tmp_path, cfg.therapist.pin, cfg.pin_hash())
+    text = f.read_text()
+    assert "5678" not in text and "long_press_ms = 1500" in text and 'language = "en"' in text
+    again = load_app_config(default_config_paths(tmp_path))
+    assert verify_pin("5678", again.pin_hash())
