@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pygame
 
 BG = (22, 28, 44)
@@ -36,6 +38,13 @@ DESIGN_W, DESIGN_H = 1280, 800
 MIN_TARGET = 96
 
 
+def font_path(bold: bool = False) -> "Path":
+    """The UI font file (DejaVu Sans, regular or bold), shipped with the app."""
+    from prelude_play.config import resource_dir
+
+    return resource_dir("assets") / "fonts" / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")
+
+
 @dataclass
 class Theme:
     size: tuple[int, int] = (DESIGN_W, DESIGN_H)
@@ -56,8 +65,11 @@ class Theme:
         key = (px, bold)
         f = self._fonts.get(key)
         if f is None:
-            # pygame's default font (FreeSans Bold) is already bold; synthetic bold smears it.
-            f = pygame.font.Font(None, px)
+            # DejaVu Sans (shipped in assets/fonts, licence in assets/LICENSES): it has every
+            # character the UI draws in both languages — accents, « », no-break spaces, dashes,
+            # arrows (tests/ui/test_glyphs.py checks every catalog string). The bold face is for
+            # labels on coloured buttons; body text is the regular face.
+            f = pygame.font.Font(str(font_path(bold)), px)
             self._fonts[key] = f
         return f
 
