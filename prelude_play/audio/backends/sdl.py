@@ -108,15 +108,64 @@ class SdlBackend:
 
     def stop(self) -> None:
         if self._started:
-            self._dev.pause(1)
             self._started = False
+            sdl = _sdl_nogil()
+            if sdl is not None:
+                sdl.SDL_PauseAudioDevice(self._dev.deviceid, 1)
+            else:
+                self._dev.pause(1)
 
     def close(self) -> None:
         self.stop()
+        sdl = _sdl_nogil()
         try:
-            self._dev.close()
+            if sdl is not None:
+                sdl.SDL_CloseAudioDevice(self._dev.deviceid)
+                # pygame's object would close its id again when freed, and SDL reuses ids: keep it
+                _CLOSED.append(self._dev)
+            else:
+                self._dev.close()
         except Exception:
             pass
+
+
+_SDL: list[Any] = []
+_CLOSED: list[Any] = []  # devices closed through ctypes, never freed (a few bytes each)
+
+
+def _sdl_nogil() -> Any:
+    """SDL's own pause/close, called through ctypes, which lets go of the Python lock meanwhile.
+
+    Why: pygame calls SDL_PauseAudioDevice/SDL_CloseAudioDevice holding the Python lock, and
+    SDL waits there for the audio thread, which may be waiting for that very lock to run our
+    Python callback: a deadlock (seen as a hang closing the app under load). ctypes releases
+    the lock for the call. None when pygame's SDL library cannot be found (then pygame's)."""
+    if _SDL:
+        return _SDL[0]
+    lib = None
+    try:
+        import ctypes
+        from pathlib import Path
+
+        import pygame
+
+        roots = [Path(pygame.__file__).parent, Path(pygame.__file__).parent.parent / "pygame_ce.libs",
+                 Path(pygame.__file__).parent.parent / "pygame_ce" / ".dylibs"]
+        names = [p for r in roots if r.is_dir() for p in sorted(r.iterdir())
+                 if p.name.lower().startswith(("libsdl2-2", "libsdl2.", "sdl2.dll", "libsdl2-2.0"))]
+        for path in names:
+            try:
+                cand = ctypes.CDLL(str(path))
+                cand.SDL_PauseAudioDevice.argtypes = [ctypes.c_uint32, ctypes.c_int]
+                cand.SDL_CloseAudioDevice.argtypes = [ctypes.c_uint32]
+                lib = cand
+                break
+            except (OSError, AttributeError):
+                continue
+    except Exception:
+        lib = None
+    _SDL.append(lib)
+    return lib
 
     def describe(self) -> str:
         return f"sdl: {self.device_name}, {self.rate} Hz, chunk {self.period_frames}"
