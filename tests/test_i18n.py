@@ -10,7 +10,7 @@ from pathlib import Path
 from prelude_play.i18n import compile_mo, load_entries, parse_po, translator
 
 ROOT = Path(__file__).resolve().parents[1]
-T_NAMES = {"t", "_"}
+T_NAMES = {"t", "_", "t_"}
 
 
 def ui_strings() -> dict[str, str]:

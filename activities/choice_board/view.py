@@ -7,12 +7,12 @@ Sizes are design pixels scaled by the theme, so 1280x800 and 1920x1080 look the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import pygame
 
 from prelude_play.ui import theme as th
+from prelude_play.ui.pictures import Pictures
 from prelude_play.ui.widgets import draw_ring, draw_text, grid_rects
 
 from activities.choice_board.boards import Board, Card
@@ -75,60 +75,6 @@ def grow_factor(now_ns: int, t_ns: int) -> float:
     if dt < GROW_NS + HOLD_NS + SHRINK_NS:
         return 1.0 - (dt - GROW_NS - HOLD_NS) / SHRINK_NS
     return 0.0
-
-
-class Pictures:
-    """Card pictures loaded once (prepare time) and scaled once per card size."""
-
-    def __init__(self, folders: list[Path]) -> None:
-        self.folders = folders
-        self.raw: dict[str, pygame.Surface | None] = {}
-        self._scaled: dict[tuple[str, int], pygame.Surface | None] = {}
-
-    def find(self, name: str) -> Path | None:
-        if not name:
-            return None
-        p = Path(name).expanduser()
-        if p.is_absolute():
-            return p if p.is_file() else None
-        for folder in self.folders:
-            q = folder / name
-            if q.is_file():
-                return q
-        return None
-
-    def load(self, name: str) -> str | None:
-        """Load ``name``; returns an error text (the caller tells the therapist) or None."""
-        if name in self.raw:
-            return None if self.raw[name] is not None or not name else "missing"
-        path = self.find(name)
-        if path is None:
-            self.raw[name] = None
-            return f"picture '{name}' not found"
-        try:
-            if path.suffix.lower() == ".svg" and hasattr(pygame.image, "load_sized_svg"):
-                surf = pygame.image.load_sized_svg(str(path), (512, 512))
-            else:
-                surf = pygame.image.load(str(path))
-        except (pygame.error, OSError, ValueError) as exc:
-            self.raw[name] = None
-            return f"picture '{name}' could not be read ({exc})"
-        self.raw[name] = surf.convert_alpha() if pygame.display.get_surface() is not None else surf
-        return None
-
-    def get(self, name: str, box: int) -> pygame.Surface | None:
-        key = (name, box)
-        if key not in self._scaled:
-            raw = self.raw.get(name)
-            if raw is None:
-                self._scaled[key] = None
-            else:
-                w, h = raw.get_size()
-                k = box / max(w, h)
-                size = (max(1, int(w * k)), max(1, int(h * k)))
-                src = raw if raw.get_bitsize() in (24, 32) else raw.convert_alpha()
-                self._scaled[key] = pygame.transform.smoothscale(src, size)
-        return self._scaled[key]
 
 
 def draw_placeholder(surface: pygame.Surface, theme: th.Theme, center: tuple[int, int], box: int) -> None:

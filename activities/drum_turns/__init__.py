@@ -297,8 +297,8 @@ class DrumTurns(Activity):
                 "tempo_ratio": j.tempo_ratio, "on_time": j.on_time, "early": j.early, "late": j.late,
                 "missed": j.missed, "mean_offset_ms": j.mean_offset_ms})
         if rec.level_change:
-            word = ctx.t("Level up") if rec.level_change > 0 else ctx.t("Level down")
-            ctx.notify(f"{word}: {self.state.level.level}")
+            text = ctx.t("Level up: {level}") if rec.level_change > 0 else ctx.t("Level down: {level}")
+            ctx.notify(text.format(level=self.state.level.level))
             ctx.log("level_change", actor="system", goals=("musical",),
                     data={"from": rec.level, "to": self.state.level.level, "after_turn": rec.turn})
 

@@ -42,6 +42,7 @@ from activities.vowel_match.logic import (
     MatchSettings,
     VoiceSeg,
     midi_to_hz,
+    vowel_name,
 )
 
 FC_MODES = ("sign_and_voice", "voice_only", "sign_only")
@@ -314,7 +315,7 @@ class VowelMatch(Activity):
                 data={"vowel": vowel, "duration_ms": round(seg.ms, 1), "f0": round(seg.f0, 2),
                       "detected_vowel": seg.vowel or None, "confidence": round(seg.confidence, 3),
                       "playable": callable(load)})
-        ctx.notify(ctx.t("Model recorded") + f": {vowel}")
+        ctx.notify(ctx.t("Model recorded") + f": {vowel_name(vowel, ctx.t)}")
 
     # -- time -------------------------------------------------------------------------------
     def next_frame_ns(self, now_ns: int) -> int | None:
@@ -560,7 +561,7 @@ class VowelMatch(Activity):
         source = {"live": t("Call: live"), "model": t("Call: model"), "recorded": t("Call: recorded")}[m.source]
         pitch = t("Pitch") + f": {note_name(m.pitch)}" if m.source == "model" else t("Pitch: from call")
         acts: list[tuple[str, str, Callable[[], Any]]] = [
-            ("vowel", t("Vowel") + f": {m.target_vowel}", self.cycle_vowel),
+            ("vowel", t("Vowel") + f": {vowel_name(m.target_vowel, t)}", self.cycle_vowel),
             ("pitch", pitch, self.cycle_pitch),
             ("source", source, self.cycle_source),
             ("ladder", t("Ladder") + f" {m.ladder_level}", self.cycle_ladder),

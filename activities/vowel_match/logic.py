@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 
@@ -38,6 +38,12 @@ CALL_SOURCES = ("live", "model", "recorded")
 Phase = Literal["idle", "recording", "calling", "call_ending", "response", "attempt", "feedback"]
 NOTE_NAMES = ("C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B")
 
+
+
+def vowel_name(v: str, t: Callable[[str], str]) -> str:
+    """A vowel as the UI language spells it (French: a, i, ou, o, é), never the internal id."""
+    names = {"ah": t("ah"), "ee": t("ee"), "oo": t("oo"), "oh": t("oh"), "eh": t("eh")}
+    return names.get(v, v)
 
 def midi_to_hz(note: float) -> float:
     return 440.0 * 2.0 ** ((note - 69) / 12.0)

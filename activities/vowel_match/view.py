@@ -20,7 +20,7 @@ import pygame
 from prelude_play.ui import theme as th
 from prelude_play.ui.widgets import draw_text, grid_rects
 
-from activities.vowel_match.logic import LADDER, MS, fold_to, midi_to_hz, note_name
+from activities.vowel_match.logic import LADDER, MS, fold_to, midi_to_hz, note_name, vowel_name
 
 if TYPE_CHECKING:
     from activities.vowel_match import VowelMatch
@@ -78,7 +78,7 @@ def banner_text(act: "VowelMatch", now_ns: int, t: Callable[[str], str]) -> tupl
         if a.calibration:
             cal = m.cal
             n = cal.calibration.counts()[a.target_vowel] if cal else 0
-            return t("Thank you!"), t("Calibration") + f": {a.target_vowel} {n}/{act.ms.calibration_tokens}", colour
+            return t("Thank you!"), t("Calibration") + f": {vowel_name(a.target_vowel, t)} {n}/{act.ms.calibration_tokens}", colour
         outcome = a.outcome
         if outcome is None and any(g.abstained for g in a.segments):  # honest, never a wrong vowel
             return t("I'm not sure"), t("Let's listen together"), th.PANEL_HI
@@ -86,15 +86,15 @@ def banner_text(act: "VowelMatch", now_ns: int, t: Callable[[str], str]) -> tupl
             return t("Listening done"), "", th.PANEL_HI
         j = a.judgement
         sure = not any(g.abstained for g in a.segments)
-        heard = j.detected_vowel if j and j.detected_vowel and sure else ""
+        heard = vowel_name(j.detected_vowel, t) if j and j.detected_vowel and sure else ""
         if outcome == "success":
-            return t("Yes!") + f" {a.target_vowel}", t("Great singing"), th.GOOD
+            return t("Yes!") + f" {vowel_name(a.target_vowel, t)}", t("Great singing"), th.GOOD
         if outcome == "no_response":
             return t("Let's try again"), "", th.PANEL_HI
         sub = t("I heard") + f" “{heard}”" if heard else t("Nice sound")
         return t("Good try!"), sub, th.PARTIAL
     if m.cal is not None:
-        return t("Calibration"), t("Sing") + f" “{v}”", th.PANEL_HI
+        return t("Calibration"), t("Sing") + f" “{vowel_name(v, t)}”", th.PANEL_HI
     if not act.started:
         return t("Ready"), "", th.PANEL_HI
     return t("Get ready"), "", th.PANEL_HI
@@ -155,11 +155,10 @@ def draw_pitch(surface: pygame.Surface, theme: th.Theme, rect: pygame.Rect, act:
                t: Callable[[str], str]) -> None:
     pygame.draw.rect(surface, th.PANEL, rect, border_radius=theme.px(18))
     m = act.machine
-    if act.mic is None:
-        draw_text(surface, theme, t("No microphone"), (rect.centerx, rect.centery - theme.px(30)), 40,
-                  colour=th.PARTIAL, bold=True, max_width=rect.width - theme.px(30))
-        draw_text(surface, theme, t("The therapist scores each answer"), (rect.centerx, rect.centery + theme.px(20)),
-                  28, colour=th.TEXT, max_width=rect.width - theme.px(30))
+    if act.mic is None:  # nothing technical for the child (the therapist was told): the vowel to sing, big
+        v = m.cal.vowel if m.cal is not None else m.target_vowel
+        draw_text(surface, theme, "♪ " + vowel_name(v, t) + " ♪", rect.center, 120, bold=True,
+                  colour=VOWEL_COLOURS.get(v, th.TEXT), max_width=rect.width - theme.px(30))
         return
     target = m.target_f0() if (m.call is not None or m.source != "live") else None
     pad = theme.px(18)
@@ -209,7 +208,7 @@ def draw_pitch(surface: pygame.Surface, theme: th.Theme, rect: pygame.Rect, act:
         y = y_of(f)
         pygame.draw.line(surface, c, (x_of(s0), y), (max(x_of(s0) + bar, x_of(s1)), y), bar)
         if answer and v:
-            draw_text(surface, theme, v, (x_of(s0), y - theme.px(22)), 26, colour=c, anchor="midleft")
+            draw_text(surface, theme, vowel_name(v, t), (x_of(s0), y - theme.px(22)), 26, colour=c, anchor="midleft")
     dot = theme.px(5)
     for t_ns, f0, v in act.trace:
         if t_ns < t0 or f0 <= 0:
@@ -273,7 +272,7 @@ def draw(surface: pygame.Surface, theme: th.Theme, act: "VowelMatch") -> None:
         pygame.draw.rect(surface, fillc, cr, border_radius=theme.px(16))
         if on or heard:
             pygame.draw.rect(surface, th.FOCUS, cr, width=theme.px(5 if on else 3), border_radius=theme.px(16))
-        draw_text(surface, theme, v, cr.center, 52 if on else 40, colour=th.BG if on else th.TEXT, bold=True,
+        draw_text(surface, theme, vowel_name(v, t), cr.center, 52 if on else 40, colour=th.BG if on else th.TEXT, bold=True,
                   max_width=cr.width - theme.px(8))
 
     draw_pitch(surface, theme, rects["pitch"], act, now, t)

@@ -26,6 +26,7 @@ class NullAudio:
     rate = 48000
     period_frames = 128
     output_latency_s = 0.0
+    master_volume = 0.8  # kept, not applied: there is nothing to hear
     _last_handle = 0
 
     def __init__(self, rate: int = 48000, period_frames: int = 128) -> None:

@@ -50,6 +50,14 @@ class AudioOut(Protocol):
 
     def describe(self) -> dict[str, Any] | None: ...
 
+    @property
+    def master_volume(self) -> float:
+        """0–1 before the limiter (the config's ``max_volume`` ceiling stays below it); the
+        client's volume cap lowers it for their session."""
+
+    @master_volume.setter
+    def master_volume(self, value: float) -> None: ...
+
     # ---- sound (any thread; never blocks the audio thread) --------------------------------
     def trigger(self, name: str, velocity: float = 1.0, *, pan: float = 0.0, at_ns: int | None = None,
                 gain: float = 1.0) -> None: ...

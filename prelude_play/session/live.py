@@ -117,6 +117,7 @@ class LiveSession:
         self._mem: list[MemEvent] = []
         self._seq = 0
         self._run_start = 0  # seq where the current activity run began (the score window stays inside it)
+        self._countdown: tuple[int, int] | None = None  # "n more turns" the therapist announced: (n, closed then)
         self._run_trials = 0
         self._scores: list[tuple[str, str]] = []  # (score event id, trial id) undo can take back
         self._trials_cache: list[Trial] | None = None
@@ -192,7 +193,7 @@ class LiveSession:
             return
         self.schedule = LiveSchedule(plan, lambda a: a in self.registry.entries,
                                      lambda kind, data: self.log(LogEvent(kind, actor="therapist", data=data)),
-                                     self.notify)
+                                     self.notify, self.t)
         self.ensure_started(plan=plan.name)
         self.log(LogEvent("plan_start", actor="therapist", data={"plan": plan.name, "id": plan.id,
                                                                  "steps": plan.as_steps()}))
@@ -221,11 +222,8 @@ class LiveSession:
         self.schedule = None
 
     def refresh_schedule(self) -> None:
-        """Keep the visual schedule the activity shows in step with live edits."""
-        act, sch = self.activity, self.schedule
-        if act is not None and sch is not None and sch.current is not None:
-            act.config["schedule"] = sch.titles()
-            act.config["schedule_step"] = sch.visible_index()
+        """The schedule strip follows live edits (the shell draws it from ``schedule``)."""
+        self.on_change("schedule")
 
     # ---- activities -------------------------------------------------------------------------
 
@@ -241,8 +239,8 @@ class LiveSession:
             return False
         try:
             entry = self.registry.get(name)
-        except ActivityError as exc:
-            self.notify(str(exc))
+        except ActivityError:
+            self.notify(self.t("This activity is not installed: {name}").format(name=name))
             return False
         self.ensure_started()
         assert self.record is not None
@@ -273,10 +271,11 @@ class LiveSession:
             theme=theme, size=size, keep=self._keep, recall=self._recall)
         self.record.activity = name
         self._run_start = self._seq  # before prepare: a trial the activity opens there is part of this run
+        self._countdown = None
         try:
             act.prepare(ctx)
         except Exception as exc:
-            self.notify(str(ActivityError(name, f"could not start: {exc}")))
+            self.notify(self.t("{activity} could not start: {err}").format(activity=self._title(name), err=exc))
             self.log(LogEvent("activity_error", actor="system", data={"stage": "prepare", "error": repr(exc)}))
             self.record.activity = "home"
             self.on_change("activity_failed")
@@ -311,6 +310,11 @@ class LiveSession:
         tags = [g if g.startswith("client:") else f"client:{g}" for g in goals or []]
         return tuple(t for t in dict.fromkeys(tags) if t in own)
 
+    def _title(self, name: str) -> str:
+        """An activity's title in the app's language (its name when it is not installed)."""
+        entry = self.registry.entries.get(name)
+        return self.t(entry.title) if entry is not None else name
+
     def stop_activity(self) -> None:
         act = self.activity
         if act is None:
@@ -318,7 +322,8 @@ class LiveSession:
         try:
             act.stop()
         except Exception as exc:
-            self.notify(str(ActivityError(self.activity_name or "?", f"stop failed: {exc}")))
+            self.notify(self.t("{activity} did not stop cleanly: {err}").format(
+                activity=self._title(self.activity_name or "?"), err=exc))
         if self.ctx is not None:
             self.ctx.close_all_trials("ended")
         self.log(LogEvent("activity_stop", actor="system"))
@@ -330,7 +335,8 @@ class LiveSession:
     def activity_failed(self, stage: str, exc: Exception) -> None:
         """An activity crashed: keep the session and the log, back to home with a notice."""
         name = self.activity_name or "?"
-        self.notify(str(ActivityError(name, f"stopped after an error in {stage}: {type(exc).__name__}: {exc}")))
+        self.notify(self.t("{activity} stopped after an error ({stage}: {err}); the session and its log are kept")
+                    .format(activity=self._title(name), stage=stage, err=f"{type(exc).__name__}: {exc}"))
         self.log(LogEvent("activity_error", actor="system", data={"stage": stage, "error": repr(exc)}))
         if self.ctx is not None:
             self.ctx.close_all_trials("error")
@@ -397,6 +403,29 @@ class LiveSession:
         """Trials of the activity that is running now."""
         ids = {e.trial_id for e in self._mem if e.seq > self._run_start and e.kind == TRIAL_OPEN}
         return [t for t in self.trials() if t.id in ids]
+
+    def _closed_in_run(self) -> int:
+        return sum(1 for x in self.run_trials() if x.closed_ms is not None)
+
+    def warn_turns(self, n: int = 2) -> None:
+        """The therapist says "two more turns": the child's schedule counts them down from now."""
+        if self.activity is None:
+            return
+        self._countdown = (n, self._closed_in_run())
+        self.log(LogEvent("transition_warning", actor="therapist", data={"turns": n}))
+        self.on_change("schedule")
+
+    def turns_left(self) -> int | None:
+        """Turns before this step ends, for the child's schedule: the therapist's countdown, else
+        the plan step's number of trials; None when nobody said."""
+        if self._countdown is not None:
+            n, base = self._countdown
+            return max(0, n - (self._closed_in_run() - base))
+        sch = self.schedule
+        target = sch.current.target_trials if sch is not None and sch.current is not None else None
+        if not target or self.activity is None:
+            return None
+        return max(0, target - self._closed_in_run())
 
     def tally(self) -> dict[str, GoalFigures]:
         return goal_figures(self.trials(), independent_level=self.cfg.scoring.prompt_levels[0],

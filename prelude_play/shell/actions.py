@@ -119,6 +119,7 @@ class TherapistActions:
     def toggle_language(self) -> None:
         self.app.language = "fr_CA" if self.app.language == "en" else "en"
         self.app.t = translator(self.app.language)
+        self.app.theme.lang = self.app.language  # the activity's theme follows at its next layout
         if self.app.live.ctx is not None:
             self.app.live.ctx.t = self.app.t
         if self.app.data_dir is not None:

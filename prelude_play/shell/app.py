@@ -37,6 +37,7 @@ from prelude_play.shell.loop import FrameLoop
 from prelude_play.shell.navigation import Navigator
 from prelude_play.shell.rail import Rail, TherapistLock
 from prelude_play.shell.router import InputRouter
+from prelude_play.shell.notices import NoticeList
 from prelude_play.shell.screens import HomeScreen, Overlay, PinPad
 from prelude_play.shell.stack import ScreenStack
 from prelude_play.shell.therapist import Therapist
@@ -68,7 +69,7 @@ class App:
         self.native_facts: list[str] = []  # how the C core is wired (devices.build.link_native)
         self.language = cfg.ui.language
         self.t: Callable[[str], str] = translator(self.language)
-        self.theme = th.Theme(size or (cfg.ui.width, cfg.ui.height), cfg.ui.low_stimulation)
+        self.theme = th.Theme(size or (cfg.ui.width, cfg.ui.height), cfg.ui.low_stimulation, self.language)
         self.fullscreen = fullscreen or cfg.ui.fullscreen
         self.touch = TouchFilter(cfg.touch.ignore_repeat_ms, cfg.touch.hold_to_select_ms)
         # activities still read "no MIDI output" as None (ActivityContext.midi_out)
@@ -87,12 +88,13 @@ class App:
         s = cfg.scoring
         self.pedal = PedalGrammar(PedalSettings(s.pedal_tap, s.pedal_double_tap, s.pedal_hold,
                                                 s.pedal_double_tap_ms, s.pedal_hold_ms))
-        self.notices: list[str] = list(notices or []) + [str(e) for e in registry.errors]
+        self.notices = NoticeList(list(notices or []) + [str(e) for e in registry.errors])
         self.text_sink: Callable[[str], None] | None = None  # a therapist screen's focused text field
         self.running = False
         self.surface: pygame.Surface | None = None
         self.rail = Rail(self.live, lambda: self.t, self.theme,
                          side="left" if cfg.therapist.corner == "top_left" else "right")
+        self.rail.notices = self.notices
         self.actions = TherapistActions(self)
         self.nav = Navigator(self)
         a = self.actions
@@ -142,6 +144,8 @@ class App:
             self.actions.panic(log=False)
             self.nav.lock_rail()
             self.stack.switch(self.home)
+        elif what == "schedule":
+            self.host.dirty = True
         elif what in ("plan_finished", "ended"):
             self.nav.lock_rail()
             self.stack.switch(self.home)
@@ -214,8 +218,8 @@ class App:
         self.running = False
 
     def notify(self, text: str) -> None:
+        """A notice for the therapist (rail, overlay, home), never drawn on the client's screen."""
         self.notices.append(text)
-        del self.notices[:-20]
         self.stack.base.dirty = True
 
     # ---- clients, sessions, activities ------------------------------------------------------

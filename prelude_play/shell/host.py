@@ -15,10 +15,12 @@ import pygame
 
 from prelude_play.clock import Clock
 from prelude_play.events import InputEvent, LogEvent
+from prelude_play.config import resource_dir
 from prelude_play.shell.stack import Screen
+from prelude_play.shell.strip import ScheduleStrip, StripModel, strip_model
 from prelude_play.ui import theme as th
 from prelude_play.ui.touch import TouchFilter
-from prelude_play.ui.widgets import draw_ring, draw_text, grid_rects
+from prelude_play.ui.widgets import draw_ring, draw_text, mute
 
 if TYPE_CHECKING:
     from prelude_play.shell.port import ShellPort
@@ -40,6 +42,7 @@ class HostScreen(Screen):
         self.surface: pygame.Surface | None = None
         self.activity_surface: pygame.Surface | None = None
         self.corner_down: InputEvent | None = None
+        self.strip = ScheduleStrip(resource_dir("assets"))
 
     # ---- geometry ---------------------------------------------------------------------------
 
@@ -73,18 +76,25 @@ class HostScreen(Screen):
             if ctx is not None:  # the activity's theme and size follow its area
                 ctx.size = r.size
                 ctx.theme.size = (r.width, r.height + self.app.theme.bar_height)
+                ctx.theme.lang = self.app.language
             live.call("layout", lambda: act.layout(r.size))
         if self.lock.unlocked:
             self.rail.layout(self.rail_rect())
         self.dirty = True
 
     def accommodate(self, profile: dict[str, Any], midi: Any) -> str | None:
-        """The client's touch accommodations and pad sensitivity, applied at once; a problem with
-        them comes back as text for the therapist."""
+        """The client's touch accommodations, volume cap and pad sensitivity, applied at once; a
+        problem with them comes back as text for the therapist."""
         cfg = self.app.cfg.touch
         acc = profile.get("touch", {})
         self.touch.configure(acc.get("ignore_repeat_ms", cfg.ignore_repeat_ms),
                              acc.get("hold_to_select_ms", cfg.hold_to_select_ms))
+        # the client's volume cap (some clients are sound-sensitive): never above the app's level
+        cap = profile.get("audio", {}).get("volume_cap_pct")
+        level = self.app.cfg.audio.master_volume
+        if isinstance(cap, (int, float)) and not isinstance(cap, bool):
+            level = min(level, max(0.0, min(1.0, float(cap) / 100)))
+        self.app.audio.master_volume = level
         sens = profile.get("sensitivity")
         if sens:
             from prelude_play.errors import PreludeError
@@ -187,21 +197,20 @@ class HostScreen(Screen):
         surf.fill(th.BG)
         bar = pygame.Rect(0, 0, theme.size[0], theme.bar_height)
         pygame.draw.rect(surf, th.PANEL, bar)
-        sch = app.live.schedule
-        if sch is not None and sch.current is not None:
-            strip = pygame.Rect(theme.px(12), theme.px(8), theme.size[0] // 2 - theme.px(190),
-                                bar.height - theme.px(16))
-            self._draw_strip(surf, strip, sch.titles(), sch.visible_index())
+        model = self.strip_model()
+        corner = self.corner_rect()
+        area = pygame.Rect(corner.right if corner.x == 0 else 0, 0, theme.size[0] - corner.width, bar.height)
+        if model is not None:
+            self.strip.draw(surf, theme, model, area, self.t)
         else:
-            draw_text(surf, theme, app.activity_title(), (theme.px(24), bar.centery), 34, bold=True,
-                      anchor="midleft")
-        if app.notices:
-            draw_text(surf, theme, app.notices[-1], (theme.size[0] // 2 + theme.px(40), bar.centery), 22,
-                      colour=th.PARTIAL, max_width=theme.size[0] // 2 - theme.px(200))
+            draw_text(surf, theme, app.activity_title(), (area.x + theme.px(24), bar.centery), 34, bold=True,
+                      anchor="midleft", max_width=area.width - theme.px(48))
         now = self.clock.now_ns()
         if not self.lock.unlocked:
             c = self.corner_rect()
-            pygame.draw.circle(surf, th.PANEL_HI, (c.centerx, bar.centery), theme.px(14))
+            # the corner's dot: the therapist's only hint of waiting notices (nothing to read; none in low stimulation)
+            waiting = app.notices.unseen and not self.low_stimulation()
+            pygame.draw.circle(surf, th.PARTIAL if waiting else th.PANEL_HI, (c.centerx, bar.centery), theme.px(14))
             if self.corner_down is not None:
                 p = (now - self.corner_down.t_ns) / (app.cfg.therapist.long_press_ms * 1e6)
                 draw_ring(surf, (c.centerx, bar.centery), theme.px(26), p, th.ACCENT, theme.px(5))
@@ -214,21 +223,25 @@ class HostScreen(Screen):
             for pos, prog in self.touch.hold_progress(now):
                 draw_ring(surf, (int(pos[0] + r.x), int(pos[1] + r.y)), theme.px(60), prog, th.ACCENT,
                           theme.px(8))
+        if self.low_stimulation():  # a muted palette on everything the child sees, whatever the activity draws
+            mute(surf, pygame.Rect(0, 0, theme.size[0], theme.bar_height))
+            mute(surf, self.host_rect())
         if self.lock.unlocked:  # the rail shows the session as it is now (tally, trials, the primary action)
             self.rail.layout(self.rail_rect())
             self.rail.draw(surf, now)
 
-    def _draw_strip(self, surf: pygame.Surface, rect: pygame.Rect, titles: list[str], current: int) -> None:
-        """The session plan as a row of steps in the top bar: done dimmed, the current one lit."""
-        theme = self.app.theme
-        if not titles:
-            return
-        for i, (cell, title) in enumerate(zip(grid_rects(rect, 1, len(titles), theme.px(6)), titles)):
-            now = i == current
-            pygame.draw.rect(surf, th.ACCENT if now else th.PANEL_HI, cell, border_radius=theme.px(10))
-            colour = th.BG if now else th.MUTED if i < current else th.TEXT
-            draw_text(surf, theme, self.t(title), cell.center, 22, colour=colour, bold=now,
-                      max_width=cell.width - theme.px(8))
+    def low_stimulation(self) -> bool:
+        """The client's low stimulation (their profile, the activity, the app's setting)."""
+        ctx = self.app.live.ctx
+        return bool(ctx.theme.low_stimulation if ctx is not None else self.app.theme.low_stimulation)
+
+    def strip_model(self) -> StripModel | None:
+        """The child's schedule now (None without a running plan)."""
+        live = self.app.live
+        sch = live.schedule
+        if sch is None or sch.current is None:
+            return None
+        return strip_model(sch, self.app.registry, self.t, live.turns_left())
 
     def find(self, button_id: str) -> Any:
         if self.lock.unlocked:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from prelude_play.input.queue import InputQueue
     from prelude_play.session.live import LiveSession
     from prelude_play.session.scoring import PedalGrammar
+    from prelude_play.shell.notices import NoticeList
     from prelude_play.store.eventlog import EventLog, Session
     from prelude_play.ui.theme import Theme
 
@@ -40,7 +41,7 @@ class ShellPort(Protocol):
     live: "LiveSession"
     therapist: PlanNav
     data_dir: Path | None
-    notices: list[str]
+    notices: "NoticeList"
     language: str
     t: Callable[[str], str]
     text_sink: Callable[[str], None] | None

@@ -24,6 +24,7 @@ from prelude_play.ui.widgets import Button, draw_text, grid_rects
 
 if TYPE_CHECKING:
     from prelude_play.session.live import LiveSession
+    from prelude_play.shell.notices import NoticeList
     from prelude_play.store.trials import Trial
 
 RAIL_W = 300  # design px (1280x800): 3 score buttons of ~90 px a row
@@ -80,6 +81,7 @@ class Rail:
         self._pressed: tuple[int, str] | None = None  # (pointer, button id) of a touch that began on a button
         self._fingers: set[int] = set()
         self._spoiled = False
+        self.notices: "NoticeList | None" = None  # the app's notices: unseen ones show as a banner
 
     @property
     def t(self) -> Callable[[str], str]:
@@ -98,11 +100,14 @@ class Rail:
         y = area.y + theme.px(54)  # header: timer and the score target
         top = pygame.Rect(x, area.y + pad, w, theme.px(40))
         half = (w - gap) // 2
-        self.buttons.append(Button("rail:lock", t("Lock"), pygame.Rect(top.x, top.y, half - theme.px(30), top.height),
+        side_w = half - theme.px(44)  # the session clock sits between Lock and More
+        self.buttons.append(Button("rail:lock", t("Lock"), pygame.Rect(top.x, top.y, side_w, top.height),
                                    on_press=self.actions.get("lock"), colour=th.PANEL_HI, font_size=22))
-        self.buttons.append(Button("rail:more", t("More"), pygame.Rect(top.right - half + theme.px(30), top.y,
-                                                                      half - theme.px(30), top.height),
-                                   on_press=self.actions.get("more"), colour=th.PANEL_HI, font_size=22))
+        unseen = self.notices.unseen if self.notices is not None else 0
+        self.buttons.append(Button("rail:more", t("Menu") + (f" ⚠{unseen}" if unseen else ""),
+                                   pygame.Rect(top.right - side_w, top.y, side_w, top.height),
+                                   on_press=self.actions.get("more"), colour=th.PARTIAL if unseen else th.PANEL_HI,
+                                   text_colour=th.BG if unseen else th.TEXT, font_size=22))
         y = area.y + theme.px(110)
         levels = live.cfg.scoring.prompt_levels
         codes = rail_codes(levels, live.cfg.scoring.outcomes)
@@ -145,6 +150,13 @@ class Rail:
             self.buttons.append(Button(f"goal:{tag}", g["text"], pygame.Rect(x, y, w, chip_h), font_size=20,
                                        selected=on, data={"tally": count},
                                        colour=th.PANEL_HI, on_press=lambda tag=tag: self.actions["goal"](tag)))  # type: ignore[misc]
+            y += chip_h + gap
+        notices = self.notices
+        if notices is not None and notices.unseen and room(n_rows) > len(goals):
+            # the therapist's notices wait here (and behind "More"), never on the child's screen
+            label = notices[-1] if notices.unseen == 1 else f"({notices.unseen}) {notices[-1]}"
+            self.buttons.append(Button("rail:notice", "⚠ " + label, pygame.Rect(x, y, w, chip_h), font_size=20,
+                                       colour=th.PARTIAL, text_colour=th.BG, on_press=self.actions.get("more")))
             y += chip_h + gap
         self.trials_y = y + gap
         rows_y = area.bottom - pad - n_rows * theme.px(40) - (n_rows - 1) * gap
@@ -209,8 +221,8 @@ class Rail:
         pygame.draw.rect(surface, th.ACCENT, pygame.Rect(edge, r.y, theme.px(4), r.height))
         ms = live.elapsed_ms()
         s = int(ms // 1000)
-        draw_text(surface, theme, f"{s // 60:02d}:{s % 60:02d}", (r.centerx, r.y + theme.px(30)), 30, bold=True,
-                  colour=th.TEXT)
+        draw_text(surface, theme, f"{s // 60:02d}:{s % 60:02d}", (r.centerx, r.y + theme.px(30)), 26, bold=True,
+                  colour=th.TEXT, max_width=theme.px(96))
         target = live.score_target(now_ns)
         if self.editing is not None:
             tr = next((x for x in live.trials() if x.id == self.editing), None)

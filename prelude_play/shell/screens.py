@@ -251,6 +251,9 @@ class Overlay(Screen):
                     a.toggle_note, th.PANEL_HI),
                    ("panic", self.t("Silence all"), a.panic, th.DANGER),
                    ("language", a.language_label(), a.toggle_language, th.PANEL_HI)]
+        if app.activity is not None:  # the child's schedule counts two turns down, then "All done"
+            actions.insert(1, ("warn_turns", self.t("2 more turns"),
+                               lambda: (app.live.warn_turns(2), app.nav.close_overlay()), th.PARTIAL))
         for r, (bid, label, fn, col) in zip(grid_rects(row3, 1, len(actions), pad), actions):
             self.buttons.append(Button(bid, label, r, on_press=fn, colour=col, font_size=28))
         act = app.activity
@@ -268,7 +271,10 @@ class Overlay(Screen):
                 self.buttons.append(Button(f"act:{aid}", label, r,
                                            on_press=lambda f=fn: (app.live.call("therapist_action", f), self.layout()),
                                            colour=th.PALETTE[0], font_size=28))
-        self.notice_y = p.bottom - pad - theme.px(96) - theme.px(40)
+        # the therapist's notices (never on the client's screen) fill the room above navigation
+        self.notice_top = max((b.rect.bottom for b in self.buttons), default=p.y) + pad
+        self.notice_bottom = p.bottom - pad - theme.px(96) - pad
+        app.notices.mark_seen()
         row5 = pygame.Rect(p.x + pad, p.bottom - pad - theme.px(96), inner, theme.px(96))
         nav = [("home", self.t("Pause: home"), app.go_home, th.PANEL_HI),
                ("close", self.t("Back to client"), app.nav.close_overlay, th.GOOD)]
@@ -319,11 +325,14 @@ class Overlay(Screen):
         draw_text(surface, theme, self.t("Prompt level for the next score"),
                   (p.x + theme.px(24), p.y + theme.px(118)), 24, colour=th.MUTED, anchor="midleft")
         super().draw(surface)
-        note_y = self.notice_y
+        top, bottom = self.notice_top, self.notice_bottom
         if app.actions.note_editing:
             text = self.t("Note") + ": " + app.actions.note_text + "_"
-            draw_text(surface, theme, text, (p.x + theme.px(24), note_y), 28, anchor="midleft",
+            draw_text(surface, theme, text, (p.x + theme.px(24), (top + bottom) // 2), 28, anchor="midleft",
                       max_width=p.width - theme.px(48), colour=th.ACCENT)
-        elif app.notices:
-            draw_text(surface, theme, app.notices[-1], (p.x + theme.px(24), note_y), 26,
-                      anchor="midleft", colour=th.PARTIAL, max_width=p.width - theme.px(48))
+            return
+        line = theme.px(34)
+        for i, text in enumerate(app.notices.latest(max(0, (bottom - top) // line))):
+            draw_text(surface, theme, ("⚠ " if i == 0 else "   ") + text,
+                      (p.x + theme.px(24), top + i * line + line // 2), 24 if i == 0 else 22, anchor="midleft",
+                      colour=th.PARTIAL if i == 0 else th.MUTED, max_width=p.width - theme.px(48))

@@ -156,8 +156,10 @@ class LiveSchedule:
 
     def __init__(self, plan: Plan, available: Callable[[str], bool],
                  log: Callable[[str, dict[str, Any]], Any] = lambda kind, data: None,
-                 notify: Callable[[str], None] = lambda text: None) -> None:
+                 notify: Callable[[str], None] = lambda text: None,
+                 translate: Callable[[str], str] = lambda s: s) -> None:
         self.plan = plan
+        self.t = translate  # the therapist's notices are in the app's language
         self.available = available
         self._log = log
         self._notify = notify
@@ -205,7 +207,8 @@ class LiveSchedule:
                     self._log("plan_step", {"index": i, "activity": s.step.activity, "title": s.step.label()})
                     return s.step
                 s.state = MISSING
-                self._notify(f"{s.step.label()}: activity '{s.step.activity}' is not installed — skipped")
+                self._notify(self.t("{step}: the activity \"{activity}\" is not installed, skipped").format(
+                    step=self.t(s.step.label()), activity=s.step.activity))
                 self._log("plan_skip", {"index": i, "activity": s.step.activity, "reason": "not installed"})
             i += 1
         self.index = len(self.steps)
@@ -242,7 +245,8 @@ class LiveSchedule:
             return None
         if not self.available(self.steps[i].step.activity):
             self.steps[i].state = MISSING
-            self._notify(f"{self.steps[i].step.label()}: activity '{self.steps[i].step.activity}' is not installed")
+            self._notify(self.t("{step}: the activity \"{activity}\" is not installed").format(
+                step=self.t(self.steps[i].step.label()), activity=self.steps[i].step.activity))
             return None
         if 0 <= self.index < len(self.steps) and self.steps[self.index].state == CURRENT:
             self.steps[self.index].state = DONE
@@ -256,8 +260,9 @@ class LiveSchedule:
         return s.step
 
     def settings_for(self, step: PlanStep) -> dict[str, Any]:
-        """The step's settings plus the visual schedule the activity may draw (``schedule``)."""
-        return {**step.settings, "schedule": self.titles(), "schedule_step": self.visible_index()}
+        """The step's settings. The visual schedule is the shell's one strip, not the activity's:
+        a second strip on the client's screen is one too many."""
+        return dict(step.settings)
 
     def record(self) -> list[dict[str, Any]]:
         """What happened to each step (kept with the session)."""

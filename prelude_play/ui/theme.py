@@ -49,6 +49,9 @@ def font_path(bold: bool = False) -> "Path":
 class Theme:
     size: tuple[int, int] = (DESIGN_W, DESIGN_H)
     low_stimulation: bool = False
+    lang: str = "en"
+    """The UI language: text drawn with this theme gets its typography (French: a no-break space
+    before ":" "!" "?", « »), so a string glued from parts reads right in fr-CA too."""
     _fonts: dict[tuple[int, bool], "pygame.font.Font"] = field(default_factory=dict, repr=False)
 
     @property

@@ -7,6 +7,7 @@ from typing import Callable
 
 import pygame
 
+from prelude_play.l10n import typo
 from prelude_play.ui import theme as th
 
 
@@ -40,22 +41,24 @@ class Button:
             pygame.draw.rect(surface, th.FOCUS, self.rect, width=theme.px(6), border_radius=r)
         draw_text(surface, theme, self.label, self.rect.center, self.font_size,
                   colour=text_colour, bold=True,
-                  max_width=self.rect.width - theme.px(16),
-                  dy=-theme.px(12) if self.sublabel else 0)
+                  max_width=self.rect.width - theme.px(12),
+                  dy=-theme.px(12) if self.sublabel else 0, shrink=0.65)
         if self.sublabel:
             sub = th.BG if self.selected or text_colour == th.BG else th.MUTED
             draw_text(surface, theme, self.sublabel, (self.rect.centerx, self.rect.centery + theme.px(22)),
-                      22, colour=sub, max_width=self.rect.width - theme.px(16))
+                      22, colour=sub, max_width=self.rect.width - theme.px(10), shrink=0.6)
 
 
 def draw_text(surface: pygame.Surface, theme: th.Theme, text: str, center: tuple[int, int],
               size: int, *, colour: tuple[int, int, int] = th.TEXT, bold: bool = False,
-              max_width: int | None = None, dy: int = 0, anchor: str = "center") -> pygame.Rect:
-    """Render text, shrinking it (to 3/4 size at most) then ending it with '…' to fit ``max_width``."""
+              max_width: int | None = None, dy: int = 0, anchor: str = "center", shrink: float = 0.75) -> pygame.Rect:
+    """Render text, shrinking it (to ``shrink`` of its size at most) then ending it with '…' to fit
+    ``max_width``."""
+    text = typo(text, theme.lang)
     s = size
     font = theme.font(s, bold)
     img = font.render(text, True, colour)
-    while max_width and img.get_width() > max_width and s > max(14, size * 3 // 4):
+    while max_width and img.get_width() > max_width and s > max(14, int(size * shrink)):
         s -= 2
         font = theme.font(s, bold)
         img = font.render(text, True, colour)
@@ -87,3 +90,19 @@ def draw_ring(surface: pygame.Surface, center: tuple[int, int], radius: int, pro
     rect.center = center
     start = math.pi / 2 - 2 * math.pi * min(progress, 1.0)
     pygame.draw.arc(surface, colour, rect, start, math.pi / 2, width)
+
+
+MUTED_SATURATION = 0.35  # what is left of the colours in low stimulation
+
+
+def mute(surface: pygame.Surface, rect: pygame.Rect, saturation: float = MUTED_SATURATION) -> None:
+    """Low stimulation's muted palette: ``rect`` keeps its lightness (so text keeps its contrast)
+    and ``saturation`` of its colour. Applied to the finished frame, so every activity is muted
+    the same way without a palette of its own."""
+    area = rect.clip(surface.get_rect())
+    if area.width <= 0 or area.height <= 0:
+        return
+    sub = surface.subsurface(area)
+    grey = pygame.transform.grayscale(sub.copy())  # a copy: grayscale of a narrow subsurface misreads its pitch
+    grey.set_alpha(int(round(255 * (1.0 - saturation))))
+    sub.blit(grey, (0, 0))

@@ -126,7 +126,7 @@ def test_stand_ins_say_there_is_no_device():
 def test_the_protocols_list_what_the_shell_uses():
     """Guard against a seam that grew by accident (or lost what the fast path needs)."""
     assert members(AudioOut) == sorted([
-        "rate", "period_frames", "output_latency_s", "backend_name", "core", "describe", "trigger", "play",
+        "rate", "period_frames", "output_latency_s", "backend_name", "core", "describe", "master_volume", "trigger", "play",
         "stop", "all_off", "prepare", "load", "next_block_dac_ns", "stats", "poll", "reopen", "close"])
     assert members(MidiIn) == sorted([
         "inputs", "core", "sensitivity", "set_sensitivity", "set_sink", "open_output", "stats", "panic", "stop",

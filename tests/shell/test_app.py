@@ -219,7 +219,7 @@ def test_crashing_activity_returns_home_and_keeps_the_session(tmp_path, monkeypa
         assert app.screen == "home" and app.session is not None
         err = events(pilot, "activity_error")[0]
         assert "ZeroDivisionError" in err.data["error"]
-        assert any("boom" in n and "oops" in n for n in app.notices)
+        assert any("Boom" in n and "oops" in n for n in app.notices)  # the activity by its title
     for m in [m for m in sys.modules if m.startswith("crashacts")]:
         del sys.modules[m]
 
