@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from prelude_play.session.live import LiveSession
     from prelude_play.session.scoring import PedalGrammar
     from prelude_play.store.eventlog import EventLog, Session
+    from prelude_play.ui.keyboard import KeyboardPolicy
     from prelude_play.ui.theme import Theme
 
 
@@ -30,6 +31,14 @@ class PlanNav(Protocol):
     def next_step(self) -> None: ...
 
 
+class TherapistNav(PlanNav, Protocol):
+    """The therapist's side as home sees it: a new client (after the PIN), the keyboard's policy."""
+
+    typing: "KeyboardPolicy"
+
+    def new_client(self, return_to: str = "clients") -> None: ...
+
+
 class ShellPort(Protocol):
     """The shell as screens see it: the session, the stores, navigation and the therapist's actions."""
 
@@ -38,7 +47,7 @@ class ShellPort(Protocol):
     registry: "Registry"
     theme: "Theme"
     live: "LiveSession"
-    therapist: PlanNav
+    therapist: TherapistNav
     data_dir: Path | None
     notices: list[str]
     language: str
