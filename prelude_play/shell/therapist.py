@@ -37,7 +37,8 @@ REMOVABLE_ROOTS = ("/media", "/run/media", "/mnt")
 # ---- plans and the live schedule -----------------------------------------------------------
 
 class PlansScreen(FormScreen):
-    """Pick a plan for the current client, edit its steps, save it as theirs, start it."""
+    """Pick a plan for the current client, edit its steps, save it as theirs, start it (Back or
+    another plan with unsaved edits asks "Save changes?" first)."""
 
     name = "plans"
     title = "Session plan"
@@ -47,6 +48,7 @@ class PlansScreen(FormScreen):
         self.draft: Plan | None = None
         self.adding = False
         self.picking: int | None = None  # a step whose goals are being chosen
+        self.saved_shape: list[dict[str, Any]] | None = None  # the draft's steps as last picked or saved
 
     def enter(self) -> None:
         if self.app.client_id is None:
@@ -63,6 +65,21 @@ class PlansScreen(FormScreen):
                                                for s in plan.steps],
                           plan.client_id, plan.source)
         self.adding = False
+        self.saved_shape = self.draft.as_steps()
+
+    def unsaved(self) -> bool:
+        return self.draft is not None and self.draft.as_steps() != self.saved_shape
+
+    def discard(self) -> None:
+        """Back to the stored plan (a plan never saved is dropped)."""
+        stored = [p for p in self.coord.plans.for_client(self.app.client_id)
+                  if self.draft is not None and p.id == self.draft.id]
+        self.draft, self.picking = None, None
+        if stored:
+            self.pick(stored[0])
+
+    def back(self) -> None:
+        self.guard(lambda: self.app.nav.show("home"))
 
     def layout(self) -> None:
         app, theme = self.app, self.app.theme
@@ -77,7 +94,7 @@ class PlansScreen(FormScreen):
             self.buttons.append(Button(f"plan:{p.id}", p.name, pygame.Rect(pad, y, left_w, rh), font_size=26,
                                        selected=self.draft is not None and p.id == self.draft.id,
                                        sublabel=self.t("shared example") if p.client_id is None else "",
-                                       on_press=lambda p=p: (self.pick(p), self.layout())))
+                                       on_press=lambda p=p: self.guard(lambda: (self.pick(p), self.layout()))))
             y += rh + gap
         x = 2 * pad + left_w
         sw = w - x - pad
@@ -175,13 +192,15 @@ class PlansScreen(FormScreen):
         self.adding = False
         self.layout()
 
-    def save(self) -> None:
+    def save(self) -> bool:
         if self.draft is None:
-            return
+            return False
         saved = self.coord.plans.save(self.draft, self.app.client_id)
         self.draft = saved
+        self.saved_shape = saved.as_steps()
         self.say(self.t("Saved"), th.GOOD)
         self.layout()
+        return True
 
     def start(self) -> None:
         if self.draft is None or not self.draft.steps:
@@ -423,9 +442,13 @@ class SummaryScreen(FormScreen):
         self.dirty = True
 
     def tap(self, pos: tuple[float, float]) -> bool:
-        for f in self.fields:  # a field scrolled out of the page cannot be tapped
-            if f.rect.collidepoint(pos) and not self.view.collidepoint(pos):
-                return False
+        if not self.view.collidepoint(pos):  # a field scrolled out of the page cannot be tapped (nor hide a button)
+            b = next((b for b in self.buttons if b.hit(pos)), None)
+            if b is not None and b.on_press is not None:
+                b.on_press()
+                return True
+            self.unfocus()
+            return b is not None
         return super().tap(pos)
 
     def focus_field(self, fid: str) -> None:
