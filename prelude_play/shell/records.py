@@ -241,9 +241,10 @@ class ClientPicker:
         surface.set_clip(clip)
         self.scroller.view = view
         self.scroller.draw_bar(surface, theme)
-        if not self.shown and self.clients and view.height > theme.px(40):
-            draw_text(surface, theme, self.t("No client matches “{q}”").format(q=self.query),
-                      (view.centerx, view.y + theme.px(40)), 26, colour=th.MUTED, max_width=view.width)
+        if not self.shown and view.height > theme.px(40):
+            empty = self.t("No client matches “{q}”").format(q=self.query) if self.clients else self.t("No clients yet")
+            draw_text(surface, theme, empty, (view.centerx, view.y + theme.px(40)), 26, colour=th.MUTED,
+                      max_width=view.width)
         self.dock.draw(surface)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from prelude_play.config import AppConfig
+from prelude_play.events import InputEvent
 from prelude_play.shell.pilot import run_test, seed_clients
 from prelude_play.shell.records import fold, matches
 from prelude_play.store.clients import ClientBook
@@ -66,6 +67,11 @@ def test_thirty_clients_scroll_and_the_selected_one_is_always_in_view(tmp_path, 
         assert ids[0] not in home_rows(pilot)
         app.relayout()  # and after any layout
         assert ids[0] in home_rows(pilot)
+        shown = home_rows(pilot)
+        wheel = InputEvent(pilot.clock.now_ns(), "mouse", "wheel", device="mouse", value=-3,
+                           pos=app.home.picker.area.center, pointer_id=0)
+        app.router.route(wheel)  # the mouse wheel scrolls too
+        assert home_rows(pilot) != shown
         shot = pilot.screenshot(ART / f"home_30_clients_{size[0]}x{size[1]}.png")
     publish(shot)
 
