@@ -19,7 +19,7 @@ from prelude_play.events import InputEvent
 from prelude_play.shell.stack import Screen
 from prelude_play.ui import theme as th
 from prelude_play.ui.keyboard import KeyboardPolicy, KeyResult, OnScreenKeyboard
-from prelude_play.ui.widgets import Button, draw_text
+from prelude_play.ui.widgets import Button, WrapButton, draw_text
 
 if TYPE_CHECKING:
     from prelude_play.shell.port import ShellPort
@@ -491,15 +491,15 @@ class FormScreen(Screen):
         self.asking = then
         theme = self.app.theme
         w, h = theme.size
-        bw, bh, gap = theme.px(250), theme.px(96), theme.px(18)
+        bw, bh, gap = theme.px(260), theme.px(96), theme.px(18)
         x0 = (w - 3 * bw - 2 * gap) // 2
         y = h // 2 + theme.px(20)
         self.prompt = [
-            Button("unsaved:save", self.t("Save"), pygame.Rect(x0, y, bw, bh), on_press=self.answer_save,
+            WrapButton("unsaved:save", self.t("Save"), pygame.Rect(x0, y, bw, bh), on_press=self.answer_save,
                    colour=th.GOOD, text_colour=th.BG, font_size=30),
-            Button("unsaved:discard", self.t("Discard"), pygame.Rect(x0 + bw + gap, y, bw, bh),
+            WrapButton("unsaved:discard", self.t("Discard"), pygame.Rect(x0 + bw + gap, y, bw, bh),
                    on_press=self.answer_discard, colour=th.NOT_YET, text_colour=th.BG, font_size=30),
-            Button("unsaved:keep", self.t("Keep editing"), pygame.Rect(x0 + 2 * (bw + gap), y, bw, bh),
+            WrapButton("unsaved:keep", self.t("Keep editing"), pygame.Rect(x0 + 2 * (bw + gap), y, bw, bh),
                    on_press=self.keep_editing, font_size=30)]
 
     def answer_save(self) -> None:
@@ -577,7 +577,7 @@ class FormScreen(Screen):
         shade = pygame.Surface(theme.size, pygame.SRCALPHA)
         shade.fill((10, 12, 20, 220))
         surface.blit(shade, (0, 0))
-        box = pygame.Rect(0, 0, min(w - theme.px(40), theme.px(900)), theme.px(330))
+        box = pygame.Rect(0, 0, min(w - theme.px(40), theme.px(920)), theme.px(330))
         box.center = (w // 2, h // 2)
         pygame.draw.rect(surface, th.PANEL, box, border_radius=theme.px(24))
         draw_text(surface, theme, self.t("Save changes?"), (w // 2, box.y + theme.px(60)), 44, bold=True,

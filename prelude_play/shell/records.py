@@ -700,7 +700,7 @@ class ClientEditScreen(FormScreen):
             self.editing = None
         self.profile["goals"] = [g for g in self.profile["goals"] if g["id"] != gid]
         if was_saved:
-            self.say(self.t("Goal removed (on Save); its logged trials stay in the history"))
+            self.say(self.t("Goal removed on Save; its logged trials are kept"))
         self.relayout()
 
     # ---- saving, leaving -------------------------------------------------------------------

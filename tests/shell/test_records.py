@@ -224,7 +224,7 @@ def test_a_goal_removed_keeps_its_logged_events(tmp_path):
         open_editor(pilot, cid)
         pilot.tap("tab:goals")
         pilot.tap(f"goal_remove:{gid}")
-        assert "history" in app.therapist.editor.message
+        assert "kept" in app.therapist.editor.message
         pilot.tap("save")
         assert app.store.client_profile(cid)["goals"] == []
         assert [e.id for e in app.store.events() if f"client:{gid}" in e.goals] == [e.id for e in before]
