@@ -96,6 +96,9 @@ class UIConfig:
     height: int = field(default=800, metadata=_range(480, 4320))
     fps: int = field(default=60, metadata=_range(20, 240))
     low_stimulation: bool = False
+    on_screen_keyboard: str = field(default="auto", metadata=_choice("auto", "always", "never"))
+    """The keyboard docked under a focused text field: "auto" for a field tapped with a finger,
+    or while no physical key has been typed in this run; "always"; "never"."""
 
 
 @dataclass

@@ -90,6 +90,48 @@ class Pilot:
     def hold(self, target: str | tuple[float, float], ms: float) -> None:
         self.tap(target, hold_ms=ms)
 
+    def drag(self, start: str | tuple[float, float], dy: float, *, moves: int = 6, finger: int = 0) -> None:
+        """A finger down at ``start``, moved ``dy`` pixels up or down (negative: up) in ``moves``
+        steps, then lifted: a scroll, never a tap."""
+        import pygame
+
+        x, y = self.down(start, finger=finger)
+        self.step()
+        w, h = self.app.theme.size
+        for i in range(1, moves + 1):
+            yy = y + dy * i / moves
+            pygame.event.post(pygame.event.Event(pygame.FINGERMOTION, touch_id=1, finger_id=finger, x=x / w,
+                                                 y=yy / h, dx=0.0, dy=dy / moves / h, pressure=1.0))
+            self.step()
+        self.up((x, y + dy), finger=finger)
+        self.step()
+
+    def visible(self, target: str) -> bool:
+        """Whether ``target`` is on screen to be tapped (not scrolled away, not under the keyboard)."""
+        return self.app.find_button(target) is not None
+
+    def type_keys(self, text: str) -> None:
+        """Type ``text`` on the on-screen keyboard, key by key (shift before a capital, the
+        accents row for an accented letter, the ?123 page for digits and symbols)."""
+        from prelude_play.ui.keyboard import ACCENTS
+
+        for ch in text:
+            if ch == " ":
+                self.tap("key:space")
+                continue
+            key = ch.lower()
+            if self.app.find_button(f"key:{key}") is None:
+                if key in ACCENTS:
+                    self.tap("key:accents")
+                else:  # digits and symbols
+                    self.tap("key:page")
+                    self.tap(f"key:{key}")
+                    self.tap("key:page")
+                    continue
+            if ch != key and self.app.find_button("key:shift").label != "⇪":
+                self.tap("key:shift")
+            self.tap(f"key:{key}")
+
     # ---- keys and MIDI ---------------------------------------------------------------------
 
     def press(self, key: str, *, mod: int = 0) -> None:
@@ -190,3 +232,71 @@ def run_test(
     finally:
         app.shutdown()
         store.close()
+
+
+SEED_NAMES = ("Élodie Tremblay", "Zoé Gagnon", "Noémie Roy", "Léa Côté", "Mathis Bouchard", "Chloé Gauthier",
+              "Félix Morin", "Anaïs Lavoie", "Jérémie Fortin", "Maëlle Gagné", "Olivier Ouellet", "Émile Pelletier",
+              "Béatrice Bélanger", "Thomas Lévesque", "Camille Bergeron", "Noah Leblanc", "Florence Paquette",
+              "William Girard", "Rosalie Simard", "Liam Boucher", "Juliette Caron", "Arthur Beaulieu",
+              "Alice Cloutier", "Jacob Dubé", "Charlotte Poirier", "Samuel Fournier", "Océane Lapointe",
+              "Nathan Leclerc", "Amélie Lefebvre", "Ethan Nguyen")
+SEED_GOALS = (("Waits for own turn on the drum", "turn_taking", "80% of trials over 3 sessions"),
+              ("Matches 3 vowel sounds in call and response", "speech_communication", "70% over 2 sessions"),
+              ("Chooses between two songs by touch", "functional_communication", "80% of trials over 3 sessions"),
+              ("Keeps a steady beat for 8 bars", "musical", "4 of 5 trials"),
+              ("Crosses midline to reach the scarf", "gross_motor", "3 sessions in a row"),
+              ("Greets the group in the hello song", "social", "80% of sessions"))
+
+
+def seed_clients(store: Any, n: int = 30, goals: int = 6, with_goals: int = 0) -> list[str]:
+    """``n`` made-up clients (ids ``seed-01``…, codes ``C-101``…, accented names) for tests and
+    screenshots; client number ``with_goals`` (0-based) gets ``goals`` goals of its own.
+
+    E.g. a screenshot script: ``with run_test(data_dir=d) as pilot: seed_clients(pilot.app.store);
+    pilot.app.home.layout()`` — home then lists 30 clients, and ``records_scene`` opens the rest."""
+    from prelude_play.store.clients import ClientBook
+
+    book = ClientBook(store)
+    ids = []
+    for i in range(n):
+        name = SEED_NAMES[i % len(SEED_NAMES)] + (f" {i // len(SEED_NAMES) + 1}" if i >= len(SEED_NAMES) else "")
+        cid = book.create(name, client_id=f"seed-{i + 1:02d}", code=f"C-{101 + i}")
+        ids.append(cid)
+        if i == with_goals:
+            for k in range(goals):
+                text, area, target = SEED_GOALS[k % len(SEED_GOALS)]
+                book.add_goal(cid, text + (f" ({k // len(SEED_GOALS) + 1})" if k >= len(SEED_GOALS) else ""), area,
+                              target)
+    return ids
+
+
+def records_scene(pilot: Pilot, scene: str, *, client: int = 16) -> None:
+    """Bring the app to one records scene for a screenshot, with ``seed_clients`` done first:
+    "home" (30 clients, client number ``client`` selected and scrolled into view), "clients",
+    "editor" (the goals tab, 6 goals), "keyboard" (editing a goal's text with the on-screen
+    keyboard open), "areas" (the list of goal areas), "unsaved" (the "Save changes?" question)."""
+    app = pilot.app
+    ids = [c["id"] for c in app.store.clients()]
+    if scene in ("home", "clients"):
+        app.select_client(sorted(ids)[client])
+        if scene == "clients":
+            pilot.tap("tool:clients")
+            pilot.enter_pin()
+        return
+    goals_client = next(c["id"] for c in app.store.clients() if c["profile"].get("goals"))
+    app.select_client(goals_client)
+    pilot.tap("tool:clients")
+    pilot.enter_pin()
+    pilot.tap(f"clients:{goals_client}") if pilot.visible(f"clients:{goals_client}") else \
+        app.therapist.edit_client(goals_client)
+    pilot.step()
+    pilot.tap("tab:goals")
+    gid = app.store.client_profile(goals_client)["goals"][1]["id"]
+    if scene == "keyboard":
+        pilot.tap(f"goal:{gid}")
+    elif scene == "areas":
+        pilot.tap(f"goal_area:{gid}")
+    elif scene == "unsaved":
+        pilot.tap(f"goal_remove:{gid}")
+        pilot.tap("back")
+    pilot.step()

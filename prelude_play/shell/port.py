@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from prelude_play.session.scoring import PedalGrammar
     from prelude_play.shell.notices import NoticeList
     from prelude_play.store.eventlog import EventLog, Session
+    from prelude_play.ui.keyboard import KeyboardPolicy
     from prelude_play.ui.theme import Theme
 
 
@@ -31,6 +32,14 @@ class PlanNav(Protocol):
     def next_step(self) -> None: ...
 
 
+class TherapistNav(PlanNav, Protocol):
+    """The therapist's side as home sees it: a new client (after the PIN), the keyboard's policy."""
+
+    typing: "KeyboardPolicy"
+
+    def new_client(self, return_to: str = "clients") -> None: ...
+
+
 class ShellPort(Protocol):
     """The shell as screens see it: the session, the stores, navigation and the therapist's actions."""
 
@@ -39,7 +48,7 @@ class ShellPort(Protocol):
     registry: "Registry"
     theme: "Theme"
     live: "LiveSession"
-    therapist: PlanNav
+    therapist: TherapistNav
     data_dir: Path | None
     notices: "NoticeList"
     language: str

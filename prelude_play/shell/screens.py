@@ -11,19 +11,30 @@ from typing import TYPE_CHECKING, Callable
 
 import pygame
 
-from prelude_play.events import LogEvent
+from prelude_play.events import InputEvent, LogEvent
+from prelude_play.shell.records import ClientPicker
 from prelude_play.shell.stack import Screen
 from prelude_play.ui import theme as th
-from prelude_play.ui.widgets import Button, draw_text, grid_rects
+from prelude_play.ui.widgets import Button, WrapButton, draw_text, grid_rects
 
 if TYPE_CHECKING:
     from prelude_play.shell.port import ShellPort
 
 
 class HomeScreen(Screen):
-    """Pick a client, then start or resume; therapist-facing (behind the lock once a session runs)."""
+    """Pick a client, then start or resume; therapist-facing (behind the lock once a session runs).
+
+    The client list scrolls and searches (``records.ClientPicker``: any number of clients, the
+    selected one always in view, its name over the activities). A new client asks for the PIN
+    and opens in its editor. While a session is paused only its client is listed: the client
+    may be at the screen.
+    """
 
     name = "home"
+
+    def __init__(self, app: "ShellPort") -> None:
+        super().__init__(app)
+        self.picker = ClientPicker(app, prefix="client", on_pick=app.select_client)
 
     def layout(self) -> None:
         app, theme = self.app, self.app.theme
@@ -35,16 +46,17 @@ class HomeScreen(Screen):
         clients = app.store.clients()
         if app.session is not None:  # paused: the client may be at the screen; show no one else
             clients = [c for c in clients if c["id"] == app.session.client_id]
-        for i, c in enumerate(clients[:5]):
-            r = pygame.Rect(pad, y + i * theme.px(112), col_w, theme.px(100))
-            self.buttons.append(Button(
-                f"client:{c['id']}", c["display_name"], r,
-                on_press=lambda cid=c["id"]: app.select_client(cid),
-                selected=(c["id"] == app.client_id), sublabel=c["code"]))
-        if app.session is None:
-            r = pygame.Rect(pad, y + min(len(clients), 5) * theme.px(112), col_w, theme.px(100))
-            self.buttons.append(Button("new_client", self.t("+ New client"), r, on_press=app.new_client,
-                                       colour=th.PANEL))
+            self.picker.layout(clients, app.client_id, search=None,
+                               area=pygame.Rect(pad, y, col_w, h - y - theme.px(24)))
+        else:
+            new = pygame.Rect(pad, h - theme.px(24) - theme.px(96), col_w, theme.px(96))
+            self.buttons.append(Button("new_client", self.t("+ New client"), new, colour=th.PANEL,
+                                       on_press=lambda: app.nav.ask_pin(
+                                           then=lambda: app.therapist.new_client(return_to="home"))))
+            search = pygame.Rect(pad, y, col_w, theme.px(80))
+            top = search.bottom + theme.px(14)
+            self.picker.layout(clients, app.client_id, search=search,
+                               area=pygame.Rect(pad, top, col_w, new.y - theme.px(14) - top))
         x0 = pad * 2 + col_w
         # Therapist-only actions: each asks for the PIN first.
         tools = [("tool:clients", self.t("Clients"), app.nav.therapist_only("clients")),
@@ -74,27 +86,58 @@ class HomeScreen(Screen):
                               rows, cols, pad)
             for i, name in enumerate(names):
                 entry = app.registry.entries[name]
-                self.buttons.append(Button(
+                self.buttons.append(WrapButton(
                     f"activity:{name}", self.t(entry.title), grid[i],
                     on_press=lambda n=name: app.start_activity(n),
                     colour=th.PALETTE[i % len(th.PALETTE)], enabled=app.client_id is not None,
                     font_size=36))
+
+    def leave(self) -> None:
+        self.picker.unfocus()
+
+    def pointer(self, ev: InputEvent) -> None:
+        if not self.picker.pointer(ev):
+            super().pointer(ev)
+
+    def key(self, name: str) -> bool:
+        return self.picker.key(name)
+
+    def find(self, button_id: str) -> object | None:
+        found = self.picker.find(button_id) or super().find(button_id)
+        if found is not None and self.picker.dock.shown() and not button_id.startswith("key:") \
+                and self.picker.dock.kb.rect.collidepoint(found.rect.center):
+            return None  # under the keyboard: out of reach
+        return found
+
+    def selected_client(self) -> dict | None:
+        cid = self.app.client_id
+        return next((c for c in self.picker.clients if c["id"] == cid), None) if cid else None
 
     def draw(self, surface: pygame.Surface) -> None:
         theme = self.app.theme
         surface.fill(th.BG)
         draw_text(surface, theme, "Prelude Play", (theme.px(32), theme.px(50)), 56, bold=True,
                   colour=th.ACCENT, anchor="midleft")
+        col_w = int(theme.size[0] * 0.34)
         draw_text(surface, theme, self.t("Client"), (theme.px(32), theme.px(105)), 30,
                   colour=th.MUTED, anchor="midleft")
-        x0 = theme.px(64) + int(theme.size[0] * 0.34)
-        label = self.t("Activities") if self.app.client_id else self.t("Pick a client first")
-        draw_text(surface, theme, label, (x0, theme.px(105)), 30, colour=th.MUTED, anchor="midleft")
+        if self.picker.search is not None:  # how many (of how many, when searching)
+            draw_text(surface, theme, self.picker.count_text(), (theme.px(32) + col_w, theme.px(105)), 26,
+                      colour=th.MUTED, anchor="midright", max_width=col_w - theme.px(120))
+        x0 = theme.px(64) + col_w
+        chosen = self.selected_client()
+        if chosen is not None:  # always said in words: the session starts on this record
+            label = self.t("Activities for {name} ({code})").format(name=chosen["display_name"], code=chosen["code"])
+        else:
+            label = self.t("Activities") if self.app.client_id else self.t("Pick a client first")
+        draw_text(surface, theme, label, (x0, theme.px(105)), 30, colour=th.TEXT if chosen else th.MUTED,
+                  anchor="midleft", max_width=theme.size[0] - x0 - theme.px(32))
         super().draw(surface)
         y = theme.size[1] - theme.px(20)
         for i, err in enumerate(self.app.registry.errors[:3]):
             draw_text(surface, theme, f"⚠ {err}", (theme.px(32), y - i * theme.px(28)), 22,
                       colour=th.NOT_YET, anchor="bottomleft", max_width=theme.size[0] - theme.px(64))
+        self.picker.draw(surface)
 
 
 class PinPad(Screen):

@@ -1,14 +1,15 @@
-"""The therapist's screens, all behind the PIN: clients, session plans and the live schedule,
-the end-of-session summary, and export to a folder the therapist picks (e.g. a USB stick).
+"""The therapist's screens, all behind the PIN: session plans and the live schedule, the
+end-of-session summary, export to a folder the therapist picks (e.g. a USB stick), the PIN; and
+``Therapist``, the coordinator that holds them and the client screens (``records.py``).
 
 Each screen is layout + buttons like the shell's own screens (ids for the pilot). Text is typed
-through ``TextField``s: the App sends pygame TEXTINPUT to the focused field.
+through ``forms.TextField``s: the App sends pygame TEXTINPUT to the focused field, and the
+on-screen keyboard docks under it.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -17,13 +18,14 @@ import pygame
 
 from prelude_play.errors import PreludeError
 from prelude_play.events import InputEvent, LogEvent
-from prelude_play.shell.stack import Screen
-from prelude_play.store.clients import ACCESS_METHODS, NUMERIC, SCAN_PATTERNS, ClientBook
+from prelude_play.shell.forms import FormScreen, TextField
+from prelude_play.shell.records import ClientEditScreen, ClientsScreen
 from prelude_play.store.export import Selection, export_csv, export_jsonl
 from prelude_play.store.plans import (CURRENT, DONE, MISSING, PENDING, SKIPPED, LiveSchedule, Plan, PlanBook,
                                       PlanStep)
 from prelude_play.store.summary import SessionSummary, summarize_session, summary_text
 from prelude_play.ui import theme as th
+from prelude_play.ui.keyboard import KeyboardPolicy
 from prelude_play.ui.widgets import Button, draw_text
 
 if TYPE_CHECKING:
@@ -32,430 +34,11 @@ if TYPE_CHECKING:
 REMOVABLE_ROOTS = ("/media", "/run/media", "/mnt")
 
 
-# ---- shared bits ------------------------------------------------------------------------------
-
-@dataclass
-class TextField:
-    """A one-line text box: tap to type (keyboard or on-screen keyboard of the OS)."""
-
-    id: str
-    label: str
-    value: str
-    rect: pygame.Rect
-
-    def draw(self, surface: pygame.Surface, theme: th.Theme, focused: bool) -> None:
-        pygame.draw.rect(surface, th.PANEL_HI if focused else th.PANEL, self.rect, border_radius=theme.px(12))
-        if focused:
-            pygame.draw.rect(surface, th.ACCENT, self.rect, width=theme.px(4), border_radius=theme.px(12))
-        draw_text(surface, theme, self.label, (self.rect.x + theme.px(14), self.rect.y + theme.px(18)), 20,
-                  colour=th.MUTED, anchor="midleft")
-        draw_text(surface, theme, self.value + ("▌" if focused else ""),
-                  (self.rect.x + theme.px(14), self.rect.bottom - theme.px(24)), 28, anchor="midleft",
-                  max_width=self.rect.width - theme.px(28))
-
-
-class FormScreen(Screen):
-    """A screen with buttons and text fields; one field at a time takes typed text."""
-
-    title = ""
-
-    def __init__(self, app: "ShellPort", coord: "Therapist") -> None:
-        super().__init__(app)
-        self.coord = coord
-        """The therapist screens' coordinator (plans, areas, the other screens)."""
-        self.fields: list[TextField] = []
-        self.focus: TextField | None = None
-        self.message = ""
-        self.message_colour = th.PARTIAL
-
-    def enter(self) -> None:
-        """Called when the screen is shown."""
-        self.message = ""
-        self.layout()
-
-    def leave(self) -> None:
-        self.unfocus()
-
-    def focus_field(self, fid: str) -> None:
-        self.focus = next((f for f in self.fields if f.id == fid), None)
-        if self.focus is not None:
-            self.app.text_sink = self.type_text
-            pygame.key.start_text_input()
-
-    def unfocus(self) -> None:
-        if self.focus is not None:
-            self.field_done(self.focus)
-        self.focus = None
-        if self.app.text_sink == self.type_text:
-            self.app.text_sink = None
-            pygame.key.stop_text_input()
-
-    def field_done(self, f: TextField) -> None:
-        """A field lost focus: keep its value (subclasses store it)."""
-
-    def type_text(self, text: str) -> None:
-        if self.focus is not None:
-            self.focus.value += text
-
-    def tap(self, pos: tuple[float, float]) -> bool:
-        for f in self.fields:
-            if f.rect.collidepoint(pos):
-                if self.focus is not f:
-                    self.unfocus()
-                    self.focus_field(f.id)
-                return True
-        if super().tap(pos):
-            return True
-        self.unfocus()
-        return False
-
-    def key(self, name: str) -> bool:
-        if self.focus is not None:
-            if name == "backspace":
-                self.focus.value = self.focus.value[:-1]
-            elif name in ("return", "enter", "escape", "tab"):
-                self.unfocus()
-            return True
-        if name == "escape":
-            self.back()
-            return True
-        return False
-
-    def back(self) -> None:
-        self.app.nav.show("home")
-
-    def find(self, button_id: str) -> Any:
-        return super().find(button_id) or next((f for f in self.fields if f.id == button_id), None)
-
-    def say(self, text: str, colour: tuple[int, int, int] = th.PARTIAL) -> None:
-        self.message, self.message_colour = text, colour
-
-    def draw(self, surface: pygame.Surface) -> None:
-        theme = self.app.theme
-        surface.fill(th.BG)
-        draw_text(surface, theme, self.t(self.title), (theme.px(32), theme.px(44)), 44, bold=True,
-                  colour=th.ACCENT, anchor="midleft")
-        super().draw(surface)
-        for f in self.fields:
-            f.draw(surface, theme, f is self.focus)
-        if self.message:
-            draw_text(surface, theme, self.message, (theme.size[0] - theme.px(32), theme.px(44)), 24,
-                      colour=self.message_colour, anchor="midright", max_width=theme.size[0] // 2)
-
-
-def _row(theme: th.Theme, x: int, y: int, w: int, h: int) -> pygame.Rect:
-    return pygame.Rect(x, y, w, h)
-
-
-# ---- clients ---------------------------------------------------------------------------------
-
-class ClientsScreen(FormScreen):
-    """Every client, archived ones too: open one to edit, restore an archived one, add a new one."""
-
-    name = "clients"
-    title = "Clients"
-
-    def __init__(self, app: "ShellPort", coord: "Therapist") -> None:
-        super().__init__(app, coord)
-        self.show_archived = False
-
-    def layout(self) -> None:
-        app, theme = self.app, self.app.theme
-        w, h = theme.size
-        pad = theme.px(24)
-        self.buttons = []
-        clients = [c for c in app.store.clients(include_archived=True) if c["archived"] == self.show_archived]
-        cols, bw, bh = 3, (w - 4 * pad) // 3, theme.px(96)
-        for i, c in enumerate(clients[:12]):
-            r = pygame.Rect(pad + (i % cols) * (bw + pad), theme.px(100) + (i // cols) * (bh + pad // 2), bw, bh)
-            if self.show_archived:
-                press = (lambda cid=c["id"]: self.restore(cid))
-            else:
-                press = (lambda cid=c["id"]: self.edit(cid))
-            self.buttons.append(Button(f"clients:{c['id']}", c["display_name"], r, on_press=press,
-                                       sublabel=c["code"] + (" · " + self.t("archived") if c["archived"] else ""),
-                                       selected=c["id"] == app.client_id))
-        bottom = pygame.Rect(pad, h - pad - theme.px(96), (w - 5 * pad) // 4, theme.px(96))
-        self.buttons.append(Button("clients:pin", self.t("Change PIN"), bottom.move(3 * (bottom.width + pad), 0),
-                                   on_press=lambda: self.app.nav.show("change_pin")))
-        self.buttons.append(Button("clients:new", self.t("+ New client"), bottom, on_press=self.new,
-                                   colour=th.GOOD, text_colour=th.BG))
-        self.buttons.append(Button("clients:archived", self.t("Show active") if self.show_archived
-                                   else self.t("Show archived"), bottom.move(bottom.width + pad, 0),
-                                   on_press=self.toggle_archived))
-        self.buttons.append(Button("back", self.t("Back"), bottom.move(2 * (bottom.width + pad), 0),
-                                   on_press=self.back))
-
-    def toggle_archived(self) -> None:
-        self.show_archived = not self.show_archived
-        self.layout()
-
-    def new(self) -> None:
-        if self.app.session is not None:
-            self.say(self.t("End the session before switching clients"))
-            return
-        n = len(self.app.store.clients(include_archived=True)) + 1
-        cid = ClientBook(self.app.store).create(f"{self.t('Client')} {n}")
-        self.app.select_client(cid)
-        self.edit(cid)
-
-    def edit(self, client_id: str) -> None:
-        if self.app.session is not None and client_id != self.app.client_id:
-            self.say(self.t("End the session before switching clients"))
-            return
-        self.app.select_client(client_id)
-        self.coord.editor.client_id = client_id
-        self.app.nav.show("client_edit")
-
-    def restore(self, client_id: str) -> None:
-        ClientBook(self.app.store).archive(client_id, False)
-        self.say(self.t("Restored"), th.GOOD)
-        self.show_archived = False
-        self.layout()
-
-
-class ClientEditScreen(FormScreen):
-    """One client's profile: name (this device only), access settings, preferences, own goals."""
-
-    name = "client_edit"
-    title = "Client"
-
-    def __init__(self, app: "ShellPort", coord: "Therapist") -> None:
-        super().__init__(app, coord)
-        self.client_id: str | None = None
-        self.profile: dict[str, Any] = {}
-        self.display_name = ""
-        self.code = ""
-        self.adding_goal: dict[str, str] | None = None
-        self.confirm_delete = 0  # taps on "Delete forever" so far
-
-    def enter(self) -> None:
-        self.client_id = self.client_id or self.app.client_id
-        if self.client_id is None:
-            self.app.nav.show("clients")
-            return
-        c = ClientBook(self.app.store).get(self.client_id)
-        self.profile, self.display_name, self.code = c["profile"], c["display_name"], c["code"]
-        self.adding_goal, self.confirm_delete = None, 0
-        super().enter()
-
-    def layout(self) -> None:
-        theme = self.app.theme
-        w, h = theme.size
-        pad = theme.px(20)
-        col_w = (w - 3 * pad) // 2
-        rh, gap = theme.px(64), theme.px(8)  # 8 rows a column above the bottom buttons
-        x0, x1, y0 = pad, 2 * pad + col_w, theme.px(84)
-        self.buttons, self.fields = [], []
-        self.fields.append(TextField("field:name", self.t("Name (shown on this device only)") + f" · {self.code}",
-                                     self.display_name, _row(theme, x0, y0, col_w, rh)))
-        y = y0 + rh + gap
-        labels = {"ignore_repeat_ms": "Ignore repeats (ms)", "hold_to_select_ms": "Hold to select (ms)",
-                  "min_velocity": "Softest hit that counts", "tremor_ms": "Tremor window (ms)",
-                  "scan_ms": "Scan step (ms)", "dwell_ms": "Dwell time (ms)"}
-        for section, key, _d, lo, hi, step in NUMERIC:
-            value = self.profile[section][key]
-            small = theme.px(88)
-            minus = pygame.Rect(x0 + col_w - 2 * small - gap, y, small, rh)
-            plus = pygame.Rect(x0 + col_w - small, y, small, rh)
-            self.buttons.append(Button(f"dec:{key}", "−", minus, font_size=44,
-                                       on_press=lambda s=section, k=key, d=-step, lo=lo, hi=hi: self.bump(s, k, d, lo, hi)))
-            self.buttons.append(Button(f"inc:{key}", "+", plus, font_size=44,
-                                       on_press=lambda s=section, k=key, d=step, lo=lo, hi=hi: self.bump(s, k, d, lo, hi)))
-            self.buttons.append(Button(f"label:{key}", f"{self.t(labels[key])}: {value}",
-                                       pygame.Rect(x0, y, col_w - 2 * small - 2 * gap, rh), colour=th.PANEL,
-                                       font_size=26))
-            y += rh + gap
-        method = self.profile["access"]["method"]
-        pattern = self.profile["access"]["pattern"]
-        half = (col_w - gap) // 2
-        self.buttons.append(Button("cycle:method", f"{self.t('Choosing')}: {self.t(method.replace('_', ' '))}",
-                                   pygame.Rect(x0, y, half, rh), font_size=26,
-                                   on_press=lambda: self.cycle("method", ACCESS_METHODS)))
-        self.buttons.append(Button("cycle:pattern", f"{self.t('Scan')}: {self.t(pattern.replace('_', ' '))}",
-                                   pygame.Rect(x0 + half + gap, y, half, rh), font_size=26,
-                                   on_press=lambda: self.cycle("pattern", SCAN_PATTERNS)))
-        # right column: low stimulation, preferences, goals
-        y = y0
-        self.buttons.append(Button("toggle:low_stimulation", self.t("Low stimulation"), _row(theme, x1, y, col_w, rh),
-                                   selected=bool(self.profile["low_stimulation"]), font_size=28,
-                                   on_press=self.toggle_low))
-        y += rh + gap
-        for key, label in (("instruments", "Instruments they like"), ("songs", "Songs they like"),
-                           ("loves", "What they love")):
-            self.fields.append(TextField(f"field:{key}", self.t(label) + " (a, b, c)",
-                                         ", ".join(self.profile["preferences"][key]), _row(theme, x1, y, col_w, rh)))
-            y += rh + gap
-        if self.adding_goal is None:
-            for g in self.profile["goals"][:3]:
-                text = f"{g['text']} · {self.area_title(g['area'])}" + (f" · {g['target']}" if g["target"] else "")
-                rm = pygame.Rect(x1 + col_w - theme.px(110), y, theme.px(110), rh)
-                self.buttons.append(Button(f"goal:{g['id']}", text, pygame.Rect(x1, y, col_w - rm.width - gap, rh),
-                                           colour=th.PANEL, font_size=24))
-                self.buttons.append(Button(f"goal_remove:{g['id']}", self.t("Remove"), rm, font_size=22,
-                                           on_press=lambda gid=g["id"]: self.remove_goal(gid)))
-                y += rh + gap
-            self.buttons.append(Button("goal:add", self.t("+ Goal"), _row(theme, x1, y, col_w, rh), font_size=28,
-                                       on_press=self.start_goal, enabled=len(self.profile["goals"]) < 3))
-        else:
-            g = self.adding_goal
-            self.fields.append(TextField("field:goal_text", self.t("Goal, e.g. matches 3 vowel sounds"), g["text"],
-                                         _row(theme, x1, y, col_w, rh)))
-            y += rh + gap
-            self.buttons.append(Button("goal:area", f"{self.t('Area')}: {self.area_title(g['area'])}",
-                                       _row(theme, x1, y, col_w, rh), font_size=26, on_press=self.cycle_area))
-            y += rh + gap
-            self.fields.append(TextField("field:goal_target", self.t("Target, e.g. 80% of trials over 3 sessions"),
-                                         g["target"], _row(theme, x1, y, col_w, rh)))
-            y += rh + gap
-            half = (col_w - gap) // 2
-            self.buttons.append(Button("goal:save", self.t("Add goal"), _row(theme, x1, y, half, rh), font_size=28,
-                                       colour=th.GOOD, text_colour=th.BG, on_press=self.save_goal))
-            self.buttons.append(Button("goal:cancel", self.t("Cancel"), _row(theme, x1 + half + gap, y, half, rh),
-                                       font_size=28, on_press=self.cancel_goal))
-        bottom = pygame.Rect(pad, h - pad - theme.px(88), (w - 5 * pad) // 4, theme.px(88))
-        second = (("export_first", self.t("Export first"), self.export_first, th.GOOD) if self.confirm_delete
-                  else ("archive", self.t("Archive"), self.archive, th.PANEL_HI))
-        nav = [("save", self.t("Save"), self.save, th.GOOD), second,
-               ("delete", self.t("Tap again to delete forever") if self.confirm_delete else self.t("Delete…"),
-                self.delete, th.DANGER),
-               ("back", self.t("Back"), self.back, th.PANEL_HI)]
-        for i, (bid, label, fn, col) in enumerate(nav):
-            self.buttons.append(Button(bid, label, bottom.move(i * (bottom.width + pad), 0), on_press=fn, colour=col,
-                                       text_colour=th.BG if col == th.GOOD else th.TEXT, font_size=28))
-
-    def area_title(self, key: str) -> str:
-        return self.t(self.coord.areas.get(key, key or "—"))
-
-    # ---- edits ---------------------------------------------------------------------------
-
-    def bump(self, section: str, key: str, delta: int, lo: int, hi: int) -> None:
-        self.profile[section][key] = max(lo, min(hi, self.profile[section][key] + delta))
-        self.layout()
-
-    def cycle(self, key: str, allowed: tuple[str, ...]) -> None:
-        cur = self.profile["access"].get(key, allowed[0])
-        self.profile["access"][key] = allowed[(allowed.index(cur) + 1) % len(allowed)] if cur in allowed else allowed[0]
-        self.layout()
-
-    def toggle_low(self) -> None:
-        self.profile["low_stimulation"] = not self.profile["low_stimulation"]
-        self.layout()
-
-    def field_done(self, f: TextField) -> None:
-        key = f.id.split(":", 1)[1]
-        if key == "name":
-            self.display_name = f.value
-        elif key in ("instruments", "songs", "loves"):
-            self.profile["preferences"][key] = [x.strip() for x in f.value.split(",") if x.strip()]
-        elif key == "goal_text" and self.adding_goal is not None:
-            self.adding_goal["text"] = f.value
-        elif key == "goal_target" and self.adding_goal is not None:
-            self.adding_goal["target"] = f.value
-
-    def start_goal(self) -> None:
-        self.unfocus()
-        areas = list(self.coord.areas)
-        self.adding_goal = {"text": "", "area": areas[0] if areas else "", "target": ""}
-        self.layout()
-        self.focus_field("field:goal_text")
-
-    def cycle_area(self) -> None:
-        assert self.adding_goal is not None
-        self.unfocus()
-        areas = list(self.coord.areas)
-        cur = self.adding_goal["area"]
-        self.adding_goal["area"] = areas[(areas.index(cur) + 1) % len(areas)] if cur in areas else areas[0]
-        self.layout()
-
-    def save_goal(self) -> None:
-        self.unfocus()
-        g = self.adding_goal
-        if g is None or not g["text"].strip():
-            self.say(self.t("A goal needs a text"))
-            return
-        from prelude_play.store.clients import new_goal_id
-
-        self.profile["goals"].append({"id": new_goal_id(), "text": g["text"].strip(), "area": g["area"],
-                                      "target": g["target"].strip()})
-        self.adding_goal = None
-        self.layout()
-
-    def cancel_goal(self) -> None:
-        self.focus = None
-        self.app.text_sink = None
-        self.adding_goal = None
-        self.layout()
-
-    def remove_goal(self, gid: str) -> None:
-        """Removed from the profile only: past events keep their client:<id> tags."""
-        self.profile["goals"] = [g for g in self.profile["goals"] if g["id"] != gid]
-        self.layout()
-
-    def save(self) -> None:
-        self.unfocus()
-        assert self.client_id is not None
-        try:
-            problems = ClientBook(self.app.store).save(self.client_id, display_name=self.display_name, profile=self.profile)
-        except PreludeError as exc:
-            self.say(str(exc), th.NOT_YET)
-            return
-        self.app.select_client(self.client_id)  # apply touch/sensitivity at once
-        self.say("; ".join(problems) if problems else self.t("Saved"), th.PARTIAL if problems else th.GOOD)
-        self.enter_keep_message()
-
-    def enter_keep_message(self) -> None:
-        msg, col = self.message, self.message_colour
-        self.enter()
-        self.message, self.message_colour = msg, col
-
-    def archive(self) -> None:
-        if self.app.session is not None and self.app.session.client_id == self.client_id:
-            self.say(self.t("End the session before archiving"))
-            return
-        assert self.client_id is not None
-        ClientBook(self.app.store).archive(self.client_id)
-        if self.app.client_id == self.client_id:
-            self.app.client_id = None
-        self.client_id = None
-        self.app.nav.show("clients")
-
-    def delete(self) -> None:
-        """Two taps, and the export screen is offered first (its button is on the way)."""
-        if self.app.session is not None and self.app.session.client_id == self.client_id:
-            self.say(self.t("End the session before deleting"))
-            return
-        assert self.client_id is not None
-        if not self.confirm_delete:
-            self.confirm_delete = 1
-            self.say(self.t("Deleting removes every event for good. Export this client's data first?"),
-                     th.NOT_YET)
-            self.layout()
-            return
-        n = self.app.store.purge_client(self.client_id, confirm_code=self.code)
-        if self.app.client_id == self.client_id:
-            self.app.client_id = None
-        self.client_id = None
-        self.app.notify(self.t("Client deleted ({n} events)").format(n=n))
-        self.app.nav.show("clients")
-
-    def export_first(self) -> None:
-        """The export offered before a delete: this client's data, to the drive the therapist picks."""
-        self.confirm_delete = 0
-        if self.client_id is not None:
-            self.app.select_client(self.client_id)
-        self.coord.open_export()
-
-    def back(self) -> None:
-        self.unfocus()
-        self.client_id = None
-        self.app.nav.show("clients")
-
-
 # ---- plans and the live schedule -----------------------------------------------------------
 
 class PlansScreen(FormScreen):
-    """Pick a plan for the current client, edit its steps, save it as theirs, start it."""
+    """Pick a plan for the current client, edit its steps, save it as theirs, start it (Back or
+    another plan with unsaved edits asks "Save changes?" first)."""
 
     name = "plans"
     title = "Session plan"
@@ -465,6 +48,7 @@ class PlansScreen(FormScreen):
         self.draft: Plan | None = None
         self.adding = False
         self.picking: int | None = None  # a step whose goals are being chosen
+        self.saved_shape: list[dict[str, Any]] | None = None  # the draft's steps as last picked or saved
 
     def enter(self) -> None:
         if self.app.client_id is None:
@@ -481,6 +65,21 @@ class PlansScreen(FormScreen):
                                                for s in plan.steps],
                           plan.client_id, plan.source)
         self.adding = False
+        self.saved_shape = self.draft.as_steps()
+
+    def unsaved(self) -> bool:
+        return self.draft is not None and self.draft.as_steps() != self.saved_shape
+
+    def discard(self) -> None:
+        """Back to the stored plan (a plan never saved is dropped)."""
+        stored = [p for p in self.coord.plans.for_client(self.app.client_id)
+                  if self.draft is not None and p.id == self.draft.id]
+        self.draft, self.picking = None, None
+        if stored:
+            self.pick(stored[0])
+
+    def back(self) -> None:
+        self.guard(lambda: self.app.nav.show("home"))
 
     def layout(self) -> None:
         app, theme = self.app, self.app.theme
@@ -495,7 +94,7 @@ class PlansScreen(FormScreen):
             self.buttons.append(Button(f"plan:{p.id}", p.name, pygame.Rect(pad, y, left_w, rh), font_size=26,
                                        selected=self.draft is not None and p.id == self.draft.id,
                                        sublabel=self.t("shared example") if p.client_id is None else "",
-                                       on_press=lambda p=p: (self.pick(p), self.layout())))
+                                       on_press=lambda p=p: self.guard(lambda: (self.pick(p), self.layout()))))
             y += rh + gap
         x = 2 * pad + left_w
         sw = w - x - pad
@@ -593,13 +192,15 @@ class PlansScreen(FormScreen):
         self.adding = False
         self.layout()
 
-    def save(self) -> None:
+    def save(self) -> bool:
         if self.draft is None:
-            return
+            return False
         saved = self.coord.plans.save(self.draft, self.app.client_id)
         self.draft = saved
+        self.saved_shape = saved.as_steps()
         self.say(self.t("Saved"), th.GOOD)
         self.layout()
+        return True
 
     def start(self) -> None:
         if self.draft is None or not self.draft.steps:
@@ -781,7 +382,8 @@ class SummaryScreen(FormScreen):
         pad = theme.px(20)
         self.buttons, self.fields = [], []
         bottom = pygame.Rect(pad, h - pad - theme.px(88), (w - 7 * pad) // 6, theme.px(88))
-        self.view = pygame.Rect(pad, theme.px(84), w - 2 * pad - theme.px(110), bottom.y - pad - theme.px(84))
+        view_bottom = min(bottom.y, self.dock.top()) - pad  # above the keyboard while it shows
+        self.view = pygame.Rect(pad, theme.px(84), w - 2 * pad - theme.px(110), view_bottom - theme.px(84))
         up = pygame.Rect(self.view.right + pad, self.view.y, theme.px(90), theme.px(100))
         self.buttons.append(Button("summary:up", self.t("Up"), up, font_size=26, on_press=lambda: self.scroll_by(-1)))
         self.buttons.append(Button("summary:down", self.t("Down"), up.move(0, self.view.height - up.height),
@@ -821,7 +423,7 @@ class SummaryScreen(FormScreen):
     def pointer(self, ev: InputEvent) -> None:
         """Drag the page with a finger (a short touch is a tap); the mouse wheel scrolls."""
         pos, kind = ev.pos, ev.kind
-        if pos is None:
+        if pos is None or self.before_pointer(ev):
             return
         if kind == "wheel":
             self.scroll_by(-int(ev.value or 0) * 0.25)
@@ -840,9 +442,13 @@ class SummaryScreen(FormScreen):
         self.dirty = True
 
     def tap(self, pos: tuple[float, float]) -> bool:
-        for f in self.fields:  # a field scrolled out of the page cannot be tapped
-            if f.rect.collidepoint(pos) and not self.view.collidepoint(pos):
-                return False
+        if not self.view.collidepoint(pos):  # a field scrolled out of the page cannot be tapped (nor hide a button)
+            b = next((b for b in self.buttons if b.hit(pos)), None)
+            if b is not None and b.on_press is not None:
+                b.on_press()
+                return True
+            self.unfocus()
+            return b is not None
         return super().tap(pos)
 
     def focus_field(self, fid: str) -> None:
@@ -853,6 +459,22 @@ class SummaryScreen(FormScreen):
 
     def type_text(self, text: str) -> None:
         super().type_text(text)
+        self.layout_keep_focus()
+
+    def field_changed(self, f: TextField) -> None:
+        self.layout_keep_focus()  # a field grows a line as the text wraps
+
+    def reveal(self) -> None:
+        """Scroll the focused field into the page above the keyboard (its end, where typing goes)."""
+        self.layout_keep_focus()
+        f = self.focus
+        if f is None:
+            return
+        if f.rect.bottom > self.view.bottom:
+            self.scroll += f.rect.bottom - self.view.bottom
+        if f.rect.y < self.view.y:
+            self.scroll -= self.view.y - f.rect.y
+        self.scroll = int(max(0, min(max(0, self.content_h - self.view.height), self.scroll)))
         self.layout_keep_focus()
 
     def key(self, name: str) -> bool:
@@ -1003,6 +625,7 @@ class SummaryScreen(FormScreen):
         if self.message:
             draw_text(surface, theme, self.message, (theme.size[0] - theme.px(32), theme.px(44)), 22,
                       colour=self.message_colour, anchor="midright", max_width=theme.size[0] // 3)
+        self.dock.draw(surface)
 
 
 def copy_to_clipboard(text: str) -> bool:
@@ -1323,6 +946,8 @@ class Therapist:
             app.notices.append(str(p))
         app.notices.extend(getattr(app.store, "notices", []))  # e.g. "store upgraded, backup kept at ..."
         self.areas = _area_titles()
+        self.typing = KeyboardPolicy(app.cfg.ui.on_screen_keyboard)
+        """When the on-screen keyboard shows, for every text field of this run (``ui.on_screen_keyboard``)."""
         self.clients = ClientsScreen(app, self)
         self.editor = ClientEditScreen(app, self)
         self.plan_screen = PlansScreen(app, self)
@@ -1334,6 +959,25 @@ class Therapist:
             "clients": self.clients, "client_edit": self.editor, "plans": self.plan_screen,
             "schedule": self.schedule_screen, "summary": self.summary, "export": self.export,
             "change_pin": self.change_pin}
+
+    # ---- client records --------------------------------------------------------------------
+
+    def new_client(self, return_to: str = "clients") -> None:
+        """A new client, selected, in its editor at once (the caller has asked for the PIN)."""
+        if self.app.session is not None:
+            self.app.notify(self.app.t("End the session before switching clients"))
+            return
+        self.app.new_client()
+        if self.app.client_id is not None:
+            self.edit_client(self.app.client_id, return_to, new=True)
+
+    def edit_client(self, client_id: str, return_to: str = "clients", new: bool = False) -> None:
+        """Open the editor on ``client_id`` (selected first); its Back returns to ``return_to``."""
+        self.app.select_client(client_id)
+        if self.app.client_id != client_id:
+            return
+        self.editor.return_to, self.editor.new = return_to, new
+        self.app.nav.show("client_edit")
 
     def goal_title(self, client_id: str) -> Callable[[str], str]:
         own = {f"client:{g['id']}": g["text"] for g in self.app.store.client_profile(client_id).get("goals", [])}

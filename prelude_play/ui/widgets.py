@@ -106,3 +106,31 @@ def mute(surface: pygame.Surface, rect: pygame.Rect, saturation: float = MUTED_S
     grey = pygame.transform.grayscale(sub.copy())  # a copy: grayscale of a narrow subsurface misreads its pitch
     grey.set_alpha(int(round(255 * (1.0 - saturation))))
     sub.blit(grey, (0, 0))
+
+
+class WrapButton(Button):
+    """A button whose label takes two lines rather than an ellipsis ("Tableau de choix" on a
+    narrow card stays whole)."""
+
+    def draw(self, surface: pygame.Surface, theme: th.Theme) -> None:
+        width = self.rect.width - theme.px(24)
+        words = self.label.split()
+        if len(words) < 2 or theme.font(self.font_size, True).size(self.label)[0] <= width:
+            super().draw(surface, theme)
+            return
+        size = self.font_size
+        while True:  # the most even split into two lines, at the largest size that fits
+            font = theme.font(size, True)
+            best = min(((" ".join(words[:i]), " ".join(words[i:])) for i in range(1, len(words))),
+                       key=lambda ab: max(font.size(ab[0])[0], font.size(ab[1])[0]))
+            if max(font.size(best[0])[0], font.size(best[1])[0]) <= width or size <= self.font_size * 2 // 3:
+                break
+            size -= 2
+        label, self.label = self.label, ""
+        super().draw(surface, theme)
+        self.label = label
+        colour = th.BG if self.selected else (self.text_colour if self.enabled else th.MUTED)
+        gap = theme.px(size) * 0.6
+        for line, dy in ((best[0], -gap), (best[1], gap)):
+            draw_text(surface, theme, line, (self.rect.centerx, int(self.rect.centery + dy)), size, colour=colour,
+                      bold=True, max_width=width)

@@ -33,7 +33,11 @@ def test_home_pick_client_start_activity_tap_sounds_and_logs(tmp_path, audio):
         app = pilot.app
         assert app.screen == "home"
         pilot.tap("new_client")
-        assert app.client_id is not None
+        pilot.enter_pin()  # a new record is the therapist's: behind the PIN, then straight into its editor
+        assert app.client_id is not None and app.screen == "client_edit"
+        pilot.tap("key:done")  # the name is focused, with the keyboard up
+        pilot.tap("back")
+        assert app.screen == "home"
         pilot.tap("activity:free_play")
         assert app.screen == "host" and app.activity_name == "free_play"
         pilot.tap("pad:1")
@@ -251,8 +255,9 @@ def test_paused_home_shows_only_the_session_client(tmp_path):
         pilot.tap("activity:free_play")
         pilot.panel()
         pilot.tap("home")
-        ids = [b.id for b in app.home.buttons]
+        ids = [b.id for b in app.home.buttons + app.home.picker.rows]
         assert "client:a" in ids and "client:b" not in ids and "new_client" not in ids
+        assert app.home.picker.search is None  # nothing to search: no other name can come up
 
 
 def test_language_switch_persists_to_user_settings(tmp_path):
@@ -267,7 +272,8 @@ def test_language_switch_persists_to_user_settings(tmp_path):
 def test_screenshots_home_host_overlay(tmp_path, size):
     w, h = size
     with run_test(data_dir=tmp_path, size=size) as pilot:
-        pilot.tap("new_client"); pilot.tap("new_client")
+        for _ in range(2):
+            pilot.tap("new_client"); pilot.enter_pin(); pilot.tap("key:done"); pilot.tap("back")
         pilot.tap("client:client-1")
         shots = [pilot.screenshot(ART / f"home_{w}x{h}.png")]
         pilot.tap("activity:free_play")

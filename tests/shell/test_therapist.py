@@ -219,12 +219,15 @@ def test_client_editor_edits_archives_and_deletes_only_with_confirmation(tmp_pat
         pilot.tap("cycle:method")  # tap → dwell
         pilot.tap("field:instruments")
         pilot.type_text("ocean drum, chimes")
+        pilot.tap("tab:goals")
         pilot.tap("goal:add")
         pilot.type_text("Waits for a turn")
-        pilot.tap("goal:area")
+        gid = app.therapist.editor.editing
+        pilot.tap(f"goal_area:{gid}")
+        pilot.tap("area:turn_taking")
         pilot.tap("field:goal_target")
         pilot.type_text("80% of trials over 3 sessions")
-        pilot.tap("goal:save")
+        pilot.tap("goal_done")
         pilot.tap("save")
         c = app.store.client(cid)
         p = c["profile"]
@@ -232,7 +235,8 @@ def test_client_editor_edits_archives_and_deletes_only_with_confirmation(tmp_pat
         assert p["touch"] == {"ignore_repeat_ms": 200, "hold_to_select_ms": 200}
         assert p["access"]["method"] == "dwell" and p["preferences"]["instruments"] == ["ocean drum", "chimes"]
         (g,) = p["goals"]
-        assert g["text"] == "Waits for a turn" and g["target"] == "80% of trials over 3 sessions" and g["area"]
+        assert g["text"] == "Waits for a turn" and g["target"] == "80% of trials over 3 sessions"
+        assert g["area"] == "turn_taking" and g["id"] == gid
         assert app.touch.hold_ns == 200_000_000  # applied to the shell at once
         shot = pilot.screenshot(ART / "therapist_client_edit_1280x800.png")
         pilot.tap("archive")
