@@ -425,7 +425,10 @@ def set_pedal(path: Path, template: Path, device: str | None, *, control: int | 
     text = read_text(path) if path.exists() else read_text(Path(template))
     out: list[str] = []
     skipping = False
+    ours = set(pedal_toml(None).splitlines())  # an earlier "no pedal" note of ours goes too
     for line in text.splitlines():
+        if line in ours:
+            continue
         if _PEDAL_HEADER.match(line):
             skipping = True
             continue
