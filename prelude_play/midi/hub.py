@@ -100,6 +100,7 @@ class FloodTally:
     last_ns: int = 0
     reported_ns: int | None = None  # when this flood was last reported (None: a new flood)
     episode: int = 0  # everything refused since the flood began
+    episode_traced: int = 0  # refused note-ons passed on since the flood began
 
     def take(self) -> dict[str, Any] | None:
         """The counts so far as a ``flood`` event's data, and start counting anew (None: none)."""
@@ -227,7 +228,7 @@ class MidiHub:
                     continue
                 data = tally.take()
                 episode = tally.episode
-                tally.reported_ns, tally.episode = None, 0  # the next refusal starts a new flood
+                tally.reported_ns, tally.episode, tally.episode_traced = None, 0, 0  # the next refusal: a new flood
             if data is not None or episode:
                 events.append(self._flood_event(inp, data or {}, ended=True, episode=episode))
         for ev in events:
@@ -258,9 +259,10 @@ class MidiHub:
                 tally.first_ns = t_ns
             tally.last_ns = max(tally.last_ns, t_ns)
             tally.episode += 1
-            trace = kind == "note_on" and tally.episode <= cfg.flood_trace
+            trace = kind == "note_on" and tally.episode_traced < cfg.flood_trace
             if trace:
                 tally.traced += 1
+                tally.episode_traced += 1
             else:
                 tally.dropped += 1
                 tally.by_kind[kind] = tally.by_kind.get(kind, 0) + 1
