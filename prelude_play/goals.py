@@ -68,6 +68,9 @@ def parse_goals(path: Path) -> tuple[Goals, list[ConfigError]]:
             continue
         doms = spec.get("domains", [])
         if not isinstance(doms, list):
+            problems.append(ConfigError(
+                f"domains {brief(doms)} must be a list", path=path, line=find_key_line(text, f"areas.{key}.domains") or line,
+                key=f"areas.{key}.domains", hint='e.g. domains = ["social"]; reading it as one'))
             doms = [doms]
         bad = [d for d in doms if not isinstance(d, str) or d not in DOMAINS]
         if bad:
@@ -83,6 +86,10 @@ def parse_goals(path: Path) -> tuple[Goals, list[ConfigError]]:
                 hint="using no parent"))
             parent = None
         title = spec.get("title", key)
+        if not isinstance(title, str):
+            problems.append(ConfigError(
+                f"title {brief(title)} must be text", path=path, line=find_key_line(text, f"areas.{key}.title") or line,
+                key=f"areas.{key}.title", hint=f"using {key!r}"))
         areas[key] = GoalArea(key, title if isinstance(title, str) else key, tuple(dict.fromkeys(doms)), parent)
     for a in list(areas.values()):
         if a.parent is not None and a.parent not in areas:
