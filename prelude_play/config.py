@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -169,8 +170,8 @@ def read_text(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> str:
     """A text file's contents, refusing a missing, unreadable, oversized or non-UTF-8 file with a
     ConfigError that says which (and, for bad bytes, the line they are on)."""
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(max_bytes + 1)
+        with open(path, "rb") as fh:  # read(n) allocates n bytes at once: ask for no more than is there
+            raw = fh.read(min(os.fstat(fh.fileno()).st_size, max_bytes) + 1)
     except FileNotFoundError:
         raise ConfigError("file not found", path=path, hint="check the path") from None
     except IsADirectoryError:

@@ -7,6 +7,7 @@ WAVE_FORMAT_EXTENSIBLE everywhere, and a therapist-readable error for everything
 
 from __future__ import annotations
 
+import os
 import struct
 from fractions import Fraction
 from pathlib import Path
@@ -57,8 +58,8 @@ def read_wav(path: str | Path, *, max_bytes: int = MAX_BYTES) -> tuple[np.ndarra
     """
     p = Path(path)
     try:
-        with open(p, "rb") as fh:
-            raw = fh.read(max_bytes + 1)
+        with open(p, "rb") as fh:  # read(n) allocates n bytes at once: ask for no more than is there
+            raw = fh.read(min(os.fstat(fh.fileno()).st_size, max_bytes) + 1)
     except OSError as exc:
         raise AnalysisError(f"{p}: cannot open ({exc.strerror or exc})") from exc
     if len(raw) > max_bytes:
