@@ -43,7 +43,7 @@ class ConfigError(PreludeError):
         key: str | None = None,
         hint: str | None = None,
     ) -> None:
-        self.path = Path(path) if path is not None else None
+        self.path = path if isinstance(path, Path) or path is None else Path(path)
         self.line = line
         self.key = key
         self.hint = hint

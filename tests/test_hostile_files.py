@@ -150,7 +150,7 @@ def test_8000_unknown_keys_load_in_well_under_a_second(tmp_path):
     t = time.perf_counter()
     cfg = load_app_config([f])
     took = time.perf_counter() - t
-    assert took < 1.0, took  # 12 s before (a quadratic line look-up)
+    assert took < 2.0, took  # 12–26 s before (a quadratic line look-up); ~0.3 s here
     assert cfg.ui.language == "fr_CA"
     assert len(cfg.problems) == 51 and "7950 more" in str(cfg.problems[-1])  # capped for the notices
     assert cfg.problems[0].line == 2 and cfg.problems[49].line == 51
@@ -163,7 +163,7 @@ def test_a_10_mb_app_toml_is_refused_at_once(tmp_path):
     f = write(tmp_path / "app.toml", "[ui]\n" + "".join(f"k{i} = {i}\n" for i in range(1_000_000)))
     t = time.perf_counter()
     cfg = load_app_config([CONFIG / "app.toml", f])
-    assert time.perf_counter() - t < 1.0
+    assert time.perf_counter() - t < 2.0
     assert cfg.ui == load_app_config([CONFIG / "app.toml"]).ui
     assert "too big" in str(cfg.problems[0]) and "using the defaults" in str(cfg.problems[0])
 
@@ -263,7 +263,7 @@ def test_a_600_s_vowel_is_refused_at_once(tmp_path):
     for name in ("vowel:ah:60:1e999s", "vowel:ah:1e999", "keys:1e400", "drum:99999999999999999999", "vowel:ah:nan"):
         with pytest.raises(UnknownSoundError):
             SoundBank().get(name)
-    assert time.perf_counter() - t < 1.0  # 18 s and 1.8 GB before
+    assert time.perf_counter() - t < 2.0  # 18 s and 1.8 GB before
     board, problems = parse_board({"card": [{"label": "A", "sound": "vowel:ah:60:600s"}, {"label": "B"}]},
                                   tmp_path / "b.toml")
     assert board is not None and board.cards[0].sound == ()
