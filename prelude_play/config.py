@@ -169,6 +169,8 @@ def loads_toml(text: str, path: Path | None = None, *, max_bytes: int = MAX_FILE
 def read_text(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> str:
     """A text file's contents, refusing a missing, unreadable, oversized or non-UTF-8 file with a
     ConfigError that says which (and, for bad bytes, the line they are on)."""
+    if path.exists() and not path.is_file():  # a folder, or a FIFO that would block the start
+        raise ConfigError("is not a regular file", path=path, hint="check the path")
     try:
         with open(path, "rb") as fh:  # read(n) allocates n bytes at once: ask for no more than is there
             raw = fh.read(min(os.fstat(fh.fileno()).st_size, max_bytes) + 1)

@@ -111,6 +111,17 @@ def test_a_broken_user_instrument_map_falls_back_to_the_shipped_one(tmp_path, te
     assert len(notes) == 1 and str(f) in notes[0] and "using the shipped instrument map" in notes[0]
 
 
+def test_a_fifo_or_folder_named_like_a_board_never_blocks_the_start(tmp_path):
+    import os
+
+    from activities.choice_board.boards import load_boards
+
+    os.mkfifo(tmp_path / "fifo.toml")
+    (tmp_path / "dir.toml").mkdir()
+    boards, problems = load_boards([tmp_path])
+    assert boards == {} and sorted(p.path.name for p in problems) == ["dir.toml", "fifo.toml"]
+
+
 def test_not_utf8_names_the_line_of_the_bad_byte(tmp_path):
     f = write(tmp_path / "app.toml", b"[ui]\nfullscreen = false\nlanguage = \"fran\xe7ais\"\n")
     with pytest.raises(ConfigError) as info:
