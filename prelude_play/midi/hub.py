@@ -465,6 +465,16 @@ class MidiHub:
 
     def _close_input(self, inp: _Input, *, reason: str, announce: bool,
                      events: list[InputEvent] | None = None) -> None:
+        tally = inp.flood
+        with tally.lock:  # a device unplugged mid-flood: what it had refused is still reported
+            data, episode = tally.take(), tally.episode
+            tally.reported_ns, tally.episode, tally.episode_traced = None, 0, 0
+        if data is not None or episode:
+            flood = self._flood_event(inp, data or {}, ended=True, episode=episode)
+            if events is not None:
+                events.append(flood)
+            else:
+                self._emit(flood)
         port, inp.port = inp.port, None
         if port is not None:
             try:

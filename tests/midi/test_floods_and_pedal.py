@@ -57,6 +57,24 @@ def test_a_flood_is_counted_in_periodic_summaries_never_a_row_per_message(make_h
     assert hub.stats()[FLOOD]["rate_dropped"] == n - len(played)
 
 
+def test_a_device_unplugged_mid_flood_still_reports_it(make_hub, backend, clock, sink):
+    backend.add_device(FLOOD)
+    hub = make_hub()
+    hub.poll()
+    t0 = clock.now_ns()
+    for i in range(1_000):
+        backend.inject(FLOOD, [0x90, 60, 100], t_ns=t0 + i * 10_000)
+    backend.remove_device(FLOOD)
+    hub.poll()
+    (flood,) = sink.of("system", "flood")
+    assert flood.data["ended"] and flood.data["flood_total"] == hub_refused(sink)
+
+
+def hub_refused(sink) -> int:
+    played = [e for e in sink.of("midi", "note_on") if not e.data.get("filtered")]
+    return 1_000 - len(played)
+
+
 def test_one_devices_flood_costs_another_device_nothing(make_hub, backend, clock, sink):
     backend.add_device(FLOOD)
     backend.add_device(PAD)
