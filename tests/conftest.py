@@ -18,12 +18,13 @@ try:  # the loaders' fuzz tests (tests/test_fuzz_loaders.py)
 
     _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
     # ci (the default): the same examples every run, a few seconds per test; dev: new examples
-    # each run, remembered when they fail; long: minutes (HYPOTHESIS_PROFILE=long ./dev test -k fuzz)
+    # each run, remembered when they fail; long: minutes
+    # (HYPOTHESIS_PROFILE=long ./dev test tests/test_fuzz_loaders.py --timeout=0)
     settings.register_profile("ci", derandomize=True, database=None, max_examples=100, deadline=None,
                               suppress_health_check=_QUIET, print_blob=True)
     settings.register_profile("dev", max_examples=60, deadline=None, suppress_health_check=_QUIET)
-    settings.register_profile("long", max_examples=3_000, deadline=None, suppress_health_check=_QUIET,
-                              print_blob=True)
+    settings.register_profile("long", max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 3_000)),
+                              deadline=None, suppress_health_check=_QUIET, print_blob=True)
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 except ImportError:  # pragma: no cover - the test extra installs it
     pass
