@@ -16,14 +16,14 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import pkgutil
-import tomllib
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Protocol
 
 from prelude_play.clock import Clock
-from prelude_play.errors import ActivityError
+from prelude_play.config import load_toml, using
+from prelude_play.errors import ActivityError, ConfigError
 from prelude_play.events import InputEvent, LogEvent
 from prelude_play.ids import uuid7
 
@@ -388,14 +388,18 @@ def validate_class(name: str, cls: Any, known_goals: Callable[[str], bool] | Non
         raise ActivityError(name, "'settings' must be a dict of defaults")
 
 
-def _load_defaults(folder: Path | None) -> dict[str, Any]:
+def _load_defaults(folder: Path | None) -> tuple[dict[str, Any], ConfigError | None]:
+    """An activity folder's ``defaults.toml`` (bounded like every config file), or its problem:
+    a broken defaults file costs the activity its file settings, never the activity."""
     if folder is None:
-        return {}
+        return {}, None
     f = folder / "defaults.toml"
     if not f.exists():
-        return {}
-    with f.open("rb") as fh:
-        return tomllib.load(fh)
+        return {}, None
+    try:
+        return load_toml(f)[0], None
+    except ConfigError as exc:
+        return {}, using(exc, "the activity's built-in settings")
 
 
 def discover(package: str = "activities", *, entry_points: bool = True,
@@ -414,7 +418,10 @@ def discover(package: str = "activities", *, entry_points: bool = True,
             if cls.name in reg.entries:
                 raise ActivityError(short, f"name '{cls.name}' is already used by {reg.entries[cls.name].module}")
             defaults = dict(cls.settings)
-            defaults.update(_load_defaults(folder))
+            from_file, problem = _load_defaults(folder)
+            defaults.update(from_file)
+            if problem is not None:
+                reg.errors.append(ActivityError(short, str(problem)))
             reg.entries[cls.name] = ActivityEntry(cls.name, cls, mod_name, defaults, folder)
         except ActivityError as exc:
             reg.errors.append(exc)

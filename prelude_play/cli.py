@@ -74,7 +74,37 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     a = sub.add_parser("analyze", help="vowel/pitch/formant analysis of a WAV file")
     a.add_argument("rest", nargs=argparse.REMAINDER)
+    pd = sub.add_parser("pedal", help="name the therapist's MIDI scoring pedal (none until named)")
+    pd.add_argument("device", nargs="?", help="its name or a pattern, as `prelude-play devices` lists it")
+    pd.add_argument("--control", type=int, default=None, help="the controller (CC) it sends (default 64)")
+    pd.add_argument("--note", type=int, default=None, help="the note it sends, for pedals that send notes")
+    pd.add_argument("--none", action="store_true", help="no scoring pedal")
     return p
+
+
+def cmd_pedal(args: argparse.Namespace, data_dir: Path) -> int:
+    """Write ``[pedal]`` into the user's instrument map (a copy of the shipped one at first)."""
+    from prelude_play.config import resource_dir
+    from prelude_play.errors import ConfigError
+    from prelude_play.midi.instruments import set_pedal
+
+    path = data_dir / "config" / "instruments.toml"
+    if args.none == bool(args.device):
+        print("prelude-play pedal: give the pedal's device name, or --none", file=sys.stderr)
+        return 2
+    control = args.control if args.control is not None or args.note is not None else 64
+    try:
+        m = set_pedal(path, resource_dir("config") / "instruments.toml", None if args.none else args.device,
+                      control=control, note=args.note)
+    except ConfigError as exc:
+        print(f"prelude-play pedal: {exc} (nothing changed)", file=sys.stderr)
+        return 1
+    if m.pedal is None:
+        print(f"no scoring pedal ({path})")
+    else:
+        what = ", ".join([f"CC{c}" for c in sorted(m.pedal.controls)] + [f"note {n}" for n in sorted(m.pedal.notes)])
+        print(f"scoring pedal: {m.pedal.device} ({what}) in {path}")
+    return 0
 
 
 def load_config(args: argparse.Namespace, data_dir: Path):
@@ -122,7 +152,7 @@ def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
         print(f"prelude-play: {exc}", file=sys.stderr)
         return 3
     goals, goal_problems = parse_goals(resource_dir("config") / "goals.toml")
-    registry = discover(known_goals=goals.is_known)
+    registry = discover(known_goals=goals.is_known if goals.areas else None)  # unreadable goals: no check
     for err in registry.errors:
         print(f"prelude-play: {err}", file=sys.stderr)
     notices = [str(p) for p in cfg.problems + goal_problems]
@@ -375,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
         from prelude_play.audio.analysis import run_analyze
 
         return run_analyze(args.rest)
+    if args.command == "pedal":
+        return cmd_pedal(args, data_dir)
     return cmd_run(args, data_dir)
 
 

@@ -8,13 +8,15 @@ them all at once.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from prelude_play.errors import ConfigError
+from prelude_play.errors import ConfigError, brief
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -31,43 +33,121 @@ def resource_dir(name: str) -> Path:
     return PACKAGE_DIR.parent / name
 
 
-def find_key_line(text: str, dotted_key: str) -> int | None:
-    """Best line number of ``dotted_key`` in TOML ``text`` (tomllib reports none for values).
+MAX_FILE_BYTES = 1 << 20
+"""A config, board, plan or instrument file is a few kB; anything over 1 MB is refused unread."""
+MAX_DEPTH = 12
+"""Tables and lists nested deeper than this are refused (the deepest shipped file nests 5)."""
+MAX_PROBLEMS = 50
+"""Problems reported per file; past this one line says how many more (8 000 unknown keys must
+not become 8 000 notices)."""
 
-    Looks for the key inside its table header; falls back to the first ``key =`` anywhere.
+_HEADER_RE = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
+_KEY_RE = re.compile(r"^\s*((?:[A-Za-z0-9_\-]+|\"[^\"\n]*\"|'[^'\n]*')"
+                     r"(?:\s*\.\s*(?:[A-Za-z0-9_\-]+|\"[^\"\n]*\"|'[^'\n]*'))*)\s*=")
+
+
+def _unquote(dotted: str) -> str:
+    """``a."b.c".d`` → ``a.b.c.d`` as a plain dotted name (quotes off, spaces around dots off)."""
+    parts: list[str] = []
+    cur: list[str] = []
+    quote = ""
+    for ch in dotted:
+        if quote:
+            if ch == quote:
+                quote = ""
+            else:
+                cur.append(ch)
+        elif ch in "\"'":
+            quote = ch
+        elif ch == ".":
+            parts.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur).strip())
+    return ".".join(parts)
+
+
+class KeyLines:
+    """Where each key and table of a TOML text is: built in one pass, looked up in O(1).
+
+    tomllib reports no positions; the old look-up rescanned the whole text for every key, which
+    made a file with 8 000 unknown keys take 12 s (and 10 MB never finish). Keys are indexed as
+    ``table.key``; the n-th ``[[array]]`` also as ``array[n]`` (and its keys as
+    ``array[n].key``); a bare key name falls back to its first line anywhere.
     """
-    parts = dotted_key.split(".")
-    key = parts[-1]
-    table = ".".join(parts[:-1])
-    lines = text.splitlines()
-    key_re = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
-    header_re = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
-    current = ""
-    fallback = None
-    for i, line in enumerate(lines, start=1):
-        m = header_re.match(line)
-        if m:
-            current = m.group(1).replace('"', "").replace("'", "")
-            if current == dotted_key:
-                return i
+
+    def __init__(self, text: str) -> None:
+        self.lines: dict[str, int] = {}
+        self.bare: dict[str, int] = {}
+        counts: dict[str, int] = {}
+        table = ""
+        indexed = ""
+        for i, line in enumerate(text.splitlines(), start=1):
+            m = _HEADER_RE.match(line)
+            if m:
+                table = _unquote(m.group(2))
+                self.lines.setdefault(table, i)
+                if m.group(1) == "[[":
+                    n = counts[table] = counts.get(table, -1) + 1
+                    indexed = f"{table}[{n}]"
+                    self.lines.setdefault(indexed, i)
+                else:
+                    indexed = ""
+                continue
+            k = _KEY_RE.match(line)
+            if k:
+                key = _unquote(k.group(1))
+                self.lines.setdefault(f"{table}.{key}" if table else key, i)
+                if indexed:
+                    self.lines.setdefault(f"{indexed}.{key}", i)
+                self.bare.setdefault(key.rsplit(".", 1)[-1], i)
+
+    def line(self, dotted_key: str) -> int | None:
+        found = self.lines.get(dotted_key)
+        if found is not None:
+            return found
+        return self.bare.get(dotted_key.rsplit(".", 1)[-1])
+
+
+@functools.lru_cache(maxsize=8)
+def key_lines(text: str) -> KeyLines:
+    """The index of ``text``, made once per text (a loader asks for many keys of one file)."""
+    return KeyLines(text)
+
+
+def find_key_line(text: str, dotted_key: str) -> int | None:
+    """Best line number of ``dotted_key`` in TOML ``text`` (tomllib reports none for values):
+    the key inside its table, else its table's header, else the first ``key =`` anywhere."""
+    return key_lines(text).line(dotted_key)
+
+
+def check_shape(data: Any, path: Path | None, *, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse data nested deeper than ``max_depth`` (without recursion: the check itself must
+    survive what it refuses); every loader's code and every message can then recurse safely."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
             continue
-        if key_re.match(line):
-            if current == table:
-                return i
-            fallback = fallback or i
-    return fallback
+        if depth >= max_depth:
+            raise ConfigError(f"tables or lists nested more than {max_depth} deep", path=path,
+                              hint="this is not a file Prelude Play writes; fix or replace it")
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
 
 
-def load_toml(path: Path) -> tuple[dict[str, Any], str]:
-    """Parse a TOML file; a syntax error becomes a ConfigError with the file and line."""
+def loads_toml(text: str, path: Path | None = None, *, max_bytes: int = MAX_FILE_BYTES) -> dict[str, Any]:
+    """Parse TOML text into data every loader can walk safely: bounded in size and depth; any
+    failure, whatever the text, is a ConfigError with the file and line."""
+    if len(text) > max_bytes:
+        raise ConfigError(f"file is too big ({len(text):,} characters; at most {max_bytes:,})", path=path,
+                          hint="a settings file is a few kB: check it is the right file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ConfigError("file not found", path=path, hint="check the path") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError("not UTF-8 text", path=path, hint="save the file as UTF-8") from exc
-    try:
-        return tomllib.loads(text), text
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         raise ConfigError(
@@ -75,7 +155,66 @@ def load_toml(path: Path) -> tuple[dict[str, Any], str]:
             path=path,
             line=int(m.group(1)) if m else None,
             hint="fix the syntax there; strings need quotes, tables need [brackets]",
-        ) from exc
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"lists or tables nested too deeply (more than {MAX_DEPTH})", path=path,
+                          hint="this is not a file Prelude Play writes; fix or replace it") from None
+    except (ValueError, MemoryError) as exc:  # e.g. a number of more than 4 300 digits
+        raise ConfigError(f"a value cannot be read ({brief(str(exc))})", path=path,
+                          hint="check the numbers in the file") from None
+    check_shape(data, path)
+    return data
+
+
+def read_text(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> str:
+    """A text file's contents, refusing a missing, unreadable, oversized or non-UTF-8 file with a
+    ConfigError that says which (and, for bad bytes, the line they are on)."""
+    if path.exists() and not path.is_file():  # a folder, or a FIFO that would block the start
+        raise ConfigError("is not a regular file", path=path, hint="check the path")
+    try:
+        with open(path, "rb") as fh:  # read(n) allocates n bytes at once: ask for no more than is there
+            raw = fh.read(min(os.fstat(fh.fileno()).st_size, max_bytes) + 1)
+    except FileNotFoundError:
+        raise ConfigError("file not found", path=path, hint="check the path") from None
+    except IsADirectoryError:
+        raise ConfigError("is a folder, not a file", path=path, hint="check the path") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot be read ({exc.strerror or exc})", path=path,
+                          hint="check the file exists and is readable") from None
+    if len(raw) > max_bytes:
+        raise ConfigError(f"file is too big (over {max_bytes:,} bytes)", path=path,
+                          hint="a settings file is a few kB: check it is the right file")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"not UTF-8 text (byte {exc.start + 1})", path=path, line=line,
+                          hint="save the file as UTF-8 (any text editor can)") from None
+
+
+def load_toml(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> tuple[dict[str, Any], str]:
+    """Read and parse a TOML file: every way a file can be wrong is a ConfigError with the file
+    and line (not found, too big, not UTF-8, bad syntax, nested too deep)."""
+    path = Path(path)
+    text = read_text(path, max_bytes=max_bytes)
+    return loads_toml(text, path, max_bytes=max_bytes), text
+
+
+def using(exc: ConfigError, fallback: str) -> ConfigError:
+    """The same problem, saying what is used instead (``fallback``: "the shipped settings")."""
+    hint = f"{exc.hint}; using {fallback}" if exc.hint else f"using {fallback}"
+    new = ConfigError(exc.detail, path=exc.path, line=exc.line, key=exc.key, hint=hint)
+    new.__cause__ = exc.__cause__
+    return new
+
+
+def capped(problems: list[ConfigError], path: Path | None, limit: int = MAX_PROBLEMS) -> list[ConfigError]:
+    """At most ``limit`` problems of one file, then one saying how many more."""
+    if len(problems) <= limit:
+        return problems
+    more = len(problems) - limit
+    return problems[:limit] + [ConfigError(f"… and {more} more problem(s) like these", path=path,
+                                           hint="run prelude-play check-config FILE to see them all")]
 
 
 # ---- typed sections -----------------------------------------------------------------------
@@ -244,26 +383,26 @@ def apply_section(obj: Any, values: dict[str, Any], *, section: str, path: Path,
         f = known.get(key)
         if f is None:
             problems.append(ConfigError(
-                f"unknown setting '{key}'", path=path, line=line, key=dotted,
+                f"unknown setting {brief(key)}", path=path, line=line, key=brief(dotted)[1:-1],
                 hint=f"allowed in [{section}]: {', '.join(sorted(known))}"))
             continue
         default = getattr(obj, key)
         if not _type_ok(value, default):
             problems.append(ConfigError(
-                f"{value!r} is not {_type_name(default)}", path=path, line=line, key=dotted,
+                f"{brief(value)} is not {_type_name(default)}", path=path, line=line, key=dotted,
                 hint=f"using the default {default!r}"))
             continue
         meta = f.metadata
         if "choices" in meta and value not in meta["choices"]:
             problems.append(ConfigError(
-                f"{value!r} is not allowed", path=path, line=line, key=dotted,
+                f"{brief(value)} is not allowed", path=path, line=line, key=dotted,
                 hint=f"choose one of {', '.join(map(repr, meta['choices']))}; using {default!r}"))
             continue
         if "range" in meta:
             lo, hi = meta["range"]
             if not lo <= value <= hi:
                 problems.append(ConfigError(
-                    f"{value!r} is out of range", path=path, line=line, key=dotted,
+                    f"{brief(value)} is out of range", path=path, line=line, key=dotted,
                     hint=f"allowed {lo}–{hi}; using the default {default!r}"))
                 continue
         if isinstance(default, float):
@@ -275,13 +414,13 @@ def _apply_file(cfg: AppConfig, path: Path) -> None:
     try:
         data, text = load_toml(path)
     except ConfigError as exc:
-        cfg.problems.append(exc)
+        cfg.problems.append(using(exc, "the defaults for every setting of this file"))
         return
     cfg.sources.append(str(path))
     for section, values in data.items():
         if section not in SECTIONS:
             cfg.problems.append(ConfigError(
-                f"unknown section [{section}]", path=path, line=find_key_line(text, section),
+                f"unknown section [{brief(section)[1:-1]}]", path=path, line=find_key_line(text, section),
                 hint=f"allowed sections: {', '.join(SECTIONS)}"))
             continue
         if not isinstance(values, dict):
@@ -294,20 +433,39 @@ def _apply_file(cfg: AppConfig, path: Path) -> None:
     _cross_checks(cfg, path, text)
 
 
+def _names_problem(values: list[str], required: str | None) -> str | None:
+    """Why a list of outcome or prompt-level names cannot be used (None: it can). Every figure
+    divides by how many there are, the rail has a button for each and the score codes take
+    their first letters, so: 1–8 distinct plain names, and "success" among the outcomes."""
+    if not 1 <= len(values) <= 8:
+        return "must list 1 to 8 names"
+    if len(set(values)) != len(values):
+        return "lists a name twice"
+    if not all(re.fullmatch(r"[a-z][a-z0-9_]{0,31}", v) for v in values):
+        return "must be plain lower-case names such as \"not_yet\""
+    if required and required not in values:
+        return f"must include {required!r}"
+    return None
+
+
 def _cross_checks(cfg: AppConfig, path: Path, text: str) -> None:
     from prelude_play.session.scoring import check_action
 
     s = cfg.scoring
-    if not s.outcomes:
-        cfg.problems.append(ConfigError("outcomes is empty", path=path, key="scoring.outcomes",
-                                        hint="list at least one outcome; using the defaults"))
-        s.outcomes = ScoringConfig().outcomes
+    for name, required in (("outcomes", "success"), ("prompt_levels", None)):
+        values = getattr(s, name)
+        problem = _names_problem(values, required)
+        if problem:
+            cfg.problems.append(ConfigError(
+                f"{name} {brief(values)} {problem}", path=path, line=find_key_line(text, f"scoring.{name}"),
+                key=f"scoring.{name}", hint=f"using the defaults {getattr(ScoringConfig(), name)}"))
+            setattr(s, name, getattr(ScoringConfig(), name))
     for table, mapping in (("keys", s.keys), ("pedal_buttons", s.pedal_buttons)):
         for key, action in list(mapping.items()):
             problem = check_action(action, s.prompt_levels or ScoringConfig().prompt_levels, s.outcomes)
             if problem:
                 cfg.problems.append(ConfigError(
-                    f"'{key}' is mapped to unknown action {action!r}", path=path,
+                    f"{brief(key)} is mapped to unknown action {brief(action)}", path=path,
                     line=find_key_line(text, f"scoring.{table}.{key}"), key=f"scoring.{table}.{key}",
                     hint=problem))
                 del mapping[key]
@@ -317,13 +475,9 @@ def _cross_checks(cfg: AppConfig, path: Path, text: str) -> None:
         if problem:
             default = getattr(ScoringConfig(), name)
             cfg.problems.append(ConfigError(
-                f"unknown action {action!r}", path=path, line=find_key_line(text, f"scoring.{name}"),
+                f"unknown action {brief(action)}", path=path, line=find_key_line(text, f"scoring.{name}"),
                 key=f"scoring.{name}", hint=f"{problem}; using {default!r}"))
             setattr(s, name, default)
-    if not s.prompt_levels:
-        cfg.problems.append(ConfigError("prompt_levels is empty", path=path, key="scoring.prompt_levels",
-                                        hint="list at least one level; using the defaults"))
-        s.prompt_levels = ScoringConfig().prompt_levels
     if cfg.audio.max_volume < cfg.audio.master_volume:
         cfg.audio.master_volume = cfg.audio.max_volume
     from prelude_play.pin import PIN_RE, valid_hash
@@ -332,7 +486,7 @@ def _cross_checks(cfg: AppConfig, path: Path, text: str) -> None:
         if problem.key in ("therapist.pin", "therapist.pin_hash") and problem.path == path:
             cfg.pin_problem = str(problem)
     if cfg.therapist.pin and not PIN_RE.fullmatch(cfg.therapist.pin):
-        err = ConfigError(f"PIN {cfg.therapist.pin!r} must be 4–8 digits", path=path,
+        err = ConfigError("the PIN must be 4–8 digits (it is not shown here)", path=path,
                           line=find_key_line(text, "therapist.pin"), key="therapist.pin",
                           hint="the therapist screens stay locked until it is fixed (write it in quotes, "
                                'e.g. pin = "5678")')
@@ -349,11 +503,14 @@ def _cross_checks(cfg: AppConfig, path: Path, text: str) -> None:
 
 
 def load_app_config(paths: Iterable[Path]) -> AppConfig:
-    """Load shipped defaults then each override file in order; collect problems, never raise."""
+    """Load shipped defaults then each override file in order; collect problems, never raise.
+    At most ``MAX_PROBLEMS`` problems per file are kept (``check-config`` lists them all)."""
     cfg = AppConfig()
     for p in paths:
         if p.exists():
+            found = len(cfg.problems)
             _apply_file(cfg, p)
+            cfg.problems[found:] = capped(cfg.problems[found:], p)
     return cfg
 
 
@@ -380,12 +537,13 @@ def check_files(paths: Iterable[Path], checkers: dict[str, Checker]) -> list[Con
     """Run the checker registered for each file name (plain TOML syntax check otherwise)."""
     problems: list[ConfigError] = []
     for p in paths:
-        checker = checkers.get(p.name)
+        checker = None
+        for prefix, c in checkers.items():  # a folder first: boards/instruments.toml is a board
+            if prefix.endswith("/") and p.parent.name == prefix[:-1]:
+                checker = c
+                break
         if checker is None:
-            for prefix, c in checkers.items():
-                if prefix.endswith("/") and p.parent.name == prefix[:-1]:
-                    checker = c
-                    break
+            checker = checkers.get(p.name)
         if checker is None:
             try:
                 load_toml(p)

@@ -5,7 +5,26 @@ Messages are written for a therapist: what happened, where (file and line), what
 
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
+from typing import Any
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxlevel = 3
+_BRIEF.maxstring = 60
+_BRIEF.maxother = 60
+_BRIEF.maxlist = _BRIEF.maxtuple = _BRIEF.maxdict = _BRIEF.maxset = 6
+_BRIEF.maxlong = 40
+
+
+def brief(value: Any) -> str:
+    """A value as a message shows it: short, and safe for any value a file can hold (a 1 MB
+    string, a list nested 1 000 deep, a 5 000-digit number), so reporting a bad value can
+    never be slower, bigger or more fragile than the value itself."""
+    try:
+        return _BRIEF.repr(value)
+    except Exception:  # noqa: BLE001 - a message must always be made
+        return f"<{type(value).__name__}>"
 
 
 class PreludeError(Exception):
@@ -24,7 +43,7 @@ class ConfigError(PreludeError):
         key: str | None = None,
         hint: str | None = None,
     ) -> None:
-        self.path = Path(path) if path is not None else None
+        self.path = path if isinstance(path, Path) or path is None else Path(path)
         self.line = line
         self.key = key
         self.hint = hint

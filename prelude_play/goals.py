@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from prelude_play.config import find_key_line, load_toml
-from prelude_play.errors import ConfigError
+from prelude_play.config import find_key_line, load_toml, using
+from prelude_play.errors import ConfigError, brief
 
 DOMAINS = ("cognitive", "communicative", "emotional", "musical", "physical", "social", "spiritual")
 
@@ -46,31 +46,80 @@ class Goals:
 
 
 def parse_goals(path: Path) -> tuple[Goals, list[ConfigError]]:
-    """Load goals.toml; bad entries are reported and skipped."""
+    """Load goals.toml; bad entries are reported and skipped. Never raises: a file that cannot
+    be read at all gives no goal areas (callers then check no goal tags) and says so."""
     problems: list[ConfigError] = []
-    data, text = load_toml(path)
+    try:
+        data, text = load_toml(path)
+    except ConfigError as exc:
+        return Goals({}), [using(exc, "no goal areas: goal tags are not checked")]
     areas: dict[str, GoalArea] = {}
-    for key, spec in (data.get("areas") or {}).items():
+    raw = data.get("areas") or {}
+    if not isinstance(raw, dict):
+        problems.append(ConfigError(f"areas must be tables [areas.KEY], not {brief(raw)}", path=path,
+                                    line=find_key_line(text, "areas"), key="areas",
+                                    hint="using no goal areas: goal tags are not checked"))
+        raw = {}
+    for key, spec in raw.items():
         line = find_key_line(text, f"areas.{key}")
         if not isinstance(spec, dict):
-            problems.append(ConfigError("must be a table", path=path, line=line, key=f"areas.{key}"))
+            problems.append(ConfigError("must be a table", path=path, line=line, key=f"areas.{key}",
+                                        hint="write [areas.KEY] with title = ... and domains = [...]; skipped"))
             continue
         doms = spec.get("domains", [])
-        bad = [d for d in doms if d not in DOMAINS] if isinstance(doms, list) else [doms]
+        if not isinstance(doms, list):
+            problems.append(ConfigError(
+                f"domains {brief(doms)} must be a list", path=path, line=find_key_line(text, f"areas.{key}.domains") or line,
+                key=f"areas.{key}.domains", hint='e.g. domains = ["social"]; reading it as one'))
+            doms = [doms]
+        bad = [d for d in doms if not isinstance(d, str) or d not in DOMAINS]
         if bad:
             problems.append(ConfigError(
-                f"unknown domain(s) {bad}", path=path, line=find_key_line(text, f"areas.{key}.domains") or line,
-                key=f"areas.{key}.domains", hint=f"allowed: {', '.join(DOMAINS)}"))
-            doms = [d for d in doms if d in DOMAINS] if isinstance(doms, list) else []
-        areas[key] = GoalArea(key, str(spec.get("title", key)), tuple(doms), spec.get("parent"))
-    for a in areas.values():
+                f"unknown domain(s) {brief(bad)}", path=path, line=find_key_line(text, f"areas.{key}.domains") or line,
+                key=f"areas.{key}.domains", hint=f"allowed: {', '.join(DOMAINS)}; the others are kept"))
+            doms = [d for d in doms if isinstance(d, str) and d in DOMAINS]
+        parent = spec.get("parent")
+        if parent is not None and not isinstance(parent, str):
+            problems.append(ConfigError(
+                f"parent {brief(parent)} must be the key of a goal area", path=path,
+                line=find_key_line(text, f"areas.{key}.parent") or line, key=f"areas.{key}.parent",
+                hint="using no parent"))
+            parent = None
+        title = spec.get("title", key)
+        if not isinstance(title, str):
+            problems.append(ConfigError(
+                f"title {brief(title)} must be text", path=path, line=find_key_line(text, f"areas.{key}.title") or line,
+                key=f"areas.{key}.title", hint=f"using {key!r}"))
+        areas[key] = GoalArea(key, title if isinstance(title, str) else key, tuple(dict.fromkeys(doms)), parent)
+    for a in list(areas.values()):
         if a.parent is not None and a.parent not in areas:
             problems.append(ConfigError(
-                f"parent {a.parent!r} is not a goal area", path=path,
+                f"parent {brief(a.parent)} is not a goal area", path=path,
                 line=find_key_line(text, f"areas.{a.key}.parent"), key=f"areas.{a.key}.parent",
-                hint=f"use one of {', '.join(sorted(areas))}"))
+                hint=f"use one of {', '.join(sorted(areas))}; using no parent"))
             areas[a.key] = GoalArea(a.key, a.title, a.domains, None)
+    _break_parent_cycles(areas, path, text, problems)
     return Goals(areas), problems
+
+
+def _break_parent_cycles(areas: dict[str, GoalArea], path: Path, text: str, problems: list[ConfigError]) -> None:
+    """A parent chain that comes back to itself (a → b → a) has its last link cut, so walking
+    up from any area always ends."""
+    for start in list(areas):
+        seen: list[str] = []
+        key: str | None = start
+        while key is not None and key in areas:
+            if key in seen:
+                prev = seen[-1]
+                a = areas[prev]
+                problems.append(ConfigError(
+                    f"parent {a.parent!r} makes a loop ({' → '.join(seen + [key])})", path=path,
+                    line=find_key_line(text, f"areas.{prev}.parent"), key=f"areas.{prev}.parent",
+                    hint="using no parent for this area"))
+                areas[prev] = GoalArea(a.key, a.title, a.domains, None)
+                break
+            seen.append(key)
+            key = areas[key].parent
 
 
 def check_goals_file(path: Path) -> list[ConfigError]:

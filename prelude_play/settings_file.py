@@ -15,11 +15,23 @@ def _toml_value(value: object) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def set_user_setting(data_dir: Path, section: str, key: str, value: object) -> Path:
-    """Set ``[section] key = value`` in ``<data dir>/config/app.toml`` (atomic replace)."""
+def set_user_setting(data_dir: Path, section: str, key: str, value: object) -> Path | None:
+    """Set ``[section] key = value`` in ``<data dir>/config/app.toml`` (atomic replace).
+
+    Never raises: it runs from a tap on a therapist screen. A file it cannot read as text (not
+    UTF-8, too big, a folder) is left untouched rather than overwritten — it is the therapist's,
+    and the next start names its problem — and a disk that refuses the write only means the
+    choice lasts for this run. Returns the file written, or None when nothing was.
+    """
+    from prelude_play.config import read_text
+    from prelude_play.errors import ConfigError
+
     path = data_dir / "config" / "app.toml"
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        text = read_text(path) if path.exists() else ""
+    except (ConfigError, OSError):
+        return None
     lines = text.splitlines()
     line = f"{key} = {_toml_value(value)}"
     header = re.compile(r"^\s*\[([^\]]+)\]")
@@ -35,9 +47,12 @@ def set_user_setting(data_dir: Path, section: str, key: str, value: object) -> P
         else:
             lines.insert(start + 1, line)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines).lstrip("\n") + "\n", encoding="utf-8")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text("\n".join(lines).lstrip("\n") + "\n", encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except OSError:
+        return None
     return path
 
 

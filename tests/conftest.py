@@ -13,6 +13,22 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+try:  # the loaders' fuzz tests (tests/test_fuzz_loaders.py)
+    from hypothesis import HealthCheck, settings
+
+    _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
+    # ci (the default): the same examples every run, a few seconds per test; dev: new examples
+    # each run, remembered when they fail; long: minutes
+    # (HYPOTHESIS_PROFILE=long ./dev test tests/test_fuzz_loaders.py --timeout=0)
+    settings.register_profile("ci", derandomize=True, database=None, max_examples=100, deadline=None,
+                              suppress_health_check=_QUIET, print_blob=True)
+    settings.register_profile("dev", max_examples=60, deadline=None, suppress_health_check=_QUIET)
+    settings.register_profile("long", max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 3_000)),
+                              deadline=None, suppress_health_check=_QUIET, print_blob=True)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # pragma: no cover - the test extra installs it
+    pass
+
 
 REALSTACK_RERUNS = 2
 

@@ -31,8 +31,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from prelude_play.config import find_key_line, load_toml
-from prelude_play.errors import ConfigError
+from prelude_play.audio.bank import check_sound_name
+from prelude_play.config import capped, key_lines, load_toml, using
+from prelude_play.errors import ConfigError, brief
 
 DEFAULT_GOALS = ("functional_communication", "self_expression")
 ROUTINE_GOALS = ("functional_communication", "attention_executive")
@@ -46,6 +47,9 @@ SOUND_RE = re.compile(
     r"|click:(hi|lo)|sample:[\w.\-]+)$", re.IGNORECASE)
 SOUND_FORMS = "drum:N, guitar:N, keys:N, chimes:N, vowel:ah|ee|oo|oh|eh:N, click:hi|lo, sample:STEM"
 PICTURE_EXTS = (".png", ".jpg", ".jpeg", ".svg")
+MAX_STEPS = 16  # sounds in one card's phrase
+MAX_BOARD_FILES = 500  # board files read from one folder
+MAX_RAW_CARDS = 4 * MAX_CARDS  # [[card]] tables read; a file with thousands is refused past these
 
 
 @dataclass(frozen=True)
@@ -102,26 +106,33 @@ def _steps(value: Any, where: str, err: Any) -> tuple[Step, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
-        err(where, f"must be a sound name or a list of them, not {value!r}")
+        err(where, f"must be a sound name or a list of them, not {brief(value)}")
         return ()
+    if len(value) > MAX_STEPS:
+        err(where, f"a phrase has at most {MAX_STEPS} sounds, not {len(value)}", f"using the first {MAX_STEPS}")
+        value = value[:MAX_STEPS]
     out = []
     for i, item in enumerate(value):
         if isinstance(item, str):
             item = {"sound": item, "at_ms": 400 * i}
         if not isinstance(item, dict) or not isinstance(item.get("sound"), str):
-            err(where, f"step {i + 1} must be a sound name or {{sound = \"...\", at_ms = N}}, not {item!r}")
+            err(where, f"step {i + 1} must be a sound name or {{sound = \"...\", at_ms = N}}, not {brief(item)}")
             continue
         name = item["sound"]
-        if not SOUND_RE.match(name):
-            err(where, f"'{name}' is not a sound name (allowed: {SOUND_FORMS})")
+        if len(name) > 200 or not SOUND_RE.match(name):
+            err(where, f"{brief(name)} is not a sound name (allowed: {SOUND_FORMS})")
+            continue
+        problem = check_sound_name(name)
+        if problem:
+            err(where, f"{brief(name)}: {problem}", "the card plays a placeholder sound")
             continue
         at = item.get("at_ms", 0)
         vel = item.get("velocity", 1.0)
-        if not isinstance(at, int) or not 0 <= at <= 10_000:
-            err(where, f"at_ms {at!r} must be a whole number of ms within 0..10000")
+        if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at <= 10_000:
+            err(where, f"at_ms {brief(at)} must be a whole number of ms within 0..10000")
             continue
-        if not isinstance(vel, (int, float)) or not 0 < vel <= 1:
-            err(where, f"velocity {vel!r} must be within 0..1")
+        if isinstance(vel, bool) or not isinstance(vel, (int, float)) or not 0 < vel <= 1:
+            err(where, f"velocity {brief(vel)} must be within 0..1")
             continue
         out.append(Step(name, at, float(vel)))
     return tuple(sorted(out, key=lambda s: s.at_ms))
@@ -131,94 +142,97 @@ def parse_board(data: dict[str, Any], path: Path, text: str = "",
                 known_goals: Iterable[str] | None = None) -> tuple[Board | None, list[ConfigError]]:
     """Check a parsed board file; return the board (None if unusable) and every problem found."""
     problems: list[ConfigError] = []
+    lines = key_lines(text) if text else None
 
     def line_of(key: str) -> int | None:
-        return find_key_line(text, key) if text else None
+        return lines.line(key) if lines is not None else None
 
     def err(key: str, msg: str, hint: str | None = None) -> None:
         problems.append(ConfigError(msg, path=path, line=line_of(key), key=key, hint=hint))
 
     head = data.get("board", {})
     if not isinstance(head, dict):
-        err("board", "must be a table: [board]")
+        err("board", "must be a table: [board]", "using the defaults for the board's settings")
         head = {}
     unknown = set(data) - {"board", "card"}
-    for k in sorted(unknown):
-        err(k, f"unknown section '{k}'", "use [board] and [[card]]")
+    for k in sorted(unknown)[:10]:
+        err(k, f"unknown section {brief(k)}", "use [board] and [[card]]")
     bid = head.get("id", path.stem)
-    if not isinstance(bid, str) or not re.fullmatch(r"[\w\-]+", bid):
-        err("board.id", f"id {bid!r} must be letters, digits, - or _")
+    if not isinstance(bid, str) or not re.fullmatch(r"[\w\-]{1,64}", bid):
+        err("board.id", f"id {brief(bid)} must be 1–64 letters, digits, - or _", f"using {path.stem!r}")
         bid = path.stem
     title = head.get("title", bid.replace("_", " ").capitalize())
     if not isinstance(title, str):
-        err("board.title", f"title {title!r} must be text")
+        err("board.title", f"title {brief(title)} must be text", f"using {bid!r}")
         title = bid
     kind = head.get("kind", "choice")
-    if kind not in KINDS:
-        err("board.kind", f"kind {kind!r} is not allowed", f"use one of {', '.join(KINDS)}")
+    if not isinstance(kind, str) or kind not in KINDS:
+        err("board.kind", f"kind {brief(kind)} is not allowed", f"use one of {', '.join(KINDS)}; using 'choice'")
         kind = "choice"
     goals = head.get("goals", ROUTINE_GOALS if kind == "first_then" else DEFAULT_GOALS)
     if not isinstance(goals, list | tuple) or not all(isinstance(g, str) for g in goals) or not goals:
-        err("board.goals", f"goals {goals!r} must be a list of goal-area keys")
+        err("board.goals", f"goals {brief(goals)} must be a list of goal-area keys",
+            f"using {', '.join(DEFAULT_GOALS)}")
         goals = DEFAULT_GOALS
     if known_goals is not None:
         known = set(known_goals)
         bad = [g for g in goals if g not in known]
         if bad:
-            err("board.goals", f"unknown goal area(s) {bad}", "see config/goals.toml")
+            err("board.goals", f"unknown goal area(s) {brief(bad)}", "see config/goals.toml; they are left out")
             goals = [g for g in goals if g in known] or list(DEFAULT_GOALS)
+    goals = tuple(dict.fromkeys(goals))
 
     raw_cards = data.get("card", [])
     if not isinstance(raw_cards, list):
         err("card", "cards must be [[card]] tables")
         raw_cards = []
+    if len(raw_cards) > MAX_RAW_CARDS:
+        err("card", f"{len(raw_cards)} [[card]] tables is far more than a board holds ({MAX_CARDS})",
+            f"reading the first {MAX_RAW_CARDS}")
+        raw_cards = raw_cards[:MAX_RAW_CARDS]
     cards: list[Card] = []
-    card_lines = [i for i, ln in enumerate(text.splitlines(), start=1) if ln.strip().startswith("[[card]]")]
     for ci, raw in enumerate(raw_cards):
-        cline = card_lines[ci] if ci < len(card_lines) else None
 
-        def cerr(key: str, msg: str, hint: str | None = None, _ci: int = ci, _cl: int | None = cline) -> None:
-            line = _cl
-            if text and _cl is not None:  # the key's own line inside this card's table
-                lines = text.splitlines()
-                end = card_lines[_ci + 1] if _ci + 1 < len(card_lines) else len(lines) + 1
-                for n in range(_cl, end):
-                    if re.match(rf"^\s*{re.escape(key.split('.')[-1])}\s*=", lines[n - 1]):
-                        line = n
-                        break
+        def cerr(key: str, msg: str, hint: str | None = None, _ci: int = ci) -> None:
+            line = None
+            if lines is not None:  # the key's own line inside this card's table, else the card's
+                line = lines.lines.get(f"card[{_ci}].{key.split('.')[-1]}") or lines.lines.get(f"card[{_ci}]")
             problems.append(ConfigError(msg, path=path, line=line, key=f"card {_ci + 1}.{key}", hint=hint))
 
         if not isinstance(raw, dict):
-            cerr("card", "must be a table")
+            cerr("card", "must be a table", "the card is left out")
             continue
         label = raw.get("label")
         if not isinstance(label, str) or not label.strip():
-            cerr("label", f"label {label!r} must be non-empty text")
+            cerr("label", f"label {brief(label)} must be non-empty text", "the card is left out")
             continue
-        for k in sorted(set(raw) - {"label", "picture", "sound", "echo", "note", "key", "colour", "color"}):
-            cerr(k, f"unknown card field '{k}'",
+        for k in sorted(set(raw) - {"label", "picture", "sound", "echo", "note", "key", "colour", "color"})[:10]:
+            cerr(k, f"unknown card field {brief(k)}",
                  "allowed: label, picture, sound, echo, note, key, colour")
         picture = raw.get("picture", "")
-        if not isinstance(picture, str) or (picture and not picture.lower().endswith(PICTURE_EXTS)):
-            cerr("picture", f"picture {picture!r} must be a .png, .jpg or .svg file name")
+        if not isinstance(picture, str) or len(picture) > 1024 or "\0" in picture or (
+                picture and not picture.lower().endswith(PICTURE_EXTS)):
+            cerr("picture", f"picture {brief(picture)} must be a .png, .jpg or .svg file name",
+                 "the card shows a placeholder")
             picture = ""
         sound = _steps(raw.get("sound"), "sound", cerr)
         echo = _steps(raw.get("echo"), "echo", cerr)
         note = raw.get("note")
-        if note is not None and (not isinstance(note, int) or not 0 <= note <= 127):
-            cerr("note", f"note {note!r} must be a MIDI note 0..127")
+        if note is not None and (isinstance(note, bool) or not isinstance(note, int) or not 0 <= note <= 127):
+            cerr("note", f"note {brief(note)} must be a MIDI note 0..127", "no pad chooses this card")
             note = None
         key = raw.get("key")
-        if key is not None and (not isinstance(key, str) or not key):
-            cerr("key", f"key {key!r} must be a key name such as \"1\" or \"a\"")
+        if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 32):
+            cerr("key", f"key {brief(key)} must be a key name such as \"1\" or \"a\"", "no key chooses this card")
             key = None
         colour = raw.get("colour", raw.get("color"))
         cidx: int | None = None
         if colour is not None:
-            if colour in COLOURS:
+            if isinstance(colour, str) and colour in COLOURS:
                 cidx = COLOURS[colour]
             else:
-                cerr("colour", f"colour {colour!r} is not known", f"use one of {', '.join(COLOURS)}")
+                cerr("colour", f"colour {brief(colour)} is not known",
+                     f"use one of {', '.join(COLOURS)}; using the card's place colour")
         cards.append(Card(label.strip(), picture, sound, echo, note, key.lower() if key else None, cidx))
 
     if len(cards) < MIN_CARDS or len(cards) > MAX_CARDS:
@@ -232,21 +246,23 @@ def parse_board(data: dict[str, Any], path: Path, text: str = "",
     rows, cols = head.get("rows"), head.get("cols")
     if rows is None and cols is None:
         rows, cols = fit_size(len(cards))
-    elif not (isinstance(rows, int) and isinstance(cols, int) and 1 <= rows <= 3 and 1 <= cols <= 3):
-        err("board.rows", f"size {rows!r} x {cols!r} must be rows 1..3 and cols 1..3 (1x2, 2x2, 2x3, 3x3 …)")
+    elif not (type(rows) is int and type(cols) is int and 1 <= rows <= 3 and 1 <= cols <= 3):
+        err("board.rows", f"size {brief(rows)} x {brief(cols)} must be rows 1..3 and cols 1..3 (1x2, 2x2, 2x3, 3x3 …)",
+            "using the smallest size that holds the cards")
         rows, cols = fit_size(len(cards))
     elif rows * cols < len(cards):
         err("board.rows", f"a {rows}x{cols} board holds {rows * cols} cards, not {len(cards)}",
             "make it bigger or remove cards")
         rows, cols = fit_size(len(cards))
-    return Board(bid, title, rows, cols, tuple(cards), tuple(goals), kind, path), problems
+    return Board(bid, title, rows, cols, tuple(cards), tuple(goals), kind, path), capped(problems, path)
 
 
 def load_board(path: Path, known_goals: Iterable[str] | None = None) -> tuple[Board | None, list[ConfigError]]:
+    """One board file; every problem is a ConfigError and never stops the other boards."""
     try:
         data, text = load_toml(path)
     except ConfigError as exc:
-        return None, [exc]
+        return None, [using(exc, "no board from this file; the other boards are there")]
     return parse_board(data, path, text, known_goals)
 
 
@@ -277,8 +293,12 @@ def load_boards(folders: Iterable[Path], known_goals: Iterable[str] | None = Non
     for folder in folders:
         if not folder or not Path(folder).is_dir():
             continue
-        for p in sorted(Path(folder).glob("*.toml")):
-            board, errs = load_board(p, known)
+        for p in sorted(Path(folder).glob("*.toml"))[:MAX_BOARD_FILES]:
+            try:
+                board, errs = load_board(p, known)
+            except Exception as exc:  # noqa: BLE001 - one board file must never take the others down
+                board, errs = None, [ConfigError(f"could not be read ({type(exc).__name__}: {brief(str(exc))})",
+                                                 path=p, hint="the other boards are there; please report this file")]
             problems.extend(errs)
             if board is not None:
                 boards.pop(board.id, None)  # keep file order but let the later one win

@@ -10,12 +10,12 @@ that reaches the frame loop late still lands in the turn it was played in.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from prelude_play.errors import ConfigError
+from prelude_play.config import load_toml
+from prelude_play.errors import ConfigError, brief
 
 NS_PER_MS = 1_000_000
 # Time-based phase changes wait this long after their moment, so a hit stamped just before a
@@ -99,14 +99,18 @@ class Library:
 def parse_library(data: dict[str, Any], path: str | Path = "patterns.toml") -> Library:
     """Levels and patterns from TOML data; a ConfigError names the entry and what is allowed."""
     levels: dict[int, LevelSpec] = {}
-    for i, entry in enumerate(data.get("level", [])):
+    raw_levels, raw_patterns = data.get("level", []), data.get("pattern", [])
+    if not isinstance(raw_levels, list) or not isinstance(raw_patterns, list) or len(raw_patterns) > 1000:
+        raise ConfigError("levels and patterns must be [[level]] and [[pattern]] tables (at most 1000)",
+                          path=path, hint="see the shipped activities/drum_turns/patterns.toml")
+    for i, entry in enumerate(raw_levels):
         key = f"level[{i}]"
         try:
             lv = int(entry["level"])
             win = float(entry["window_ms"])
             tol = float(entry.get("ioi_tolerance_pct", 15.0))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"bad level entry ({exc})", path=path, key=key,
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise ConfigError(f"bad level entry ({brief(str(exc))})", path=path, key=key,
                               hint="each [[level]] needs level = N and window_ms = ms") from None
         if not 1 <= lv <= 20 or not 1.0 <= win <= 1000.0 or not 0.0 < tol <= 100.0:
             raise ConfigError(f"level {lv}: window_ms {win} / ioi_tolerance_pct {tol} out of range",
@@ -115,7 +119,7 @@ def parse_library(data: dict[str, Any], path: str | Path = "patterns.toml") -> L
     if not levels:
         raise ConfigError("no [[level]] entries", path=path, hint="define at least one level")
     pats: dict[int, list[Pattern]] = {lv: [] for lv in levels}
-    for i, entry in enumerate(data.get("pattern", [])):
+    for i, entry in enumerate(raw_patterns):
         key = f"pattern[{i}]"
         try:
             name = str(entry["name"])
@@ -123,8 +127,10 @@ def parse_library(data: dict[str, Any], path: str | Path = "patterns.toml") -> L
             beats = int(entry["beats"])
             onsets = tuple(float(o) for o in entry["onsets"])
             vels = tuple(int(v) for v in entry.get("velocities", [100] * len(onsets)))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"bad pattern entry ({exc})", path=path, key=key,
+            if len(onsets) > 64 or not all(math.isfinite(o) for o in onsets):
+                raise ValueError("at most 64 finite onsets")
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise ConfigError(f"bad pattern entry ({brief(str(exc))})", path=path, key=key,
                               hint="each [[pattern]] needs name, level, beats, onsets") from None
         if lv not in levels:
             raise ConfigError(f"pattern {name!r} uses level {lv}, which has no [[level]]", path=path, key=key)
@@ -145,13 +151,9 @@ def parse_library(data: dict[str, Any], path: str | Path = "patterns.toml") -> L
 
 
 def load_library(path: Path) -> Library:
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"cannot read patterns: {exc}", path=path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", path=path) from None
+    """Read a patterns file: every problem (unreadable, too big, bad TOML, bad entries) is a
+    ConfigError naming it."""
+    data, _text = load_toml(path)
     return parse_library(data, path)
 
 
@@ -419,7 +421,7 @@ class TurnSettings:
         def num(key: str, lo: float, hi: float) -> float:
             try:
                 v = float(c[key])
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, OverflowError):
                 raise ConfigError(f"{key} = {c.get(key)!r} is not a number", key=f"drum_turns.{key}") from None
             if not lo <= v <= hi:
                 raise ConfigError(f"{key} = {v:g} is out of range", key=f"drum_turns.{key}",

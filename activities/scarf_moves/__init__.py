@@ -17,6 +17,7 @@ both hands hold a scarf.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -62,7 +63,11 @@ class ScarfMoves(Activity):
         self.rng = random.Random(seed)
         self.sequence: PresetSequence | RandomSequence | None = None
         if mode == "preset":
-            self.sequence = load_preset(FOLDER / "presets" / f"{c.get('preset', 'warm_up')}.toml", self.cues)
+            preset = c.get("preset", "warm_up")
+            if not isinstance(preset, str) or not re.fullmatch(r"[\w\-]{1,64}", preset):
+                raise ConfigError(f"preset {preset!r} is not a preset name", key="preset",
+                                  hint="a file name in activities/scarf_moves/presets/, without .toml")
+            self.sequence = load_preset(FOLDER / "presets" / f"{preset}.toml", self.cues)
         elif mode == "random":
             names = [n for n in c.get("random_cues", list(self.cues)) if n in self.cues]
             bad = [n for n in c.get("random_cues", []) if n not in self.cues]

@@ -10,12 +10,12 @@ it on the session's rail, and a cue nobody scored stays "not scored" (never foll
 from __future__ import annotations
 
 import random
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prelude_play.errors import ConfigError
+from prelude_play.config import load_toml
+from prelude_play.errors import ConfigError, brief
 
 from activities.scarf_moves.music import GESTURES, MELODY_VOICES, TEXTURES, MusicState
 
@@ -51,47 +51,69 @@ class CueSpec:
             playing=self.playing, gesture=self.gesture)
 
 
-def _bad(where: str, key: str, value: Any, allowed: str) -> ConfigError:
-    return ConfigError(f"{where}: bad value {value!r} for {key}", key=key, hint=f"allowed: {allowed}")
+def _bad(where: str, key: str, value: Any, allowed: str, path: Path | None = None) -> ConfigError:
+    return ConfigError(f"{where}: bad value {brief(value)} for {key}", key=key, path=path, hint=f"allowed: {allowed}")
+
+
+def _number(value: Any, where: str, key: str, lo: float, hi: float) -> float:
+    """A finite number within lo..hi (a TOML int or float, never a bool or text)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise _bad(where, key, value, f"a number {lo:g}..{hi:g}")
+    return float(value)
 
 
 def parse_cues(table: dict[str, Any], where: str = "scarf_moves settings") -> dict[str, CueSpec]:
-    """``[cues.<name>]`` tables → CueSpecs; a bad value is a ConfigError naming cue and key."""
+    """``[cues.<name>]`` tables → CueSpecs; a bad value (or shape) is a ConfigError naming cue and key."""
+    if not isinstance(table, dict):
+        raise _bad(where, "cues", table, "[cues.NAME] tables")
     out: dict[str, CueSpec] = {}
     for name, t in table.items():
         k = f"cues.{name}"
+        if not isinstance(t, dict):
+            raise _bad(where, k, t, "a [cues.NAME] table")
         pic = t.get("picture", name)
-        if pic not in PICTURES:
+        if not isinstance(pic, str) or pic not in PICTURES:
             raise _bad(where, f"{k}.picture", pic, ", ".join(PICTURES))
         tex = t.get("texture")
-        if tex is not None and tex not in TEXTURES:
+        if tex is not None and (not isinstance(tex, str) or tex not in TEXTURES):
             raise _bad(where, f"{k}.texture", tex, ", ".join(TEXTURES))
         mel = t.get("melody")
-        if mel is not None and mel not in MELODY_VOICES:
+        if mel is not None and (not isinstance(mel, str) or mel not in MELODY_VOICES):
             raise _bad(where, f"{k}.melody", mel, ", ".join(MELODY_VOICES))
         ges = t.get("gesture", "")
-        if ges not in GESTURES:
+        if not isinstance(ges, str) or ges not in GESTURES:
             raise _bad(where, f"{k}.gesture", ges, ", ".join(g or '""' for g in GESTURES))
         bpm = t.get("bpm")
-        if bpm is not None and not 30 <= float(bpm) <= 220:
-            raise _bad(where, f"{k}.bpm", bpm, "30..220")
+        bpm = None if bpm is None else _number(bpm, where, f"{k}.bpm", 30, 220)
         dyn = t.get("dynamics")
-        if dyn is not None and not 0 <= float(dyn) <= 1:
-            raise _bad(where, f"{k}.dynamics", dyn, "0..1")
-        col = tuple(int(c) for c in t.get("colour", (70, 130, 200)))
-        if len(col) != 3:
-            raise _bad(where, f"{k}.colour", t.get("colour"), "[r, g, b]")
+        dyn = None if dyn is None else _number(dyn, where, f"{k}.dynamics", 0, 1)
+        raw_col = t.get("colour", [70, 130, 200])
+        if not isinstance(raw_col, (list, tuple)) or len(raw_col) != 3 or not all(
+                type(c) is int and 0 <= c <= 255 for c in raw_col):
+            raise _bad(where, f"{k}.colour", raw_col, "[r, g, b] with each 0..255")
+        col = (int(raw_col[0]), int(raw_col[1]), int(raw_col[2]))
         lo, hi = t.get("min_s"), t.get("max_s")
-        if lo is not None and hi is not None and not 0 < float(lo) <= float(hi):
+        lo = None if lo is None else _number(lo, where, f"{k}.min_s", 0.1, 600)
+        hi = None if hi is None else _number(hi, where, f"{k}.max_s", 0.1, 600)
+        if lo is not None and hi is not None and not lo <= hi:
             raise _bad(where, f"{k}.min_s/max_s", (lo, hi), "0 < min_s <= max_s")
+        register = t.get("register", 0)
+        if type(register) is not int or not -24 <= register <= 24:
+            raise _bad(where, f"{k}.register", register, "a whole number of semitones -24..24")
         goals = t.get("goals")
+        if goals is not None and not (isinstance(goals, list) and all(isinstance(g, str) for g in goals)):
+            raise _bad(where, f"{k}.goals", goals, "a list of goal-area keys")
+        word = t.get("word", str(name).capitalize())
+        if not isinstance(word, str):
+            raise _bad(where, f"{k}.word", word, "text")
+        for flag in ("playing", "confirm"):
+            if flag in t and not isinstance(t[flag], bool):
+                raise _bad(where, f"{k}.{flag}", t[flag], "true or false")
         out[name] = CueSpec(
-            name=name, word=str(t.get("word", name.capitalize())), picture=pic, colour=col,  # type: ignore[arg-type]
-            bpm=None if bpm is None else float(bpm), register=int(t.get("register", 0)),
-            dynamics=None if dyn is None else float(dyn), texture=tex, melody=mel,
-            playing=bool(t.get("playing", True)), gesture=ges,
-            min_s=None if lo is None else float(lo), max_s=None if hi is None else float(hi),
-            confirm=bool(t.get("confirm", False)), goals=None if goals is None else tuple(goals))
+            name=name, word=word, picture=pic, colour=col,
+            bpm=bpm, register=register, dynamics=dyn, texture=tex, melody=mel,
+            playing=t.get("playing", True), gesture=ges, min_s=lo, max_s=hi,
+            confirm=t.get("confirm", False), goals=None if goals is None else tuple(goals))
     return out
 
 
@@ -143,28 +165,37 @@ class RandomSequence:
 
 
 def load_preset(path: Path, cues: dict[str, CueSpec]) -> PresetSequence:
-    """Read a preset file; unknown cues and bad times are ConfigErrors naming file and step."""
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read scarf preset: {exc}", path=path) from exc
+    """Read a preset file; unreadable files, unknown cues and bad times are ConfigErrors naming
+    file and step."""
+    data, _text = load_toml(path)
+    raw = data.get("cue", [])
+    if not isinstance(raw, list):
+        raise ConfigError("cues must be [[cue]] tables", path=path, key="cue")
     steps = []
-    for i, st in enumerate(data.get("cue", [])):
+    for i, st in enumerate(raw[:500]):
         key = f"cue[{i}]"
+        if not isinstance(st, dict):
+            raise ConfigError(f"step {i + 1} must be a [[cue]] table", path=path, key=key)
         name = st.get("cue")
-        if name not in cues:
-            raise ConfigError(f"unknown cue {name!r}", path=path, key=key, hint=f"one of {sorted(cues)}")
-        if "seconds" in st:
-            lo = hi = float(st["seconds"])
-        else:
-            lo, hi = float(st.get("min_s", 0)), float(st.get("max_s", 0))
-        if not 0 < lo <= hi:
+        if not isinstance(name, str) or name not in cues:
+            raise ConfigError(f"unknown cue {brief(name)}", path=path, key=key, hint=f"one of {sorted(cues)}")
+        try:
+            if "seconds" in st:
+                lo = hi = _number(st["seconds"], str(path), f"{key}.seconds", 0.1, 600)
+            elif "min_s" in st and "max_s" in st:
+                lo = _number(st["min_s"], str(path), f"{key}.min_s", 0.1, 600)
+                hi = _number(st["max_s"], str(path), f"{key}.max_s", 0.1, 600)
+            else:
+                raise ConfigError(f"cue {name!r} needs seconds = N or min_s and max_s", path=path, key=key)
+        except ConfigError as exc:
+            raise ConfigError(exc.detail, path=path, key=key, hint="seconds 0.1–600, or 0 < min_s <= max_s") from None
+        if not lo <= hi:
             raise ConfigError(f"cue {name!r} needs seconds > 0 or 0 < min_s <= max_s", path=path, key=key)
         steps.append(Step(name, lo, hi))
     if not steps:
         raise ConfigError("preset has no [[cue]] entries", path=path)
-    return PresetSequence(str(data.get("title", path.stem)), steps, bool(data.get("loop", False)))
+    title = data.get("title", path.stem)
+    return PresetSequence(title if isinstance(title, str) else path.stem, steps, data.get("loop") is True)
 
 
 # ---- the running record ---------------------------------------------------------------------

@@ -13,7 +13,6 @@ a bad name fails there, with all bad names listed, not at the client's first hit
 from __future__ import annotations
 
 import threading
-import wave
 from pathlib import Path
 from typing import Iterable
 
@@ -21,41 +20,54 @@ import numpy as np
 
 from prelude_play.audio import synth
 from prelude_play.audio.synth import Sound
-from prelude_play.errors import UnknownSoundError
+from prelude_play.errors import AnalysisError, UnknownSoundError
 
 ASSET_SOUNDS = Path(__file__).resolve().parents[2] / "assets" / "sounds"
 
 
-def read_wav(path: str | Path, rate: int) -> np.ndarray:
-    """16/24/32-bit PCM WAV → float32 mono at ``rate`` (channels averaged, resampled if needed)."""
+MAX_SAMPLE_BYTES = 32 << 20
+"""A sample file over 32 MB is refused unread (a pad sample is well under 1 MB)."""
+MAX_SAMPLE_S = 60.0
+"""The longest sample played (a song accompaniment is a file for a media player, not a pad)."""
+MAX_BANK_BYTES = 256 << 20
+"""All rendered sounds together (≈ 23 minutes of audio at 48 kHz): past it a new sound is
+refused with an UnknownSoundError (the activity plays its placeholder), never the tablet's
+memory exhausted by a board asking for many long sounds."""
+
+
+def read_wav(path: str | Path, rate: int, *, max_bytes: int = MAX_SAMPLE_BYTES,
+             max_seconds: float = MAX_SAMPLE_S) -> np.ndarray:
+    """Any plain WAV (``audio.analysis.wavio``: 8–32-bit PCM, float, multichannel) → float32 mono
+    at ``rate``; AnalysisError for anything it cannot read, too big or too long."""
+    from prelude_play.audio.analysis.wavio import read_wav as read_any, resample
     from prelude_play.errors import AnalysisError
 
-    try:
-        with wave.open(str(path), "rb") as w:
-            ch, width, sr, n = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
-            raw = w.readframes(n)
-    except (wave.Error, EOFError, OSError) as exc:
-        raise AnalysisError(f"cannot read WAV {path}: {exc}") from exc
-    if width == 2:
-        x = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
-    elif width == 3:
-        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3)
-        i = (b[:, 0].astype(np.int32) | (b[:, 1].astype(np.int32) << 8) | (b[:, 2].astype(np.int32) << 16))
-        i = np.where(i >= 1 << 23, i - (1 << 24), i)
-        x = i.astype(np.float32) / float(1 << 23)
-    elif width == 4:
-        x = np.frombuffer(raw, dtype="<i4").astype(np.float32) / float(1 << 31)
-    else:
-        raise AnalysisError(f"unsupported WAV sample width {width * 8} bit in {path}")
-    x = x.reshape(-1, ch).mean(axis=1) if ch > 1 else x
+    x, sr = read_any(path, max_bytes=max_bytes)
+    if x.size > max_seconds * sr:
+        raise AnalysisError(f"{path}: {x.size / sr:.1f} s is longer than {max_seconds:g} s")
     if sr != rate:
-        from math import gcd
-
-        from scipy.signal import resample_poly
-
-        g = gcd(sr, rate)
-        x = resample_poly(x, rate // g, sr // g).astype(np.float32)
+        x = resample(x, sr, rate)
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def check_sound_name(name: str) -> str | None:
+    """Why ``name`` can never be a sound (None: it may be; a sample's file is looked for only
+    when it is rendered). The same limits as rendering, without rendering: a board's loader
+    names the file and line at once."""
+    parts = name.split(":")
+    try:
+        if parts[0] == "vowel" and len(parts) == 4:
+            dur = float(parts[3].lower().rstrip("s"))
+            if not 0 <= dur <= synth.MAX_VOWEL_S:
+                return f"a vowel lasts at most {synth.MAX_VOWEL_S:g} s, not {parts[3]}"
+        if parts[0] in ("guitar", "keys", "chimes") and len(parts) == 2:
+            if not 12 <= float(parts[1]) <= 120:
+                return f"MIDI note {parts[1]} outside 12..120"
+        if parts[0] == "drum" and len(parts) == 2 and not 0 <= int(parts[1]) <= 127:
+            return f"drum note {parts[1]} outside 0..127"
+    except ValueError:
+        return f"{name!r} has a number that cannot be read"
+    return None
 
 
 class SoundBank:
@@ -66,6 +78,8 @@ class SoundBank:
         self.sample_dirs = [Path(p) for p in (sample_dirs if sample_dirs is not None else [ASSET_SOUNDS])]
         self._cache: dict[str, Sound] = {}
         self._lock = threading.Lock()
+        self.max_bytes = MAX_BANK_BYTES
+        self.bytes = 0
 
     def samples(self) -> list[str]:
         """Names of the WAV samples available as ``sample:<stem>``."""
@@ -80,9 +94,21 @@ class SoundBank:
             snd = self._cache.get(name)
         if snd is not None:
             return snd
+        if len(name) > 200:
+            raise UnknownSoundError(f"{name[:40]!r}…: a sound name is at most 200 characters")
         snd = self._render(name)
         with self._lock:
-            return self._cache.setdefault(name, snd)
+            have = self._cache.get(name)
+            if have is not None:
+                return have
+            size = int(snd.data.nbytes)
+            if self.bytes + size > self.max_bytes:
+                raise UnknownSoundError(
+                    f"{name!r}: no room for it ({self.bytes / 2**20:.0f} MB of sounds already, "
+                    f"at most {self.max_bytes / 2**20:.0f} MB)")
+            self.bytes += size
+            self._cache[name] = snd
+            return snd
 
     def prepare(self, names: Iterable[str]) -> dict[str, Sound]:
         """Render every name now; raise UnknownSoundError listing all bad names."""
@@ -102,6 +128,9 @@ class SoundBank:
         kind = parts[0]
         r = self.rate
         try:
+            problem = check_sound_name(name)
+            if problem:
+                raise ValueError(problem)
             if kind == "drum" and len(parts) == 2:
                 return synth.drum(int(parts[1]), r)
             if kind in ("guitar", "keys", "chimes") and len(parts) == 2:
@@ -126,7 +155,7 @@ class SoundBank:
                     if p.is_file():
                         return Sound(name, read_wav(p, r), r, None, 60.0)
                 raise KeyError(f"no {parts[1]}.wav in {', '.join(map(str, self.sample_dirs))}")
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, OverflowError, AnalysisError) as exc:
             raise UnknownSoundError(f"{name!r}: {exc.args[0] if exc.args else exc}") from exc
         raise UnknownSoundError(
             f"{name!r} is not a sound name (drum:N, guitar:N, keys:N, chimes:N, vowel:V:N, "
@@ -134,4 +163,4 @@ class SoundBank:
         )
 
 
-__all__ = ["SoundBank", "read_wav", "ASSET_SOUNDS"]
+__all__ = ["SoundBank", "read_wav", "check_sound_name", "ASSET_SOUNDS", "MAX_BANK_BYTES"]

@@ -359,6 +359,9 @@ FORMANTS: dict[str, dict[str, tuple[tuple[float, float, float], ...]]] = {
     },
 }
 VOWELS = ("ah", "ee", "oo", "oh", "eh")
+MAX_VOWEL_S = 10.0
+"""The longest vowel rendered (a held note loops its sustain, so a model never needs more):
+600 s took 1.8 GB and 18 s to render."""
 
 
 def formant_envelope(freqs: np.ndarray, formants: tuple[tuple[float, float, float], ...]) -> np.ndarray:
@@ -394,7 +397,10 @@ def vowel(
     if voice == "auto":
         voice = "tenor" if f0 < 200 else "alto" if f0 < 350 else "soprano"
     table = FORMANTS[voice][vowel_name]
-    dur = max(0.3, float(dur))
+    dur = float(dur)
+    if not dur <= MAX_VOWEL_S:  # also NaN; rendering costs ~3 MB of memory per second held
+        raise ValueError(f"vowel duration {dur:g} s is over {MAX_VOWEL_S:g} s")
+    dur = max(0.3, dur)
     release = 0.12
     n = int((dur + release) * rate)
     t = np.arange(n) / rate

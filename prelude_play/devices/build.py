@@ -102,12 +102,18 @@ def load_instrument_map(data_dir: Path | None) -> tuple[InstrumentMap, list[str]
     from prelude_play.errors import ConfigError
     from prelude_play.midi.instruments import InstrumentMap, load_instruments
 
+    shipped = resource_dir("config") / "instruments.toml"
     user = data_dir / "config" / "instruments.toml" if data_dir else None
-    path = user if user is not None and user.exists() else resource_dir("config") / "instruments.toml"
+    notes: list[str] = []
+    if user is not None and user.exists():
+        try:
+            return load_instruments(user), []
+        except ConfigError as exc:  # the therapist's own file: fall back to the shipped map
+            notes.append(f"{exc} (using the shipped instrument map, with no scoring pedal)")
     try:
-        return load_instruments(path), []
+        return load_instruments(shipped), notes
     except ConfigError as exc:
-        return InstrumentMap(), [f"{exc} (using a plain map: every pad and key is the client's)"]
+        return InstrumentMap(), notes + [f"{exc} (using a plain map: every pad and key is the client's)"]
 
 
 def midi_backend_for(api: str) -> tuple[str, str]:

@@ -53,7 +53,7 @@ class MidiDecoder:
         for b in data:
             try:
                 b = int(b)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # None, "x", float("inf") ...
                 self.garbage += 1
                 continue
             if not 0 <= b <= 0xFF:

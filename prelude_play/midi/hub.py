@@ -36,8 +36,15 @@ class MidiConfig:
     """How the hub chooses and treats devices (the app config's [midi] table).
 
     include/exclude: device name patterns (case-insensitive, * and ?); empty include = all.
-    max_messages_per_s / burst: per-device cap on messages reaching the sink (note-offs of
-    held notes always pass, so a flood can never leave a note stuck).
+    Per device, two token buckets: notes (``max_notes_per_s`` / ``notes_burst``: well above
+    any hand, a drum roll is ~30 hits/s) and everything else (``max_messages_per_s`` /
+    ``burst``: controllers, pitch bend, pressure), so a pressure stream never costs a note and
+    one device's flood never costs another device anything. Note-offs of held notes always pass
+    (a flood can never leave a note stuck). What a bucket refuses is never silent: the first
+    ``flood_trace`` refused note-ons of a flood go on as hits marked ``filtered = "flood"`` (the
+    app logs them as filtered, they make no sound), and everything refused is counted in a
+    ``flood`` system event per device — every ``flood_report_s`` while it lasts and once when
+    it has been quiet ``flood_quiet_s`` — never one event per refused message.
     """
 
     backend: str = "rtmidi"
@@ -49,8 +56,13 @@ class MidiConfig:
     ignore_sysex: bool = True
     ignore_timing: bool = True
     ignore_active_sense: bool = True
-    max_messages_per_s: float = 2000.0
-    burst: int = 500
+    max_messages_per_s: float = 1000.0
+    burst: int = 300
+    max_notes_per_s: float = 200.0
+    notes_burst: int = 100
+    flood_trace: int = 16
+    flood_report_s: float = 5.0
+    flood_quiet_s: float = 1.0
     max_sysex_bytes: int = 512
 
 
@@ -75,17 +87,46 @@ class RateLimit:
 
 
 @dataclass
+class FloodTally:
+    """What one device's flood has had refused since the last ``flood`` event: counted on the
+    MIDI thread, reported by the watcher (``MidiHub.flush_floods``) or the MIDI thread itself
+    every ``flood_report_s``; the lock is taken only while refusing, never for a passing hit."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    by_kind: dict[str, int] = field(default_factory=dict)
+    dropped: int = 0  # refused and only counted
+    traced: int = 0  # refused note-ons passed on as filtered hits
+    first_ns: int | None = None
+    last_ns: int = 0
+    reported_ns: int | None = None  # when this flood was last reported (None: a new flood)
+    episode: int = 0  # everything refused since the flood began
+    episode_traced: int = 0  # refused note-ons passed on since the flood began
+
+    def take(self) -> dict[str, Any] | None:
+        """The counts so far as a ``flood`` event's data, and start counting anew (None: none)."""
+        if self.first_ns is None:
+            return None
+        data = {"dropped": self.dropped, "filtered": self.traced, "by_kind": dict(self.by_kind),
+                "first_ns": self.first_ns, "last_ns": self.last_ns,
+                "span_s": round((self.last_ns - self.first_ns) / 1e9, 3), "flood_total": self.episode}
+        self.by_kind, self.dropped, self.traced, self.first_ns = {}, 0, 0, None
+        return data
+
+
+@dataclass
 class _Input:
     name: str
     port_name: str
     decoder: MidiDecoder
     limit: RateLimit
+    notes: RateLimit | None = None
     port: MidiIn | None = None
     held: set[tuple[int, int]] = field(default_factory=set)
     received: int = 0
     rate_dropped: int = 0
     errors: int = 0
     last_error: BaseException | None = None
+    flood: FloodTally = field(default_factory=FloodTally)
 
 
 @dataclass
@@ -138,11 +179,16 @@ class MidiHub:
             self._thread.start()
 
     def stop(self) -> None:
-        """Stop watching, release held notes, silence and close every port. Safe twice."""
+        """Stop watching, report what floods refused, release held notes, silence and close
+        every port. Safe twice."""
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         self._thread = None
+        try:
+            self.flush_floods(final=True)
+        except Exception:  # noqa: BLE001 - stopping must finish
+            pass
         with self._poll_lock:
             for inp in list(self._inputs.values()):
                 self._close_input(inp, reason="stop", announce=False)
@@ -161,6 +207,80 @@ class MidiHub:
                 self.poll()
             except Exception:  # noqa: BLE001 - the watcher must outlive any backend fault
                 pass
+            try:
+                self.flush_floods()
+            except Exception:  # noqa: BLE001
+                pass
+
+    # --- floods ----------------------------------------------------------------------------
+    def flush_floods(self, *, now_ns: int | None = None, final: bool = False) -> list[InputEvent]:
+        """Report each device's flood that has gone quiet (``flood_quiet_s`` without a refused
+        message), or every pending count when ``final`` (at stop). The watcher calls this."""
+        now = self.clock.now_ns() if now_ns is None else now_ns
+        quiet_ns = int(self.config.flood_quiet_s * 1e9)
+        events = []
+        for inp in list(self._inputs.values()):
+            tally = inp.flood
+            with tally.lock:
+                if tally.first_ns is None and tally.reported_ns is None:
+                    continue
+                if not final and now - tally.last_ns < quiet_ns:
+                    continue
+                data = tally.take()
+                episode = tally.episode
+                tally.reported_ns, tally.episode, tally.episode_traced = None, 0, 0  # the next refusal: a new flood
+            if data is not None or episode:
+                events.append(self._flood_event(inp, data or {}, ended=True, episode=episode))
+        for ev in events:
+            self._emit(ev)
+        return events
+
+    def _flood_event(self, inp: _Input, data: dict[str, Any], *, ended: bool, episode: int) -> InputEvent:
+        dropped = data.get("dropped", 0) + data.get("filtered", 0)
+        span = data.get("span_s", 0.0)
+        text = (f"MIDI flood from {inp.name}: {dropped} message(s) not played in {span:.1f} s"
+                + (f" ({episode} in all; it has stopped)" if ended else " (still going)")
+                + " — check the device and its cable")
+        data = {"dropped": 0, "filtered": 0, "by_kind": {}, "span_s": 0.0, **data,
+                "ended": ended, "flood_total": episode, "message": text,
+                "limits": {"notes_per_s": self.config.max_notes_per_s, "messages_per_s": self.config.max_messages_per_s}}
+        t_ns = data.get("last_ns") or self.clock.now_ns()
+        return device_event(t_ns, "flood", inp.name, data)
+
+    def _refused(self, inp: _Input, kind: str, t_ns: int, msg: mido.Message) -> InputEvent | None:
+        """Count a message the rate limit refused; the event to pass on instead (a refused
+        note-on while this flood's trace lasts, marked filtered), or None."""
+        inp.rate_dropped += 1
+        cfg = self.config
+        tally = inp.flood
+        report = None
+        with tally.lock:
+            if tally.first_ns is None:
+                tally.first_ns = t_ns
+            tally.last_ns = max(tally.last_ns, t_ns)
+            tally.episode += 1
+            trace = kind == "note_on" and tally.episode_traced < cfg.flood_trace
+            if trace:
+                tally.traced += 1
+                tally.episode_traced += 1
+            else:
+                tally.dropped += 1
+                tally.by_kind[kind] = tally.by_kind.get(kind, 0) + 1
+            if tally.reported_ns is None:
+                tally.reported_ns = t_ns
+            elif t_ns - tally.reported_ns >= cfg.flood_report_s * 1e9:
+                tally.reported_ns = t_ns
+                report = tally.take(), tally.episode
+        if report is not None and report[0] is not None:
+            self._emit(self._flood_event(inp, report[0], ended=False, episode=report[1]))
+        if not trace:
+            return None
+        channel = msg.channel
+        res = self.instruments.resolve(inp.name, channel, msg.note)
+        if res.role == "pedal":
+            return None
+        return midi_event(t_ns, inp.name, "note_on", note=msg.note, velocity=msg.velocity, channel=channel,
+                          role=res.role, data={"sound": res.sound, "label": res.label, "filtered": "flood"})
 
     # --- where events go --------------------------------------------------------------------
     def set_sink(self, sink: Sink) -> None:
@@ -243,6 +363,7 @@ class MidiHub:
                 "port": inp.port_name,
                 "received": inp.received,
                 "rate_dropped": inp.rate_dropped,
+                "flood_pending": inp.flood.dropped + inp.flood.traced,
                 "garbage_bytes": inp.decoder.garbage,
                 "ignored": inp.decoder.ignored,
                 "errors": inp.errors,
@@ -323,6 +444,7 @@ class MidiHub:
             MidiDecoder(ignore_sysex=cfg.ignore_sysex, ignore_timing=cfg.ignore_timing,
                         ignore_active_sense=cfg.ignore_active_sense, max_sysex=cfg.max_sysex_bytes),
             RateLimit(cfg.max_messages_per_s, cfg.burst),
+            RateLimit(cfg.max_notes_per_s, cfg.notes_burst),
         )
         try:
             inp.port = self.backend.open_input(
@@ -343,6 +465,16 @@ class MidiHub:
 
     def _close_input(self, inp: _Input, *, reason: str, announce: bool,
                      events: list[InputEvent] | None = None) -> None:
+        tally = inp.flood
+        with tally.lock:  # a device unplugged mid-flood: what it had refused is still reported
+            data, episode = tally.take(), tally.episode
+            tally.reported_ns, tally.episode, tally.episode_traced = None, 0, 0
+        if data is not None or episode:
+            flood = self._flood_event(inp, data or {}, ended=True, episode=episode)
+            if events is not None:
+                events.append(flood)
+            else:
+                self._emit(flood)
         port, inp.port = inp.port, None
         if port is not None:
             try:
@@ -423,8 +555,10 @@ class MidiHub:
         channel = getattr(msg, "channel", None)
         if kind == "note_off" and (channel, msg.note) in inp.held:
             pass  # releases of held notes always pass the rate limit
-        elif not inp.limit.take(t_ns):
-            inp.rate_dropped += 1
+        elif not (inp.notes if kind in ("note_on", "note_off") and inp.notes is not None else inp.limit).take(t_ns):
+            traced = self._refused(inp, kind, t_ns, msg)
+            if traced is not None:
+                self._emit(traced)
             return
         note = velocity = control = value = None
         data: dict[str, Any] = {}

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from prelude_play.config import find_key_line, load_toml
-from prelude_play.errors import ConfigError
+from prelude_play.config import capped, find_key_line, load_toml, using
+from prelude_play.errors import ConfigError, brief
 from prelude_play.store.eventlog import EventLog
 
 PENDING, CURRENT, DONE, SKIPPED, MISSING = "pending", "current", "done", "skipped", "missing"
@@ -59,47 +59,73 @@ class Plan:
         return [s.as_dict() for s in self.steps]
 
 
+MAX_STEPS = 50
+
+
 def parse_plan_file(path: Path) -> tuple[Plan | None, list[ConfigError]]:
-    """One plan per file: ``name = "..."`` then ``[[steps]]`` tables with activity/title/settings."""
+    """One plan per file: ``name = "..."`` then ``[[steps]]`` tables with activity/title/settings.
+    Never raises: a file that cannot be read is no plan, with its ConfigError."""
     try:
         data, text = load_toml(path)
     except ConfigError as exc:
-        return None, [exc]
+        return None, [using(exc, "no plan from this file; the other plans are there")]
     problems: list[ConfigError] = []
+
+    def line(key: str) -> int | None:
+        return find_key_line(text, key)
+
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
-        problems.append(ConfigError("missing or empty", path=path, line=find_key_line(text, "name"), key="name",
-                                    hint='give the plan a name, e.g. name = "Monday group"'))
+        problems.append(ConfigError("missing or empty", path=path, line=line("name"), key="name",
+                                    hint=f'give the plan a name, e.g. name = "Monday group"; using {path.stem!r}'))
         name = path.stem
     steps: list[PlanStep] = []
     raw = data.get("steps", [])
     if not isinstance(raw, list) or not raw:
         problems.append(ConfigError("a plan needs at least one [[steps]] table", path=path, key="steps",
-                                    hint='add [[steps]] with activity = "free_play"'))
+                                    line=line("steps"), hint='add [[steps]] with activity = "free_play"'))
         raw = []
+    if len(raw) > MAX_STEPS:
+        problems.append(ConfigError(f"{len(raw)} steps is more than a session holds", path=path, key="steps",
+                                    line=line("steps"), hint=f"using the first {MAX_STEPS}"))
+        raw = raw[:MAX_STEPS]
     for i, st in enumerate(raw):
-        if not isinstance(st, dict) or not isinstance(st.get("activity"), str):
-            problems.append(ConfigError(f"step {i + 1} has no activity name", path=path, key=f"steps[{i}]",
-                                        line=find_key_line(text, "steps"),
-                                        hint='each [[steps]] needs activity = "<name>"'))
+        where = f"steps[{i}]"
+        if not isinstance(st, dict) or not isinstance(st.get("activity"), str) or not st["activity"]:
+            problems.append(ConfigError(f"step {i + 1} has no activity name", path=path, key=where,
+                                        line=line(where) or line("steps"),
+                                        hint='each [[steps]] needs activity = "<name>"; the step is left out'))
             continue
         settings = st.get("settings", {})
         if not isinstance(settings, dict):
-            problems.append(ConfigError("settings must be a table", path=path, key=f"steps[{i}].settings"))
+            problems.append(ConfigError(f"settings must be a table, not {brief(settings)}", path=path,
+                                        key=f"{where}.settings", line=line(f"{where}.settings") or line(where),
+                                        hint="using the activity's own settings"))
             settings = {}
         goals = st.get("goals")
         if goals is not None and not (isinstance(goals, list) and all(isinstance(g, str) for g in goals)):
             problems.append(ConfigError("goals must be a list of client goal ids", path=path,
-                                        key=f"steps[{i}].goals", hint='e.g. goals = ["g1a2b3c"]'))
+                                        key=f"{where}.goals", line=line(f"{where}.goals") or line(where),
+                                        hint='e.g. goals = ["g1a2b3c"]; the therapist picks them on the rail'))
             goals = None
         trials = st.get("trials")
         if trials is not None and not (isinstance(trials, int) and not isinstance(trials, bool) and 1 <= trials <= 200):
-            problems.append(ConfigError(f"trials = {trials!r}", path=path, key=f"steps[{i}].trials",
-                                        hint="a whole number of trials, 1–200"))
+            problems.append(ConfigError(f"trials = {brief(trials)}", path=path, key=f"{where}.trials",
+                                        line=line(f"{where}.trials") or line(where),
+                                        hint="a whole number of trials, 1–200; using no target"))
             trials = None
-        steps.append(PlanStep(st["activity"], str(st.get("title", "")), settings, goals, trials))
-    plan_id = str(data.get("id") or f"shipped:{path.stem}")
-    return Plan(plan_id, str(name), steps, None, str(path)), problems
+        title = st.get("title", "")
+        if not isinstance(title, str):
+            problems.append(ConfigError(f"title {brief(title)} must be text", path=path, key=f"{where}.title",
+                                        line=line(f"{where}.title") or line(where), hint="using the activity's name"))
+            title = ""
+        steps.append(PlanStep(st["activity"], title, settings, goals, trials))
+    plan_id = data.get("id")
+    if plan_id is not None and not (isinstance(plan_id, str) and 0 < len(plan_id) <= 64):
+        problems.append(ConfigError(f"id {brief(plan_id)} must be short text", path=path, key="id", line=line("id"),
+                                    hint=f"using 'shipped:{path.stem}'"))
+        plan_id = None
+    return Plan(plan_id or f"shipped:{path.stem}", str(name), steps, None, str(path)), capped(problems, path)
 
 
 def check_plan_file(path: Path) -> list[ConfigError]:

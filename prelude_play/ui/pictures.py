@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pygame
 
+from prelude_play.ui.images import KEEP_SIDE, PictureProblem, check_picture
+
 
 class Pictures:
     """Card pictures loaded once (prepare time) and scaled once per card size."""
@@ -41,11 +43,20 @@ class Pictures:
             self.raw[name] = None
             return f"picture '{name}' not found"
         try:
+            check_picture(path)  # its size from the header: a 20000² PNG is never decoded
             if path.suffix.lower() == ".svg" and hasattr(pygame.image, "load_sized_svg"):
                 surf = pygame.image.load_sized_svg(str(path), (512, 512))
             else:
                 surf = pygame.image.load(str(path))
-        except (pygame.error, OSError, ValueError) as exc:
+            w, h = surf.get_size()
+            if max(w, h) > KEEP_SIDE:  # keep no more than a card can show
+                k = KEEP_SIDE / max(w, h)
+                scale = pygame.transform.smoothscale if surf.get_bitsize() in (24, 32) else pygame.transform.scale
+                surf = scale(surf, (max(1, int(w * k)), max(1, int(h * k))))
+        except PictureProblem as exc:
+            self.raw[name] = None
+            return f"picture '{name}': {exc}"
+        except (pygame.error, OSError, ValueError, MemoryError) as exc:
             self.raw[name] = None
             return f"picture '{name}' could not be read ({exc})"
         self.raw[name] = surf.convert_alpha() if pygame.display.get_surface() is not None else surf

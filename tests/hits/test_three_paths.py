@@ -52,8 +52,8 @@ def tables(tmp_path_factory):
 
 
 def stamp(i: int, round_: int) -> int:
-    """Hits 1 ms apart: under the hub's rate limit, never a tremor retrigger."""
-    return 10**12 + (round_ * len(HITS) + i) * 1_000_000
+    """Hits 6 ms apart: under the hub's note limit (200/s per device), never a tremor retrigger."""
+    return 10**12 + (round_ * len(HITS) + i) * 6_000_000
 
 
 def by_stamp(events, round_: int) -> dict:

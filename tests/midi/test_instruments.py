@@ -31,7 +31,8 @@ def test_keyboard_and_ranges(shipped):
 
 def test_roles_by_device_and_control(shipped):
     assert shipped.resolve("Therapist Keys", 0, 60).role == "therapist"
-    assert shipped.resolve("Keystation", 0, 64, kind="cc").role == "pedal"
+    assert shipped.pedal is None  # no device is the scoring pedal until one is named
+    assert shipped.resolve("Keystation", 0, 64, kind="cc").role == "client"
     assert shipped.resolve("Keystation", 0, 1, kind="cc").role == "client"
     assert shipped.resolve("Therapist Keys", 0, 1, kind="cc").role == "therapist"
 
@@ -45,14 +46,14 @@ role = "therapist"
 map = "k"
 [[rule]]
 note = 40
-role = "pedal"
+role = "therapist"
 [[rule]]
 map = "k"
 [maps.k]
 sound = "chimes"
 """)
     assert m.resolve("X", 1, 60).role == "therapist"
-    assert (m.resolve("X", 0, 40).role, m.resolve("X", 0, 40).sound) == ("pedal", None)
+    assert (m.resolve("X", 0, 40).role, m.resolve("X", 0, 40).sound) == ("therapist", None)
     assert m.resolve("X", 0, 41).sound == "chimes:41"
 
 
@@ -74,7 +75,7 @@ def test_bad_role_names_file_line_value_and_allowed(tmp_path):
         load_instruments(p)
     err = info.value
     assert err.path == p and err.line == 8 and err.key == "rule[1].role"
-    assert "'drummer'" in str(err) and "client, therapist, pedal" in str(err)
+    assert "'drummer'" in str(err) and "client, therapist" in str(err)
     assert f"{p}, line 8" in str(err)
 
 

@@ -169,7 +169,7 @@ def test_midi_hit_sounds_on_the_midi_thread_before_any_frame(tmp_path, audio):
         t.start(); t.join()
         assert pilot.app.frame_count == frames  # no frame has run yet...
         assert audio.calls == [{"name": "drum:38", "velocity": 64 / 127, "at_ns": None, "thread": "rtmidi-cb"}]
-        sent_t = pilot.app.queue._q.queue[0].t_ns
+        sent_t = pilot.app.queue.peek().t_ns
         pilot.step()  # ...the activity and the log learn of it at the next frame
         hit = events(pilot, "hit")[-1]
         assert hit.data["sounded_by_fast_path"] and hit.source == "midi" and hit.data["velocity"] == 64

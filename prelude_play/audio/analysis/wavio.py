@@ -7,6 +7,7 @@ WAVE_FORMAT_EXTENSIBLE everywhere, and a therapist-readable error for everything
 
 from __future__ import annotations
 
+import os
 import struct
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +23,11 @@ SUPPORTED = (
 )
 MIN_RATE = 8000
 MAX_RATE = 192000
+MAX_BYTES = 100 << 20
+"""A WAV over 100 MB is refused unread (an hour of 16-bit mono at 16 kHz is 115 MB)."""
+MAX_FRAMES = 1 << 25
+"""At most 33.5 M frames (11.6 min at 48 kHz): with the mono result and one channel being
+converted, reading never takes more than ~ 3 × 134 MB whatever the header says."""
 
 _PCM = 0x0001
 _FLOAT = 0x0003
@@ -44,16 +50,20 @@ def _fail(path: Path, what: str) -> AnalysisError:
     return AnalysisError(f"{path}: {what}. Supported: {SUPPORTED}.")
 
 
-def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
+def read_wav(path: str | Path, *, max_bytes: int = MAX_BYTES) -> tuple[np.ndarray, int]:
     """Return ``(samples, rate)``: mono float32 in [-1, 1] (channels averaged) and the file's rate.
 
-    Raises AnalysisError naming the file and what is supported for anything we cannot read.
+    Raises AnalysisError naming the file and what is supported for anything we cannot read,
+    including a file over ``max_bytes`` or ``MAX_FRAMES`` frames (memory stays bounded).
     """
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        with open(p, "rb") as fh:  # read(n) allocates n bytes at once: ask for no more than is there
+            raw = fh.read(min(os.fstat(fh.fileno()).st_size, max_bytes) + 1)
     except OSError as exc:
         raise AnalysisError(f"{p}: cannot open ({exc.strerror or exc})") from exc
+    if len(raw) > max_bytes:
+        raise AnalysisError(f"{p}: file is over {max_bytes / 2**20:.0f} MB; cut it into shorter recordings")
     if len(raw) < 12 or raw[0:4] not in (b"RIFF", b"RIFX", b"RF64") or raw[8:12] != b"WAVE":
         raise _fail(p, "not a WAV file (no RIFF/WAVE header)")
     if raw[0:4] != b"RIFF":
@@ -117,25 +127,37 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
     n = len(data) // align
     if n == 0:
         raise _fail(p, "no audio in the file (empty data chunk)")
-    buf = np.frombuffer(data, dtype=np.uint8, count=n * align)
-
-    if tag == _FLOAT:
-        x = buf.view("<f4" if width == 4 else "<f8").astype(np.float64)
-    elif width == 1:
-        x = (buf.astype(np.float64) - 128.0) / 128.0
-    elif width == 2:
-        x = buf.view("<i2").astype(np.float64) / 32768.0
-    elif width == 3:
-        b = buf.reshape(-1, 3).astype(np.int32)
-        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-        v = np.where(v >= 1 << 23, v - (1 << 24), v)
-        x = v.astype(np.float64) / float(1 << 23)
-    else:
-        x = buf.view("<i4").astype(np.float64) / 2147483648.0
+    if n > MAX_FRAMES:
+        raise AnalysisError(f"{p}: {n:,} frames is longer than {MAX_FRAMES:,} "
+                            f"({MAX_FRAMES / rate / 60:.1f} min at {rate} Hz); cut it into shorter recordings")
+    frames = np.frombuffer(data, dtype=np.uint8, count=n * align).reshape(n, align)
+    out = np.zeros(n, dtype=np.float64 if tag == _FLOAT and width == 8 else np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN are refused below
+        for c in range(channels):  # one channel at a time: memory is the result plus one channel
+            out += _channel(frames[:, c * width:(c + 1) * width], tag, width)
+        if channels > 1:
+            out /= channels
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = out.astype(np.float32, copy=False)
     if not np.all(np.isfinite(x)):
-        raise _fail(p, "float samples contain NaN or infinity")
-    x = x.reshape(n, channels).mean(axis=1)
-    return x.astype(np.float32), int(rate)
+        raise _fail(p, "float samples contain NaN, infinity or values far out of range")
+    return x, int(rate)
+
+
+def _channel(b: np.ndarray, tag: int, width: int) -> np.ndarray:
+    """One channel's bytes (frames × width) as float samples in [-1, 1]."""
+    raw = np.ascontiguousarray(b).reshape(-1)
+    if tag == _FLOAT:
+        return raw.view("<f4").astype(np.float32) if width == 4 else raw.view("<f8").astype(np.float64)
+    if width == 1:
+        return (raw.astype(np.float32) - 128.0) / 128.0
+    if width == 2:
+        return raw.view("<i2").astype(np.float32) / 32768.0
+    if width == 3:
+        v = b[:, 0].astype(np.int32) | (b[:, 1].astype(np.int32) << 8) | (b[:, 2].astype(np.int32) << 16)
+        v = np.where(v >= 1 << 23, v - (1 << 24), v)
+        return v.astype(np.float32) / float(1 << 23)
+    return (raw.view("<i4").astype(np.float64) / 2147483648.0).astype(np.float32)
 
 
 def resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:
