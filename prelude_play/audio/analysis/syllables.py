@@ -59,6 +59,8 @@ class SyllableConfig:
     max_aperiodicity: float = 0.35
     onset_lo: float = 0.35  # fractions of the nucleus amplitude the onset line goes through
     onset_hi: float = 0.75
+    shelf_s: float = 0.04
+    shelf_min: float = 0.3  # a shelf this loud (of the nucleus) is a sonorant before the vowel
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,17 +257,24 @@ class SyllableAnalyzer:
         core = [k for k in range(a, b) if l30[k] >= l30[p] - 3.0]
         amp = np.sqrt(p10)
         ref = float(np.median(amp[core])) if core else float(amp[p])
-        lo, hi = cfg.onset_lo * ref, cfg.onset_hi * ref
+        hi = cfg.onset_hi * ref
         top = max(a, min(p, b - 1))
         k_hi = next((k for k in range(a, top + 1) if amp[k] >= hi), None)
         if k_hi is None or k_hi == a:
             return float(a)
 
+        # the rise may start from a shelf (a /l/, /m/ or /w/ before the vowel): measure it from
+        # the lowest level in the ``shelf_s`` before the nucleus got near its top
+        base = float(amp[max(a, k_hi - int(cfg.shelf_s / cfg.hop_s)): k_hi + 1].min())
+        base = base if base >= cfg.shelf_min * ref else 0.0  # a weak consonant or room: from zero
+        lo, hi = base + cfg.onset_lo * (ref - base), base + cfg.onset_hi * (ref - base)
+
         def cross(level: float, k: int) -> float:  # between hop k-1 (below) and k (at or above)
             y0, y1 = amp[k - 1], amp[k]
             return k - 1 + (level - y0) / (y1 - y0) if y1 > y0 else float(k)
 
-        t_hi = cross(hi, k_hi)
+        k_hi = next((k for k in range(max(a + 1, k_hi - int(cfg.shelf_s / cfg.hop_s)), top + 1) if amp[k] >= hi), k_hi)
+        t_hi = cross(hi, k_hi) if k_hi > a else float(a)
         k_lo = k_hi
         while k_lo > a and amp[k_lo - 1] >= lo:
             k_lo -= 1
@@ -274,7 +283,9 @@ class SyllableAnalyzer:
         t_lo = cross(lo, k_lo)
         if t_hi <= t_lo:
             return max(float(a), t_lo)
-        return max(float(a) - 1.0, t_lo - cfg.onset_lo * (t_hi - t_lo) / (cfg.onset_hi - cfg.onset_lo))
+        # the line through the two crossings, taken down to silence (a sonorant's shelf is
+        # part of the vowel's own rise: the vowel starts under it)
+        return max(float(a) - 1.0, t_lo - lo * (t_hi - t_lo) / (hi - lo))
 
     def _describe(self, x: np.ndarray, r: int, hop: int, p10: np.ndarray, l30: np.ndarray, f0: np.ndarray,
                   voiced: np.ndarray, a: int, b: int, p: int, how: str) -> Syllable:
