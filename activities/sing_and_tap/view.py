@@ -173,7 +173,7 @@ def draw(surface: pygame.Surface, theme: th.Theme, act: "SingAndTap") -> None:
         if on and low:
             pygame.draw.circle(surface, th.FOCUS, r.center, r.width // 2, theme.px(6))
         word = t("high") if drum == "high" else t("low")
-        draw_text(surface, theme, word, r.center, 40, colour=th.BG if on else th.TEXT, bold=True)
+        draw_text(surface, theme, word, r.center, 54, colour=th.BG if on else th.TEXT, bold=True)
 
 
 # ----------------------------------------------------------------------------- the editor
