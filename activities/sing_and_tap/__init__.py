@@ -225,10 +225,9 @@ class SingAndTap(Activity):
         x = x[: max(0, last - f0)]
         heard: list[dict[str, Any]] = []
         if x.size > rate // 20:
-            base = mic.frame_to_ns(f0)
-            for syl in an.analyse(x, rate):
-                heard.append(syl.to_dict() | {"onset_ns": base + int(syl.onset * 1e9),
-                                              "end_ns": base + int(syl.end * 1e9)})
+            for syl in an.analyse(x, rate):  # through the time map: its rate follows the device's clock
+                heard.append(syl.to_dict() | {"onset_ns": mic.frame_to_ns(f0 + int(round(syl.onset * rate))),
+                                              "end_ns": mic.frame_to_ns(f0 + int(round(syl.end * rate)))})
         ctx.post(InputEvent(end_ns, "mic", "syllables", device="mic",
                             data={"n": n, "window": [start_ns, end_ns], "syllables": heard}))
 

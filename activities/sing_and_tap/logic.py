@@ -251,7 +251,7 @@ class SingSettings:
                    syllable_ms=num("syllable_ms", 250, 2000), gap_ms=num("gap_ms", 0, 1500),
                    response_window_ms=num("response_window_ms", 1000, 30000),
                    per_syllable_ms=num("per_syllable_ms", 0, 5000), tail_ms=num("tail_ms", 0, 5000),
-                   echo_guard_ms=num("echo_guard_ms", 0, 1000), tap_window_ms=num("tap_window_ms", 50, 1500),
+                   echo_guard_ms=num("echo_guard_ms", 0, 1000), tap_window_ms=num("tap_window_ms", 50, 3000),
                    fading_gain=num("fading_gain", 0.0, 1.0, float), feedback_ms=num("feedback_ms", 300, 20000),
                    between_ms=num("between_ms", 0, 20000), auto_next=bool(c.get("auto_next", d.auto_next)),
                    settle_ms=num("settle_ms", 0, 2000))
@@ -348,7 +348,7 @@ class Heard:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Heard":
-        return cls(int(d["onset_ns"]), int(d["end_ns"]), float(d.get("f0", 0.0)), str(d.get("vowel_guess") or ""),
+        return cls(int(d["onset_ns"]), int(d["end_ns"]), float(d.get("f0", 0.0)), str(d.get("vowel") or ""),
                    bool(d.get("abstained", True)), float(d.get("confidence", 0.0)),
                    float(d.get("level_dbfs", -120.0)), float(d.get("f1", 0.0)), float(d.get("f2", 0.0)))
 

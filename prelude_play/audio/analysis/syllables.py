@@ -89,7 +89,7 @@ class Syllable:
     def to_dict(self) -> dict[str, Any]:
         return {"onset_s": round(self.onset, 4), "end_s": round(self.end, 4), "f0": round(self.f0, 2),
                 "voiced_ms": round(self.voiced_s * 1000, 1), "level_dbfs": round(self.level_dbfs, 1),
-                "vowel": self.vowel if not self.abstained else None, "vowel_guess": self.vowel or None,
+                "vowel": (self.vowel or None) if not self.abstained else None,  # never a vowel it is not sure of
                 "confidence": round(self.confidence, 3), "abstained": self.abstained,
                 "f1": round(self.formants[0], 1), "f2": round(self.formants[1], 1),
                 "f3": round(self.formants[2], 1), "split_by": self.split_by}
