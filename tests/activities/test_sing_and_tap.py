@@ -347,6 +347,14 @@ def test_the_note_and_the_report_table_per_word_and_stage(tmp_path, clock, mic):
         [(title, heads, rows)] = SingAndTap.report_tables(ts, lambda s: s)
         assert heads[4] == "Syllables approximately correct"
         assert rows[0][:5] == ["hello", "Your turn", "1", "1", "2/2 (100%)"] and 20 <= int(rows[0][6]) <= 40
+        from prelude_play.store.report import build_html
+        from prelude_play.store.summary import summarize_stored, summary_text
+
+        page = build_html(pilot.app.store, registry=pilot.app.registry)  # the progress report, from the log
+        assert 'data-activity="sing_and_tap"' in page and "Syllables approximately correct" in page
+        assert "<td>2/2 (100%)</td>" in page
+        st = summarize_stored(pilot.app.store, pilot.app.session.id, registry=pilot.app.registry)
+        assert "2 of 2 syllables approximately correct" in summary_text(st.summary, st.goal_title, st.t, info=st.info)
 
 
 def test_screenshots_of_each_stage(tmp_path, clock, mic):
