@@ -68,7 +68,8 @@ class SingAndTap(Activity):
         "model_source": "app", "low_note": 64, "interval": 3, "syllable_ms": 550, "gap_ms": 150,
         "response_window_ms": 3500, "per_syllable_ms": 600, "tail_ms": 700, "echo_guard_ms": 120,
         "tap_window_ms": 400, "fading_gain": 0.6, "feedback_ms": 2200, "between_ms": 1500,
-        "auto_next": True, "autostart": False, "settle_ms": 150, "target_set": 2, "target": "",
+        "auto_next": True, "autostart": False, "settle_ms": 150, "analysis_timeout_ms": 3000,
+        "target_set": 2, "target": "",
         "targets_file": "", "high_notes": [67], "low_notes": [64], "split_note": 48,
         "high_sound": "", "low_sound": "", "light_midi": True, "light_channel": 0, "lead_ms": 80,
         "reward_sound": "chimes:84", "low_stimulation": False,
@@ -341,8 +342,10 @@ class SingAndTap(Activity):
         assert ctx is not None
         self._request = None if self._request and self._request[0] == p.n else self._request
         heard = p.heard if self.mic is not None else None
-        if self.mic is not None and heard is None and p.voice_start_ns is not None:
+        if self.mic is not None and heard is None and p.voice_start_ns is not None and p.done_reason != "no_audio":
             heard = []  # the window was cut short before the worker read it: nothing heard in time
+        if p.done_reason == "no_audio":
+            ctx.notify(ctx.t("The microphone stopped: score the singing on the rail"))
         j = judge(p.target, p.stage, self.s, heard, p.taps, p.beats_ns, p.voice_from)
         p.judgement = j
         if p.trial_id in self.outcomes and p.scored is None:

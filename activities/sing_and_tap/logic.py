@@ -227,6 +227,7 @@ class SingSettings:
     between_ms: int = 1500
     auto_next: bool = True
     settle_ms: int = 150
+    analysis_timeout_ms: int = 3000  # no result from the microphone's worker by then: no audio
 
     @classmethod
     def from_config(cls, c: dict[str, Any]) -> "SingSettings":
@@ -254,7 +255,8 @@ class SingSettings:
                    echo_guard_ms=num("echo_guard_ms", 0, 1000), tap_window_ms=num("tap_window_ms", 50, 3000),
                    fading_gain=num("fading_gain", 0.0, 1.0, float), feedback_ms=num("feedback_ms", 300, 20000),
                    between_ms=num("between_ms", 0, 20000), auto_next=bool(c.get("auto_next", d.auto_next)),
-                   settle_ms=num("settle_ms", 0, 2000))
+                   settle_ms=num("settle_ms", 0, 2000),
+                   analysis_timeout_ms=num("analysis_timeout_ms", 500, 30000))
 
     def note(self, pitch: int) -> int:
         return self.low_note + pitch
@@ -529,7 +531,7 @@ class Presentation:
                            "vowel": h.vowel if not h.abstained else None, "not_sure": h.abstained,
                            "confidence": round(h.confidence, 3), "level_dbfs": round(h.level_dbfs, 1),
                            "f1": round(h.f1, 1), "f2": round(h.f2, 1)} for h in (self.heard or [])],
-                "mic": self.heard is not None, **({"voice": self.voice_log} if self.voice_log else {})}
+                "voice_analysed": self.heard is not None, **({"voice": self.voice_log} if self.voice_log else {})}
 
 
 def plan(n: int, target: Target, stage: str, source: str, s: SingSettings, start_ns: int,
@@ -547,7 +549,8 @@ def plan(n: int, target: Target, stage: str, source: str, s: SingSettings, start
         w0, w1 = start_ns - 300 * MS, ends[-1] + s.tail_ms * MS
         if stage == "fading":
             voice_from = 1 if size > 1 else 0
-            voice_start = (beats[1] - 120 * MS) if size > 1 else model_end + s.echo_guard_ms * MS
+            # after the model's one syllable has died away (its echo is not the child)
+            voice_start = (ends[0] + s.echo_guard_ms * MS) if size > 1 else model_end + s.echo_guard_ms * MS
     elif stage == "listen":
         w0, w1 = start_ns, model_end
     else:
@@ -643,6 +646,9 @@ class SingMachine:
                     self._finish(now_ns)
             else:
                 self._finish(now_ns)
+        if self.phase == "analysing" and p is not None and now_ns >= p.window_end_ns + s.analysis_timeout_ms * MS:
+            p.done_reason = "no_audio"  # the microphone stopped delivering: the therapist judges
+            self._finish(now_ns)
         if self.phase == "feedback" and self.last is not None and now_ns - self.phase_ns >= s.feedback_ms * MS:
             self.phase, self.phase_ns = "idle", now_ns
             if s.auto_next and self.next_ns is None:

@@ -194,16 +194,29 @@ def test_fading_model_sings_the_first_syllable_and_the_child_finishes_the_word(t
         sing_press(pilot)
         p = act.machine.current
         assert p.sung == (True, False) and p.voice_from == 1 and ":fading:" in p.sound
-        mic.silence(pilot, (p.beats_ns[1] - pilot.clock.now_ns()) / MS - 120)
+        assert p.voice_start_ns == p.ends_ns[0] + 120 * MS  # after the model's syllable (its echo)
+        mic.silence(pilot, (p.beats_ns[1] - pilot.clock.now_ns()) / MS - 60)
         x, onsets = child_answer(act, seed=6)
-        lo = x[int((onsets[1] - 0.1) * RATE):]  # the child sings "lo" on the second beat
-        perform(pilot, mic, lo, [(0.1 + 0.01, LOW)])
+        lo = x[int((onsets[1] - 0.06) * RATE):]  # the child sings "lo" on the second beat
+        perform(pilot, mic, lo, [(0.06 + 0.01, LOW)])
         mic.silence(pilot, 2000)
         [trial] = trials(pilot)
         d = trial.judgement_data
         assert trial.outcome == "success" and d["syllables_judged"] == 1 and d["syllables_heard"] == 1
         assert d["per_syllable"][0]["judged"] is False and d["per_syllable"][1]["approx_correct"] is True
         assert d["per_syllable"][1]["tap"]["drum_ok"] is True
+
+
+def test_a_microphone_that_stops_delivering_leaves_the_trial_to_the_therapist(tmp_path, clock, mic):
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, stage="alone")
+        sing_press(pilot)
+        pilot.wait(1900 + 120 + 3500 + 150 + 3200)  # the clock runs, the microphone delivers nothing
+        [trial] = trials(pilot)
+        assert (trial.close_reason, trial.is_scored) == ("no_audio", False)
+        assert any("microphone stopped" in n for n in pilot.app.notices)
+        pilot.score("+I")
+        assert trials(pilot)[0].outcome == "success"
 
 
 def test_listen_trials_are_left_to_the_therapist_and_the_rule_moves_up_after_two(tmp_path, clock, mic):
@@ -291,6 +304,17 @@ def test_a_childs_taps_anywhere_never_score_or_change_a_setting(tmp_path, clock,
         assert drum_taps and all(e.trial_id is None and e.outcome is None for e in drum_taps)
         assert (act.ladder.stage, act.ladder.rule, act.target.id, act.s.model_source) == before
         assert all(act.find_target(n) is None for n in ("btn:sing", "rail:primary", "act:stage"))
+        pilot.press("f6")  # the therapist's Sing (the scoring keys' "primary"): a trial opens
+        mic.catch_up()
+        [trial] = trials(pilot)
+        for pos in grid[::3]:  # during the model and the window: no tap scores, ends or changes anything
+            pilot.tap(pos)
+            mic.catch_up()
+        kinds = {e.kind for e in events(pilot)}
+        assert not kinds & {"judgement", "score", "correction", "stage_change", "stage_rule", "target_change",
+                            "model_source", "words_saved"}, kinds
+        assert trials(pilot)[0].closed_ms is None and act.machine.current is not None
+        assert (act.ladder.stage, act.ladder.rule, act.target.id, act.s.model_source) == before
 
 
 def test_words_and_stage_are_on_the_therapist_side_and_own_words_are_kept(tmp_path, clock, mic):
