@@ -409,3 +409,32 @@ def test_screenshots_of_each_stage(tmp_path, clock, mic):
     for shot in shots:
         assert shot.stat().st_size > 10_000
         publish(shot)
+
+
+def test_the_therapist_can_model_live_the_pads_light_and_nothing_is_played(tmp_path, clock, mic):
+    audio = RecordingAudio()
+    with run_test(data_dir=tmp_path, clock=clock, audio=audio, mic_factory=mic.factory) as pilot:
+        act = start(pilot, stage="unison", model_source="live")
+        sing_press(pilot)
+        assert pilot.app.find_button("rail:primary").label == "Sing (live)"
+        p = act.machine.current
+        assert p.source == "live" and p.sound is None
+        assert not any(c["name"].startswith("sing_and_tap:") for c in audio.calls)
+        clock.set(p.beats_ns[0] + 5 * MS)
+        assert act.lit_drums(clock.now_ns()) == {"high"}  # the therapist sings with the lights
+        assert trials(pilot)[0].data["source"] == "live"
+
+
+def test_in_french_the_words_and_the_screen_are_french(tmp_path, clock, mic):
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        pilot.app.actions.toggle_language()
+        act = start(pilot, stage="unison")
+        assert act.target.word == "bonjour" and act.targets_path.name == "targets.fr_CA.toml"
+        sing_press(pilot)
+        pilot.tap("rail:lock")
+        mic.silence(pilot, 600)
+        from activities.sing_and_tap.view import banner_text
+
+        assert banner_text(act, act.ctx.t)[0] == "Chante avec moi"
+        ART.mkdir(exist_ok=True)
+        publish(pilot.screenshot(ART / "sing_tap_fr_CA.png"))
