@@ -13,7 +13,6 @@ name), drawn in the activity area while the therapist works it (``therapist_mode
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import pygame
@@ -23,7 +22,7 @@ from prelude_play.events import InputEvent
 from prelude_play.ui import theme as th
 from prelude_play.ui.widgets import Button, draw_text
 
-from activities.sing_and_tap.logic import MS, Target, own_target
+from activities.sing_and_tap.logic import Target, own_target
 
 if TYPE_CHECKING:
     from activities.sing_and_tap import SingAndTap
@@ -291,4 +290,4 @@ class WordEditor:
                       colour=th.ACCENT, max_width=w - theme.px(40))
 
 
-__all__ = ["layout", "draw", "picture", "picture_names", "WordEditor", "banner_text", "HIGH", "LOW", "MS", "Path"]
+__all__ = ["layout", "draw", "picture", "picture_names", "WordEditor", "banner_text", "HIGH", "LOW"]
