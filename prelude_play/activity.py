@@ -324,6 +324,13 @@ class Activity:
         therapist's words, e.g. "waited in 3 of 4 turns". Computed from the log alone."""
         return []
 
+    @classmethod
+    def report_tables(cls, trials: list[Any], t: Callable[[str], str]) -> list[tuple[str, list[str], list[list[str]]]]:
+        """Tables of the activity's own figures for the progress report, over every trial of the
+        report's period (``store.trials.Trial``, any session): (title, column heads, rows of
+        cell text), in the report's language through ``t``. Computed from the log alone."""
+        return []
+
 
 @dataclass
 class ActivityEntry:

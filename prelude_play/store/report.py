@@ -343,10 +343,27 @@ def _client_section(doc: Doc, c: dict[str, Any], label: str, summaries: list[Any
                    "<b style=\"color:#1f7a4d\">╌ " + e(t("target")) + "</b> · " +
                    e(t("dotted vertical lines: a new phase (the plan or the activities working on the goal "
                        "changed), labelled with what changed.")) + "</div>")
+    out.append(_activity_tables(doc, [x for st in summaries for x in st.summary.trials]))
     out.append(f"<h3>{e(t('Sessions'))}</h3>")
     for n, st in enumerate(summaries, start=1):
         out.append(_session_block(doc, n, st.session, st.summary, title))
     out.append("</section>")
+    return "".join(out)
+
+
+def _activity_tables(doc: Doc, trials: list[Trial]) -> str:
+    """Each activity's own tables over the period (``Activity.report_tables``), under its title."""
+    e = doc.e
+    by_act: dict[str, list[Trial]] = defaultdict(list)
+    for x in trials:
+        by_act[x.activity].append(x)
+    out = []
+    for act, ts in by_act.items():
+        for title, heads, rows in doc.w.info(act).tables(ts, doc.t):
+            out.append(f'<h3 class="activity-table" data-activity="{html.escape(act)}">{e(title)}</h3><table>'
+                       "<thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in heads) + "</tr></thead>"
+                       + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
+                       + "</table>")
     return "".join(out)
 
 

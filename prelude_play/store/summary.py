@@ -32,6 +32,9 @@ class ActivityInfo:
     title: str
     noun: tuple[str, str] = ("trial", "trials")
     phrases: Callable[[list[Trial], Callable[[str], str]], list[str]] = lambda trials, t: []
+    tables: Callable[[list[Trial], Callable[[str], str]], list[tuple[str, list[str], list[list[str]]]]] = \
+        lambda trials, t: []
+    """The activity's own tables for the progress report (``Activity.report_tables``)."""
 
 
 def activity_info_from(registry: Any) -> Callable[[str], ActivityInfo]:
@@ -42,7 +45,7 @@ def activity_info_from(registry: Any) -> Callable[[str], ActivityInfo]:
             return ActivityInfo(name.replace("_", " ").capitalize())
         cls = entry.cls
         return ActivityInfo(cls.title or name, tuple(getattr(cls, "trial_noun", ("trial", "trials"))),  # type: ignore[arg-type]
-                            cls.trial_phrases)
+                            cls.trial_phrases, getattr(cls, "report_tables", lambda trials, t: []))
     return info
 
 
@@ -365,7 +368,7 @@ class Wording:
 
         def info(name: str) -> ActivityInfo:
             i = info_of(name)
-            return ActivityInfo(t(i.title), i.noun, i.phrases)
+            return ActivityInfo(t(i.title), i.noun, i.phrases, i.tables)
 
         return cls(lang, t, info, area_titles())
 

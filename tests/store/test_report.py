@@ -249,3 +249,25 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert len(colours) > 50
     publish(png)
     log.close()
+
+
+def test_an_activity_contributes_its_own_table_to_the_report(store):
+    """``Activity.report_tables``: a table over the period's trials, escaped, in the report's language."""
+    from prelude_play.activity import Activity, ActivityEntry, Registry
+
+    g, _ = store
+    seen: list[int] = []
+
+    class Board(Activity):
+        name, title = "choice_board", "Choice board"
+
+        @classmethod
+        def report_tables(cls, trials, t):
+            seen.append(len(trials))
+            return [(t("Trials") + " <per card>", ["Card", "n"], [["drum & bells", str(len(trials))]])]
+
+    reg = Registry({"choice_board": ActivityEntry("choice_board", Board, "x")})
+    page = build_html(g.log, registry=reg)
+    assert 'data-activity="choice_board"' in page and "Trials &lt;per card&gt;" in page
+    assert "<td>drum &amp; bells</td>" in page and seen and all(n > 0 for n in seen)
+    assert 'class="activity-table"' not in build_html(g.log)  # no registry, no activity tables
