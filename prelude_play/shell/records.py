@@ -454,21 +454,29 @@ class ClientEditScreen(FormScreen):
         y = y0 + rh + gap
         labels = {"ignore_repeat_ms": "Ignore repeats (ms)", "hold_to_select_ms": "Hold to select (ms)",
                   "min_velocity": "Softest hit that counts", "tremor_ms": "Tremor window (ms)",
-                  "scan_ms": "Scan step (ms)", "dwell_ms": "Dwell time (ms)"}
-        for section, key, _d, lo, hi, step in NUMERIC:
+                  "scan_ms": "Scan step (ms)", "dwell_ms": "Dwell time (ms)", "volume_cap_pct": "Volume cap (%)"}
+        rows: list[tuple[int, tuple[str, str, int, int, int, int]]] = []
+        for entry in NUMERIC:  # touch, pads and access on the left; the volume cap goes right, by low stimulation
+            rows.append((x0, entry) if entry[0] != "audio" else (x1, entry))
+        y_right = y0 + rh + gap
+        for col_x, (section, key, _d, lo, hi, step) in rows:
+            if col_x == x1:
+                y_left, y = y, y_right
             value = self.profile[section][key]
             small = theme.px(88)
-            minus = pygame.Rect(x0 + col_w - 2 * small - gap, y, small, rh)
-            plus = pygame.Rect(x0 + col_w - small, y, small, rh)
+            minus = pygame.Rect(col_x + col_w - 2 * small - gap, y, small, rh)
+            plus = pygame.Rect(col_x + col_w - small, y, small, rh)
             self.buttons.append(Button(f"dec:{key}", "−", minus, font_size=44,
                                        on_press=lambda s=section, k=key, d=-step, lo=lo, hi=hi: self.bump(s, k, d, lo, hi)))
             self.buttons.append(Button(f"inc:{key}", "+", plus, font_size=44,
                                        on_press=lambda s=section, k=key, d=step, lo=lo, hi=hi: self.bump(s, k, d, lo, hi)))
             self.buttons.append(Button(f"label:{key}", self.t("{label}: {value}").format(label=self.t(labels[key]),
                                                                                        value=value),
-                                       pygame.Rect(x0, y, col_w - 2 * small - 2 * gap, rh), colour=th.PANEL,
+                                       pygame.Rect(col_x, y, col_w - 2 * small - 2 * gap, rh), colour=th.PANEL,
                                        font_size=26))
             y += rh + gap
+            if col_x == x1:
+                y_right, y = y, y_left
         method = self.profile["access"]["method"]
         pattern = self.profile["access"]["pattern"]
         half = (col_w - gap) // 2
@@ -482,7 +490,7 @@ class ClientEditScreen(FormScreen):
         self.buttons.append(Button("toggle:low_stimulation", self.t("Low stimulation"), pygame.Rect(x1, y, col_w, rh),
                                    selected=bool(self.profile["low_stimulation"]), font_size=28,
                                    on_press=self.toggle_low))
-        y += rh + gap
+        y = y_right
         for key, label in (("instruments", "Instruments they like"), ("songs", "Songs they like"),
                            ("loves", "What they love")):
             self.fields.append(TextField(f"field:{key}", self.t(label) + " (a, b, c)",

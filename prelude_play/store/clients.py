@@ -2,7 +2,8 @@
 
 A profile is a JSON object in the store (``clients.profile``). The shell and activities read
 these keys: ``touch`` {ignore_repeat_ms, hold_to_select_ms}, ``access`` (scanning for choice
-boards), ``sensitivity`` {min_velocity, tremor_ms}, ``low_stimulation``, ``preferences``
+boards), ``sensitivity`` {min_velocity, tremor_ms}, ``audio`` {volume_cap_pct},
+``low_stimulation``, ``preferences``
 {instruments, songs, loves}, ``goals`` [{id, text, area, target}] and ``activities`` {name:
 settings overrides}. The display name lives only on this device; exports use the code.
 """
@@ -27,6 +28,7 @@ NUMERIC: tuple[tuple[str, str, int, int, int, int], ...] = (
     ("sensitivity", "tremor_ms", 0, 0, 1000, 10),
     ("access", "scan_ms", 1500, 300, 10000, 100),
     ("access", "dwell_ms", 1000, 300, 3000, 100),
+    ("audio", "volume_cap_pct", 100, 10, 100, 10),  # a sound-sensitive client's ceiling (the app's level is lower)
 )
 # How the client chooses on choice boards (read by activities/choice_board/logic.py Access):
 # tap, dwell (hold), scan (one switch, highlight moves by itself), step_scan (two switches), play (pads).
@@ -35,7 +37,8 @@ SCAN_PATTERNS = ("linear", "row_column")
 
 
 def default_profile() -> dict[str, Any]:
-    p: dict[str, Any] = {"touch": {}, "sensitivity": {}, "access": {"method": "tap", "pattern": "linear"},
+    p: dict[str, Any] = {"touch": {}, "sensitivity": {}, "audio": {},
+                         "access": {"method": "tap", "pattern": "linear"},
                          "low_stimulation": False,
                          "preferences": {"instruments": [], "songs": [], "loves": []},
                          "goals": [], "activities": {}}
