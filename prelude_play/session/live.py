@@ -226,6 +226,7 @@ class LiveSession:
         if act is not None and sch is not None and sch.current is not None:
             act.config["schedule"] = sch.titles()
             act.config["schedule_step"] = sch.visible_index()
+            act.config["schedule_marks"] = sch.marks()
 
     # ---- activities -------------------------------------------------------------------------
 

@@ -191,7 +191,7 @@ class HostScreen(Screen):
         if sch is not None and sch.current is not None:
             strip = pygame.Rect(theme.px(12), theme.px(8), theme.size[0] // 2 - theme.px(190),
                                 bar.height - theme.px(16))
-            self._draw_strip(surf, strip, sch.titles(), sch.visible_index())
+            self._draw_strip(surf, strip, sch.titles(), sch.visible_index(), sch.marks())
         else:
             draw_text(surf, theme, app.activity_title(), (theme.px(24), bar.centery), 34, bold=True,
                       anchor="midleft")
@@ -218,17 +218,25 @@ class HostScreen(Screen):
             self.rail.layout(self.rail_rect())
             self.rail.draw(surf, now)
 
-    def _draw_strip(self, surf: pygame.Surface, rect: pygame.Rect, titles: list[str], current: int) -> None:
-        """The session plan as a row of steps in the top bar: done dimmed, the current one lit."""
+    def _draw_strip(self, surf: pygame.Surface, rect: pygame.Rect, titles: list[str], current: int,
+                    marks: list[str] | None = None) -> None:
+        """The session plan as a row of steps in the top bar: done dimmed, the current one lit, a
+        skipped one hollow and struck through (never shown as done)."""
         theme = self.app.theme
         if not titles:
             return
         for i, (cell, title) in enumerate(zip(grid_rects(rect, 1, len(titles), theme.px(6)), titles)):
             now = i == current
-            pygame.draw.rect(surf, th.ACCENT if now else th.PANEL_HI, cell, border_radius=theme.px(10))
-            colour = th.BG if now else th.MUTED if i < current else th.TEXT
-            draw_text(surf, theme, self.t(title), cell.center, 22, colour=colour, bold=now,
-                      max_width=cell.width - theme.px(8))
+            skipped = bool(marks) and i < len(marks or ()) and (marks or [])[i] == "skipped"
+            fill = th.ACCENT if now else th.PANEL if skipped else th.PANEL_HI
+            pygame.draw.rect(surf, fill, cell, border_radius=theme.px(10))
+            if skipped:
+                pygame.draw.rect(surf, th.PANEL_HI, cell, width=theme.px(2), border_radius=theme.px(10))
+            colour = th.BG if now else th.MUTED if i < current or skipped else th.TEXT
+            text = draw_text(surf, theme, self.t(title), cell.center, 22, colour=colour, bold=now,
+                             max_width=cell.width - theme.px(8))
+            if skipped:
+                pygame.draw.line(surf, th.MUTED, text.midleft, text.midright, theme.px(2))
 
     def find(self, button_id: str) -> Any:
         if self.lock.unlocked:
