@@ -190,11 +190,12 @@ def draw(surface: pygame.Surface, theme: th.Theme, lay: Layout, pictures: Pictur
                   colour=c.text, max_width=lay.card.width - 2 * pad)
     # the words
     turn = s.phase in ("answer", "wait")
-    size = 72
+    size = 72  # a sung line stays one line if it can (down to 56), else wraps
     font = theme.font(size, True)
-    lines: list[str] = []
-    for line in s.lines:
-        lines += wrap(line, font, lay.words.width)
+    while size > 56 and max((font.size(line)[0] for line in s.lines), default=0) > lay.words.width:
+        size -= 4
+        font = theme.font(size, True)
+    lines = [x for line in s.lines for x in wrap(line, font, lay.words.width)]
     while len(lines) * font.get_linesize() > lay.words.height and size > 40:
         size -= 4
         font = theme.font(size, True)
@@ -228,10 +229,13 @@ def draw_strip(surface: pygame.Surface, theme: th.Theme, rect: pygame.Rect, pict
         pygame.draw.rect(surface, c.panel, cell, border_radius=theme.px(16))
         inner = cell.inflate(-theme.px(18), -theme.px(18))
         draw_picture(surface, theme, pictures, picture, inner, s.client_name, s.client_picture, c)
-        if state == "done":
-            veil = pygame.Surface(cell.size, pygame.SRCALPHA)
-            veil.fill((*c.bg, 150))
-            surface.blit(veil, cell.topleft)
+        if state == "done":  # sung: the picture in grey (a veil would change its colours)
+            grey = surface.subsurface(cell).copy()
+            grey = pygame.transform.grayscale(grey)
+            grey.set_alpha(110)
+            pygame.draw.rect(surface, c.bg, cell)
+            pygame.draw.rect(surface, c.panel, cell, border_radius=theme.px(16))
+            surface.blit(grey, cell.topleft)
         elif state == "now":
             pygame.draw.rect(surface, c.accent, cell.inflate(theme.px(10), theme.px(10)), width=theme.px(6),
                              border_radius=theme.px(20))
