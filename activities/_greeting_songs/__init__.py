@@ -156,19 +156,22 @@ class GreetingSong(Activity):
             if problem and name != self.client_picture:
                 ctx.notify(ctx.t("Song picture missing") + f": {name}")
 
-    def _sounds(self, ctx: ActivityContext) -> None:
-        """The song in its key now; the other keys, the pads' notes and the touch chimes behind it."""
+    def _key_sounds(self, key: int) -> list[str]:
+        """Every sound the song makes in ``key``, and the touch chimes."""
         mv, cv = str(self.config["melody_voice"]), str(self.config["chord_voice"])
+        names = sound_names(self.song, key, melody_voice=mv, chord_voice=cv)
+        return names + [f"chimes:{touch_note(tonic_note(key), i)}" for i in range(6)]
+
+    def _warm(self, key: int) -> list[str]:
+        """In the background: the pads' notes in ``key`` and the song a tone either side, so a key
+        change by the therapist plays from sounds already made."""
+        pads = sorted(set(pad_table(key)["roles"]["*"]["notes"].values()))
+        return pads + [n for k in (1, -1, 2, -2) for n in self._key_sounds((key + k) % 12)]
+
+    def _sounds(self, ctx: ActivityContext) -> None:
+        """The song in its key now (before the client waits); the rest behind it."""
         key = self.opts.key
-        now = sound_names(self.song, key, melody_voice=mv, chord_voice=cv)
-        now += [f"chimes:{touch_note(tonic_note(key), i)}" for i in range(6)]
-        later: list[str] = []
-        for k in range(12):
-            if k != key:
-                later += sound_names(self.song, k, melody_voice=mv, chord_voice=cv)
-                later += [f"chimes:{touch_note(tonic_note(k), i)}" for i in range(6)]
-        later += [f"keys:{n}" for n in range(36, 97)]
-        missing = ctx.prepare_sounds(now, later=later, required=False)
+        missing = ctx.prepare_sounds(self._key_sounds(key), later=self._warm(key), required=False)
         if missing:
             ctx.notify(ctx.t("Some song sounds are missing") + f": {', '.join(missing[:5])}")
 
@@ -213,7 +216,10 @@ class GreetingSong(Activity):
         self._change("bpm", self.opts.bpm)
 
     def transpose(self, delta: int) -> None:
+        assert self.ctx is not None
         self.opts.key = (self.opts.key + delta) % 12
+        self.ctx.prepare_sounds([], later=self._key_sounds(self.opts.key) + self._warm(self.opts.key),
+                                required=False)
         self._change("key", KEY_NAMES[self.opts.key])
 
     def cycle_music(self) -> None:

@@ -2,14 +2,14 @@
 
 Gentle and predictable on purpose, under the therapist's guitar and voice:
 
-* **chords** on the plucked guitar voice, strummed low to high, on every beat in the call
-  (accents on 1 and 3), only on 1 and 3 and softer while the client answers a sung line;
-  a bass note on the soft electric piano on 1 (and 3).
-* **melody** on the electric piano, only in the call: in the client's turn the tune rests, so
-  the turn is heard as a turn and the microphone has only the client's voice to find.
-* a **played** answer keeps the chords going with a quiet shaker on the beat: a pulse to play to.
-* every sound the app makes in an answer is plucked or struck (it decays): the voice analyzer
-  sets such sounds apart from a voice (``prelude_play.audio.analysis.stream``).
+* **chords** on the plucked guitar voice, strummed low to high, on every beat (accents on 1
+  and 3), with the bass on a low string on 1 and 3 (root, then the fifth) — outside the turns.
+* **melody** on the soft electric piano, only in the call: in the client's turn the tune rests,
+  so the turn is heard as a turn and the microphone has only the client's voice to find.
+* in the **client's turn** only the middle strings, softer: on 1 and 3 for a sung or waved
+  answer, on every beat with a quiet shaker for a played one (a pulse to play to). No bass
+  there: a low string rings for seconds, and the voice analyzer took it for a voice (measured
+  by ``render.heard_as_voice``; with this arrangement it hears nothing of the app's in a turn).
 
 Same bar in, same notes out, so an offline render is exactly what a session heard.
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from activities._greeting_songs.logic import (BEATS_PER_BAR, CHORDS, PlannedBar, Song, chord_pcs,
                                               step_semitones, tonic_note)
 
-GUITAR_LOW, BASS_LOW = 52, 38  # chord voicing E3..D#4; bass D2..C#3
+GUITAR_LOW, BASS_LOW = 52, 40  # chord voicing E3..D#4; bass E2..D#3 (a guitar's low strings)
 STRUM_NS = 14_000_000  # between the strings of one strum
 SHAKER = "drum:70"
 
@@ -70,20 +70,20 @@ def bar_notes(pb: PlannedBar, *, melody_voice: str = "keys", chord_voice: str = 
                 ring = BEATS_PER_BAR * beat
             accent = 0.8 if b == 0 else 0.62 if b == 2 else 0.45
             if soft_turn:
-                accent *= 0.7
+                accent *= 0.8
             t = pb.beat_time(b)
             for k, n in enumerate(voicing(pb.bar.chord, pb.key)):
-                out.append(Note(t + k * STRUM_NS, f"{chord_voice}:{n}", round(accent * 0.55 * volume, 4),
+                out.append(Note(t + k * STRUM_NS, f"{chord_voice}:{n}", round(accent * 0.75 * volume, 4),
                                 ring - k * STRUM_NS, "chord"))
-        bass_beats = (0.0,) if (soft_turn or pb.final) else (0.0, 2.0)
+        bass_beats = () if turn else (0.0,) if pb.final else (0.0, 2.0)
         for b in bass_beats:
             pc = root if b == 0 else (root + 7) % 12
-            out.append(Note(pb.beat_time(b), f"keys:{_in_octave(pc, BASS_LOW)}", round(0.6 * volume, 4),
+            out.append(Note(pb.beat_time(b), f"{chord_voice}:{_in_octave(pc, BASS_LOW)}", round(0.7 * volume, 4),
                             (BEATS_PER_BAR * beat if pb.final else 2 * beat) - beat // 8, "bass"))
     if melody:
         for m in pb.bar.melody:
             pitch = pb.tonic + step_semitones(m.step)
-            out.append(Note(pb.beat_time(m.beat), f"{melody_voice}:{pitch}", round(0.7 * volume, 4),
+            out.append(Note(pb.beat_time(m.beat), f"{melody_voice}:{pitch}", round(0.55 * volume, 4),
                             int(m.beats * beat * 0.92), "melody"))
     if turn and pb.opportunity == "play":
         for b in range(BEATS_PER_BAR):
@@ -103,7 +103,7 @@ def sound_names(song: Song, key: int, *, melody_voice: str = "keys", chord_voice
     for bar in bars:
         pcs = chord_pcs(bar.chord, key)
         names.update(f"{chord_voice}:{_in_octave(pc, GUITAR_LOW)}" for pc in pcs)
-        names.update(f"keys:{_in_octave(pc, BASS_LOW)}" for pc in (pcs[0], (pcs[0] + 7) % 12))
+        names.update(f"{chord_voice}:{_in_octave(pc, BASS_LOW)}" for pc in (pcs[0], (pcs[0] + 7) % 12))
         for m in bar.melody:
             names.add(f"{melody_voice}:{tonic + step_semitones(m.step)}")
     return sorted(names)
