@@ -300,7 +300,8 @@ class GreetingSong(Activity):
         where = t("Ready") if self.run.state == "ready" else t("Finished") if self.run.phase == "done" else ""
         if not where and v >= 0:
             pos = order.index(v) + 1 if v in order else 0
-            where = f"{t('Verse')} {pos}/{len(order)}: {t(self.song.verses[v].label)}"
+            where = t("Verse {n} of {total}: {label}").format(n=pos, total=len(order),
+                                                               label=t(self.song.verses[v].label))
         parts = [where, t(KEY_NAMES[s.key]), f"{s.bpm:.0f} BPM", t(MUSIC_LABELS[s.music])]
         if self.mic is None:
             parts.append(t("no mic"))

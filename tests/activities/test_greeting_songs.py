@@ -198,9 +198,13 @@ def test_the_therapists_settings_land_on_the_next_bar_and_are_logged(tmp_path):
     with run_test(data_dir=tmp_path, audio=audio) as pilot:
         act = start(pilot, "hello_song", key="C")
         assert act.fast_sound_table()["roles"]["*"]["notes"][61] == "keys:60"
+        now = pilot.clock.now_ns()
+        assert act.next_frame_ns(now) is None  # drawn, waiting for Start: the loop may sleep
         pilot.unlock()
         pilot.tap("rail:primary")
         pilot.wait(1000)
+        now = pilot.clock.now_ns()
+        assert now <= act.next_frame_ns(now) <= now + 60e9 / act.opts.bpm  # the next note, not every frame
         pilot.tap("rail:more")
         for bid in ("act:faster", "act:faster", "act:key_up", "act:key_up", "act:verse:how_are_you",
                     "act:wait"):
@@ -210,7 +214,7 @@ def test_the_therapists_settings_land_on_the_next_bar_and_are_logged(tmp_path):
         assert pilot.app.find_button("act:music").label == "Music: chords and tune"
         pilot.tap("close")
         status = act.status_text()
-        assert "D major" in status and "96 BPM" in status
+        assert "D major" in status and "96 BPM" in status and "Music: chords and tune" in status
         wait_until(pilot, lambda: act.run.phase == "verse")
         assert act.fast_sound_table()["roles"]["*"]["notes"][61] == "keys:62"  # a new table for the new key
         assert pilot.midi(note=61, channel=0).data["sounded"] == "keys:62"
@@ -313,6 +317,9 @@ def test_screenshots(tmp_path, song, lang, low):
         first = act.song.verses[0].id
         wait_until(pilot, turn(act, first))
         pilot.tap("card")  # Zoé joins in: the card shows it (a coloured frame; a quiet one in low stimulation)
+        status = act.status_text()  # the therapist's side, in the therapist's language
+        assert ("Couplet 1 sur 4 : " in status and "ré majeur" in status) if lang == "fr_CA" else \
+            ("Verse 1 of 4: " in status and "D major" in status)
         tag = f"{song}_{lang}_{'low' if low else 'normal'}_1280x800.png"
         ART.mkdir(exist_ok=True)
         shot = pilot.screenshot(ART / tag)
