@@ -102,12 +102,12 @@ class GreetingSong(Activity):
         if unknown:
             raise ConfigError(f"verses {unknown} are not in the {self.song.id} song", key="verses", hint=", ".join(ids))
         self.opts = SongSettings(bpm, key, music, bool(c.get("wait", False)), [i in wanted for i in ids])
-        self.low = self.theme.low_stimulation
-        self.volume = max(0.0, min(1.0, float(c.get("volume", 0.6)))) * (0.75 if self.low else 1.0)
+        low = self.theme.low_stimulation
+        self.volume = max(0.0, min(1.0, float(c.get("volume", 0.6)))) * (0.75 if low else 1.0)
         self.player = Player(ctx.audio, ctx.play)
         self.lookahead_ns = max(int(float(c.get("lookahead_ms", 120)) * MS), self.player.lead_ns(40 * MS))
         self.run = SongRun(self.song, self.opts, lead_ns=self.player.lead_ns(40 * MS))
-        self.client_name = ctx.client_name or ctx.t("friend")
+        self.client_name = ctx.client_name  # this screen only: never logged
         self.client_picture = str(ctx.client.get("picture") or "")
         self._pictures(ctx)
         self._sounds(ctx)
@@ -126,6 +126,7 @@ class GreetingSong(Activity):
         self.judge_absence = bool(c.get("judge_absence", True))
         self.trial: str | None = None
         self.trial_verse = -1
+        self.trial_start = 0
         self.judged = False
         self.scored: dict[str, str] = {}
         self.joined = False
@@ -387,7 +388,7 @@ class GreetingSong(Activity):
             if self.layout_ is not None and self.layout_.card.collidepoint(event.pos):
                 note = touch_note(tonic_note(self.opts.key), self.touches)
                 self.touches += 1
-                ctx.play(f"chimes:{note}", 0.6 * (0.75 if self.low else 1.0))  # before this frame is drawn
+                ctx.play(f"chimes:{note}", 0.6 * (0.75 if self.theme.low_stimulation else 1.0))  # before the frame
                 self._respond("touch", event, {"sound": f"chimes:{note}"})
         elif event.source == "midi" and event.kind == "note_on" and (event.velocity or 0) > 0 \
                 and event.role not in ("therapist", ROLE_PEDAL):
@@ -475,14 +476,15 @@ class GreetingSong(Activity):
         pos = order.index(v) if v in order else (len(order) if phase in ("ending", "done") else -1)
         strip = [(song.verses[i].picture, "done" if k < pos else "now" if k == pos else "next")
                  for k, i in enumerate(order)]
+        name = self.client_name or t("friend")
         if v < 0:
             picture, lines, prompt = "@client", [t(song.title)], ""
         else:
             verse = song.verses[v]
             picture, prompt = verse.picture, t(verse.prompt) if verse.prompt else ""
-            lines = [with_name(t(line), self.client_name) for line in verse.lyrics]
-        return Screen(t(song.title), phase, picture, self.client_name if picture == "@client" else "",
-                      lines, prompt, self.joined, strip, self.client_name, self.client_picture, self.low)
+            lines = [with_name(t(line), name) for line in verse.lyrics]
+        return Screen(t(song.title), phase, picture, name if picture == "@client" else "", lines, prompt,
+                      self.joined, strip, name, self.client_picture, self.theme.low_stimulation)
 
     def draw(self, surface: Any) -> None:
         from activities._greeting_songs.view import draw

@@ -329,3 +329,21 @@ def test_screenshots(tmp_path, song, lang, low):
         words = act.screen()
     assert words.prompt == ("Joue du tambour!" if lang == "fr_CA" else "Play the drum!")
     assert NAME in words.lines[0]  # "Play the drum, Zoé!" / "Joue au revoir, Zoé!"
+
+
+def test_the_clients_own_picture_from_their_profile(tmp_path):
+    import shutil
+
+    from prelude_play.config import resource_dir
+
+    (tmp_path / "images").mkdir()
+    shutil.copy(resource_dir("assets") / "images" / "happy.png", tmp_path / "images" / "zoe_photo.png")
+    with run_test(data_dir=tmp_path, audio=RecordingAudio()) as pilot:
+        act = start(pilot, profile={"picture": "zoe_photo.png"})
+        assert act.pictures.raw["zoe_photo.png"] is not None  # found in the therapist's image folder
+        act.start_song()
+        wait_until(pilot, turn(act, "hello"))
+        assert act.screen().picture == "@client" and act.screen().client_picture == "zoe_photo.png"
+        pilot.screenshot(ART / "hello_song_own_picture_1280x800.png")
+        setup = events(pilot, "song_setup")[0].data
+    assert "zoe_photo" not in json.dumps(setup)
