@@ -59,7 +59,7 @@ def make_layout(size: tuple[int, int], theme: th.Theme) -> Layout:
     m = theme.px(28)
     strip_h = theme.px(124)
     main = pygame.Rect(m, m, w - 2 * m, h - 3 * m - strip_h)
-    card_w = min(int(main.width * 0.42), main.height)
+    card_w = min(int(main.width * 0.40), main.height)
     card = pygame.Rect(main.x, main.y, card_w, main.height)
     right = pygame.Rect(card.right + m, main.y, main.right - card.right - m, main.height)
     prompt_h = theme.px(150)
@@ -130,6 +130,32 @@ def wrap(text: str, font: pygame.font.Font, width: int) -> list[str]:
     return lines
 
 
+def fit(theme: th.Theme, text: list[str], rect: pygame.Rect, size: int, whole: int,
+        smallest: int = 36) -> tuple[int, list[str]]:
+    """The largest design size (from ``size``) at which ``text`` fits ``rect``: each line whole
+    down to ``whole``, then wrapped at word breaks (never cut short with "…": a child reads it)."""
+    while True:
+        font = theme.font(size, True)
+        if size > whole and max((font.size(line)[0] for line in text), default=0) > rect.width:
+            size -= 4
+            continue
+        lines = [x for line in text for x in wrap(line, font, rect.width)]
+        if len(lines) * font.get_linesize() <= rect.height or size <= smallest:
+            return size, lines
+        size -= 4
+
+
+def draw_lines(surface: pygame.Surface, theme: th.Theme, lines: list[str], size: int, rect: pygame.Rect,
+               colour: tuple[int, int, int]) -> None:
+    """Lines left-aligned, the block centred in ``rect`` from top to bottom."""
+    step = theme.font(size, True).get_linesize()
+    y = rect.centery - len(lines) * step // 2
+    for line in lines:
+        draw_text(surface, theme, line, (rect.x, y + step // 2), size, bold=True, colour=colour,
+                  anchor="midleft")
+        y += step
+
+
 def draw_badge(surface: pygame.Surface, theme: th.Theme, centre: tuple[int, int], radius: int, name: str,
                c: Colours) -> None:
     """The client's initial in a circle: their picture when none is set."""
@@ -190,25 +216,12 @@ def draw(surface: pygame.Surface, theme: th.Theme, lay: Layout, pictures: Pictur
                   colour=c.text, max_width=lay.card.width - 2 * pad)
     # the words
     turn = s.phase in ("answer", "wait")
-    size = 72  # a sung line stays one line if it can (down to 56), else wraps
-    font = theme.font(size, True)
-    while size > 56 and max((font.size(line)[0] for line in s.lines), default=0) > lay.words.width:
-        size -= 4
-        font = theme.font(size, True)
-    lines = [x for line in s.lines for x in wrap(line, font, lay.words.width)]
-    while len(lines) * font.get_linesize() > lay.words.height and size > 40:
-        size -= 4
-        font = theme.font(size, True)
-        lines = [x for line in s.lines for x in wrap(line, font, lay.words.width)]
-    y = lay.words.centery - len(lines) * font.get_linesize() // 2
-    for line in lines:
-        draw_text(surface, theme, line, (lay.words.x, y + font.get_linesize() // 2), size, bold=True,
-                  colour=c.muted if turn else c.text, anchor="midleft", max_width=lay.words.width)
-        y += font.get_linesize()
+    size, lines = fit(theme, s.lines, lay.words, 72, 48)
+    draw_lines(surface, theme, lines, size, lay.words, c.muted if turn else c.text)
     # whose turn it is: big words, not a box (a box would look like a button to press)
     if turn and s.prompt:
-        draw_text(surface, theme, s.prompt, (lay.prompt.x, lay.prompt.centery), 84, bold=True, colour=c.accent,
-                  anchor="midleft", max_width=lay.prompt.width)
+        size, lines = fit(theme, [s.prompt], lay.prompt, 84, 60)
+        draw_lines(surface, theme, lines, size, lay.prompt, c.accent)
     # the song's verses, first to last
     draw_strip(surface, theme, lay.strip, pictures, s, c)
 

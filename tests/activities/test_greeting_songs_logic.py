@@ -50,6 +50,7 @@ def test_shipped_songs_load_with_every_line_in_french(hello, goodbye):
         missing = [w for w in words if w not in fr]
         assert not missing, f"add to activities/_greeting_songs/locale/fr_CA.po: {missing}"
         assert all("{name}" in fr[w] for w in words if "{name}" in w)  # the name is sung in French too
+        assert all(len(fr[w]) <= 24 for w in words)  # a sung line fits one line on a child's screen
     assert [v.id for v in hello.verses] == ["hello", "how_are_you", "wave", "play"]
     assert [v.opportunity for v in goodbye.verses] == ["sing", "wave", "play", ""]
     assert hello.verses[0].picture == goodbye.verses[0].picture == "@client"
