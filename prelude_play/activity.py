@@ -76,6 +76,7 @@ class ActivityContext:
         size: tuple[int, int] = (1280, 728),
         keep: Callable[[str, Any], None] = lambda key, value: None,
         recall: Callable[[str], dict[str, Any] | None] = lambda kind: None,
+        client_name: str = "",
     ) -> None:
         self.clock = clock
         self.activity_name = activity_name
@@ -115,6 +116,9 @@ class ActivityContext:
         session starts with it."""
         self.recall = recall
         """The data of this client's latest logged event of a kind, in any session (or None)."""
+        self.client_name = client_name
+        """The client's display name, for the child's screen on this device only (a hello song
+        sings it): never log it, never put it in settings (they are logged) or in a trial."""
         self._trial_areas: dict[str, tuple[str, ...]] = {}
         self.open_trials: list[str] = []
         """Trials this activity opened and has not closed yet, oldest first."""

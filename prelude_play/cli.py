@@ -325,9 +325,11 @@ def cmd_check_config(args: argparse.Namespace, data_dir: Path) -> int:
     except ImportError:
         pass
     try:
+        from prelude_play.activity import discover
         from prelude_play.store.plans import check_plan_file
 
-        checkers["plans/"] = check_plan_file
+        installed = discover().names()  # a plan step must name one of these
+        checkers["plans/"] = lambda path: check_plan_file(path, installed)
     except ImportError:
         pass
     files = args.files

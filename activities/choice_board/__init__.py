@@ -594,7 +594,8 @@ class ChoiceBoard(Activity):
         assert self.layout_ is not None
         draw(surface, self.theme, self.board, self.state, self.layout_, self.pictures, ctx.now_ns(), ctx.t,
              low_stim=self.low_stim, badges=badges, schedule=list(self.config.get("schedule") or []),
-             schedule_step=int(self.config.get("schedule_step", 0)), status=status)
+             schedule_step=int(self.config.get("schedule_step", 0)), status=status,
+             schedule_marks=list(self.config.get("schedule_marks") or []))
 
     def stop(self) -> None:
         self._end_trial("withdrawn")

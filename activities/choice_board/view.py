@@ -126,8 +126,9 @@ def draw_card(surface: pygame.Surface, theme: th.Theme, card: Card, i: int, rect
 
 
 def draw_strip(surface: pygame.Surface, theme: th.Theme, rect: pygame.Rect, steps: list[str], current: int,
-               t: Callable[[str], str]) -> None:
-    """The session plan as a row of steps: done ones dimmed, the current one bright."""
+               t: Callable[[str], str], marks: list[str] | None = None) -> None:
+    """The session plan as a row of steps: done ones dimmed and ticked, the current one bright, a
+    skipped one struck through (never ticked as done)."""
     pygame.draw.rect(surface, th.PANEL, rect, border_radius=theme.px(16))
     if not steps:
         return
@@ -141,9 +142,12 @@ def draw_strip(surface: pygame.Surface, theme: th.Theme, rect: pygame.Rect, step
         else:
             pygame.draw.rect(surface, th.PANEL_HI, cell, border_radius=theme.px(12))
             colour = th.MUTED if i < current else th.TEXT
+        skipped = bool(marks) and i < len(marks or ()) and (marks or [])[i] == "skipped"
         text_rect = draw_text(surface, theme, t(title), cell.center, 26, colour=colour, bold=i == current,
                               max_width=cell.width - theme.px(48))
-        if i < current:  # done: a drawn tick (the UI font has no ✓ glyph)
+        if skipped:  # did not run: struck through, no tick
+            pygame.draw.line(surface, th.MUTED, text_rect.midleft, text_rect.midright, theme.px(3))
+        elif i < current:  # done: a drawn tick (the UI font has no ✓ glyph)
             x, y, u = text_rect.left - theme.px(26), cell.centery, theme.px(6)
             pygame.draw.lines(surface, th.GOOD, False, [(x, y), (x + u, y + u), (x + 3 * u, y - 2 * u)],
                               theme.px(4))
@@ -151,7 +155,8 @@ def draw_strip(surface: pygame.Surface, theme: th.Theme, rect: pygame.Rect, step
 
 def draw(surface: pygame.Surface, theme: th.Theme, board: Board, state: BoardState, lay: Layout,
          pictures: Pictures, now_ns: int, t: Callable[[str], str], *, low_stim: bool,
-         badges: list[str], schedule: list[str], schedule_step: int, status: str = "") -> None:
+         badges: list[str], schedule: list[str], schedule_step: int, status: str = "",
+         schedule_marks: list[str] | None = None) -> None:
     surface.fill(th.BG)
     draw_text(surface, theme, t(board.title), lay.title.center, 44, bold=True, colour=th.TEXT,
               max_width=lay.title.width - theme.px(200))
@@ -186,4 +191,4 @@ def draw(surface: pygame.Surface, theme: th.Theme, board: Board, state: BoardSta
             pygame.draw.circle(surface, th.PANEL, r.center, radius, theme.px(12))
             draw_ring(surface, r.center, radius, progress, th.ACCENT, theme.px(12))
     if lay.strip is not None:
-        draw_strip(surface, theme, lay.strip, schedule, schedule_step, t)
+        draw_strip(surface, theme, lay.strip, schedule, schedule_step, t, schedule_marks)

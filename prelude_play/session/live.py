@@ -268,7 +268,8 @@ class LiveSession:
             assets_dir=sv.assets_dir, prompt_levels=tuple(self.cfg.scoring.prompt_levels),
             outcomes=tuple(self.cfg.scoring.outcomes), post=sv.post, open_mic=sv.open_mic,
             targets=lambda: self.targets, score_window_s=self.cfg.scoring.score_window_s,
-            theme=theme, size=size, keep=self._keep, recall=self._recall)
+            theme=theme, size=size, keep=self._keep, recall=self._recall,
+            client_name=str((self.store.client(self.client_id) or {}).get("display_name") or ""))
         self.record.activity = name
         self._run_start = self._seq  # before prepare: a trial the activity opens there is part of this run
         self._countdown = None

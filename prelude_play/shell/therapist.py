@@ -237,7 +237,7 @@ class ScheduleScreen(FormScreen):
                                            on_press=lambda n=n: self.insert(n)))
         elif sch is not None:
             state_text = {PENDING: "", CURRENT: self.t("Now"), DONE: self.t("Done"), SKIPPED: self.t("Skipped"),
-                          MISSING: self.t("not installed")}
+                          MISSING: self.t("Skipped: not installed")}
             small = theme.px(120)
             for i, s in enumerate(sch.steps[:8]):
                 label = self.t(s.step.label()) + (f"  ·  {state_text[s.state]}" if state_text[s.state] else "")

@@ -9,6 +9,7 @@ activities still runs.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,8 +129,47 @@ def parse_plan_file(path: Path) -> tuple[Plan | None, list[ConfigError]]:
     return Plan(plan_id or f"shipped:{path.stem}", str(name), steps, None, str(path)), capped(problems, path)
 
 
-def check_plan_file(path: Path) -> list[ConfigError]:
-    return parse_plan_file(path)[1]
+def _step_activity_lines(text: str) -> list[int | None]:
+    """The line of each ``[[steps]]`` table's ``activity =`` (its header line if it has none)."""
+    lines: list[int | None] = []
+    header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
+    activity = re.compile(r"^\s*[\"']?activity[\"']?\s*=")
+    in_step = False
+    for n, line in enumerate(text.splitlines(), start=1):
+        m = header.match(line)
+        if m:
+            in_step = line.strip().startswith("[[") and m.group(1).strip() == "steps"
+            if in_step:
+                lines.append(n)
+            continue
+        if in_step and activity.match(line):
+            lines[-1] = n
+            in_step = False
+    return lines
+
+
+def check_plan_file(path: Path, installed: Iterable[str] | None = None) -> list[ConfigError]:
+    """Every problem in a plan file; with ``installed`` (the activity names this app has) also
+    each step naming an activity that is not installed: a shipped plan must run as written."""
+    plan, problems = parse_plan_file(path)
+    if plan is None or installed is None:
+        return problems
+    names = sorted(set(installed))
+    try:
+        data, text = load_toml(path)
+    except ConfigError:
+        return problems
+    raw = data.get("steps", [])
+    lines = _step_activity_lines(text)
+    for i, st in enumerate(raw if isinstance(raw, list) else []):
+        name = st.get("activity") if isinstance(st, dict) else None
+        if isinstance(name, str) and name not in names:
+            title = f" ({st['title']})" if isinstance(st.get("title"), str) and st["title"] else ""
+            problems.append(ConfigError(
+                f"step {i + 1}{title} names activity {name!r}, which is not installed", path=path,
+                line=lines[i] if i < len(lines) else None, key=f"steps[{i}].activity",
+                hint="installed activities: " + ", ".join(names)))
+    return problems
 
 
 def shipped_plans(folder: Path) -> tuple[list[Plan], list[ConfigError]]:
@@ -210,6 +250,12 @@ class LiveSchedule:
     @property
     def finished(self) -> bool:
         return self.index >= len(self.steps)
+
+    def marks(self) -> list[str]:
+        """How each of ``titles()`` is shown: "done", "current", "pending", or "skipped" — a step
+        that did not run (its activity is not installed) is skipped, never done."""
+        shown = {DONE: "done", CURRENT: "current", PENDING: "pending", MISSING: "skipped"}
+        return [shown[s.state] for s in self.steps if s.state != SKIPPED]
 
     def next_label(self) -> str | None:
         for s in self.steps[self.index + 1:]:

@@ -38,7 +38,7 @@ def make_client(pilot) -> tuple[str, str]:
     cid = book.create("Robin Real-Name", client_id="robin", code="C-ROB")
     gid = book.add_goal(cid, "Plays a steady beat", "musical", "80% of trials over 3 sessions")
     store.save_plan("p-test", "Robin's routine", [
-        {"activity": "hello_song", "title": "Hello"},          # not installed: shown, skipped
+        {"activity": "rain_stick", "title": "Hello"},          # not installed: shown, skipped
         {"activity": "free_play", "title": "Drums", "settings": {"pulse_bpm": 0}, "goals": [gid]},
         {"activity": "free_play", "title": "Keys"}], cid)
     pilot.app.select_client(cid)
@@ -55,7 +55,7 @@ def run_scripted_session(pilot, tmp_path) -> tuple[str, str]:
     assert "not installed" in app.find_button("step:0").label
     pilot.tap("plan:start")
     assert app.screen == "host" and app.activity_name == "free_play"
-    assert any("hello_song" in n for n in app.notices)
+    assert any("rain_stick" in n for n in app.notices)
     strip = app.host.strip_model()  # the child's one schedule: now and then, in the shell's top bar
     assert (strip.now.title, strip.then.title) == ("Drums", "Keys") and "schedule" not in app.activity.config
     assert app.activity.config["pulse_bpm"] == 0  # the plan step's own settings
