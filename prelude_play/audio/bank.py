@@ -58,6 +58,21 @@ def read_wav(path: str | Path, rate: int) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
+def write_wav(path: str | Path, x: np.ndarray, rate: int) -> Path:
+    """float mono → 16-bit PCM WAV, written atomically (a crash never leaves half a file): what
+    ``read_wav`` reads back, e.g. a therapist's recording kept beside a board file."""
+    path = Path(path)
+    pcm = (np.clip(np.asarray(x, dtype=np.float32).reshape(-1), -1.0, 1.0) * 32767).astype("<i2")
+    tmp = path.with_name(path.name + ".tmp")
+    with wave.open(str(tmp), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(int(rate))
+        w.writeframes(pcm.tobytes())
+    tmp.replace(path)
+    return path
+
+
 class SoundBank:
     """Thread-safe cache of rendered sounds (renders happen in the caller's thread)."""
 
