@@ -229,10 +229,10 @@ class LiveSession:
         went; the therapist still decides when the step starts."""
         sch = self.schedule
         index: int | None = None
-        if activity not in self.registry.entries:
-            how = "not_installed"
-        elif sch is None or sch.current is None:
+        if sch is None or sch.current is None:
             how = "no_plan"
+        elif activity not in self.registry.entries:
+            how = "not_installed"
         else:
             mine = next((i for i in range(sch.index + 1, len(sch.steps))
                          if sch.steps[i].state == PENDING and sch.steps[i].step.activity == activity), None)

@@ -156,8 +156,10 @@ def test_therapist_edits_a_board_and_saves_it(tmp_path):
         saved = user / "yes_no.toml"
         assert saved.is_file()
         board, problems = load_board(saved)
-        assert not problems and [c.label for c in board.cards] == ["Yes", "Dog", "No"]
-        assert board.cards[1].picture == "my_dog.png"
+        # the new card took the free cell; "Move left" swapped it with "No" (a card keeps its index)
+        assert not problems and [(c.label, c.cell) for c in board.cards] == [("Yes", (0, 0)), ("No", (0, 2)),
+                                                                            ("Dog", (0, 1))]
+        assert board.cards[2].picture == "my_dog.png"
         assert events(pilot, "board_saved")
         act.toggle_editor()  # close: the client sees the edited board
         pilot.step()
