@@ -151,14 +151,6 @@ def grid_holding(cards: Iterable[Card], n: int, rows: int = 1, cols: int = 1) ->
     return 3, 3
 
 
-def fit_size(n: int) -> tuple[int, int]:
-    """The smallest standard grid (1x2, 1x3, 2x2, 2x3, 3x3) that holds ``n`` cards."""
-    for rows, cols in SIZES:
-        if rows * cols >= n:
-            return rows, cols
-    return 3, 3
-
-
 def _steps(value: Any, where: str, err: Any) -> tuple[Step, ...]:
     """A sound string, a list of strings (spaced 400 ms) or a list of {sound, at_ms, velocity}."""
     if value is None or value == "":

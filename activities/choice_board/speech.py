@@ -39,16 +39,23 @@ def chime_for(index: int) -> str:
 
 def resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:
     """Band-limited (FFT) resampling with numpy alone: importing scipy would cost the prepare
-    step a second. Fine for a short clip that starts and ends in silence."""
+    step a second. The clip is padded with silence to ``rate/g · 2^k`` samples so both FFTs have
+    small prime factors (fast), and cut back after. Fine for a clip that ends in silence."""
     x = np.asarray(x, dtype=np.float32)
     if rate == target or x.size == 0:
         return x
-    n_out = max(1, int(round(x.size * target / rate)))
-    spec = np.fft.rfft(x)
-    keep = min(spec.size, n_out // 2 + 1)
+    from math import gcd
+
+    g = gcd(int(rate), int(target))
+    down, up = rate // g, target // g
+    k = 1 << max(0, int(np.ceil(np.log2(max(1.0, x.size / down)))))
+    n_in, n_out = down * k, up * k
+    spec = np.fft.rfft(x, n_in)  # zero-padded
     out = np.zeros(n_out // 2 + 1, dtype=complex)
+    keep = min(spec.size, out.size)
     out[:keep] = spec[:keep]
-    return (np.fft.irfft(out, n_out) * (n_out / x.size)).astype(np.float32)
+    y = np.fft.irfft(out, n_out) * (n_out / n_in)
+    return y[: int(round(x.size * target / rate))].astype(np.float32)
 
 
 def level(x: np.ndarray, peak_db: float = -3.0, max_gain_db: float = 24.0) -> np.ndarray:
@@ -118,9 +125,10 @@ class Synthesizer:
     def voice_for(self, language: str) -> str | None:
         """The first voice of the language that renders (tried once per language)."""
         if language not in self._voice:
-            self._voice[language] = None
+            voices = VOICES.get(language, VOICES["en"])
+            self._voice[language] = voices[-1]  # the last resort needs no probe: its labels fail alone
             with tempfile.TemporaryDirectory(prefix="pp-tts-") as tmp:
-                for v in VOICES.get(language, VOICES["en"]):
+                for v in voices[:-1]:
                     out = Path(tmp) / "probe.wav"
                     try:
                         ok = self._run(v, "a", out).wait(self.timeout_s) == 0 and out.stat().st_size > 44
@@ -132,7 +140,7 @@ class Synthesizer:
         return self._voice[language]
 
     def render(self, texts: Iterable[str], language: str, rate: int,
-               stop: Callable[[], bool] = lambda: False, parallel: int = 4) -> dict[str, np.ndarray]:
+               stop: Callable[[], bool] = lambda: False, parallel: int = 6) -> dict[str, np.ndarray]:
         """Speak each text into float32 mono at ``rate``, a few processes at a time; texts that
         fail are left out (the caller falls back to the chime)."""
         voice = self.voice_for(language) if self.available else None
@@ -193,11 +201,17 @@ class Voices:
         with self._lock:
             self._ready[key] = (name, int(x.size / self.rate * 1e9))
 
+    def _missing(self, language: str, texts: Iterable[str]) -> list[str]:
+        with self._lock:
+            return [t for t in dict.fromkeys(texts) if (language, t) not in self._ready
+                    and (language, t) not in self._failed]
+
     def ensure(self, language: str, texts: Iterable[str]) -> None:
+        texts = list(texts)
+        if not self._missing(language, texts):  # the usual case: never wait for the worker
+            return
         with self._render_lock:  # never two renders of the same label (worker and a board shown)
-            with self._lock:
-                todo = [t for t in dict.fromkeys(texts)
-                        if (language, t) not in self._ready and (language, t) not in self._failed]
+            todo = self._missing(language, texts)
             if not todo:
                 return
             got = self.synth.render(todo, language, self.rate, stop=self._stop.is_set)

@@ -202,6 +202,10 @@ def test_what_next_makes_the_chosen_activity_the_next_step(tmp_path):
         pilot.wait(300)
         pilot.tap("card:0")  # "Drum" again: the drum step comes next once more
         assert [s.step.activity for s in sch.steps] == ["choice_board", "drum_turns", "scarf_moves", "free_play"]
+        pilot.wait(300)
+        pilot.tap("card:0")  # and once more: it is already next, nothing moves
+        assert events(pilot, "next_chosen")[-1].data["how"] == "already_next"
+        assert [s.step.activity for s in sch.steps] == ["choice_board", "drum_turns", "scarf_moves", "free_play"]
         pilot.panel()
         pilot.tap("plan_next")  # the therapist moves on: drum turns is what runs
         assert app.activity_name == "drum_turns"
