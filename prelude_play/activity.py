@@ -77,6 +77,8 @@ class ActivityContext:
         keep: Callable[[str, Any], None] = lambda key, value: None,
         recall: Callable[[str], dict[str, Any] | None] = lambda kind: None,
         client_name: str = "",
+        choose_next: Callable[[str, str], str] = lambda activity, title: "no_plan",
+        language: Callable[[], str] = lambda: "en",
     ) -> None:
         self.clock = clock
         self.activity_name = activity_name
@@ -119,12 +121,25 @@ class ActivityContext:
         self.client_name = client_name
         """The client's display name, for the child's screen on this device only (a hello song
         sings it): never log it, never put it in settings (they are logged) or in a trial."""
+        self._choose_next = choose_next
+        self._language = language
         self._trial_areas: dict[str, tuple[str, ...]] = {}
         self.open_trials: list[str] = []
         """Trials this activity opened and has not closed yet, oldest first."""
 
     def now_ns(self) -> int:
         return self.clock.now_ns()
+
+    @property
+    def language(self) -> str:
+        """The session's language now ("en", "fr_CA"): the therapist may switch it mid-activity."""
+        return self._language()
+
+    def choose_next(self, activity: str, title: str = "") -> str:
+        """The client chose what happens next (a "What next?" card): make ``activity`` the running
+        plan's next step (``title`` names a step it adds). The session logs it and says how:
+        "moved", "inserted", "already_next", "not_installed" or "no_plan"."""
+        return self._choose_next(activity, title)
 
     def prepare_sounds(self, names: Iterable[str], *, later: Iterable[str] = (), required: bool = True) -> list[str]:
         """Render ``names`` now, before the client is waiting (OpenSesame's prepare), and ``later``
@@ -265,6 +280,13 @@ class Activity:
 
     def find_target(self, target: str) -> "pygame.Rect | None":
         """Where a named thing is in the activity's area (``card:1``, ``pad:0``), for the pilot."""
+        return None
+
+    def tap_target(self, pos: tuple[float, float]) -> str | None:
+        """The target (``pad:2``, ``card:0``) under ``pos`` in the activity's area, or None for the
+        rest of the screen. The shell filters repeated touches per target, so a second hit on
+        another pad within the repeat window still plays; the default, None everywhere, keeps the
+        whole screen one target."""
         return None
 
     @property

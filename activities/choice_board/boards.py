@@ -22,6 +22,16 @@ File format (one board per file)::
     note = 36                     # optional MIDI pad/key that chooses this card
     key = "1"                     # optional computer key that chooses this card
     colour = "blue"               # optional card colour (match a coloured pad sticker)
+    row = 1                       # the card's place, row 1.. and column 1.. (1, 1 = top left): a card
+    col = 2                       #   keeps it across sessions and edits (motor planning); cards with
+                                  #   no place fill the free cells in reading order
+    hidden = true                 # optional: not shown for now, its cell stays empty (a gap)
+    voice = "what_next.drum.wav"  # optional: the therapist's recording of the label, beside this file
+    activity = "drum_turns"       # optional ("What next?"): choosing the card makes this activity the
+                                  #   running plan's next step
+
+A card is spoken when chosen: its recording, else the label synthesized offline (speech.py),
+else its chime.
 """
 
 from __future__ import annotations
@@ -50,6 +60,8 @@ PICTURE_EXTS = (".png", ".jpg", ".jpeg", ".svg")
 MAX_STEPS = 16  # sounds in one card's phrase
 MAX_BOARD_FILES = 500  # board files read from one folder
 MAX_RAW_CARDS = 4 * MAX_CARDS  # [[card]] tables read; a file with thousands is refused past these
+CARD_FIELDS = ("label", "picture", "sound", "echo", "note", "key", "colour", "color", "row", "col", "hidden",
+               "voice", "activity")
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,11 @@ class Card:
     note: int | None = None
     key: str | None = None
     colour: int | None = None
+    cell: tuple[int, int] | None = None
+    """(row, col) from 0 in the board's grid; a Board places a card without one in a free cell."""
+    hidden: bool = False
+    voice: str = ""
+    activity: str = ""
 
     @property
     def first_sound(self) -> str | None:
@@ -87,15 +104,54 @@ class Board:
     kind: str = "choice"
     path: Path | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        # Every card has its own cell: placed cards keep theirs, the others take free cells in
+        # reading order, so adding a card never moves another.
+        object.__setattr__(self, "cards", place_cards(self.cards, self.rows, self.cols))
+
     def with_cards(self, cards: Iterable[Card]) -> "Board":
         return replace(self, cards=tuple(cards))
 
+    def card_in(self, cell: tuple[int, int]) -> int | None:
+        """The index of the card (hidden or not) in ``cell``, or None for an empty cell."""
+        return next((i for i, c in enumerate(self.cards) if c.cell == cell), None)
 
-def fit_size(n: int) -> tuple[int, int]:
-    """The smallest standard grid (1x2, 1x3, 2x2, 2x3, 3x3) that holds ``n`` cards."""
-    for rows, cols in SIZES:
-        if rows * cols >= n:
-            return rows, cols
+    def free_cells(self) -> list[tuple[int, int]]:
+        taken = {c.cell for c in self.cards}
+        return [(r, c) for r in range(self.rows) for c in range(self.cols) if (r, c) not in taken]
+
+
+def place_cards(cards: Iterable[Card], rows: int, cols: int) -> tuple[Card, ...]:
+    """Cards with a cell inside the grid (the first one to claim it) keep it; the rest take the free
+    cells in reading order (a card left over when the grid is full keeps no cell and is hidden)."""
+    cards = tuple(cards)
+    taken: set[tuple[int, int]] = set()
+    keep: list[bool] = []
+    for c in cards:
+        ok = c.cell is not None and 0 <= c.cell[0] < rows and 0 <= c.cell[1] < cols and c.cell not in taken
+        keep.append(ok)
+        if ok:
+            assert c.cell is not None
+            taken.add(c.cell)
+    free = iter([(r, k) for r in range(rows) for k in range(cols) if (r, k) not in taken])
+    out = []
+    for c, ok in zip(cards, keep):
+        if not ok:
+            cell = next(free, None)
+            c = replace(c, cell=cell, hidden=c.hidden or cell is None)
+        out.append(c)
+    return tuple(out)
+
+
+def grid_holding(cards: Iterable[Card], n: int, rows: int = 1, cols: int = 1) -> tuple[int, int]:
+    """The smallest standard grid, at least ``rows`` x ``cols``, that holds ``n`` cards and every
+    card's own cell (so growing a board never moves a card)."""
+    cells = [c.cell for c in cards if c.cell is not None]
+    need_r = max([rows] + [r + 1 for r, _ in cells])
+    need_c = max([cols] + [k + 1 for _, k in cells])
+    for r, c in SIZES:
+        if r >= need_r and c >= need_c and r * c >= n:
+            return r, c
     return 3, 3
 
 
@@ -206,9 +262,9 @@ def parse_board(data: dict[str, Any], path: Path, text: str = "",
         if not isinstance(label, str) or not label.strip():
             cerr("label", f"label {brief(label)} must be non-empty text", "the card is left out")
             continue
-        for k in sorted(set(raw) - {"label", "picture", "sound", "echo", "note", "key", "colour", "color"})[:10]:
+        for k in sorted(set(raw) - set(CARD_FIELDS))[:10]:
             cerr(k, f"unknown card field {brief(k)}",
-                 "allowed: label, picture, sound, echo, note, key, colour")
+                 "allowed: label, picture, sound, echo, note, key, colour, row, col, hidden, voice, activity")
         picture = raw.get("picture", "")
         if not isinstance(picture, str) or len(picture) > 1024 or "\0" in picture or (
                 picture and not picture.lower().endswith(PICTURE_EXTS)):
@@ -233,7 +289,27 @@ def parse_board(data: dict[str, Any], path: Path, text: str = "",
             else:
                 cerr("colour", f"colour {brief(colour)} is not known",
                      f"use one of {', '.join(COLOURS)}; using the card's place colour")
-        cards.append(Card(label.strip(), picture, sound, echo, note, key.lower() if key else None, cidx))
+        cell: tuple[int, int] | None = None
+        row, col = raw.get("row"), raw.get("col")
+        if row is not None or col is not None:
+            if all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 3 for v in (row, col)):
+                cell = (row - 1, col - 1)
+            else:
+                cerr("row", f"place row = {brief(row)}, col = {brief(col)}: give both, each 1..3", "row 1, col 1 is top left")
+        hidden = raw.get("hidden", False)
+        if not isinstance(hidden, bool):
+            cerr("hidden", f"hidden {brief(hidden)} must be true or false")
+            hidden = False
+        voice = raw.get("voice", "")
+        if not isinstance(voice, str) or (voice and not voice.lower().endswith(".wav")):
+            cerr("voice", f"voice {brief(voice)} must be a .wav file name")
+            voice = ""
+        activity = raw.get("activity", "")
+        if not isinstance(activity, str) or (activity and not re.fullmatch(r"[a-z][a-z0-9_]*", activity)):
+            cerr("activity", f"activity {brief(activity)} must be an activity name such as \"drum_turns\"")
+            activity = ""
+        cards.append(Card(label.strip(), picture, sound, echo, note, key.lower() if key else None, cidx, cell,
+                          hidden, voice, activity))
 
     if len(cards) < MIN_CARDS or len(cards) > MAX_CARDS:
         err("card", f"a board needs {MIN_CARDS} to {MAX_CARDS} cards, this one has {len(cards)}")
@@ -245,15 +321,27 @@ def parse_board(data: dict[str, Any], path: Path, text: str = "",
         cards = cards[:2]
     rows, cols = head.get("rows"), head.get("cols")
     if rows is None and cols is None:
-        rows, cols = fit_size(len(cards))
+        rows, cols = grid_holding(cards, len(cards))
     elif not (type(rows) is int and type(cols) is int and 1 <= rows <= 3 and 1 <= cols <= 3):
         err("board.rows", f"size {brief(rows)} x {brief(cols)} must be rows 1..3 and cols 1..3 (1x2, 2x2, 2x3, 3x3 …)",
             "using the smallest size that holds the cards")
-        rows, cols = fit_size(len(cards))
+        rows, cols = grid_holding(cards, len(cards))
     elif rows * cols < len(cards):
         err("board.rows", f"a {rows}x{cols} board holds {rows * cols} cards, not {len(cards)}",
             "make it bigger or remove cards")
-        rows, cols = fit_size(len(cards))
+        rows, cols = grid_holding(cards, len(cards))
+    taken: dict[tuple[int, int], str] = {}
+    for i, c in enumerate(cards):
+        if c.cell is None:
+            continue
+        if c.cell[0] >= rows or c.cell[1] >= cols:
+            err("card", f"card {i + 1} ({brief(c.label)}): row {c.cell[0] + 1}, col {c.cell[1] + 1} is outside the "
+                f"{rows}x{cols} board", "it takes a free cell instead")
+        elif c.cell in taken:
+            err("card", f"card {i + 1} ({brief(c.label)}): row {c.cell[0] + 1}, col {c.cell[1] + 1} is taken by "
+                f"'{taken[c.cell]}'", "it takes a free cell instead")
+        else:
+            taken[c.cell] = c.label
     return Board(bid, title, rows, cols, tuple(cards), tuple(goals), kind, path), capped(problems, path)
 
 
@@ -340,6 +428,15 @@ def board_to_toml(board: Board) -> str:
             out.append(f"key = {_toml_str(c.key)}")
         if c.colour is not None:
             out.append(f"colour = {_toml_str(inv[c.colour])}")
+        if c.cell is not None:
+            out.append(f"row = {c.cell[0] + 1}")
+            out.append(f"col = {c.cell[1] + 1}")
+        if c.hidden:
+            out.append("hidden = true")
+        if c.voice:
+            out.append(f"voice = {_toml_str(c.voice)}")
+        if c.activity:
+            out.append(f"activity = {_toml_str(c.activity)}")
     return "\n".join(out) + "\n"
 
 

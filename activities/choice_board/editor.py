@@ -1,8 +1,14 @@
-"""The therapist's board editor, drawn in the activity area (opened from the therapist panel).
+"""The therapist's board editor and board list, drawn in the activity area (opened from the
+therapist panel, while the therapist is at the screen).
 
-Edits an immutable Board by replacing it: pick a board, change its size, reorder cards, cycle a
-card's picture / sound through what is installed, type its label, add or remove cards; Save
-writes the board as TOML to the user's boards folder (which then overrides the shipped one).
+The editor changes an immutable Board by replacing it: pick a board from the list, change its
+size, move a card to another cell, cycle a card's picture / sound through what is installed, type
+its label, record its spoken label with the microphone, hide it, add or remove cards; Save writes
+the board as TOML to the user's boards folder (which then overrides the shipped one).
+
+Cards keep their cells (motor planning): adding a card takes a free cell (the grid grows, keeping
+every cell, only when none is free), removing or hiding one leaves a gap, and only "Move"
+changes a card's place.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import pygame
 from prelude_play.ui import theme as th
 from prelude_play.ui.widgets import Button, draw_text, grid_rects
 
-from activities.choice_board.boards import MAX_CARDS, MIN_CARDS, SIZES, Board, Card, Step, fit_size
+from activities.choice_board.boards import MAX_CARDS, MIN_CARDS, SIZES, Board, Card, Step, grid_holding
 from activities.choice_board.view import Pictures, draw_card
 
 
@@ -27,11 +33,69 @@ def _cycle(options: list[str], current: str, step: int) -> str:
     return options[(i + step) % len(options)]
 
 
+class BoardList:
+    """Boards by title, to pick one (instead of cycling through them all): a grid of big buttons,
+    ``board:<id>``, and Cancel (``boards:cancel``)."""
+
+    def __init__(self, boards: list[Board], current: str, t: Callable[[str], str],
+                 on_pick: Callable[[str], None], on_cancel: Callable[[], None], heading: str) -> None:
+        self.boards = boards
+        self.current = current
+        self.t = t
+        self.on_pick = on_pick
+        self.on_cancel = on_cancel
+        self.heading = heading
+        self.buttons: list[Button] = []
+        self.title_rect = pygame.Rect(0, 0, 0, 0)
+
+    def layout(self, size: tuple[int, int], theme: th.Theme) -> None:
+        w, h = size
+        pad = theme.px(16)
+        self.title_rect = pygame.Rect(pad, pad, w - 2 * pad, theme.px(64))
+        bottom = pygame.Rect(pad, h - pad - theme.px(88), w - 2 * pad, theme.px(88))
+        area = pygame.Rect(pad, self.title_rect.bottom + pad, w - 2 * pad, bottom.top - self.title_rect.bottom - 2 * pad)
+        n = max(1, len(self.boards))
+        cols = 2 if n <= 6 else 3
+        rows = (n + cols - 1) // cols
+        cells = grid_rects(area, max(rows, 3), cols, pad)  # at least three rows: buttons stay button-sized
+        self.buttons = []
+        for r, b in zip(cells, self.boards):
+            self.buttons.append(Button(f"board:{b.id}", self.t(b.title), r, on_press=lambda i=b.id: self.on_pick(i),
+                                       selected=b.id == self.current, font_size=32,
+                                       sublabel=f"{sum(not c.hidden for c in b.cards)} {self.t('cards')}"))
+        cancel = pygame.Rect(0, 0, min(bottom.width, theme.px(360)), bottom.height)
+        cancel.midright = bottom.midright
+        self.buttons.append(Button("boards:cancel", self.t("Cancel"), cancel, on_press=self.on_cancel, font_size=30))
+
+    def find(self, target: str) -> pygame.Rect | None:
+        b = next((b for b in self.buttons if b.id == target), None)
+        return b.rect if b else None
+
+    def tap(self, pos: tuple[float, float]) -> bool:
+        for b in self.buttons:
+            if b.hit(pos):
+                if b.on_press:
+                    b.on_press()
+                return True
+        return False
+
+    def draw(self, surface: pygame.Surface, theme: th.Theme) -> None:
+        surface.fill(th.BG)
+        draw_text(surface, theme, self.heading, self.title_rect.center, 38, bold=True,
+                  max_width=self.title_rect.width)
+        for b in self.buttons:
+            b.draw(surface, theme)
+
+
 class BoardEditor:
-    """Editing state plus its buttons. ``on_save(board)`` persists; ``on_play(card)`` previews."""
+    """Editing state plus its buttons. ``on_save(board)`` persists; ``on_play(card)`` previews
+    its sound; ``on_record(board, card)`` starts or stops recording the card's label (returns a
+    message); ``on_hear(board, card)`` plays what the client will hear for the label."""
 
     def __init__(self, boards: list[Board], start: int, pictures: list[str], sounds: list[str],
-                 t: Callable[[str], str], on_save: Callable[[Board], str], on_play: Callable[[Card], None]) -> None:
+                 t: Callable[[str], str], on_save: Callable[[Board], str], on_play: Callable[[Card], None],
+                 on_record: Callable[[Board, int], str] = lambda board, card: "",
+                 on_hear: Callable[[Board, int], None] = lambda board, card: None) -> None:
         self.boards = list(boards)
         self.index = max(0, min(start, len(self.boards) - 1))
         self.card = 0
@@ -40,11 +104,18 @@ class BoardEditor:
         self.t = t
         self.on_save = on_save
         self.on_play = on_play
+        self.on_record = on_record
+        self.on_hear = on_hear
         self.typing = False
+        self.recording = False
         self.message = ""
         self.buttons: list[Button] = []
         self.card_rects: list[pygame.Rect] = []
+        self.empty_rects: list[pygame.Rect] = []
+        self.listing: BoardList | None = None
         self.dirty = False
+        self._size: tuple[int, int] = (0, 0)
+        self._theme: th.Theme | None = None
 
     @property
     def board(self) -> Board:
@@ -59,30 +130,53 @@ class BoardEditor:
         cards[self.card] = card
         self._set_board(self.board.with_cards(cards))
 
+    def set_card_voice(self, board_id: str, card: int, voice: str) -> None:
+        """A recording was made for ``card`` of ``board_id`` (by the activity, which owns the mic)."""
+        for i, b in enumerate(self.boards):
+            if b.id == board_id and card < len(b.cards):
+                cards = list(b.cards)
+                cards[card] = replace(cards[card], voice=voice)
+                self.boards[i] = b.with_cards(cards)
+                self.dirty = True
+
     # ---- actions ---------------------------------------------------------------------------
 
     def pick_board(self, step: int) -> None:
         self.index = (self.index + step) % len(self.boards)
         self.card, self.typing = 0, False
 
+    def open_list(self) -> None:
+        def pick(board_id: str) -> None:
+            self.index = next(i for i, b in enumerate(self.boards) if b.id == board_id)
+            self.card, self.typing, self.listing = 0, False, None
+
+        def cancel() -> None:
+            self.listing = None
+
+        self.listing = BoardList(self.boards, self.board.id, self.t, pick, cancel, self.t("Board to edit"))
+
     def cycle_size(self) -> None:
+        """The next standard size that still holds every card in its own cell."""
         b = self.board
-        fits = [s for s in SIZES if s[0] * s[1] >= len(b.cards)]
+        fits = [s for s in SIZES if s[0] * s[1] >= len(b.cards)
+                and all(c.cell is None or (c.cell[0] < s[0] and c.cell[1] < s[1]) for c in b.cards)]
         cur = (b.rows, b.cols)
         nxt = fits[(fits.index(cur) + 1) % len(fits)] if cur in fits else fits[0]
         self._set_board(replace(b, rows=nxt[0], cols=nxt[1]))
 
     def add_card(self) -> None:
+        """A new card in the first free cell; a full grid grows (keeping every card's cell)."""
         b = self.board
         if len(b.cards) >= MAX_CARDS:
             self.message = self.t("A board holds at most 9 cards")
             return
         new = Card(self.t("New card"), "", (Step("chimes:72"),))
-        rows, cols = (b.rows, b.cols) if b.rows * b.cols > len(b.cards) else fit_size(len(b.cards) + 1)
+        rows, cols = (b.rows, b.cols) if b.free_cells() else grid_holding(b.cards, len(b.cards) + 1, b.rows, b.cols)
         self._set_board(replace(b, cards=b.cards + (new,), rows=rows, cols=cols))
         self.card = len(self.board.cards) - 1
 
     def remove_card(self) -> None:
+        """The card goes; its cell stays empty (the others keep their places)."""
         b = self.board
         if len(b.cards) <= MIN_CARDS:
             self.message = self.t("A board needs at least 2 cards")
@@ -92,12 +186,25 @@ class BoardEditor:
         self.card = min(self.card, len(cards) - 1)
 
     def move_card(self, step: int) -> None:
-        cards = list(self.board.cards)
-        j = self.card + step
-        if 0 <= j < len(cards):
-            cards[self.card], cards[j] = cards[j], cards[self.card]
-            self._set_board(self.board.with_cards(cards))
-            self.card = j
+        """Move the card to the previous/next cell in reading order (swapping with a card there)."""
+        b = self.board
+        cell = b.cards[self.card].cell
+        if cell is None:
+            return
+        k = cell[0] * b.cols + cell[1] + step
+        if not 0 <= k < b.rows * b.cols:
+            return
+        target = (k // b.cols, k % b.cols)
+        cards = list(b.cards)
+        other = b.card_in(target)
+        if other is not None:
+            cards[other] = replace(cards[other], cell=cell)
+        cards[self.card] = replace(cards[self.card], cell=target)
+        self._set_board(b.with_cards(cards))
+
+    def toggle_hidden(self) -> None:
+        c = self.board.cards[self.card]
+        self._set_card(replace(c, hidden=not c.hidden))
 
     def cycle_picture(self, step: int) -> None:
         c = self.board.cards[self.card]
@@ -111,6 +218,13 @@ class BoardEditor:
 
     def toggle_typing(self) -> None:
         self.typing = not self.typing
+
+    def record(self) -> None:
+        self.typing = False
+        self.message = self.on_record(self.board, self.card)
+
+    def hear(self) -> None:
+        self.on_hear(self.board, self.card)
 
     def save(self) -> None:
         self.message = self.on_save(self.board)
@@ -139,14 +253,17 @@ class BoardEditor:
     # ---- layout, input, drawing ------------------------------------------------------------
 
     def layout(self, size: tuple[int, int], theme: th.Theme) -> None:
+        self._size, self._theme = size, theme
+        if self.listing is not None:
+            self.listing.layout(size, theme)
         w, h = size
-        pad = theme.px(16)
-        row_h = theme.px(96)
+        pad = theme.px(14)
+        row_h = theme.px(84)
         t = self.t
         top = pygame.Rect(pad, pad, w - 2 * pad, row_h)
-        bottom = pygame.Rect(pad, h - pad - row_h, w - 2 * pad, row_h)
-        top_specs = [("board_prev", "◀", lambda: self.pick_board(-1)),
-                     ("board_next", "▶", lambda: self.pick_board(1)),
+        bottom = pygame.Rect(pad, h - pad - 2 * row_h - pad, w - 2 * pad, 2 * row_h + pad)
+        card = self.board.cards[min(self.card, len(self.board.cards) - 1)]
+        top_specs = [("boards", t("Boards"), self.open_list),
                      ("size", f"{self.board.rows}×{self.board.cols}", self.cycle_size),
                      ("add", t("Add card"), self.add_card), ("remove", t("Remove card"), self.remove_card),
                      ("save", t("Save"), self.save)]
@@ -156,8 +273,11 @@ class BoardEditor:
                       ("pic_next", t("Picture") + " ▶", lambda: self.cycle_picture(1)),
                       ("snd_prev", "◀ " + t("Sound"), lambda: self.cycle_sound(-1)),
                       ("snd_next", t("Sound") + " ▶", lambda: self.cycle_sound(1)),
-                      ("label", t("Done typing") if self.typing else t("Type label"), self.toggle_typing)]
-        title_w = int(top.width * 0.36)
+                      ("label", t("Done typing") if self.typing else t("Type label"), self.toggle_typing),
+                      ("record", t("Stop recording") if self.recording else t("Record voice"), self.record),
+                      ("hear", t("Hear label"), self.hear),
+                      ("hide", t("Show card") if card.hidden else t("Hide card"), self.toggle_hidden)]
+        title_w = int(top.width * 0.34)
         rest = pygame.Rect(top.x + title_w + pad, top.y, top.width - title_w - pad, top.height)
         self.title_rect = pygame.Rect(top.x, top.y, title_w, top.height)
         self.buttons = []
@@ -165,16 +285,26 @@ class BoardEditor:
             self.buttons.append(Button(f"edit:{bid}", label, r, on_press=fn, font_size=28,
                                        colour=th.GOOD if bid == "save" else th.PANEL_HI,
                                        text_colour=th.BG if bid == "save" else th.TEXT))
-        for r, (bid, label, fn) in zip(grid_rects(bottom, 1, len(card_specs), pad), card_specs):
+        first, second = card_specs[:6], card_specs[6:]  # two rows: the card's look, then its voice and place
+        rects = grid_rects(bottom, 2, len(first), pad)[:len(first)] + grid_rects(bottom, 2, len(second), pad)[len(second):]
+        for r, (bid, label, fn) in zip(rects, first + second):
             self.buttons.append(Button(f"edit:{bid}", label, r, on_press=fn, font_size=26,
-                                       selected=(bid == "label" and self.typing)))
-        area = pygame.Rect(pad, top.bottom + theme.px(44), w - 2 * pad,
-                           bottom.top - top.bottom - theme.px(60))
+                                       selected=(bid == "label" and self.typing) or (bid == "record" and self.recording),
+                                       colour=th.DANGER if bid == "record" and self.recording else th.PANEL_HI))
+        area = pygame.Rect(pad, top.bottom + theme.px(40), w - 2 * pad, bottom.top - top.bottom - theme.px(52))
         cells = grid_rects(area, self.board.rows, self.board.cols, pad)
-        self.card_rects = cells[: len(self.board.cards)]
-        self.info_y = top.bottom + theme.px(22)
+        self.card_rects = [cells[(c.cell or (0, 0))[0] * self.board.cols + (c.cell or (0, 0))[1]]
+                           for c in self.board.cards]
+        self.empty_rects = [cells[r * self.board.cols + k] for r, k in self.board.free_cells()]
+        self.info_y = top.bottom + theme.px(20)
+
+    def relayout(self) -> None:
+        if self._theme is not None:
+            self.layout(self._size, self._theme)
 
     def find(self, target: str) -> pygame.Rect | None:
+        if self.listing is not None:
+            return self.listing.find(target)
         if target.startswith("edit:card:"):
             i = int(target.rsplit(":", 1)[1])
             return self.card_rects[i] if i < len(self.card_rects) else None
@@ -182,6 +312,8 @@ class BoardEditor:
         return b.rect if b else None
 
     def tap(self, pos: tuple[float, float]) -> bool:
+        if self.listing is not None:
+            return self.listing.tap(pos)
         for b in self.buttons:
             if b.hit(pos):
                 if b.on_press:
@@ -194,19 +326,28 @@ class BoardEditor:
         return False
 
     def draw(self, surface: pygame.Surface, theme: th.Theme, pictures: Pictures) -> None:
+        if self.listing is not None:
+            self.listing.draw(surface, theme)
+            return
         surface.fill(th.BG)
         b = self.board
         draw_text(surface, theme, f"{self.t('Edit')}: {self.t(b.title)}", self.title_rect.center, 32,
                   bold=True, max_width=self.title_rect.width)
         c = b.cards[min(self.card, len(b.cards) - 1)]
-        info = f"{self.t('Card')} {self.card + 1}: {c.picture or '—'} · {c.first_sound or '—'}"
+        voice = self.t("recorded voice") if c.voice else self.t("synthesized voice")
+        info = f"{self.t('Card')} {self.card + 1}: {c.picture or '—'} · {c.first_sound or '—'} · {voice}"
         if self.message:
             info += f"   {self.message}"
         draw_text(surface, theme, info, (theme.px(24), self.info_y), 24, colour=th.MUTED, anchor="midleft",
                   max_width=surface.get_width() - theme.px(48))
+        for r in self.empty_rects:  # a gap: a cell the client sees empty
+            pygame.draw.rect(surface, th.PANEL, r, width=theme.px(3), border_radius=theme.px(20))
         for i, r in enumerate(self.card_rects):
             draw_card(surface, theme, b.cards[i], i, r, pictures, self.t, grow=0.0, lit=(i == self.card),
-                      low_stim=True)
+                      low_stim=True, dim=0.7 if b.cards[i].hidden else 0.0)
+            if b.cards[i].hidden:
+                draw_text(surface, theme, self.t("Hidden"), r.center, 30, bold=True, colour=th.ACCENT,
+                          max_width=r.width - theme.px(16))
         for btn in self.buttons:
             btn.draw(surface, theme)
 

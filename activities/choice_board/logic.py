@@ -158,15 +158,37 @@ class BoardState:
     scan: Scan = field(default_factory=Scan)
     chosen: list[tuple[int, int]] = field(default_factory=list)  # (card, t_ns) for feedback
     count: int = 0
+    cells: tuple[tuple[int, int] | None, ...] | None = None
+    """Each card's (row, col), None for a hidden card; None = cards fill the grid in reading order.
+    Scanning follows the cards where they are: gaps and hidden cards are skipped."""
 
     # ---- geometry of the grid ------------------------------------------------------------
 
+    def _rows(self) -> list[list[int]]:
+        """The visible cards row by row, left to right (rows with none left out)."""
+        if self.cells is None:
+            return [list(range(r * self.cols, min((r + 1) * self.cols, self.n)))
+                    for r in range((self.n + self.cols - 1) // self.cols)]
+        rows: dict[int, list[tuple[int, int]]] = {}
+        for i, cell in enumerate(self.cells):
+            if cell is not None:
+                rows.setdefault(cell[0], []).append((cell[1], i))
+        return [[i for _, i in sorted(rows[r])] for r in sorted(rows)]
+
     def row_cards(self, row: int) -> list[int]:
-        return [i for i in range(row * self.cols, min((row + 1) * self.cols, self.n))]
+        rows = self._rows()
+        return rows[row] if 0 <= row < len(rows) else []
+
+    def row_of(self, card: int) -> int:
+        """The scan row (among rows with visible cards) that holds ``card``."""
+        return next((r for r, cards in enumerate(self._rows()) if card in cards), 0)
+
+    def _items(self) -> list[int]:
+        return [i for row in self._rows() for i in row]
 
     @property
     def used_rows(self) -> int:
-        return (self.n + self.cols - 1) // self.cols
+        return len(self._rows())
 
     def _row_column(self) -> bool:
         return self.access.pattern == "row_column" and self.used_rows > 1
@@ -264,7 +286,7 @@ class BoardState:
             return []
         if s.level == "rows":
             return self.row_cards(s.row)
-        items = self.row_cards(s.row) if self._row_column() else list(range(self.n))
+        items = self.row_cards(s.row) if self._row_column() else self._items()
         return [items[s.cell]] if s.cell < len(items) else []
 
     def _advance(self) -> str:
@@ -276,7 +298,7 @@ class BoardState:
                 s.row = 0
                 s.loops_done += 1
         else:
-            items = self.row_cards(s.row) if self._row_column() else list(range(self.n))
+            items = self.row_cards(s.row) if self._row_column() else self._items()
             s.cell += 1
             if s.cell >= len(items):
                 s.cell = 0

@@ -1,5 +1,9 @@
-"""Choice-board drawing: big picture cards, scan highlight, dwell ring, chosen-card growth,
-a first/then routine layout and the session-plan strip.
+"""Choice-board drawing: big picture cards in their fixed cells, scan highlight, dwell ring, the
+confirmation of a choice and a first/then routine layout (the session plan is the shell's strip).
+
+The confirmation is calm and clear (as AAC apps confirm a message): the chosen card grows a
+little and stays outlined while the others dim, for ``CONFIRM_NS``, as its label is spoken; in
+low stimulation nothing moves: a steady outline and steady dimming, then back.
 
 Sizes are design pixels scaled by the theme, so 1280x800 and 1920x1080 look the same.
 """
@@ -19,9 +23,11 @@ from activities.choice_board.boards import Board, Card
 from activities.choice_board.logic import BoardState
 
 GROW_NS = 150_000_000     # card grows to full size in 150 ms
-HOLD_NS = 900_000_000     # stays big this long
+CONFIRM_NS = 3_000_000_000  # the whole confirmation: long enough to hear the label and look
 SHRINK_NS = 300_000_000   # then settles back
+HOLD_NS = CONFIRM_NS - GROW_NS - SHRINK_NS  # stays big (and the others dim) this long
 GROW = 0.10               # +10 % at the peak
+DIM_ALPHA = 150           # how far the other cards fade towards the background (of 255)
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
@@ -30,7 +36,6 @@ class Layout:
     size: tuple[int, int]
     title: pygame.Rect
     cards: list[pygame.Rect]
-    strip: pygame.Rect | None
     headers: list[pygame.Rect] = field(default_factory=list)  # first/then captions
 
 
@@ -38,20 +43,21 @@ def note_name(n: int) -> str:
     return f"{NOTE_NAMES[n % 12]}{n // 12 - 1}"
 
 
-def make_layout(size: tuple[int, int], board: Board, theme: th.Theme, strip: bool) -> Layout:
+def make_layout(size: tuple[int, int], board: Board, theme: th.Theme) -> Layout:
     w, h = size
     gap = theme.px(24)
     title = pygame.Rect(gap, theme.px(8), w - 2 * gap, theme.px(56))
-    strip_rect = pygame.Rect(gap, h - theme.px(84), w - 2 * gap, theme.px(72)) if strip else None
     top = title.bottom + theme.px(8)
-    bottom = (strip_rect.top - theme.px(12)) if strip_rect else h - gap
+    bottom = h - gap
     headers: list[pygame.Rect] = []
     if board.kind == "first_then":
         top += theme.px(56)
     area = pygame.Rect(gap, top, w - 2 * gap, bottom - top)
     cells = grid_rects(area, board.rows, board.cols, gap)
     rects = []
-    for cell in cells[: len(board.cards)]:
+    for card in board.cards:  # each card in its own cell (hidden ones too: their gap stays)
+        row, col = card.cell or (0, 0)
+        cell = cells[row * board.cols + col]
         cw = min(cell.width, int(cell.height * 2.0))  # wide = easier to hit, but no letterbox strips
         ch = min(cell.height, int(cell.width * 1.1))
         r = pygame.Rect(0, 0, cw, ch)
@@ -60,14 +66,16 @@ def make_layout(size: tuple[int, int], board: Board, theme: th.Theme, strip: boo
     if board.kind == "first_then":
         for r in rects:
             headers.append(pygame.Rect(r.x, r.y - theme.px(56), r.width, theme.px(48)))
-    return Layout(size, title, rects, strip_rect, headers)
+    return Layout(size, title, rects, headers)
 
 
-def grow_factor(now_ns: int, t_ns: int) -> float:
-    """0..1 for the chosen card's grow → hold → settle animation."""
+def grow_factor(now_ns: int, t_ns: int, low_stim: bool = False) -> float:
+    """0..1 for the confirmation: grow → hold → settle; in low stimulation 1 throughout (steady)."""
     dt = now_ns - t_ns
     if dt < 0:
         return 0.0
+    if low_stim:
+        return 1.0 if dt < CONFIRM_NS else 0.0
     if dt < GROW_NS:
         return dt / GROW_NS
     if dt < GROW_NS + HOLD_NS:
@@ -91,13 +99,16 @@ def card_colour(card: Card, i: int) -> tuple[int, int, int]:
 
 def draw_card(surface: pygame.Surface, theme: th.Theme, card: Card, i: int, rect: pygame.Rect,
               pictures: Pictures, t: Callable[[str], str], *, grow: float, lit: bool,
-              low_stim: bool, badge: str = "") -> None:
+              low_stim: bool, badge: str = "", dim: float = 0.0) -> None:
+    """One card. ``grow`` 0..1: this card is the confirmed choice (grows unless low stimulation,
+    outlined); ``dim`` 0..1: another card is being confirmed, this one steps back."""
     colour = card_colour(card, i)
     radius = theme.px(28)
     r = rect
     if grow > 0 and not low_stim:
         k = min(GROW, theme.px(40) / max(rect.width, rect.height))  # big cards grow by at most 40 px
         r = rect.inflate(int(rect.width * k * grow), int(rect.height * k * grow))
+        r = r.clamp(surface.get_rect().inflate(-theme.px(24), -theme.px(24)))  # outline and all on screen
         colour = tuple(int(c + (255 - c) * 0.35 * grow) for c in colour)  # type: ignore[assignment]
     # A dark card face with a coloured frame keeps pictures (themselves colourful) readable.
     # Scanning must be seen from across the room: the lit card's face turns light.
@@ -117,46 +128,21 @@ def draw_card(surface: pygame.Surface, theme: th.Theme, card: Card, i: int, rect
         b = pygame.Rect(r.x + theme.px(16), r.y + theme.px(16), theme.px(64), theme.px(44))
         pygame.draw.rect(surface, colour, b, border_radius=theme.px(12))
         draw_text(surface, theme, badge, b.center, 26, colour=th.BG, bold=True, max_width=b.width - 4)
+    if dim > 0:
+        shade = pygame.Surface(r.inflate(theme.px(4), theme.px(4)).size, pygame.SRCALPHA)
+        pygame.draw.rect(shade, (*th.BG, int(DIM_ALPHA * dim)), shade.get_rect(), border_radius=radius)
+        surface.blit(shade, r.inflate(theme.px(4), theme.px(4)))
     if lit:
         pygame.draw.rect(surface, th.FOCUS, r.inflate(theme.px(18), theme.px(18)), width=theme.px(10),
                          border_radius=radius + theme.px(8))
-    elif grow > 0:
-        pygame.draw.rect(surface, th.ACCENT, r.inflate(theme.px(10), theme.px(10)), width=theme.px(6),
-                         border_radius=radius + theme.px(4))
-
-
-def draw_strip(surface: pygame.Surface, theme: th.Theme, rect: pygame.Rect, steps: list[str], current: int,
-               t: Callable[[str], str], marks: list[str] | None = None) -> None:
-    """The session plan as a row of steps: done ones dimmed and ticked, the current one bright, a
-    skipped one struck through (never ticked as done)."""
-    pygame.draw.rect(surface, th.PANEL, rect, border_radius=theme.px(16))
-    if not steps:
-        return
-    gap = theme.px(10)
-    inner = rect.inflate(-2 * gap, -2 * gap)
-    cells = grid_rects(inner, 1, len(steps), gap)
-    for i, (cell, title) in enumerate(zip(cells, steps)):
-        if i == current:
-            pygame.draw.rect(surface, th.ACCENT, cell, border_radius=theme.px(12))
-            colour = th.BG
-        else:
-            pygame.draw.rect(surface, th.PANEL_HI, cell, border_radius=theme.px(12))
-            colour = th.MUTED if i < current else th.TEXT
-        skipped = bool(marks) and i < len(marks or ()) and (marks or [])[i] == "skipped"
-        text_rect = draw_text(surface, theme, t(title), cell.center, 26, colour=colour, bold=i == current,
-                              max_width=cell.width - theme.px(48))
-        if skipped:  # did not run: struck through, no tick
-            pygame.draw.line(surface, th.MUTED, text_rect.midleft, text_rect.midright, theme.px(3))
-        elif i < current:  # done: a drawn tick (the UI font has no ✓ glyph)
-            x, y, u = text_rect.left - theme.px(26), cell.centery, theme.px(6)
-            pygame.draw.lines(surface, th.GOOD, False, [(x, y), (x + u, y + u), (x + 3 * u, y - 2 * u)],
-                              theme.px(4))
+    elif grow > 0:  # the confirmed choice: a clear outline that stays while it is spoken
+        pygame.draw.rect(surface, th.ACCENT, r.inflate(theme.px(20), theme.px(20)), width=theme.px(8),
+                         border_radius=radius + theme.px(10))
 
 
 def draw(surface: pygame.Surface, theme: th.Theme, board: Board, state: BoardState, lay: Layout,
          pictures: Pictures, now_ns: int, t: Callable[[str], str], *, low_stim: bool,
-         badges: list[str], schedule: list[str], schedule_step: int, status: str = "",
-         schedule_marks: list[str] | None = None) -> None:
+         badges: list[str], status: str = "") -> None:
     surface.fill(th.BG)
     draw_text(surface, theme, t(board.title), lay.title.center, 44, bold=True, colour=th.TEXT,
               max_width=lay.title.width - theme.px(200))
@@ -164,9 +150,10 @@ def draw(surface: pygame.Surface, theme: th.Theme, board: Board, state: BoardSta
         draw_text(surface, theme, status, (lay.title.right, lay.title.centery), 26, colour=th.ACCENT,
                   anchor="midright")
     lit = set(state.highlighted())
-    last: dict[int, int] = {}
-    for idx, t_ns in state.chosen:
-        last[idx] = t_ns
+    chosen, level = None, 0.0  # the latest choice, while it is being confirmed
+    if state.chosen:
+        chosen = state.chosen[-1][0]
+        level = grow_factor(now_ns, state.chosen[-1][1], low_stim)
     if board.kind == "first_then":
         for hdr, word in zip(lay.headers, (t("First"), t("Then"))):
             draw_text(surface, theme, word, hdr.center, 44, bold=True, colour=th.ACCENT)
@@ -178,17 +165,18 @@ def draw(surface: pygame.Surface, theme: th.Theme, board: Board, state: BoardSta
                 pygame.draw.line(surface, th.MUTED, (x0, y), (x1 - theme.px(6), y), theme.px(8))
                 pygame.draw.polygon(surface, th.MUTED, [(x1, y), (x1 - theme.px(26), y - theme.px(20)),
                                                         (x1 - theme.px(26), y + theme.px(20))])
-    # Draw the growing card last so it sits on top of its neighbours.
-    order = sorted(range(len(lay.cards)), key=lambda i: grow_factor(now_ns, last[i]) if i in last else 0)
+    # Draw the confirmed card last so it sits on top of its neighbours; hidden cards leave a gap.
+    order = sorted(range(len(lay.cards)), key=lambda i: i == chosen)
     for i in order:
-        grow = grow_factor(now_ns, last[i]) if i in last else 0.0
-        draw_card(surface, theme, board.cards[i], i, lay.cards[i], pictures, t, grow=grow, lit=i in lit,
-                  low_stim=low_stim, badge=badges[i] if i < len(badges) else "")
+        if board.cards[i].hidden:
+            continue
+        mine = i == chosen and level > 0
+        draw_card(surface, theme, board.cards[i], i, lay.cards[i], pictures, t, grow=level if mine else 0.0,
+                  lit=i in lit, low_stim=low_stim, badge=badges[i] if i < len(badges) else "",
+                  dim=level if level > 0 and not mine and i not in lit else 0.0)
     for card, progress, _pos in state.dwell_progress(now_ns):
         if card < len(lay.cards):
             r = lay.cards[card]
             radius = min(r.width, r.height) // 2 - theme.px(10)
             pygame.draw.circle(surface, th.PANEL, r.center, radius, theme.px(12))
             draw_ring(surface, r.center, radius, progress, th.ACCENT, theme.px(12))
-    if lay.strip is not None:
-        draw_strip(surface, theme, lay.strip, schedule, schedule_step, t, schedule_marks)

@@ -1,4 +1,10 @@
-"""Free play: the activity every session can fall back on."""
+"""Free play: the activity every session can fall back on.
+
+Each on-screen pad is a touch target of its own (``tap_target``): the shell's repeat filter
+drops a bounce on the same pad but never a second hand on another pad (two-handed hits, rolls);
+a filtered touch is logged with its pad (``filtered_hit``). MIDI pads are filtered per note by
+the instrument map's sensitivity (``prelude_play.midi.instruments.SensitivityFilter``).
+"""
 
 from __future__ import annotations
 
@@ -58,6 +64,16 @@ class FreePlay(Activity):
             return self.rects[i] if i < len(self.rects) else None
         return None
 
+    def pad_at(self, pos: tuple[float, float] | None) -> int | None:
+        if pos is None:
+            return None
+        return next((i for i, r in enumerate(self.rects) if r.collidepoint(pos)), None)
+
+    def tap_target(self, pos: tuple[float, float]) -> str | None:
+        """Each pad is its own target for the repeat filter."""
+        i = self.pad_at(pos)
+        return None if i is None else f"pad:{i}"
+
     def fast_sound_table(self) -> dict[str, Any]:
         """Which sound a MIDI hit makes: drum sounds from the map, channel 10 as drums, every
         other key snapped to the scale (fixed once prepared)."""
@@ -75,15 +91,21 @@ class FreePlay(Activity):
     def handle(self, event: InputEvent) -> None:
         ctx = self.ctx
         assert ctx is not None
-        if event.kind == "tap" and not event.data.get("filtered") and event.pos is not None:
-            for i, r in enumerate(self.rects):
-                if r.collidepoint(event.pos):
-                    sound = self.state.pad_sound(i)
-                    ctx.play(sound, 0.9)  # straight to the engine, before this frame is drawn
-                    self.state.record(event.t_ns, ctx.t(self.state.pad_label(i)), "client", i)
-                    ctx.log("hit", actor="client", source=event.source, device=event.device, t_ns=event.t_ns,
-                            data={"pad": i, "sound": sound, "pos": [round(v) for v in event.pos]})
-                    return
+        if event.kind == "tap" and event.pos is not None:
+            i = self.pad_at(event.pos)
+            if i is None:
+                return
+            pos = [round(v) for v in event.pos]
+            if event.data.get("filtered"):  # the shell logs the touch; this says which pad it hit
+                ctx.log("filtered_hit", actor="client", source=event.source, device=event.device, t_ns=event.t_ns,
+                        data={"pad": i, "label": self.state.pad_label(i), "reason": event.data["filtered"],
+                              "since_last_ms": event.data.get("since_last_ms"), "pos": pos})
+                return
+            sound = self.state.pad_sound(i)
+            ctx.play(sound, 0.9)  # straight to the engine, before this frame is drawn
+            self.state.record(event.t_ns, ctx.t(self.state.pad_label(i)), "client", i)
+            ctx.log("hit", actor="client", source=event.source, device=event.device, t_ns=event.t_ns,
+                    data={"pad": i, "sound": sound, "pos": pos})
         elif event.source == "midi" and event.kind == "note_on" and not event.data.get("filtered"):
             note = event.note or 0
             sound = event.data.get("sounded") or sound_for(self.fast_sound_table(), event)

@@ -13,6 +13,7 @@ a bad name fails there, with all bad names listed, not at the client's first hit
 from __future__ import annotations
 
 import threading
+import wave
 from pathlib import Path
 from typing import Iterable
 
@@ -68,6 +69,21 @@ def check_sound_name(name: str) -> str | None:
     except ValueError:
         return f"{name!r} has a number that cannot be read"
     return None
+
+
+def write_wav(path: str | Path, x: np.ndarray, rate: int) -> Path:
+    """float mono → 16-bit PCM WAV, written atomically (a crash never leaves half a file): what
+    ``read_wav`` reads back, e.g. a therapist's recording kept beside a board file."""
+    path = Path(path)
+    pcm = (np.clip(np.asarray(x, dtype=np.float32).reshape(-1), -1.0, 1.0) * 32767).astype("<i2")
+    tmp = path.with_name(path.name + ".tmp")
+    with wave.open(str(tmp), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(int(rate))
+        w.writeframes(pcm.tobytes())
+    tmp.replace(path)
+    return path
 
 
 class SoundBank:

@@ -24,7 +24,7 @@ from prelude_play.events import InputEvent, LogEvent
 from prelude_play.ids import uuid7
 from prelude_play.session.scoring import ScoreCode, score_codes
 from prelude_play.store.eventlog import EventLog, Session
-from prelude_play.store.plans import LiveSchedule, Plan, PlanStep
+from prelude_play.store.plans import PENDING, LiveSchedule, Plan, PlanStep
 from prelude_play.store.trials import (CORRECTION, SCORE, TRIAL_CLOSE, TRIAL_GOALS, TRIAL_OPEN, GoalFigures,
                                        Trial, goal_figures, read_trials)
 
@@ -93,7 +93,8 @@ class LiveSession:
                  services: Services | None = None, data_dir: Path | None = None,
                  translate: Callable[[str], str] = lambda s: s, notify: Callable[[str], None] = lambda s: None,
                  provenance: Callable[[], dict[str, Any]] = dict,
-                 on_change: Callable[[str], None] = lambda what: None) -> None:
+                 on_change: Callable[[str], None] = lambda what: None,
+                 language: Callable[[], str] = lambda: "en") -> None:
         self.store = store
         self.registry = registry
         self.clock = clock
@@ -104,6 +105,7 @@ class LiveSession:
         self.notify = notify
         self.provenance = provenance
         self.on_change = on_change
+        self.language = language
         self.client_id: str | None = None
         self.record: Session | None = None
         self.activity: Activity | None = None
@@ -221,6 +223,44 @@ class LiveSession:
             self.log(LogEvent("plan_end", actor="therapist", data={"steps": self.schedule.record()}))
         self.schedule = None
 
+    def choose_next(self, activity: str, title: str = "") -> str:
+        """The client chose what comes next (a "What next?" card): ``activity`` becomes the plan's
+        next step — its own pending step brought forward (keeping the step's settings and goals),
+        else a new step inserted after the current one. Logged as ``next_chosen`` with how it
+        went; the therapist still decides when the step starts."""
+        sch = self.schedule
+        index: int | None = None
+        if sch is None or sch.current is None:
+            how = "no_plan"
+        elif activity not in self.registry.entries:
+            how = "not_installed"
+        else:
+            mine = next((i for i in range(sch.index + 1, len(sch.steps))
+                         if sch.steps[i].state == PENDING and sch.steps[i].step.activity == activity), None)
+            if mine is not None and mine == self._next_pending(sch):
+                how, index = "already_next", mine
+            else:
+                j = mine
+                while j is not None and j > sch.index + 1 and sch.move(j, -1):  # the schedule logs each swap
+                    j -= 1
+                if j is not None and self._next_pending(sch) == j:
+                    how, index = "moved", j
+                else:  # not in the plan (or held behind a step that cannot move): a step of its own
+                    how, index = "inserted", sch.insert(PlanStep(activity, title or self.registry.entries[activity].title))
+            self.refresh_schedule()
+        self.log(LogEvent("next_chosen", actor="client",
+                          data={"activity": activity, "title": title, "how": how, "index": index}))
+        if how == "not_installed":
+            self.notify(self.t("Chosen next, but not installed") + f": {activity}")
+        elif sch is not None and index is not None:
+            self.notify(self.t("Next") + f": {self.t(sch.steps[index].step.label())}")
+        return how
+
+    @staticmethod
+    def _next_pending(sch: LiveSchedule) -> int | None:
+        """The step ``advance`` will start next."""
+        return next((i for i in range(sch.index + 1, len(sch.steps)) if sch.steps[i].state == PENDING), None)
+
     def refresh_schedule(self) -> None:
         """The schedule strip follows live edits (the shell draws it from ``schedule``)."""
         self.on_change("schedule")
@@ -268,7 +308,8 @@ class LiveSession:
             assets_dir=sv.assets_dir, prompt_levels=tuple(self.cfg.scoring.prompt_levels),
             outcomes=tuple(self.cfg.scoring.outcomes), post=sv.post, open_mic=sv.open_mic,
             targets=lambda: self.targets, score_window_s=self.cfg.scoring.score_window_s,
-            theme=theme, size=size, keep=self._keep, recall=self._recall,
+            theme=theme, size=size, keep=self._keep, recall=self._recall, choose_next=self.choose_next,
+            language=self.language,
             client_name=str((self.store.client(self.client_id) or {}).get("display_name") or ""))
         self.record.activity = name
         self._run_start = self._seq  # before prepare: a trial the activity opens there is part of this run

@@ -79,7 +79,8 @@ class App:
                                  bar_height=self.theme.bar_height)
         self.live = LiveSession(store=store, registry=registry, clock=clock, cfg=cfg, services=self.services,
                                 data_dir=data_dir, translate=lambda s: self.t(s), notify=self.notify,
-                                provenance=self.provenance, on_change=self._session_changed)
+                                provenance=self.provenance, on_change=self._session_changed,
+                                language=lambda: self.language)
         self.lock = TherapistLock(int(cfg.therapist.unlock_idle_min * 60e9))
         wall0, mono0 = time.time(), clock.now_ns()  # the lockout on the one clock, kept across runs as wall time
         self.pin_guard = PinGuard(cfg.pin_hash(), broken=cfg.pin_problem or None,

@@ -37,6 +37,7 @@ class HostScreen(Screen):
         super().__init__(app)
         self.clock = clock
         self.touch = touch
+        touch.target_of = self.tap_target  # repeats are filtered per pad / card, never across them
         self.rail = rail
         self.lock = lock
         self.surface: pygame.Surface | None = None
@@ -145,6 +146,13 @@ class HostScreen(Screen):
             taps = []
         for tap in taps:
             self.route_tap(tap)
+
+    def tap_target(self, pos: tuple[float, float]) -> str | None:
+        """Which of the activity's targets (a pad, a card) is at ``pos``, in its own coordinates."""
+        act = self.app.activity
+        if act is None:
+            return None
+        return self.app.live.call("tap_target", lambda: act.tap_target(pos))
 
     def route_tap(self, tap: InputEvent) -> None:
         reason = tap.data.get("filtered")

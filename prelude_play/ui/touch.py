@@ -3,22 +3,33 @@
 Input: raw pointer "down"/"up" InputEvents. Output: "tap" InputEvents. A tap that an
 accommodation filters is still emitted, flagged ``data["filtered"]`` ("repeat", "short_touch"),
 so it is logged rather than silently dropped; activities act only on unfiltered taps.
+
+Repeats are filtered per target (a pad, a card): a second touch on the *same* target within
+``ignore_repeat_ms`` is a repeat (a bounce, a tremor), a touch on *another* target is not (two
+hands, a roll across pads). ``target_of(pos)`` names the target under a position (the running
+activity's ``tap_target``); None is "the rest of the screen", itself one target, so an activity
+that names no targets keeps the whole screen as one, as before.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Callable
 
 from prelude_play.events import InputEvent
+
+TargetOf = Callable[[tuple[float, float]], "str | None"]
 
 
 class TouchFilter:
     """Turns pointer downs/ups into taps, per the client's touch accommodations."""
 
-    def __init__(self, ignore_repeat_ms: int = 250, hold_to_select_ms: int = 0) -> None:
+    def __init__(self, ignore_repeat_ms: int = 250, hold_to_select_ms: int = 0,
+                 target_of: TargetOf | None = None) -> None:
         self.ignore_repeat_ns = int(ignore_repeat_ms * 1e6)
         self.hold_ns = int(hold_to_select_ms * 1e6)
-        self._last_tap_ns: int | None = None
+        self.target_of: TargetOf = target_of or (lambda pos: None)
+        self._last_tap_ns: dict[str | None, int] = {}
         self._held: dict[int, InputEvent] = {}
 
     def configure(self, ignore_repeat_ms: int, hold_to_select_ms: int) -> None:
@@ -26,13 +37,17 @@ class TouchFilter:
         self.hold_ns = int(hold_to_select_ms * 1e6)
 
     def _tap(self, down: InputEvent, t_ns: int, **data: object) -> InputEvent:
-        filtered = data.get("filtered")
-        if filtered is None and self._last_tap_ns is not None \
-                and t_ns - self._last_tap_ns < self.ignore_repeat_ns:
+        target = self.target_of(down.pos) if down.pos is not None else None
+        last = self._last_tap_ns.get(target)
+        if data.get("filtered") is None and last is not None and t_ns - last < self.ignore_repeat_ns:
             data["filtered"] = "repeat"
-            data["since_last_ms"] = round((t_ns - self._last_tap_ns) / 1e6, 2)
+            data["since_last_ms"] = round((t_ns - last) / 1e6, 2)
         if "filtered" not in data:
-            self._last_tap_ns = t_ns
+            self._last_tap_ns[target] = t_ns
+            if len(self._last_tap_ns) > 64:  # only the window matters: forget old targets
+                self._last_tap_ns = {k: v for k, v in self._last_tap_ns.items() if t_ns - v < self.ignore_repeat_ns}
+        if target is not None:
+            data["target"] = target
         return replace(down, kind="tap", t_ns=t_ns, data={**down.data, **data})
 
     def down(self, ev: InputEvent) -> list[InputEvent]:

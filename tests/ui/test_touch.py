@@ -47,3 +47,19 @@ def test_readable_on_picks_the_colour_with_more_contrast():
         fg = th.readable_on(bg)
         assert th.contrast(fg, bg) >= 3.0, (bg, fg)  # large text, WCAG AA
     assert th.readable_on((255, 255, 255)) == th.BG and th.readable_on((0, 0, 0)) == th.TEXT
+
+
+def test_repeats_are_per_target():
+    """A bounce on the same pad is a repeat; another pad within the window is not."""
+    f = TouchFilter(ignore_repeat_ms=250, target_of=lambda pos: "left" if pos[0] < 100 else "right")
+    taps = f.down(down(0, pos=(10.0, 10.0))) + f.down(down(40, pid=2, pos=(200.0, 10.0))) \
+        + f.down(down(80, pid=3, pos=(20.0, 10.0))) + f.down(down(300, pid=4, pos=(20.0, 10.0)))
+    assert [t.data.get("filtered") for t in taps] == [None, None, "repeat", None]
+    assert [t.data["target"] for t in taps] == ["left", "right", "left", "left"]
+    assert taps[2].data["since_last_ms"] == 80.0
+
+
+def test_without_targets_the_whole_screen_is_one_target():
+    f = TouchFilter(ignore_repeat_ms=250)
+    taps = f.down(down(0, pos=(10.0, 10.0))) + f.down(down(40, pid=2, pos=(900.0, 500.0)))
+    assert [t.data.get("filtered") for t in taps] == [None, "repeat"] and "target" not in taps[0].data
