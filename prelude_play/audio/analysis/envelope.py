@@ -208,14 +208,21 @@ CLIENT_SHIFT_SD = 0.02  # the client's vocal tract does not change when they sin
 PRIOR_TOKENS = 0.25  # weight (in tokens) of the general template in a calibrated one
 
 
-def adapt(model: EnvelopeModel, tokens: Sequence[tuple[int, np.ndarray, float]]) -> EnvelopeModel:
+def adapt(
+    model: EnvelopeModel, tokens: Sequence[tuple[int, np.ndarray, float]], *,
+    prior_tokens: float | None = None, shift_sd: float | None = None,
+) -> EnvelopeModel:
     """A client's model from a few labelled envelopes ``(vowel index, envelope, f0)``.
 
     The client's shift is the one that best fits all their tokens to the general templates;
     each vowel's template becomes the mean of the client's aligned tokens and the general
-    template (weight ``PRIOR_TOKENS``); the shift prior is centred on the client's shift
-    whatever the f0 (a client singing high keeps their vocal tract).
+    template (weight ``prior_tokens``, default ``PRIOR_TOKENS``); the shift prior is centred on
+    the client's shift whatever the f0 (a client singing high keeps their vocal tract), with SD
+    ``shift_sd`` (default ``CLIENT_SHIFT_SD``). The session adaptation (``vowels.SessionAdaptation``)
+    calls it with the general model's own guesses as labels and a stronger prior.
     """
+    prior_w = PRIOR_TOKENS if prior_tokens is None else float(prior_tokens)
+    sd = CLIENT_SHIFT_SD if shift_sd is None else float(shift_sd)
     if not tokens:
         return model
     total = np.zeros(len(SHIFTS))
@@ -229,15 +236,15 @@ def adapt(model: EnvelopeModel, tokens: Sequence[tuple[int, np.ndarray, float]])
         mine = [(e, f) for y, e, f in tokens if y == v]
         if not mine:
             continue
-        acc = PRIOR_TOKENS * t[v]
-        cnt = np.full(len(TEMPLATE_GRID), PRIOR_TOKENS)
+        acc = prior_w * t[v]
+        cnt = np.full(len(TEMPLATE_GRID), prior_w)
         for e, f in mine:
             e2, gi = _aligned(model.templates[v], e, f, shift)
             ok = gi >= 0
             np.add.at(acc, gi[ok], e2[ok])
             np.add.at(cnt, gi[ok], 1.0)
         t[v] = acc / cnt
-    return EnvelopeModel(t, model.sigma, shift, 0.0, CLIENT_SHIFT_SD)
+    return EnvelopeModel(t, model.sigma, shift, 0.0, sd)
 
 
 @lru_cache(maxsize=1)

@@ -34,7 +34,7 @@ from prelude_play.events import InputEvent
 
 from .formants import analyse_frame
 from .pitch import F0_MAX, F0_MIN, PitchEstimate, cents, yin, yin_window
-from .vowels import Calibration, VowelClassifier, VowelResult
+from .vowels import Calibration, SessionAdaptation, VowelClassifier, VowelResult
 
 EventKind = Literal["onset", "update", "offset"]
 
@@ -66,6 +66,8 @@ class AnalyzerConfig:
     floor_rise_noise_db_per_s: float = 15.0  # while only aperiodic noise is heard
     update_every: int = 4  # emit an update every N voiced frames (and at the onset)
     formant_every: int = 4  # LPC on every Nth voiced frame once the onset is confirmed (CPU)
+    session_adaptation: bool = True  # without a calibration, learn the speaker from the session's
+    # own segments (vowels.SessionAdaptation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +179,9 @@ class VoiceAnalyzer:
 
     ``rate`` is the input rate. ``clock`` stamps events when the caller gives no capture time.
     ``calibration`` (the client's vowel targets) can be swapped at any time with
-    :meth:`set_calibration`.
+    :meth:`set_calibration`. Without one, the analyzer adapts to whoever it has heard in this
+    session (``vowels.SessionAdaptation``; ``AnalyzerConfig.session_adaptation``): one analyzer
+    per client and session.
     """
 
     def __init__(
@@ -208,7 +212,12 @@ class VoiceAnalyzer:
         self._anchor_ns: int | None = None
         self._sub = max(1, self.hop // 4)  # ~2.5 ms envelope for attack detection
         self._env: deque[float] = deque(maxlen=16)
-        self._classifier = VowelClassifier(calibration)
+        # the general model: its guesses are what the session adaptation learns from
+        self._general = VowelClassifier()
+        self._session = SessionAdaptation()
+        self._calibration = calibration
+        self._classifier = self._general
+        self.set_calibration(calibration)
         self._floor: float | None = None
         self._state: Literal["silent", "candidate", "voiced", "rejected"] = "silent"
         self._cand: list[_Frame] = []
@@ -221,7 +230,23 @@ class VoiceAnalyzer:
     # ----- public API -----
 
     def set_calibration(self, calibration: Calibration | None) -> None:
-        self._classifier = VowelClassifier(calibration)
+        self._calibration = calibration if calibration is not None and calibration.tokens else None
+        if self._calibration is not None:
+            self._classifier = VowelClassifier(self._calibration, self._general.reference)
+        else:
+            self._classifier = self._session_classifier()
+
+    @property
+    def session_tokens(self) -> int:
+        """Segments the session adaptation has learnt from (it applies from
+        ``vowels.SESSION_MIN_TOKENS`` on, and only without a calibration)."""
+        return len(self._session)
+
+    def _session_classifier(self) -> VowelClassifier:
+        model = self._session.model() if self.config.session_adaptation else None
+        if model is None:
+            return self._general
+        return VowelClassifier(reference=self._general.reference, envelope_model=model)
 
     def feed(self, block: np.ndarray, t_ns: int | None = None) -> list[VoiceEvent]:
         """Analyse a block (mono float32; multi-channel is averaged). ``t_ns``: capture time of
@@ -467,6 +492,17 @@ class VoiceAnalyzer:
             abstained=res.abstained,
         )
 
+    def _learn(
+        self, f0: float, fm: tuple[float, float, float], res: VowelResult, env: np.ndarray | None
+    ) -> None:
+        """Add a closed segment to the session adaptation (the general model's guess for it)."""
+        if not self.config.session_adaptation or env is None or f0 <= 0:
+            return
+        general = res if self._classifier is self._general else self._general.classify(f0, *fm, envelope=env)
+        self._session.add(general.vowel, env, f0)
+        if self._calibration is None:
+            self._classifier = self._session_classifier()
+
     def _close(self, end_work: int) -> VoiceEvent:
         frames = self._seg
         f0, fm, res, env = self._summary(frames)
@@ -482,6 +518,7 @@ class VoiceAnalyzer:
             abstained=res.abstained,
             envelope=tuple(round(float(v), 2) for v in env) if env is not None else (),
         )
+        self._learn(f0, fm, res, env)
         self._state = "silent"
         self._seg = []
         self._f0_hist.clear()

@@ -21,6 +21,7 @@ the activity should say "not sure" rather than name a vowel the child did not si
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -394,6 +395,60 @@ UNCALIBRATED = Pooling()
 CALIBRATED = Pooling(abstain_below=0.8, sure=0.0)
 POSTERIOR_FLOOR = 0.02  # a formant posterior of 0 must not veto the envelope
 ENVELOPE_OUTLIER = 30.0  # best envelope cost of dev-set tokens: 99th pct 23.4, 99.9th 27.8, max 30.2
+
+# The session adaptation's settings, chosen on the dev set's tuning voices (bench_voiceset
+# --tune-session, leave-one-speaker-out, the other tokens of the same voice and room as the
+# session): a stronger prior than a calibration's (2 tokens, not 0.25: the labels are guesses)
+# and a looser shift (the guesses place the speaker less exactly than labelled tokens).
+SESSION_WINDOW = 20  # the last answers that describe the speaker (a session's worth)
+SESSION_MIN_TOKENS = 5  # fewer say too little about the speaker: the general model alone
+SESSION_PRIOR_TOKENS = 2.0
+SESSION_SHIFT_SD = 0.05
+
+
+class SessionAdaptation:
+    """What the session's own answers say about the speaker, without labels.
+
+    Why: a general model does not know a child's vocal-tract size or accent, and without a
+    calibration it abstains or errs where the child's vowels sit away from its templates. But
+    a child's answers over a session *are* a sample of that child's vowels. The general model's
+    best guesses for the last ``SESSION_WINDOW`` segments, used as labels, move its envelope
+    templates and speaker shift towards this speaker (``envelope.adapt`` with a stronger prior
+    than a calibration's). Only the general model's guesses are kept -- never the adapted
+    model's -- so the adaptation cannot feed on its own mistakes. A calibration, when there is
+    one, replaces it. What it buys on the dev set is in docs/bench/voice.md.
+
+    Whoever the microphone hears counts as the speaker: a therapist modelling vowels into the
+    same microphone pulls the estimate towards the therapist (``clear`` when the client changes).
+    """
+
+    def __init__(self, window: int = SESSION_WINDOW, min_tokens: int = SESSION_MIN_TOKENS) -> None:
+        self._tokens: deque[tuple[int, np.ndarray, float]] = deque(maxlen=window)
+        self.min_tokens = min_tokens
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+    def add(self, vowel: str, envelope: np.ndarray | Iterable[float] | None, f0: float) -> None:
+        """One segment: the general model's best guess (abstained or not), its envelope, f0."""
+        if vowel not in VOWELS or envelope is None or f0 <= 0:
+            return
+        env = np.asarray(envelope, dtype=np.float64)
+        if env.shape != (ENVELOPE_POINTS,) or not np.all(np.isfinite(env)):
+            return
+        self._tokens.append((VOWELS.index(vowel), env, float(f0)))
+
+    def clear(self) -> None:
+        self._tokens.clear()
+
+    def model(self, base: EnvelopeModel | None = None) -> EnvelopeModel | None:
+        """``base`` (default: the shipped model) adapted to the session; None until
+        ``min_tokens`` segments have been heard."""
+        base = base or default_model()
+        if base is None or len(self._tokens) < self.min_tokens:
+            return None
+        return adapt(base, list(self._tokens), prior_tokens=SESSION_PRIOR_TOKENS, shift_sd=SESSION_SHIFT_SD)
+
 
 # chi-square (dims degrees of freedom) 99th percentiles: the cost beyond which a token is
 # more likely "none of these vowels" than a far-out example of one
