@@ -112,14 +112,15 @@ def session_for(o: voiceset.Observation, pool: Sequence[voiceset.Observation], k
 
 def session_classifier(
     o: voiceset.Observation, pool: Sequence[voiceset.Observation], k: int, model: envelope.EnvelopeModel,
-    general: VowelClassifier, guesses: dict[str, str],
+    general: VowelClassifier, guesses: dict[str, vowels.VowelResult],
 ) -> VowelClassifier:
     """The classifier the live analyzer would use for ``o`` after hearing ``k`` other tokens."""
     sess = vowels.SessionAdaptation()
     for p in session_for(o, pool, k):
+        s = p.segment
         if p.token.id not in guesses:
-            guesses[p.token.id] = judge(p, general).vowel
-        sess.add(guesses[p.token.id], p.envelope, p.segment.f0)  # type: ignore[union-attr]
+            guesses[p.token.id] = general.classify(s.f0, s.f1, s.f2, s.f3, envelope=p.envelope)  # type: ignore[union-attr]
+        sess.add(guesses[p.token.id], p.envelope, s.f0)  # type: ignore[union-attr]
     adapted = sess.model(model)
     return general if adapted is None else VowelClassifier(reference=general.reference, envelope_model=adapted)
 
@@ -136,7 +137,7 @@ def loso(
         model = (models or {}).get(sp) or fold_model(obs, sp)
         plain = VowelClassifier(envelope_model=model)
         mine = [o for o in obs if o.token.speaker == sp]
-        guesses: dict[str, str] = {}
+        guesses: dict[str, vowels.VowelResult] = {}
         for o in mine:
             if calibrated:
                 clf = VowelClassifier(calibration_for(o, mine, calibrated), envelope_model=model)

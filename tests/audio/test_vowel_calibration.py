@@ -12,6 +12,7 @@ import pytest
 
 from prelude_play.audio.analysis import (
     Calibration,
+    VowelResult,
     VoiceAnalyzer,
     VowelClassifier,
     analyze_signal,
@@ -185,17 +186,35 @@ def test_the_session_adaptation_learns_the_speakers_size_from_unlabelled_answers
         sess = SessionAdaptation()
         for s in analyze_signal(_session(scale, 230.0), RATE):
             r = VowelClassifier().classify(s.f0, s.f1, s.f2, s.f3, envelope=np.array(s.envelope))
-            sess.add(r.vowel, s.envelope, s.f0)
+            sess.add(r, s.envelope, s.f0)
         assert len(sess) == 10
         m = sess.model()
         assert m is not None and m.shift_slope == 0.0  # the speaker's shift, not f0's prediction
         shifts.append(m.shift_intercept)
     assert shifts[1] - shifts[0] > 0.15  # ln(1.3) = 0.26
     few = SessionAdaptation()
-    few.add("ah", np.zeros(ENVELOPE_POINTS), 200.0)
-    few.add("uh", np.zeros(ENVELOPE_POINTS), 200.0)  # not a vowel we name: ignored
-    few.add("ah", None, 200.0)
+    ah = VowelResult("ah", 0.6, {"ah": 0.6, "ee": 0.0, "oo": 0.0, "oh": 0.4, "eh": 0.0})
+    few.add(ah, np.zeros(ENVELOPE_POINTS), 200.0)
+    few.add(VowelResult("", 0.0, {}), np.zeros(ENVELOPE_POINTS), 200.0)  # no vowel: ignored
+    few.add(ah, None, 200.0)  # no envelope: ignored
+    few.add(ah, np.zeros(ENVELOPE_POINTS), 0.0)  # no f0: ignored
     assert len(few) == 1 and few.model() is None and SESSION_MIN_TOKENS > 1
+
+
+def test_soft_labels_pull_on_both_vowels_and_one_hot_labels_are_a_calibration():
+    """adapt_soft with one-hot weights is adapt; a token split 60/40 moves both templates."""
+    from prelude_play.audio.analysis.envelope import adapt, adapt_soft
+
+    base = default_model()
+    envs = [np.array(_main(_token(v, 220.0, 30 + i)).envelope) for i, v in enumerate(CLIENT)]
+    toks = [(i, e, 220.0) for i, e in enumerate(envs)]
+    a = adapt(base, toks)
+    b = adapt_soft(base, [(np.eye(5)[i], e, f) for i, e, f in toks])
+    assert np.allclose(a.templates, b.templates) and a.shift_intercept == b.shift_intercept
+    q = np.array([0.6, 0.0, 0.0, 0.4, 0.0])
+    c = adapt_soft(base, [(q, envs[0], 220.0)], prior_tokens=2.0)
+    moved = np.abs(np.asarray(c.templates) - np.asarray(base.templates)).max(axis=1)
+    assert moved[0] > moved[3] > 0 and moved[1] == moved[2] == moved[4] == 0
 
 
 def test_the_live_analyzer_adapts_to_its_session_unless_calibrated(client_calibration):

@@ -499,7 +499,7 @@ class VoiceAnalyzer:
         if not self.config.session_adaptation or env is None or f0 <= 0:
             return
         general = res if self._classifier is self._general else self._general.classify(f0, *fm, envelope=env)
-        self._session.add(general.vowel, env, f0)
+        self._session.add(general, env, f0)
         if self._calibration is None:
             self._classifier = self._session_classifier()
 

@@ -31,7 +31,7 @@ import math
 
 from prelude_play.errors import ConfigError
 
-from .envelope import ENVELOPE_POINTS, EnvelopeModel, adapt, default_model
+from .envelope import ENVELOPE_POINTS, EnvelopeModel, adapt, adapt_soft, default_model
 
 VOWELS: tuple[str, ...] = ("ah", "ee", "oo", "oh", "eh")
 IPA: dict[str, str] = {"ah": "ɑ", "ee": "i", "oo": "u", "oh": "o", "eh": "ɛ"}
@@ -412,31 +412,34 @@ class SessionAdaptation:
     Why: a general model does not know a child's vocal-tract size or accent, and without a
     calibration it abstains or errs where the child's vowels sit away from its templates. But
     a child's answers over a session *are* a sample of that child's vowels. The general model's
-    best guesses for the last ``SESSION_WINDOW`` segments, used as labels, move its envelope
-    templates and speaker shift towards this speaker (``envelope.adapt`` with a stronger prior
-    than a calibration's). Only the general model's guesses are kept -- never the adapted
-    model's -- so the adaptation cannot feed on its own mistakes. A calibration, when there is
-    one, replaces it. What it buys on the dev set is in docs/bench/voice.md.
+    posteriors for the last ``SESSION_WINDOW`` segments, used as soft labels, move its envelope
+    templates and speaker shift towards this speaker (``envelope.adapt_soft`` with a stronger
+    prior than a calibration's). Only the *general* model's posteriors are kept -- never the
+    adapted model's -- so the adaptation cannot feed on its own mistakes. A calibration, when
+    there is one, replaces it. What it buys (and costs "oo") on the dev set: docs/bench/voice.md.
 
     Whoever the microphone hears counts as the speaker: a therapist modelling vowels into the
     same microphone pulls the estimate towards the therapist (``clear`` when the client changes).
     """
 
     def __init__(self, window: int = SESSION_WINDOW, min_tokens: int = SESSION_MIN_TOKENS) -> None:
-        self._tokens: deque[tuple[int, np.ndarray, float]] = deque(maxlen=window)
+        self._tokens: deque[tuple[np.ndarray, np.ndarray, float]] = deque(maxlen=window)
         self.min_tokens = min_tokens
 
     def __len__(self) -> int:
         return len(self._tokens)
 
-    def add(self, vowel: str, envelope: np.ndarray | Iterable[float] | None, f0: float) -> None:
-        """One segment: the general model's best guess (abstained or not), its envelope, f0."""
-        if vowel not in VOWELS or envelope is None or f0 <= 0:
+    def add(self, result: VowelResult, envelope: np.ndarray | Iterable[float] | None, f0: float) -> None:
+        """One segment: the general model's result for it (abstained or not), its envelope, f0."""
+        if not result.vowel or envelope is None or f0 <= 0:
             return
         env = np.asarray(envelope, dtype=np.float64)
         if env.shape != (ENVELOPE_POINTS,) or not np.all(np.isfinite(env)):
             return
-        self._tokens.append((VOWELS.index(vowel), env, float(f0)))
+        q = np.array([result.posteriors.get(v, 0.0) for v in VOWELS], dtype=np.float64)
+        if not np.isfinite(q).all() or q.sum() <= 0:
+            q = np.eye(len(VOWELS))[VOWELS.index(result.vowel)]
+        self._tokens.append((q / q.sum(), env, float(f0)))
 
     def clear(self) -> None:
         self._tokens.clear()
@@ -447,7 +450,8 @@ class SessionAdaptation:
         base = base or default_model()
         if base is None or len(self._tokens) < self.min_tokens:
             return None
-        return adapt(base, list(self._tokens), prior_tokens=SESSION_PRIOR_TOKENS, shift_sd=SESSION_SHIFT_SD)
+        return adapt_soft(base, list(self._tokens), prior_tokens=SESSION_PRIOR_TOKENS,
+                          shift_sd=SESSION_SHIFT_SD)
 
 
 # chi-square (dims degrees of freedom) 99th percentiles: the cost beyond which a token is
