@@ -100,23 +100,31 @@ def calibration_for(o: voiceset.Observation, pool: Sequence[voiceset.Observation
     return cal
 
 
-def session_for(o: voiceset.Observation, pool: Sequence[voiceset.Observation], k: int) -> list[voiceset.Observation]:
+def session_for(
+    o: voiceset.Observation, pool: Sequence[voiceset.Observation], k: int, mix: str = "balanced",
+) -> list[voiceset.Observation]:
     """``k`` other tokens of the same voice and condition, in a random order seeded by the
-    token (the answers a session heard before this one)."""
+    token (the answers a session heard before this one). ``mix``: "balanced" (any vowel),
+    "two-other" (the session practised two other vowels only), "same+one" (this vowel and one
+    other): a session need not visit every vowel."""
     others = [p for p in pool if p.token.voice == o.token.voice and p.token.condition == o.token.condition
               and p is not o and p.segment is not None]
     others.sort(key=lambda p: p.token.id)
     rng = np.random.default_rng(zlib.crc32(o.token.id.encode()))
+    if mix != "balanced":
+        rest = [v for v in VOWELS if v != o.token.vowel]
+        pick = set(rng.choice(rest, 2, replace=False)) if mix == "two-other" else {o.token.vowel, rng.choice(rest)}
+        others = [p for p in others if p.token.vowel in pick]
     return [others[i] for i in rng.permutation(len(others))[:k]]
 
 
 def session_classifier(
     o: voiceset.Observation, pool: Sequence[voiceset.Observation], k: int, model: envelope.EnvelopeModel,
-    general: VowelClassifier, guesses: dict[str, vowels.VowelResult],
+    general: VowelClassifier, guesses: dict[str, vowels.VowelResult], mix: str = "balanced",
 ) -> VowelClassifier:
     """The classifier the live analyzer would use for ``o`` after hearing ``k`` other tokens."""
     sess = vowels.SessionAdaptation()
-    for p in session_for(o, pool, k):
+    for p in session_for(o, pool, k, mix):
         s = p.segment
         if p.token.id not in guesses:
             guesses[p.token.id] = general.classify(s.f0, s.f1, s.f2, s.f3, envelope=p.envelope)  # type: ignore[union-attr]
@@ -127,7 +135,7 @@ def session_classifier(
 
 def loso(
     obs: list[voiceset.Observation], *, calibrated: int = 0, formants_only: bool = False,
-    models: dict[str, envelope.EnvelopeModel] | None = None, session: int = 0,
+    models: dict[str, envelope.EnvelopeModel] | None = None, session: int = 0, mix: str = "balanced",
 ) -> list[Judged]:
     """Every speaker judged by a model fitted without it; ``calibrated``: tokens per vowel;
     ``session``: unlabelled earlier tokens the analyzer adapted to (no calibration)."""
@@ -142,7 +150,7 @@ def loso(
             if calibrated:
                 clf = VowelClassifier(calibration_for(o, mine, calibrated), envelope_model=model)
             elif session:
-                clf = session_classifier(o, mine, session, model, plain, guesses)
+                clf = session_classifier(o, mine, session, model, plain, guesses, mix)
             else:
                 clf = plain
             out.append(judge(o, clf, formants_only))
@@ -257,6 +265,17 @@ def tune_session(obs: list[voiceset.Observation]) -> None:
             a, aa, w, abst, _ = rates(js)
             ca = rates([j for j in js if j.obs.token.child])[0]
             print(f"{k:>3} {prior:>5} {sd:>5} {ab:>6} | {a:6.1f} {aa:6.1f} {w:6.1f} {abst:6.1f} | {ca:6.1f}")
+        vowels.UNCALIBRATED = vowels.Pooling()
+        base = rates(loso(tobs, models=models))
+        print(f"sessions that do not visit every vowel (K 8, abstain < 0.8; no adaptation: "
+              f"{base[0]:.1f} / {base[2]:.1f} wrong / {base[3]:.1f} abstained)")
+        vowels.UNCALIBRATED = vowels.Pooling()
+        for mix, prior, sd in itertools.product(("balanced", "two-other", "same+one"), (0.25, 2.0), (0.02, 0.05)):
+            vowels.SESSION_PRIOR_TOKENS, vowels.SESSION_SHIFT_SD = prior, sd
+            js = loso(tobs, models=models, session=8, mix=mix)
+            a, aa, w, abst, _ = rates(js)
+            ca = rates([j for j in js if j.obs.token.child])[0]
+            print(f"{mix:>10} {prior:>5} {sd:>5} | {a:6.1f} {aa:6.1f} {w:6.1f} {abst:6.1f} | {ca:6.1f}")
     finally:
         vowels.SESSION_PRIOR_TOKENS, vowels.SESSION_SHIFT_SD, vowels.UNCALIBRATED = saved
 
