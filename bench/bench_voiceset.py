@@ -102,11 +102,23 @@ def calibration_for(o: voiceset.Observation, pool: Sequence[voiceset.Observation
 
 def session_for(
     o: voiceset.Observation, pool: Sequence[voiceset.Observation], k: int, mix: str = "balanced",
+    everyone: Sequence[voiceset.Observation] = (),
 ) -> list[voiceset.Observation]:
     """``k`` other tokens of the same voice and condition, in a random order seeded by the
     token (the answers a session heard before this one). ``mix``: "balanced" (any vowel),
     "two-other" (the session practised two other vowels only), "same+one" (this vowel and one
-    other): a session need not visit every vowel."""
+    other): a session need not visit every vowel; "shared-mic": k/2 of them interleaved with
+    k/2 clean tokens of another recorded speaker from ``everyone`` (a therapist's calls heard
+    by the same microphone)."""
+    if mix == "shared-mic":
+        rng = np.random.default_rng(zlib.crc32(("mic/" + o.token.id).encode()))
+        speakers = sorted({p.token.speaker for p in everyone if p.token.voice in voiceset.RECORDED} - {o.token.speaker})
+        other = speakers[int(rng.integers(len(speakers)))]
+        theirs = sorted((p for p in everyone if p.token.speaker == other and p.token.condition == "clean"
+                         and p.segment is not None), key=lambda p: p.token.id)
+        theirs = [theirs[i] for i in rng.permutation(len(theirs))[: k // 2]]
+        own = session_for(o, pool, k - k // 2)
+        return [x for pair in zip(own, theirs) for x in pair]
     others = [p for p in pool if p.token.voice == o.token.voice and p.token.condition == o.token.condition
               and p is not o and p.segment is not None]
     others.sort(key=lambda p: p.token.id)
@@ -121,10 +133,11 @@ def session_for(
 def session_classifier(
     o: voiceset.Observation, pool: Sequence[voiceset.Observation], k: int, model: envelope.EnvelopeModel,
     general: VowelClassifier, guesses: dict[str, vowels.VowelResult], mix: str = "balanced",
+    everyone: Sequence[voiceset.Observation] = (),
 ) -> VowelClassifier:
     """The classifier the live analyzer would use for ``o`` after hearing ``k`` other tokens."""
     sess = vowels.SessionAdaptation()
-    for p in session_for(o, pool, k, mix):
+    for p in session_for(o, pool, k, mix, everyone):
         s = p.segment
         if p.token.id not in guesses:
             guesses[p.token.id] = general.classify(s.f0, s.f1, s.f2, s.f3, envelope=p.envelope)  # type: ignore[union-attr]
@@ -136,6 +149,7 @@ def session_classifier(
 def loso(
     obs: list[voiceset.Observation], *, calibrated: int = 0, formants_only: bool = False,
     models: dict[str, envelope.EnvelopeModel] | None = None, session: int = 0, mix: str = "balanced",
+    everyone: Sequence[voiceset.Observation] | None = None,
 ) -> list[Judged]:
     """Every speaker judged by a model fitted without it; ``calibrated``: tokens per vowel;
     ``session``: unlabelled earlier tokens the analyzer adapted to (no calibration)."""
@@ -150,7 +164,7 @@ def loso(
             if calibrated:
                 clf = VowelClassifier(calibration_for(o, mine, calibrated), envelope_model=model)
             elif session:
-                clf = session_classifier(o, mine, session, model, plain, guesses, mix)
+                clf = session_classifier(o, mine, session, model, plain, guesses, mix, everyone or obs)
             else:
                 clf = plain
             out.append(judge(o, clf, formants_only))
@@ -270,9 +284,9 @@ def tune_session(obs: list[voiceset.Observation]) -> None:
         print(f"sessions that do not visit every vowel (K 8, abstain < 0.8; no adaptation: "
               f"{base[0]:.1f} / {base[2]:.1f} wrong / {base[3]:.1f} abstained)")
         vowels.UNCALIBRATED = vowels.Pooling()
-        for mix, prior, sd in itertools.product(("balanced", "two-other", "same+one"), (0.25, 2.0), (0.02, 0.05)):
+        for mix, prior, sd in itertools.product(("balanced", "two-other", "same+one", "shared-mic"), (0.25, 2.0), (0.02, 0.05)):
             vowels.SESSION_PRIOR_TOKENS, vowels.SESSION_SHIFT_SD = prior, sd
-            js = loso(tobs, models=models, session=8, mix=mix)
+            js = loso(tobs, models=models, session=8, mix=mix, everyone=obs)
             a, aa, w, abst, _ = rates(js)
             ca = rates([j for j in js if j.obs.token.child])[0]
             print(f"{mix:>10} {prior:>5} {sd:>5} | {a:6.1f} {aa:6.1f} {w:6.1f} {abst:6.1f} | {ca:6.1f}")

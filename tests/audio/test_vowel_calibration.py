@@ -220,7 +220,7 @@ def test_soft_labels_pull_on_both_vowels_and_one_hot_labels_are_a_calibration():
 def test_the_live_analyzer_adapts_to_its_session_unless_calibrated(client_calibration):
     from prelude_play.audio.analysis.stream import AnalyzerConfig
 
-    an = VoiceAnalyzer(RATE, FakeClock(0))
+    an = VoiceAnalyzer(RATE, FakeClock(0), config=AnalyzerConfig(session_adaptation="all"))
     offs = [e for e in _feed(an, _session(1.3, 300.0)) if e.kind == "offset"]
     assert len(offs) == 10 and an.session_tokens == 10
     adapted = an._classifier
@@ -229,6 +229,22 @@ def test_the_live_analyzer_adapts_to_its_session_unless_calibrated(client_calibr
     assert an._classifier.calibrated
     an.set_calibration(None)  # ... and without it the session's adaptation is back
     assert an._classifier.envelope_model.shift_intercept == adapted.envelope_model.shift_intercept
-    off = VoiceAnalyzer(RATE, FakeClock(0), config=AnalyzerConfig(session_adaptation=False))
+    off = VoiceAnalyzer(RATE, FakeClock(0), config=AnalyzerConfig(session_adaptation="off"))
     _feed(off, _session(1.3, 300.0))
     assert off.session_tokens == 0 and off._classifier is off._general
+    with pytest.raises(ValueError, match="session_adaptation"):
+        VoiceAnalyzer(RATE, FakeClock(0), config=AnalyzerConfig(session_adaptation="yes"))
+
+
+def test_by_default_the_analyzer_learns_only_the_segments_confirmed_as_the_clients():
+    """The mic also hears the calls (the therapist's voice, the model through the speaker):
+    by default only segments handed back with learn_speaker (from any thread) count."""
+    an = VoiceAnalyzer(RATE, FakeClock(0))
+    offs = [e for e in _feed(an, _session(1.3, 300.0)) if e.kind == "offset"]
+    assert an.session_tokens == 0 and an._classifier is an._general
+    for e in offs[:6]:
+        d = e.to_input_event().data
+        an.learn_speaker(d["f0"], d["f1"], d["f2"], d["f3"], d["envelope"])
+    assert an.session_tokens == 0  # queued: the worker takes them in with its next block
+    an.feed(np.zeros(160, np.float32))
+    assert an.session_tokens == 6 and an._classifier is not an._general

@@ -66,8 +66,12 @@ class AnalyzerConfig:
     floor_rise_noise_db_per_s: float = 15.0  # while only aperiodic noise is heard
     update_every: int = 4  # emit an update every N voiced frames (and at the onset)
     formant_every: int = 4  # LPC on every Nth voiced frame once the onset is confirmed (CPU)
-    session_adaptation: bool = True  # without a calibration, learn the speaker from the session's
-    # own segments (vowels.SessionAdaptation)
+    # without a calibration, learn the speaker from the session (vowels.SessionAdaptation):
+    # "confirmed" = only from segments handed back with VoiceAnalyzer.learn_speaker (the
+    # client's answers: the mic also hears the calls, and another voice in the session makes
+    # things worse, docs/bench/voice.md); "all" = every segment heard (a mic only the client
+    # uses; what the dev-set figures assume); "off"
+    session_adaptation: str = "confirmed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,9 +183,10 @@ class VoiceAnalyzer:
 
     ``rate`` is the input rate. ``clock`` stamps events when the caller gives no capture time.
     ``calibration`` (the client's vowel targets) can be swapped at any time with
-    :meth:`set_calibration`. Without one, the analyzer adapts to whoever it has heard in this
-    session (``vowels.SessionAdaptation``; ``AnalyzerConfig.session_adaptation``): one analyzer
-    per client and session.
+    :meth:`set_calibration`. Without one, the analyzer adapts to the speaker of this session
+    (``vowels.SessionAdaptation``): by default to the segments the caller confirms as the
+    client's with :meth:`learn_speaker`, or to every segment (``AnalyzerConfig.session_adaptation``).
+    One analyzer per client and session.
     """
 
     def __init__(
@@ -215,6 +220,10 @@ class VoiceAnalyzer:
         # the general model: its guesses are what the session adaptation learns from
         self._general = VowelClassifier()
         self._session = SessionAdaptation()
+        if cfg.session_adaptation not in ("confirmed", "all", "off"):
+            raise ValueError(f"session_adaptation {cfg.session_adaptation!r}: confirmed, all or off")
+        # segments confirmed from another thread (the activity's), taken in by the worker
+        self._confirmed: deque[tuple[float, tuple[float, float, float], np.ndarray]] = deque()
         self._calibration = calibration
         self._classifier = self._general
         self.set_calibration(calibration)
@@ -243,14 +252,27 @@ class VoiceAnalyzer:
         return len(self._session)
 
     def _session_classifier(self) -> VowelClassifier:
-        model = self._session.model() if self.config.session_adaptation else None
+        model = self._session.model() if self.config.session_adaptation != "off" else None
         if model is None:
             return self._general
         return VowelClassifier(reference=self._general.reference, envelope_model=model)
 
+    def learn_speaker(
+        self, f0: float, f1: float, f2: float, f3: float, envelope: np.ndarray | list[float] | tuple[float, ...],
+    ) -> None:
+        """Confirm that a segment (an offset event's f0, F1-F3 and ``data["envelope"]``) was the
+        client's, e.g. an answer in the response window, so the session adaptation learns from
+        it. Safe from any thread: queued, taken in by the worker at its next block."""
+        if self.config.session_adaptation == "off" or envelope is None or len(envelope) == 0:
+            return
+        self._confirmed.append((float(f0), (float(f1), float(f2), float(f3)), np.asarray(envelope, dtype=np.float64)))
+
     def feed(self, block: np.ndarray, t_ns: int | None = None) -> list[VoiceEvent]:
         """Analyse a block (mono float32; multi-channel is averaged). ``t_ns``: capture time of
         the block's first sample on the shared clock, if known."""
+        while self._confirmed:
+            f0, fm, env = self._confirmed.popleft()
+            self._learn(f0, fm, None, env)
         x = np.asarray(block, dtype=np.float64)
         if x.ndim > 1:
             x = x.mean(axis=1)
@@ -493,12 +515,15 @@ class VoiceAnalyzer:
         )
 
     def _learn(
-        self, f0: float, fm: tuple[float, float, float], res: VowelResult, env: np.ndarray | None
+        self, f0: float, fm: tuple[float, float, float], res: VowelResult | None, env: np.ndarray | None
     ) -> None:
-        """Add a closed segment to the session adaptation (the general model's guess for it)."""
-        if not self.config.session_adaptation or env is None or f0 <= 0:
+        """Add a segment to the session adaptation (the general model's posteriors for it)."""
+        if self.config.session_adaptation == "off" or env is None or f0 <= 0:
             return
-        general = res if self._classifier is self._general else self._general.classify(f0, *fm, envelope=env)
+        if res is not None and self._classifier is self._general:
+            general = res
+        else:
+            general = self._general.classify(f0, *fm, envelope=env)
         self._session.add(general, env, f0)
         if self._calibration is None:
             self._classifier = self._session_classifier()
@@ -518,7 +543,8 @@ class VoiceAnalyzer:
             abstained=res.abstained,
             envelope=tuple(round(float(v), 2) for v in env) if env is not None else (),
         )
-        self._learn(f0, fm, res, env)
+        if self.config.session_adaptation == "all":
+            self._learn(f0, fm, res, env)
         self._state = "silent"
         self._seg = []
         self._f0_hist.clear()
