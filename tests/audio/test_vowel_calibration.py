@@ -12,6 +12,7 @@ import pytest
 
 from prelude_play.audio.analysis import (
     Calibration,
+    VowelResult,
     VoiceAnalyzer,
     VowelClassifier,
     analyze_signal,
@@ -157,3 +158,93 @@ def test_spectral_f0_undoes_a_subharmonic_pitch():
     assert abs(spectral_f0(logmag, df, f0 / 2, 7000.0) - f0) < 1.0
     assert abs(spectral_f0(logmag, df, f0 / 3, 7000.0) - f0) < 1.0
     assert spectral_f0(logmag, df, f0, 7000.0) == f0
+
+
+def _session(scale: float, f0: float) -> np.ndarray:
+    """Two of each vowel of the CLIENT speaker with formants times ``scale``, one after another."""
+    out = []
+    for k in range(2):
+        for i, v in enumerate(CLIENT):
+            r = np.random.default_rng(50 + 7 * i + k)
+            out.append(synth.vowel([f * scale * r.normal(1.0, 0.02) for f in CLIENT[v]], f0 * (1 + 0.05 * k),
+                                   RATE, 0.6, rng=r))
+            out.append(np.zeros(int(0.3 * RATE), np.float32))
+    return np.concatenate(out)
+
+
+def _feed(an: VoiceAnalyzer, x: np.ndarray) -> list:
+    return [e for i in range(0, len(x), 160) for e in an.feed(x[i:i + 160])] + an.flush()
+
+
+def test_the_session_adaptation_learns_the_speakers_size_from_unlabelled_answers():
+    """Without labels, the session's own segments place the speaker: a speaker whose formants
+    are 30 % higher gets a larger shift (a shorter vocal tract), whatever f0 says."""
+    from prelude_play.audio.analysis.vowels import SESSION_MIN_TOKENS, SessionAdaptation
+
+    shifts = []
+    for scale in (1.0, 1.3):
+        sess = SessionAdaptation()
+        for s in analyze_signal(_session(scale, 230.0), RATE):
+            r = VowelClassifier().classify(s.f0, s.f1, s.f2, s.f3, envelope=np.array(s.envelope))
+            sess.add(r, s.envelope, s.f0)
+        assert len(sess) == 10
+        m = sess.model()
+        assert m is not None and m.shift_slope == 0.0  # the speaker's shift, not f0's prediction
+        shifts.append(m.shift_intercept)
+    assert shifts[1] - shifts[0] > 0.15  # ln(1.3) = 0.26
+    few = SessionAdaptation()
+    ah = VowelResult("ah", 0.6, {"ah": 0.6, "ee": 0.0, "oo": 0.0, "oh": 0.4, "eh": 0.0})
+    few.add(ah, np.zeros(ENVELOPE_POINTS), 200.0)
+    few.add(VowelResult("", 0.0, {}), np.zeros(ENVELOPE_POINTS), 200.0)  # no vowel: ignored
+    few.add(ah, None, 200.0)  # no envelope: ignored
+    few.add(ah, np.zeros(ENVELOPE_POINTS), 0.0)  # no f0: ignored
+    assert len(few) == 1 and few.model() is None and SESSION_MIN_TOKENS > 1
+
+
+def test_soft_labels_pull_on_both_vowels_and_one_hot_labels_are_a_calibration():
+    """adapt_soft with one-hot weights is adapt; a token split 60/40 moves both templates."""
+    from prelude_play.audio.analysis.envelope import adapt, adapt_soft
+
+    base = default_model()
+    envs = [np.array(_main(_token(v, 220.0, 30 + i)).envelope) for i, v in enumerate(CLIENT)]
+    toks = [(i, e, 220.0) for i, e in enumerate(envs)]
+    a = adapt(base, toks)
+    b = adapt_soft(base, [(np.eye(5)[i], e, f) for i, e, f in toks])
+    assert np.allclose(a.templates, b.templates) and a.shift_intercept == b.shift_intercept
+    q = np.array([0.6, 0.0, 0.0, 0.4, 0.0])
+    c = adapt_soft(base, [(q, envs[0], 220.0)], prior_tokens=2.0)
+    moved = np.abs(np.asarray(c.templates) - np.asarray(base.templates)).max(axis=1)
+    assert moved[0] > moved[3] > 0 and moved[1] == moved[2] == moved[4] == 0
+
+
+def test_the_live_analyzer_adapts_to_its_session_unless_calibrated(client_calibration):
+    from prelude_play.audio.analysis.stream import AnalyzerConfig
+
+    an = VoiceAnalyzer(RATE, FakeClock(0), config=AnalyzerConfig(session_adaptation="all"))
+    offs = [e for e in _feed(an, _session(1.3, 300.0)) if e.kind == "offset"]
+    assert len(offs) == 10 and an.session_tokens == 10
+    adapted = an._classifier
+    assert adapted is not an._general and adapted.envelope_model is not default_model()
+    an.set_calibration(client_calibration)  # the client's own calibration replaces it ...
+    assert an._classifier.calibrated
+    an.set_calibration(None)  # ... and without it the session's adaptation is back
+    assert an._classifier.envelope_model.shift_intercept == adapted.envelope_model.shift_intercept
+    off = VoiceAnalyzer(RATE, FakeClock(0), config=AnalyzerConfig(session_adaptation="off"))
+    _feed(off, _session(1.3, 300.0))
+    assert off.session_tokens == 0 and off._classifier is off._general
+    with pytest.raises(ValueError, match="session_adaptation"):
+        VoiceAnalyzer(RATE, FakeClock(0), config=AnalyzerConfig(session_adaptation="yes"))
+
+
+def test_by_default_the_analyzer_learns_only_the_segments_confirmed_as_the_clients():
+    """The mic also hears the calls (the therapist's voice, the model through the speaker):
+    by default only segments handed back with learn_speaker (from any thread) count."""
+    an = VoiceAnalyzer(RATE, FakeClock(0))
+    offs = [e for e in _feed(an, _session(1.3, 300.0)) if e.kind == "offset"]
+    assert an.session_tokens == 0 and an._classifier is an._general
+    for e in offs[:6]:
+        d = e.to_input_event().data
+        an.learn_speaker(d["f0"], d["f1"], d["f2"], d["f3"], d["envelope"])
+    assert an.session_tokens == 0  # queued: the worker takes them in with its next block
+    an.feed(np.zeros(160, np.float32))
+    assert an.session_tokens == 6 and an._classifier is not an._general

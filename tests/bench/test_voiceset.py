@@ -15,8 +15,9 @@ from __future__ import annotations
 import pytest
 
 from bench import voiceset
-from bench.bench_voiceset import Judged, calibration_for, judge
+from bench.bench_voiceset import Judged, calibration_for, judge, session_classifier
 from prelude_play.audio.analysis import VowelClassifier
+from prelude_play.audio.analysis.envelope import default_model
 from prelude_play.audio.analysis.vowels import VOWELS
 
 pytestmark = pytest.mark.realstack
@@ -28,6 +29,10 @@ CONDITIONS = ("clean", "child-psola")
 #  calibrated: ah 1 ee 1 oo .79 oh .96 eh 1)
 FLOOR_SHOWN_RIGHT = {"ah": 0.85, "ee": 0.9, "oo": 0.4, "oh": 0.5, "eh": 0.7}
 FLOOR_CALIBRATED = {"ah": 0.9, "ee": 0.9, "oo": 0.65, "oh": 0.85, "eh": 0.85}
+# no calibration, after 8 earlier unlabelled tokens of the same voice and room (2026-12-02:
+# ah 1 ee 1 oo .33 oh .83 eh .92, 2.5 % confidently wrong: the session adaptation helps "oh"
+# and costs "oo" on these voices; on the whole set, leave-one-speaker-out, see voice.md)
+FLOOR_SESSION = {"ah": 0.9, "ee": 0.9, "oo": 0.25, "oh": 0.7, "eh": 0.8}
 MAX_CONFIDENTLY_WRONG = 0.06
 
 
@@ -67,4 +72,15 @@ def test_per_vowel_floors_calibrated(observed):
     got = _per_vowel(js)
     print("calibrated, shown and right, per vowel:", {v: round(a, 2) for v, a in got.items()})
     assert all(got[v] >= FLOOR_CALIBRATED[v] for v in VOWELS), got
+    assert sum(j.wrong for j in js) / len(js) <= MAX_CONFIDENTLY_WRONG
+
+
+def test_per_vowel_floors_session_adapted(observed):
+    """No calibration; each token judged as the live analyzer would after hearing 8 other
+    tokens of the same voice and condition (vowels.SessionAdaptation, unlabelled)."""
+    general, guesses = VowelClassifier(), {}
+    js = [judge(o, session_classifier(o, observed, 8, default_model(), general, guesses)) for o in observed]
+    got = _per_vowel(js)
+    print("session-adapted, shown and right, per vowel:", {v: round(a, 2) for v, a in got.items()})
+    assert all(got[v] >= FLOOR_SESSION[v] for v in VOWELS), got
     assert sum(j.wrong for j in js) / len(js) <= MAX_CONFIDENTLY_WRONG

@@ -20,7 +20,7 @@ _WHERE = {
     "PitchEstimate": "pitch", "cents": "pitch", "cents_octave_folded": "pitch", "yin": "pitch",
     "AnalyzerConfig": "stream", "Segment": "stream", "VoiceAnalyzer": "stream", "VoiceEvent": "stream",
     "IPA": "vowels", "VOWELS": "vowels", "Calibration": "vowels", "VowelClassifier": "vowels",
-    "VowelResult": "vowels", "Pooling": "vowels", "EnvelopeModel": "envelope",
+    "VowelResult": "vowels", "Pooling": "vowels", "SessionAdaptation": "vowels", "EnvelopeModel": "envelope",
     "read_wav": "wavio", "resample": "wavio",
 }
 

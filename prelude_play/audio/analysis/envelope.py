@@ -74,8 +74,9 @@ class EnvelopeModel:
     def __post_init__(self) -> None:
         t = np.asarray(self.templates, dtype=np.float64)
         # M[v, k, g] = template v read at grid point g for a speaker shifted by SHIFTS[k]
-        m = np.array([[np.interp(ENV_LOG_GRID - s, TEMPLATE_GRID, t[v]) for s in SHIFTS]
-                      for v in range(N_VOWELS)])
+        # (one product with the interpolation weights: a session adaptation makes a model
+        # after every segment, and 105 np.interp calls cost milliseconds)
+        m = np.einsum("kgt,vt->vkg", _shift_reader(), t)
         m.flags.writeable = False
         object.__setattr__(self, "_shifted", m)
 
@@ -105,6 +106,17 @@ class EnvelopeModel:
     def from_dict(cls, d: dict) -> EnvelopeModel:
         return cls(np.asarray(d["templates"], dtype=np.float64), float(d["sigma"]),
                    float(d["shift_intercept"]), float(d["shift_slope"]), float(d["shift_sd"]))
+
+
+@lru_cache(maxsize=1)
+def _shift_reader() -> np.ndarray:
+    """R[k, g, :] @ template = the template (on TEMPLATE_GRID) read by linear interpolation at
+    ENV_LOG_GRID[g] - SHIFTS[k]: np.interp is linear in the values, so its weights are a matrix."""
+    eye = np.eye(len(TEMPLATE_GRID))
+    r = np.array([[np.interp(ENV_LOG_GRID - s, TEMPLATE_GRID, eye[j]) for j in range(len(TEMPLATE_GRID))]
+                  for s in SHIFTS]).transpose(0, 2, 1)
+    r.flags.writeable = False
+    return r
 
 
 def _weights(f0: float) -> np.ndarray:
@@ -208,36 +220,58 @@ CLIENT_SHIFT_SD = 0.02  # the client's vocal tract does not change when they sin
 PRIOR_TOKENS = 0.25  # weight (in tokens) of the general template in a calibrated one
 
 
-def adapt(model: EnvelopeModel, tokens: Sequence[tuple[int, np.ndarray, float]]) -> EnvelopeModel:
+def adapt(
+    model: EnvelopeModel, tokens: Sequence[tuple[int, np.ndarray, float]], *,
+    prior_tokens: float | None = None, shift_sd: float | None = None,
+) -> EnvelopeModel:
     """A client's model from a few labelled envelopes ``(vowel index, envelope, f0)``.
 
     The client's shift is the one that best fits all their tokens to the general templates;
     each vowel's template becomes the mean of the client's aligned tokens and the general
-    template (weight ``PRIOR_TOKENS``); the shift prior is centred on the client's shift
-    whatever the f0 (a client singing high keeps their vocal tract).
+    template (weight ``prior_tokens``, default ``PRIOR_TOKENS``); the shift prior is centred on
+    the client's shift whatever the f0 (a client singing high keeps their vocal tract), with SD
+    ``shift_sd`` (default ``CLIENT_SHIFT_SD``).
     """
+    onehot = [(np.eye(N_VOWELS)[y], e, f) for y, e, f in tokens]
+    return adapt_soft(model, onehot, prior_tokens=prior_tokens, shift_sd=shift_sd)
+
+
+SOFT_MIN = 0.05  # a token weighs nothing on a vowel less likely than this
+
+
+def adapt_soft(
+    model: EnvelopeModel, tokens: Sequence[tuple[np.ndarray, np.ndarray, float]], *,
+    prior_tokens: float | None = None, shift_sd: float | None = None,
+) -> EnvelopeModel:
+    """``adapt`` with uncertain labels ``(weight per vowel, envelope, f0)``: a token counts
+    towards each vowel's template and the shift fit by its weight for that vowel (for the
+    session adaptation, the general model's posteriors: a token it is unsure of pulls on both
+    vowels it hesitates between, not wholly on its guess)."""
+    prior_w = PRIOR_TOKENS if prior_tokens is None else float(prior_tokens)
+    sd = CLIENT_SHIFT_SD if shift_sd is None else float(shift_sd)
     if not tokens:
         return model
     total = np.zeros(len(SHIFTS))
-    for y, e, f in tokens:
+    for q, e, f in tokens:
         w = _weights(f)
-        r = (e[None, :] - model._shifted[y]) @ _residual_maker(w).T
-        total += (r * r * w).sum(axis=-1) / max(float(w.sum()), 1.0)
+        use = np.flatnonzero(np.asarray(q) >= SOFT_MIN)
+        r = (e[None, None, :] - model._shifted[use]) @ _residual_maker(w).T
+        total += np.asarray(q)[use] @ ((r * r * w).sum(axis=-1) / max(float(w.sum()), 1.0))
     shift = float(SHIFTS[int(np.argmin(total))])
     t = np.array(model.templates, dtype=np.float64)
     for v in range(N_VOWELS):
-        mine = [(e, f) for y, e, f in tokens if y == v]
+        mine = [(float(q[v]), e, f) for q, e, f in tokens if q[v] >= SOFT_MIN]
         if not mine:
             continue
-        acc = PRIOR_TOKENS * t[v]
-        cnt = np.full(len(TEMPLATE_GRID), PRIOR_TOKENS)
-        for e, f in mine:
+        acc = prior_w * t[v]
+        cnt = np.full(len(TEMPLATE_GRID), prior_w)
+        for wt, e, f in mine:
             e2, gi = _aligned(model.templates[v], e, f, shift)
             ok = gi >= 0
-            np.add.at(acc, gi[ok], e2[ok])
-            np.add.at(cnt, gi[ok], 1.0)
+            np.add.at(acc, gi[ok], wt * e2[ok])
+            np.add.at(cnt, gi[ok], wt)
         t[v] = acc / cnt
-    return EnvelopeModel(t, model.sigma, shift, 0.0, CLIENT_SHIFT_SD)
+    return EnvelopeModel(t, model.sigma, shift, 0.0, sd)
 
 
 @lru_cache(maxsize=1)

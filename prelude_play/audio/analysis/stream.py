@@ -34,7 +34,7 @@ from prelude_play.events import InputEvent
 
 from .formants import analyse_frame
 from .pitch import F0_MAX, F0_MIN, PitchEstimate, cents, yin, yin_window
-from .vowels import Calibration, VowelClassifier, VowelResult
+from .vowels import Calibration, SessionAdaptation, VowelClassifier, VowelResult
 
 EventKind = Literal["onset", "update", "offset"]
 
@@ -66,6 +66,12 @@ class AnalyzerConfig:
     floor_rise_noise_db_per_s: float = 15.0  # while only aperiodic noise is heard
     update_every: int = 4  # emit an update every N voiced frames (and at the onset)
     formant_every: int = 4  # LPC on every Nth voiced frame once the onset is confirmed (CPU)
+    # without a calibration, learn the speaker from the session (vowels.SessionAdaptation):
+    # "confirmed" = only from segments handed back with VoiceAnalyzer.learn_speaker (the
+    # client's answers: the mic also hears the calls, and another voice in the session makes
+    # things worse, docs/bench/voice.md); "all" = every segment heard (a mic only the client
+    # uses; what the dev-set figures assume); "off"
+    session_adaptation: str = "confirmed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +183,10 @@ class VoiceAnalyzer:
 
     ``rate`` is the input rate. ``clock`` stamps events when the caller gives no capture time.
     ``calibration`` (the client's vowel targets) can be swapped at any time with
-    :meth:`set_calibration`.
+    :meth:`set_calibration`. Without one, the analyzer adapts to the speaker of this session
+    (``vowels.SessionAdaptation``): by default to the segments the caller confirms as the
+    client's with :meth:`learn_speaker`, or to every segment (``AnalyzerConfig.session_adaptation``).
+    One analyzer per client and session.
     """
 
     def __init__(
@@ -208,7 +217,16 @@ class VoiceAnalyzer:
         self._anchor_ns: int | None = None
         self._sub = max(1, self.hop // 4)  # ~2.5 ms envelope for attack detection
         self._env: deque[float] = deque(maxlen=16)
-        self._classifier = VowelClassifier(calibration)
+        # the general model: its guesses are what the session adaptation learns from
+        self._general = VowelClassifier()
+        self._session = SessionAdaptation()
+        if cfg.session_adaptation not in ("confirmed", "all", "off"):
+            raise ValueError(f"session_adaptation {cfg.session_adaptation!r}: confirmed, all or off")
+        # segments confirmed from another thread (the activity's), taken in by the worker
+        self._confirmed: deque[tuple[float, tuple[float, float, float], np.ndarray]] = deque()
+        self._calibration = calibration
+        self._classifier = self._general
+        self.set_calibration(calibration)
         self._floor: float | None = None
         self._state: Literal["silent", "candidate", "voiced", "rejected"] = "silent"
         self._cand: list[_Frame] = []
@@ -221,11 +239,40 @@ class VoiceAnalyzer:
     # ----- public API -----
 
     def set_calibration(self, calibration: Calibration | None) -> None:
-        self._classifier = VowelClassifier(calibration)
+        self._calibration = calibration if calibration is not None and calibration.tokens else None
+        if self._calibration is not None:
+            self._classifier = VowelClassifier(self._calibration, self._general.reference)
+        else:
+            self._classifier = self._session_classifier()
+
+    @property
+    def session_tokens(self) -> int:
+        """Segments the session adaptation has learnt from (it applies from
+        ``vowels.SESSION_MIN_TOKENS`` on, and only without a calibration)."""
+        return len(self._session)
+
+    def _session_classifier(self) -> VowelClassifier:
+        model = self._session.model() if self.config.session_adaptation != "off" else None
+        if model is None:
+            return self._general
+        return VowelClassifier(reference=self._general.reference, envelope_model=model)
+
+    def learn_speaker(
+        self, f0: float, f1: float, f2: float, f3: float, envelope: np.ndarray | list[float] | tuple[float, ...],
+    ) -> None:
+        """Confirm that a segment (an offset event's f0, F1-F3 and ``data["envelope"]``) was the
+        client's, e.g. an answer in the response window, so the session adaptation learns from
+        it. Safe from any thread: queued, taken in by the worker at its next block."""
+        if self.config.session_adaptation == "off" or envelope is None or len(envelope) == 0:
+            return
+        self._confirmed.append((float(f0), (float(f1), float(f2), float(f3)), np.asarray(envelope, dtype=np.float64)))
 
     def feed(self, block: np.ndarray, t_ns: int | None = None) -> list[VoiceEvent]:
         """Analyse a block (mono float32; multi-channel is averaged). ``t_ns``: capture time of
         the block's first sample on the shared clock, if known."""
+        while self._confirmed:
+            f0, fm, env = self._confirmed.popleft()
+            self._learn(f0, fm, None, env)
         x = np.asarray(block, dtype=np.float64)
         if x.ndim > 1:
             x = x.mean(axis=1)
@@ -467,6 +514,20 @@ class VoiceAnalyzer:
             abstained=res.abstained,
         )
 
+    def _learn(
+        self, f0: float, fm: tuple[float, float, float], res: VowelResult | None, env: np.ndarray | None
+    ) -> None:
+        """Add a segment to the session adaptation (the general model's posteriors for it)."""
+        if self.config.session_adaptation == "off" or env is None or f0 <= 0:
+            return
+        if res is not None and self._classifier is self._general:
+            general = res
+        else:
+            general = self._general.classify(f0, *fm, envelope=env)
+        self._session.add(general, env, f0)
+        if self._calibration is None:
+            self._classifier = self._session_classifier()
+
     def _close(self, end_work: int) -> VoiceEvent:
         frames = self._seg
         f0, fm, res, env = self._summary(frames)
@@ -482,6 +543,8 @@ class VoiceAnalyzer:
             abstained=res.abstained,
             envelope=tuple(round(float(v), 2) for v in env) if env is not None else (),
         )
+        if self.config.session_adaptation == "all":
+            self._learn(f0, fm, res, env)
         self._state = "silent"
         self._seg = []
         self._f0_hist.clear()

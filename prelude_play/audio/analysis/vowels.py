@@ -21,6 +21,7 @@ the activity should say "not sure" rather than name a vowel the child did not si
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ import math
 
 from prelude_play.errors import ConfigError
 
-from .envelope import ENVELOPE_POINTS, EnvelopeModel, adapt, default_model
+from .envelope import ENVELOPE_POINTS, EnvelopeModel, adapt, adapt_soft, default_model
 
 VOWELS: tuple[str, ...] = ("ah", "ee", "oo", "oh", "eh")
 IPA: dict[str, str] = {"ah": "ɑ", "ee": "i", "oo": "u", "oh": "o", "eh": "ɛ"}
@@ -394,6 +395,64 @@ UNCALIBRATED = Pooling()
 CALIBRATED = Pooling(abstain_below=0.8, sure=0.0)
 POSTERIOR_FLOOR = 0.02  # a formant posterior of 0 must not veto the envelope
 ENVELOPE_OUTLIER = 30.0  # best envelope cost of dev-set tokens: 99th pct 23.4, 99.9th 27.8, max 30.2
+
+# The session adaptation's settings, chosen on the dev set's tuning voices (bench_voiceset
+# --tune-session, leave-one-speaker-out, the other tokens of the same voice and room as the
+# session): a stronger prior than a calibration's (2 tokens, not 0.25: the labels are guesses)
+# and a looser shift (the guesses place the speaker less exactly than labelled tokens).
+SESSION_WINDOW = 20  # the last answers that describe the speaker (a session's worth)
+SESSION_MIN_TOKENS = 5  # fewer say too little about the speaker: the general model alone
+SESSION_PRIOR_TOKENS = 2.0
+SESSION_SHIFT_SD = 0.05
+
+
+class SessionAdaptation:
+    """What the session's own answers say about the speaker, without labels.
+
+    Why: a general model does not know a child's vocal-tract size or accent, and without a
+    calibration it abstains or errs where the child's vowels sit away from its templates. But
+    a child's answers over a session *are* a sample of that child's vowels. The general model's
+    posteriors for the last ``SESSION_WINDOW`` segments, used as soft labels, move its envelope
+    templates and speaker shift towards this speaker (``envelope.adapt_soft`` with a stronger
+    prior than a calibration's). Only the *general* model's posteriors are kept -- never the
+    adapted model's -- so the adaptation cannot feed on its own mistakes. A calibration, when
+    there is one, replaces it. What it buys (and costs "oo") on the dev set: docs/bench/voice.md.
+
+    Whoever the microphone hears counts as the speaker: a therapist modelling vowels into the
+    same microphone pulls the estimate towards the therapist (``clear`` when the client changes).
+    """
+
+    def __init__(self, window: int = SESSION_WINDOW, min_tokens: int = SESSION_MIN_TOKENS) -> None:
+        self._tokens: deque[tuple[np.ndarray, np.ndarray, float]] = deque(maxlen=window)
+        self.min_tokens = min_tokens
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+    def add(self, result: VowelResult, envelope: np.ndarray | Iterable[float] | None, f0: float) -> None:
+        """One segment: the general model's result for it (abstained or not), its envelope, f0."""
+        if not result.vowel or envelope is None or f0 <= 0:
+            return
+        env = np.asarray(envelope, dtype=np.float64)
+        if env.shape != (ENVELOPE_POINTS,) or not np.all(np.isfinite(env)):
+            return
+        q = np.array([result.posteriors.get(v, 0.0) for v in VOWELS], dtype=np.float64)
+        if not np.isfinite(q).all() or q.sum() <= 0:
+            q = np.eye(len(VOWELS))[VOWELS.index(result.vowel)]
+        self._tokens.append((q / q.sum(), env, float(f0)))
+
+    def clear(self) -> None:
+        self._tokens.clear()
+
+    def model(self, base: EnvelopeModel | None = None) -> EnvelopeModel | None:
+        """``base`` (default: the shipped model) adapted to the session; None until
+        ``min_tokens`` segments have been heard."""
+        base = base or default_model()
+        if base is None or len(self._tokens) < self.min_tokens:
+            return None
+        return adapt_soft(base, list(self._tokens), prior_tokens=SESSION_PRIOR_TOKENS,
+                          shift_sd=SESSION_SHIFT_SD)
+
 
 # chi-square (dims degrees of freedom) 99th percentiles: the cost beyond which a token is
 # more likely "none of these vowels" than a far-out example of one
