@@ -214,6 +214,11 @@ class VowelMatch(Activity):
             elif event.kind == "offset":
                 seg = VoiceSeg.from_event_data(event.t_ns, event.data)
                 m.voice_offset(seg)
+                if self.analyzer is not None and m.current is not None and any(g is seg for g in m.current.segments) \
+                        and seg.f0 > 0 and seg.envelope:
+                    # an answer in the response window is the client's (never the call): the
+                    # analyzer adapts to this voice through the session (no calibration needed)
+                    self.analyzer.learn_speaker(seg.f0, seg.f1, seg.f2, seg.f3, seg.envelope)
                 self.segments.append((seg.start_ns, seg.end_ns, seg.f0, seg.vowel))
                 self.voicing = False
                 self.live_ns = event.t_ns

@@ -447,7 +447,8 @@ class LiveSession:
         return [t for t in self.trials() if t.id in ids]
 
     def _closed_in_run(self) -> int:
-        return sum(1 for x in self.run_trials() if x.closed_ms is not None)
+        """Turns taken in this run: trials closed or already scored (a score ends a turn for the child)."""
+        return sum(1 for x in self.run_trials() if x.closed_ms is not None or x.is_scored)
 
     def warn_turns(self, n: int = 2) -> None:
         """The therapist says "two more turns": the child's schedule counts them down from now."""

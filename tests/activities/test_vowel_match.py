@@ -604,3 +604,23 @@ def test_a_calibration_from_the_recorded_vowels_in_under_a_minute(tmp_path, cloc
         assert sum(cal.counts().values()) >= 4 and act.calibration is not None
         [ev] = events(pilot, "calibration")
         assert ev.data["how"] == "recordings"
+
+
+def test_the_clients_answers_and_only_they_adapt_the_analyzer_to_the_voice(tmp_path, clock, mic):
+    """Without a calibration the analyzer adapts through the session, from the answers in the
+    response window (the client's voice), never from a live call (the therapist's)."""
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, ladder_level=4, call_source="live")
+        learned = []
+        real = act.analyzer.learn_speaker
+        act.analyzer.learn_speaker = lambda *a: (learned.append(a), real(*a))
+        call(pilot)  # a live call: the therapist sings it
+        mic.silence(pilot, 100)
+        mic.sing(pilot, sung("ah", 220.0, seed=5))
+        mic.silence(pilot, 900)
+        assert act.machine.phase in ("response", "attempt") and learned == []  # the call taught nothing
+        mic.sing(pilot, sung("ah", 300.0, seed=6))
+        mic.silence(pilot, 700)
+        assert len(learned) == 1 and abs(learned[0][0] - 300) < 5 and len(learned[0][4]) > 0
+        mic.silence(pilot, 100)  # the worker takes the answer in with its next block
+        assert act.analyzer.session_tokens == 1
