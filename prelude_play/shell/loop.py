@@ -102,11 +102,12 @@ class FrameLoop:
         if now >= self._next_poll_ns:
             self._next_poll_ns = now + AUDIO_POLL_NS
             self._check_audio(now)
-        if app.store.pending:
-            left = app.store.flush()
-            if left:
-                app.notify(app.t("Saving is held ({n} events kept in memory): {err}").format(
-                    n=left, err=app.store.last_error))
+        change = app.store.poll()  # never waits: the writer thread saves and retries
+        if change == "saved":
+            app.notify(app.t("Saving works again: every held event is now in the store"))
+        elif change is not None:
+            app.notify(app.t("Saving is held ({n} events kept in {where}): {err}").format(
+                n=len(app.store.pending), where=app.store.where_held(), err=change))
 
     def _check_audio(self, now: int) -> None:
         """A vanished or stalled audio device: tell the therapist, reopen or fall back, go on."""

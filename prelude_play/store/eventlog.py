@@ -33,6 +33,7 @@ from prelude_play.errors import StoreError
 from prelude_play.events import LogEvent
 from prelude_play.ids import uuid7
 from prelude_play.os_specific import make_private_dir
+from prelude_play.store.writer import STATEMENTS, Journal, Op, Writer, journal_path, read_journal
 
 SCHEMA_VERSION = 3
 APP_ID = 0x50504C59  # "PPLY": tells our store from any other SQLite file
@@ -159,6 +160,90 @@ def wall_now() -> str:
     return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
 
 
+def _text(raw: bytes) -> str:
+    """SQLite TEXT as str; bad UTF-8 (a damaged page) becomes U+FFFD instead of an exception."""
+    return raw.decode("utf-8", "replace")
+
+
+def _writable(path: Path) -> bool:
+    """Can this process write the store (and its -wal/-shm beside it)?"""
+    try:
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return False
+    except OSError:
+        return False
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+
+
+def _ro_connect(path: Path) -> sqlite3.Connection:
+    """A read-only connection; on a read-only drive where SQLite cannot make the WAL index, the
+    file is opened as immutable (what the last checkpoint wrote)."""
+    uri = path.resolve().as_uri()
+    try:
+        con = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        con.execute("PRAGMA user_version").fetchone()
+        return con
+    except sqlite3.OperationalError:
+        pass
+    try:
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot open the event store for reading ({exc})") from exc
+
+
+def _json(text: Any, default: Any) -> Any:
+    try:
+        return json.loads(text) if text else default
+    except (ValueError, TypeError):
+        return default
+
+
+class InlineWriter:
+    """The writer of an in-memory or read-only store: writes run at once on the reading
+    connection; a refused write is held in memory and retried by ``barrier``."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self._held: list[Op] = []
+        self.last_error: str | None = None
+        self.journal = Journal(None)
+        self.committed = 0
+        self.commits = 0
+
+    @property
+    def held_count(self) -> int:
+        return len(self._held)
+
+    def preload(self, ops: list[Op]) -> None:
+        self._held.extend(ops)
+
+    def submit(self, op: Op) -> None:
+        self._held.append(op)
+        self.barrier()
+
+    def barrier(self, timeout: float | None = None) -> bool:
+        while self._held:
+            name, args = self._held[0]
+            try:
+                self.db.execute(STATEMENTS[name], args)
+            except sqlite3.IntegrityError as exc:
+                self.last_error = f"a {name} row was refused by the store: {exc}"
+            except sqlite3.Error as exc:
+                self.last_error = str(exc)
+                return True
+            self._held.pop(0)
+            self.committed += 1
+        self.last_error = None
+        return True
+
+    def held(self) -> list[Op]:
+        return list(self._held)
+
+    def close(self, timeout: float = 0.0) -> list[Op]:
+        self.barrier()
+        return self.held()
+
+
 @dataclass
 class Session:
     id: str
@@ -201,48 +286,192 @@ class StoredEvent:
 
 
 class EventLog:
-    """The append-only store. One instance per process, used from the UI thread."""
+    """The append-only store. One instance per process, used from the UI thread.
 
-    def __init__(self, path: Path | str, clock: Clock, *, durable: str = "NORMAL") -> None:
+    Writes go through a writer thread (``store.writer``): ``log()`` returns at once and the row
+    is durable (``synchronous=FULL``) a few milliseconds later; every read waits for the rows
+    logged before it. ``spill_dir`` is where held writes go when the store cannot take them
+    (another of the user's folders); ``read_only`` opens for reading only (export, a damaged
+    store); ``wall`` is the wall clock, a label only.
+    """
+
+    def __init__(self, path: Path | str, clock: Clock, *, durable: str = "FULL",
+                 spill_dir: Path | None = None, read_only: bool = False,
+                 wall: Callable[[], str] | None = None) -> None:
+        if durable.upper() not in ("FULL", "EXTRA", "NORMAL", "OFF"):
+            raise StoreError(f"durable={durable!r}: use FULL (survives power loss), EXTRA, NORMAL or OFF")
         self.clock = clock
+        self.wall = wall or wall_now
+        self.durable = durable.upper()
         self.path = Path(path) if path != ":memory:" else None
-        self.pending: list[tuple] = []
-        self.last_error: str | None = None
         self.notices: list[str] = []  # e.g. "upgraded from format 1, backup kept at ..."
+        self.damaged: str | None = None  # why a store opened read-only for export is damaged
+        self.skipped = 0  # rows a read could not decode (a damaged store), counted, never fatal
+        self.read_only = read_only
+        self._identity: tuple[int, int] | None = None
+        self._reported: str | None = None
         if self.path is not None:
-            self.notices += make_private_dir(self.path.parent)  # per OS: prelude_play/os_specific.py
-            self._check_existing(self.path)
-            old = os.umask(0o077)
-            try:
-                self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            finally:
-                os.umask(old)
+            self.notices += make_private_dir(self.path.parent) if not read_only else []
+            problem = self._check_existing(self.path, for_export=read_only)
+            if problem is not None:
+                self.damaged, self.read_only = problem, True
+            if not self.read_only and self.path.exists() and not _writable(self.path):
+                self.read_only = True
+                self.notices.append(
+                    f"The event store {self.path} is read-only (the file, its folder or the drive). "
+                    "It opened for reading; new sessions are kept in memory" +
+                    (f" and in {journal_path(spill_dir, self.path)}" if spill_dir else "") +
+                    ". Make the folder writable (or free the drive) and restart to add them.")
+            if self.read_only:
+                self._db = _ro_connect(self.path)
+            else:
+                old = os.umask(0o077)
+                try:
+                    self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                finally:
+                    os.umask(old)
         else:
-            self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self._db.text_factory = _text  # a damaged row's bad UTF-8 is read, marked, never raised
         try:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute(f"PRAGMA synchronous={durable}")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            self._db.execute("PRAGMA busy_timeout=10000")
+            if not self.read_only:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(f"PRAGMA synchronous={self.durable}")
+                self._db.execute("PRAGMA foreign_keys=ON")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path}: this store was written by a newer Prelude Play (format {version}, "
                     f"this version reads {SCHEMA_VERSION}). It was not changed. Update Prelude Play "
                     "or use --data-dir to open another folder.")
-            self._create_or_migrate(version)
+            if self.read_only:
+                self._open_read_only(version)
+            else:
+                self._create_or_migrate(version)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot open the event store ({exc})") from exc
-        if self.path is not None:
+            self._db.close()
+            raise StoreError(f"{self.path}: cannot open the event store ({exc}). Move it away to start a new "
+                             "one, or open it with `prelude-play export` to save what can be read.") from exc
+        held: list[Op] = []
+        self.journal = Journal(journal_path(spill_dir, self.path) if spill_dir and self.path else None)
+        if self.journal.path is not None and self.journal.path.exists():
+            held = self._replay_journal(self.journal.path)
+        if self.path is not None and not self.read_only:
             for p in (self.path, Path(str(self.path) + "-wal"), Path(str(self.path) + "-shm")):
                 if p.exists():
                     os.chmod(p, stat.S_IRUSR | stat.S_IWUSR)
+            st = os.stat(self.path)
+            self._identity = (st.st_dev, st.st_ino)
+        self._writer: Writer | InlineWriter
+        if self.path is not None and not read_only:
+            self._writer = Writer(self._connect_writer, self.journal, self._vanished)
+        else:
+            self._writer = InlineWriter(self._db)
+        if held:
+            self._writer.preload(held)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The reading connection, after every write submitted so far (a barrier)."""
+        self._writer.barrier()
+        return self._db
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        """The writer thread's own connection (SQLite connections are not shared across threads)."""
+        assert self.path is not None
+        if self.read_only and not self.path.exists():
+            raise sqlite3.OperationalError(f"{self.path} is not there")
+        if not _writable(self.path):
+            raise sqlite3.OperationalError(f"{self.path} is read-only")
+        db = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, isolation_level=None,
+                             check_same_thread=False)
+        db.execute("PRAGMA busy_timeout=10000")
+        db.execute(f"PRAGMA synchronous={self.durable}")
+        db.execute("PRAGMA foreign_keys=ON")
+        if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def _vanished(self) -> str | None:
+        """Why the store file is no longer the one we opened (its folder deleted or replaced)."""
+        if self.path is None or self._identity is None:
+            return None
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return (f"the event store {self.path} is gone (was the data folder {self.path.parent} deleted or "
+                    "its drive removed?)")
+        if (st.st_dev, st.st_ino) != self._identity:
+            return f"the event store {self.path} was replaced by another file while the app ran"
+        return None
+
+    def _open_read_only(self, version: int) -> None:
+        """Read-only: no schema change, no migration; a damaged store is read as far as it goes."""
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key='device_id'").fetchone()
+        except sqlite3.DatabaseError:
+            row = None
+        self.device_id = row[0] if row else ""
+        if version and version < SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: this store is in the older format {version} and is read-only, so it "
+                             "cannot be upgraded. Copy it to a writable folder and open it there.")
+        if self.damaged:
+            self.notices.append(f"The event store {self.path} is damaged ({self.damaged}); it opened read-only "
+                                "and reads skip what cannot be read (the count is reported).")
+
+    def _replay_journal(self, journal: Path) -> list[Op]:
+        """Add the writes held at an earlier run (idempotent by id); returns what still waits."""
+        try:
+            ops, bad = read_journal(journal)
+        except OSError as exc:
+            self.notices.append(f"Held events in {journal} could not be read ({exc.strerror or exc}); "
+                                "the file is kept.")
+            return []
+        n_events = sum(1 for name, _ in ops if name == "event")
+        torn = f" ({bad} unreadable line(s) skipped)" if bad else ""
+        if self.read_only:
+            self.notices.append(f"{n_events} event(s) from an earlier session wait in {journal}{torn}; "
+                                "they are added when the store can be written.")
+            return ops
+        db = self._db
+        try:
+            db.execute("PRAGMA foreign_keys=OFF")  # rows whose session/client row was lost with the store
+            db.execute("BEGIN IMMEDIATE")
+            for name, args in ops:
+                if name in ("event", "session"):
+                    client = args[2] if name == "event" else args[1]
+                    db.execute("INSERT OR IGNORE INTO clients(id, code, display_name, created) VALUES (?,?,?,?)",
+                               (client, "C-" + uuid.uuid4().hex[:6].upper(), client, self.wall()))
+                if name == "event":
+                    db.execute("INSERT OR IGNORE INTO sessions(id, client_id, started) VALUES (?,?,?)",
+                               (args[1], args[2], args[9]))
+                db.execute(STATEMENTS[name], args)
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            self.notices.append(f"{n_events} event(s) from an earlier session wait in {journal}{torn} "
+                                f"({exc}); they are added when the store can be written.")
+            return ops
+        finally:
+            db.execute("PRAGMA foreign_keys=ON")
+        try:
+            journal.unlink()
+        except OSError:
+            pass
+        self.notices.append(f"{n_events} event(s) held at an earlier session (the store could not be written) "
+                            f"were added to the store from {journal}{torn}.")
+        return []
 
     def _create_or_migrate(self, version: int) -> None:
         """Create a new store, or bring an older one up to this format (backup kept first)."""
-        has_tables = self.db.execute(
+        has_tables = self._db.execute(
             "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='events'").fetchone()[0]
         if not has_tables:  # a new store: the current schema at once
-            self.db.executescript(SCHEMA)
+            self._db.executescript(SCHEMA)
             version = SCHEMA_VERSION
         elif version == 0:  # written before formats were numbered: the base schema
             version = 1
@@ -250,30 +479,30 @@ class EventLog:
             version = 2  # marked current but laid out as format 2 (a hand-edited user_version)
         if version < SCHEMA_VERSION:
             backup = self._backup(f"format{version}") if has_tables else None
-            self.db.execute("BEGIN IMMEDIATE")
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 while version < SCHEMA_VERSION:
-                    MIGRATIONS[version](self.db)
+                    MIGRATIONS[version](self._db)
                     version += 1
-                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                self.db.execute("COMMIT")
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                self._db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._db.execute("ROLLBACK")
                 raise
             if backup is not None:
                 self.notices.append(
                     f"The event store was upgraded to format {SCHEMA_VERSION}; the old one is kept at {backup}.")
-        self.db.executescript(FINISH)  # indexes and triggers, idempotent
-        self.db.execute(f"PRAGMA application_id={APP_ID}")
-        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        row = self.db.execute("SELECT value FROM meta WHERE key='device_id'").fetchone()
+        self._db.executescript(FINISH)  # indexes and triggers, idempotent
+        self._db.execute(f"PRAGMA application_id={APP_ID}")
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        row = self._db.execute("SELECT value FROM meta WHERE key='device_id'").fetchone()
         if row is None:  # this store's own id: a tablet's origin when stores are merged
-            self.db.execute("INSERT INTO meta(key, value) VALUES ('device_id', ?)", (uuid7(),))
-            row = self.db.execute("SELECT value FROM meta WHERE key='device_id'").fetchone()
+            self._db.execute("INSERT INTO meta(key, value) VALUES ('device_id', ?)", (uuid7(),))
+            row = self._db.execute("SELECT value FROM meta WHERE key='device_id'").fetchone()
         self.device_id: str = row[0]
 
     def _has_column(self, table: str, column: str) -> bool:
-        return any(r[1] == column for r in self.db.execute(f"PRAGMA table_info({table})"))
+        return any(r[1] == column for r in self._db.execute(f"PRAGMA table_info({table})"))
 
     def _backup(self, label: str) -> Path | None:
         """A consistent copy of the whole store beside it (SQLite's online backup, WAL included)."""
@@ -284,7 +513,7 @@ class EventLog:
         try:
             target = sqlite3.connect(dest)
             try:
-                self.db.backup(target)
+                self._db.backup(target)
             finally:
                 target.close()
         finally:
@@ -292,28 +521,40 @@ class EventLog:
         return dest
 
     @staticmethod
-    def _check_existing(path: Path) -> None:
-        """Detect a damaged or foreign store before touching it; keep a backup of a damaged one."""
+    def _check_existing(path: Path, *, for_export: bool = False) -> str | None:
+        """Detect a damaged or foreign store before touching it. For the app: refuse it (a copy is
+        kept); for export (``for_export``): return why, so it opens read-only and reads what it can."""
         if not path.exists() or path.stat().st_size == 0:
-            return
+            return None
         try:
-            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            con = _ro_connect(path)
             try:
                 app_id = con.execute("PRAGMA application_id").fetchone()[0]
                 ok = con.execute("PRAGMA quick_check").fetchone()[0]
             finally:
                 con.close()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, StoreError) as exc:
             app_id, ok = None, str(exc)
-        if ok != "ok" or app_id not in (0, APP_ID):
-            backup = path.with_name(f"{path.name}.damaged-{datetime.now():%Y%m%d-%H%M%S}")
+        if ok == "ok" and app_id in (0, APP_ID):
+            return None
+        if for_export:
+            return str(ok)
+        backup = path.with_name(f"{path.name}.damaged-{datetime.now():%Y%m%d-%H%M%S}")
+        try:
             shutil.copy2(path, backup)
-            raise StoreError(
-                f"{path}: the event store is damaged or is not a Prelude Play store ({ok}). "
-                f"A copy was kept at {backup}. Move the damaged file away to start a new store, "
-                "or restore a backup.")
+            kept = f"A copy was kept at {backup}."
+        except OSError as exc:
+            kept = f"No copy could be made beside it ({exc.strerror or exc})."
+        raise StoreError(
+            f"{path}: the event store is damaged or is not a Prelude Play store ({ok}). {kept} "
+            "Save what can be read with `prelude-play export`, then move the damaged file away to start a "
+            "new store, or restore a backup.")
 
     # ---- clients and sessions --------------------------------------------------------------
+
+    def _write(self, name: str, *args: Any) -> None:
+        """Queue one named write (see ``store.writer.STATEMENTS``); never waits on the disk."""
+        self._writer.submit((name, args))
 
     def ensure_client(self, client_id: str, display_name: str | None = None,
                       code: str | None = None) -> None:
@@ -322,9 +563,7 @@ class EventLog:
         if row:
             return
         code = code or "C-" + uuid.uuid4().hex[:6].upper()
-        self.db.execute(
-            "INSERT INTO clients(id, code, display_name, created) VALUES (?,?,?,?)",
-            (client_id, code, display_name or client_id, wall_now()))
+        self._write("client", client_id, code, display_name or client_id, self.wall())
 
     def clients(self, include_archived: bool = False) -> list[dict[str, Any]]:
         q = "SELECT id, code, display_name, archived, profile FROM clients"
@@ -332,50 +571,53 @@ class EventLog:
             q += " WHERE archived=0"
         rows = self.db.execute(q + " ORDER BY display_name").fetchall()
         return [{"id": r[0], "code": r[1], "display_name": r[2], "archived": bool(r[3]),
-                 "profile": json.loads(r[4])} for r in rows]
+                 "profile": _json(r[4], {})} for r in rows]
 
     def client_profile(self, client_id: str) -> dict[str, Any]:
         row = self.db.execute("SELECT profile FROM clients WHERE id=?", (client_id,)).fetchone()
-        return json.loads(row[0]) if row else {}
+        return _json(row[0], {}) if row else {}
 
     def set_client_profile(self, client_id: str, profile: dict[str, Any]) -> None:
-        self.db.execute("UPDATE clients SET profile=? WHERE id=?", (json.dumps(profile), client_id))
+        self._write("profile", json.dumps(profile), client_id)
 
     def start_session(self, client_id: str, provenance: dict[str, Any], plan: str | None = None) -> Session:
-        self.ensure_client(client_id)
-        s = Session(uuid7(), client_id, self.clock.now_ns(), wall_now(), provenance=provenance)
-        self.db.execute(
-            "INSERT INTO sessions(id, client_id, started, plan, provenance) VALUES (?,?,?,?,?)",
-            (s.id, client_id, s.started, plan, json.dumps(provenance, default=str)))
+        """Open a session. Never raises on a failing disk: the rows are held like events are."""
+        try:
+            self.ensure_client(client_id)
+        except sqlite3.Error as exc:  # the store unreadable now: the session goes on, held
+            self._write("client", client_id, "C-" + uuid.uuid4().hex[:6].upper(), client_id, self.wall())
+            self._reported = None
+            self._writer.last_error = str(exc)
+        s = Session(uuid7(), client_id, self.clock.now_ns(), self.wall(), provenance=provenance)
+        self._write("session", s.id, client_id, s.started, plan, json.dumps(provenance, default=str))
         return s
 
     def update_provenance(self, session: Session, **extra: Any) -> None:
         session.provenance.update(extra)
-        self.db.execute("UPDATE sessions SET provenance=? WHERE id=?",
-                        (json.dumps(session.provenance, default=str), session.id))
+        self._write("provenance", json.dumps(session.provenance, default=str), session.id)
 
     def end_session(self, session: Session, notes: str | None = None) -> None:
         """Close the session: its length comes from the monotonic clock (a wall-clock jump during
-        the session cannot make it negative); the wall time is only a label."""
-        self.flush()
-        duration = (self.clock.now_ns() - session.t0_ns) / 1e6
+        the session cannot make it negative); the wall time is only a label. Never raises on a
+        failing disk (held like events)."""
+        duration = max(0.0, (self.clock.now_ns() - session.t0_ns) / 1e6)
         if notes is None:
-            self.db.execute("UPDATE sessions SET ended=?, duration_ms=? WHERE id=?",
-                            (wall_now(), duration, session.id))
+            self._write("end", self.wall(), duration, session.id)
         else:
-            self.db.execute("UPDATE sessions SET ended=?, notes=?, duration_ms=? WHERE id=?",
-                            (wall_now(), notes, duration, session.id))
+            self._write("end_notes", self.wall(), notes, duration, session.id)
 
     def sessions(self, client_id: str | None = None) -> list[dict[str, Any]]:
+        """Sessions in store order (the order they were started on this device), never by the
+        wall clock, which a therapist or a time zone can set back."""
         q = ("SELECT id, client_id, started, ended, plan, provenance, notes, summary, soap, duration_ms"
              " FROM sessions")
         args: tuple = ()
         if client_id:
             q += " WHERE client_id=?"
             args = (client_id,)
-        rows = self.db.execute(q + " ORDER BY started", args).fetchall()
+        rows = self.db.execute(q + " ORDER BY rowid", args).fetchall()
         return [{"id": r[0], "client_id": r[1], "started": r[2], "ended": r[3], "plan": r[4],
-                 "provenance": json.loads(r[5]), "notes": r[6], "summary": r[7], "soap": json.loads(r[8] or "{}"),
+                 "provenance": _json(r[5], {}), "notes": r[6], "summary": r[7], "soap": _json(r[8], {}),
                  "duration_ms": r[9]} for r in rows]
 
     def session(self, session_id: str) -> dict[str, Any] | None:
@@ -387,18 +629,18 @@ class EventLog:
 
     def set_session_soap(self, session_id: str, soap: dict[str, Any]) -> None:
         """The session note's S, O, A and P as the therapist edited them (kept with the session)."""
-        self.db.execute("UPDATE sessions SET soap=? WHERE id=?", (json.dumps(soap, ensure_ascii=False), session_id))
+        self._write("soap", json.dumps(soap, ensure_ascii=False), session_id)
 
     def set_session_notes(self, session_id: str, notes: str) -> None:
         """The therapist's free notes for the session (shown in its summary and reports)."""
-        self.db.execute("UPDATE sessions SET notes=? WHERE id=?", (notes, session_id))
+        self._write("notes", notes, session_id)
 
     def set_session_summary(self, session_id: str, summary: str) -> None:
         """The end-of-session summary text, kept with the session."""
-        self.db.execute("UPDATE sessions SET summary=? WHERE id=?", (summary, session_id))
+        self._write("summary", summary, session_id)
 
     def set_session_plan(self, session_id: str, plan: str | None) -> None:
-        self.db.execute("UPDATE sessions SET plan=? WHERE id=?", (plan, session_id))
+        self._write("plan", plan, session_id)
 
     # ---- client records (profile editing lives in store/clients.py) -------------------------
 
@@ -408,14 +650,14 @@ class EventLog:
         if row is None:
             return None
         return {"id": row[0], "code": row[1], "display_name": row[2], "archived": bool(row[3]),
-                "profile": json.loads(row[4]), "created": row[5]}
+                "profile": _json(row[4], {}), "created": row[5]}
 
     def rename_client(self, client_id: str, display_name: str) -> None:
-        self.db.execute("UPDATE clients SET display_name=? WHERE id=?", (display_name, client_id))
+        self._write("rename", display_name, client_id)
 
     def set_archived(self, client_id: str, archived: bool) -> None:
         """Archived clients leave the home list but keep every event (nothing is deleted)."""
-        self.db.execute("UPDATE clients SET archived=? WHERE id=?", (int(archived), client_id))
+        self._write("archive_client", int(archived), client_id)
 
     def purge_client(self, client_id: str, *, confirm_code: str) -> int:
         """Delete a client and ALL their data for good. Returns the number of events removed.
@@ -423,24 +665,24 @@ class EventLog:
         The only way anything leaves the append-only log; it needs the client's code typed back
         (the app asks for a confirmation and offers an export first).
         """
-        row = self.db.execute("SELECT code FROM clients WHERE id=?", (client_id,)).fetchone()
+        db = self.db
+        row = db.execute("SELECT code FROM clients WHERE id=?", (client_id,)).fetchone()
         if row is None:
             raise StoreError(f"no client {client_id!r}")
         if confirm_code != row[0]:
             raise StoreError(f"not deleted: the confirmation {confirm_code!r} is not the client's code")
-        self.flush()
-        self.db.execute("BEGIN IMMEDIATE")
+        db.execute("BEGIN IMMEDIATE")
         try:
-            self.db.execute("DROP TRIGGER events_no_delete")
-            n = self.db.execute("DELETE FROM events WHERE client_id=?", (client_id,)).rowcount
-            self.db.execute("DELETE FROM sessions WHERE client_id=?", (client_id,))
-            self.db.execute("DELETE FROM plans WHERE client_id=?", (client_id,))
-            self.db.execute("DELETE FROM clients WHERE id=?", (client_id,))
-            self.db.execute("CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN SELECT "
+            db.execute("DROP TRIGGER events_no_delete")
+            n = db.execute("DELETE FROM events WHERE client_id=?", (client_id,)).rowcount
+            db.execute("DELETE FROM sessions WHERE client_id=?", (client_id,))
+            db.execute("DELETE FROM plans WHERE client_id=?", (client_id,))
+            db.execute("DELETE FROM clients WHERE id=?", (client_id,))
+            db.execute("CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN SELECT "
                             "RAISE(ABORT, 'events are append-only: log a correction instead'); END")
-            self.db.execute("COMMIT")
+            db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            db.execute("ROLLBACK")
             raise
         return n
 
@@ -449,12 +691,8 @@ class EventLog:
     def save_plan(self, plan_id: str, name: str, steps: list[dict[str, Any]],
                   client_id: str | None = None) -> None:
         """Create or replace a plan; ``client_id`` None means shared by every client."""
-        now = wall_now()
-        self.db.execute(
-            "INSERT INTO plans(id, client_id, name, steps, created, updated) VALUES (?,?,?,?,?,?)"
-            " ON CONFLICT(id) DO UPDATE SET name=excluded.name, steps=excluded.steps,"
-            " client_id=excluded.client_id, updated=excluded.updated, archived=0",
-            (plan_id, client_id, name, json.dumps(steps), now, now))
+        now = self.wall()
+        self._write("save_plan", plan_id, client_id, name, json.dumps(steps), now, now)
 
     def stored_plans(self, client_id: str | None = None) -> list[dict[str, Any]]:
         """Plans for ``client_id`` plus shared ones (all plans when None), not archived."""
@@ -464,62 +702,74 @@ class EventLog:
             q += " AND (client_id=? OR client_id IS NULL)"
             args = (client_id,)
         rows = self.db.execute(q + " ORDER BY name", args).fetchall()
-        return [{"id": r[0], "client_id": r[1], "name": r[2], "steps": json.loads(r[3]), "updated": r[4]}
+        return [{"id": r[0], "client_id": r[1], "name": r[2], "steps": _json(r[3], []), "updated": r[4]}
                 for r in rows]
 
     def archive_plan(self, plan_id: str) -> None:
-        self.db.execute("UPDATE plans SET archived=1 WHERE id=?", (plan_id,))
+        self._write("archive_plan", plan_id)
 
     # ---- events ----------------------------------------------------------------------------
 
     def log(self, session: Session, ev: LogEvent) -> str:
-        """Append one event; returns its global id (made here, before the write).
+        """Append one event; returns its global id (made here, before the write) at once.
 
-        The row is committed before this returns unless the disk refused it: then it is held in
-        ``pending`` (kept in memory, retried by ``flush``) and ``last_error`` says why.
+        The writer thread commits it (with an fsync, ``durable=FULL``) within milliseconds; if the
+        store refuses it, it is held (memory, then the spill journal) and retried — never dropped.
         """
         t_ns = ev.t_ns if ev.t_ns is not None else self.clock.now_ns()
         eid = ev.id or uuid7()
-        row = (eid, session.id, session.client_id, session.activity, ev.kind, ev.actor, ev.source,
-               ev.device, ms_since(session.t0_ns, t_ns), wall_now(), json.dumps(list(ev.goals)),
-               ev.prompt, ev.outcome, json.dumps(ev.data, default=str), ev.corrects, ev.trial)
-        if self.pending:
-            self.flush()
-        if self.pending:
-            self.pending.append(row)
-            return eid
-        try:
-            self._insert(row)
-        except sqlite3.OperationalError as exc:  # disk full, I/O error, locked
-            self.last_error = str(exc)
-            self.pending.append(row)
+        self._writer.submit(("event", (
+            eid, session.id, session.client_id, session.activity, ev.kind, ev.actor, ev.source, ev.device,
+            ms_since(session.t0_ns, t_ns), self.wall(), json.dumps(list(ev.goals)), ev.prompt, ev.outcome,
+            json.dumps(ev.data, default=str), ev.corrects, ev.trial)))
         return eid
+
+    @property
+    def pending(self) -> list[tuple]:
+        """The event rows written to no store yet (held in memory and, if possible, the journal)."""
+        return [args for name, args in self._writer.held() if name == "event"]
+
+    @property
+    def last_error(self) -> str | None:
+        return self._writer.last_error
 
     def is_pending(self, event_id: str) -> bool:
         return any(r[0] == event_id for r in self.pending)
 
-    def _insert(self, row: tuple) -> None:
-        self.db.execute(
-            "INSERT INTO events(id, session_id, client_id, activity, kind, actor, source, device, t_ms,"
-            " wall, goals, prompt, outcome, data, corrects, trial_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            row)
-
-    def flush(self) -> int:
-        """Retry events held in memory; returns how many are still pending."""
-        while self.pending:
-            try:
-                self._insert(self.pending[0])
-            except sqlite3.IntegrityError:  # already written (the first try failed after the row landed)
-                pass
-            except sqlite3.OperationalError as exc:
-                self.last_error = str(exc)
-                break
-            self.pending.pop(0)
-        if not self.pending:
-            self.last_error = None
+    def flush(self, timeout: float = 5.0) -> int:
+        """Wait until every write so far is committed or held; returns how many events are held."""
+        self._writer.barrier(timeout)
         return len(self.pending)
 
+    def writer_call(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+        """Run ``fn`` on the connection that writes (tests that make the store full; maintenance)."""
+        if isinstance(self._writer, Writer):
+            self._writer.call(fn)
+        else:
+            fn(self._db)
+
+    def poll(self) -> str | None:
+        """For the frame loop (never waits): a message when saving became held, or came back."""
+        n = self._writer.held_count
+        err = self._writer.last_error
+        state = f"{err}" if n else None
+        if state == self._reported:
+            return None
+        self._reported = state
+        if not n:
+            return "saved"
+        return err or "held"
+
+    def where_held(self) -> str:
+        """Where held writes are kept, for the therapist's notice."""
+        j = self._writer.journal
+        if j.path is not None and j.error is None and j.path.exists():
+            return str(j.path)
+        return "memory only" if j.path is None else f"memory only ({j.error or 'journal not written yet'})"
+
     def events(self, session_id: str | None = None, client_id: str | None = None) -> Iterator[StoredEvent]:
+        """Events in store order. A row that cannot be decoded (a damaged store) is skipped and
+        counted in ``skipped``; a damaged page ends the read (counted) instead of failing it."""
         q = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events"
         cond, args = [], []
         if session_id:
@@ -528,28 +778,71 @@ class EventLog:
             cond.append("client_id=?"); args.append(client_id)
         if cond:
             q += " WHERE " + " AND ".join(cond)
-        for row in self.db.execute(q + " ORDER BY seq", args):
-            yield StoredEvent.from_row(row)
+        yield from self._decoded(self.tolerant_rows(q, args, "seq"))
+
+    def _decoded(self, rows: Iterator[tuple]) -> Iterator[StoredEvent]:
+        for row in rows:
+            try:
+                yield StoredEvent.from_row(row)
+            except (ValueError, TypeError, KeyError):
+                self.skipped += 1
+
+    def tolerant_rows(self, query: str, args: list[Any], seq: str) -> Iterator[tuple]:
+        """Rows of ``query`` (which has no ORDER BY) in ``seq`` order, reading past damaged pages:
+        after an error the read resumes beyond the last good row; what is passed over is counted."""
+        db = self.db
+        where = " AND " if " WHERE " in query else " WHERE "
+        last: int | None = None
+        jump = 1
+        while True:
+            lo = f"{where}{seq} > ?" if last is not None else ""
+            try:
+                cur = db.execute(query + lo + f" ORDER BY {seq}", [*args, last] if last is not None else args)
+                for row in cur:
+                    yield row
+                    last, jump = row[0], 1
+                return
+            except sqlite3.DatabaseError:
+                if last is None:
+                    last = 0
+                self.skipped += jump
+                last += jump
+                jump *= 2
+                if jump > 1 << 40:
+                    return
 
     def latest_event_data(self, client_id: str, kind: str) -> dict[str, Any] | None:
         """The data of a client's latest event of ``kind`` (any session), or None."""
         row = self.db.execute("SELECT data FROM events WHERE client_id=? AND kind=? ORDER BY seq DESC LIMIT 1",
                               (client_id, kind)).fetchone()
-        try:
-            return json.loads(row[0]) if row else None
-        except ValueError:
-            return None
+        return _json(row[0], None) if row else None
 
     def events_in(self, session_ids: list[str]) -> Iterator[StoredEvent]:
         """Events of several sessions, in log order (export selections)."""
         q = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE session_id IN (SELECT value FROM json_each(?))"
-        for row in self.db.execute(q + " ORDER BY seq", (json.dumps(list(session_ids)),)):
-            yield StoredEvent.from_row(row)
+        yield from self._decoded(self.tolerant_rows(q, [json.dumps(list(session_ids))], "seq"))
 
-    def close(self) -> None:
+    def close(self) -> list[str]:
+        """Write what is queued and stop the writer. Never raises; returns what the therapist must be
+        told (held events and where they are), also added to ``notices``."""
+        held = self._writer.close()
+        told: list[str] = []
+        n = sum(1 for name, _ in held if name == "event")
+        if held:
+            where = self.where_held()
+            lost = where.startswith("memory only")
+            told.append(f"{n} event(s) (and {len(held) - n} other change(s)) could not be saved to {self.path}"
+                        f" ({self._writer.last_error or 'the store refused them'}). "
+                        + ("They could not be kept anywhere else and are lost." if lost else
+                           f"They are kept in {where} and are added to the store at the next start."))
         try:
-            self.flush()
-            self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            if not self.read_only:
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except sqlite3.Error:
             pass
-        self.db.close()
+        try:
+            self._db.close()
+        except sqlite3.Error:
+            pass
+        self.notices += told
+        return told

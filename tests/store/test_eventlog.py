@@ -84,12 +84,13 @@ def test_full_disk_keeps_events_pending_then_writes_them(tmp_path):
     s = log.start_session("ari", {})
     log.log(s, LogEvent("before"))
     # SQLite's max_page_count makes the database "full" exactly like a full disk does.
-    pages = log.db.execute("PRAGMA page_count").fetchone()[0]
-    log.db.execute(f"PRAGMA max_page_count={pages}")
+    # (per connection: set on the writer thread's own connection)
+    log.writer_call(lambda db: db.execute(f"PRAGMA max_page_count={db.execute('PRAGMA page_count').fetchone()[0]}"))
     held = [log.log(s, LogEvent("during", data={"i": i, "pad": "x" * 2000})) for i in range(20)]
+    log.flush()
     assert any(log.is_pending(h) for h in held) and log.pending and "full" in (log.last_error or "")
     assert len(set(held)) == 20  # every event has its global id even while it waits
-    log.db.execute("PRAGMA max_page_count=1073741823")
+    log.writer_call(lambda db: db.execute("PRAGMA max_page_count=1073741823"))
     assert log.flush() == 0
     kinds = [e.kind for e in log.events()]
     assert kinds == ["before"] + ["during"] * 20
@@ -106,13 +107,16 @@ s = log.start_session("burst", {})
 print("SESSION", s.id, flush=True)
 i = 0
 while True:
-    eid = log.log(s, LogEvent("hit", data={"i": i}))
-    print("LOGGED", i, eid, flush=True)  # reported as logged only after log() returned
-    i += 1
+    burst = [(i + k, log.log(s, LogEvent("hit", data={"i": i + k}))) for k in range(25)]
+    log.flush()  # log() returns at once; the writer thread commits within milliseconds
+    for n, eid in burst:
+        print("LOGGED", n, eid, flush=True)  # reported as saved only once the writer committed it
+    i += 25
 """
 
 
 def test_sigkill_during_a_burst_loses_no_reported_event(tmp_path):
+    """Killed mid-burst (events queued, one commit in flight): every event reported saved is there."""
     db = tmp_path / "s.db"
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True,
                             cwd=Path(__file__).resolve().parents[2])
