@@ -20,6 +20,14 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("prelude-play", appauthor=False))
 
 
+def default_spill_dir() -> Path:
+    """Where writes the store refused wait (a disk full, the data folder gone): the user's state
+    folder, away from the data folder, so a lost data drive does not take them too."""
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("prelude-play", appauthor=False)) / "held"
+
+
 def _size(text: str) -> tuple[int, int]:
     try:
         w, h = text.lower().split("x")
@@ -147,7 +155,7 @@ def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
         print(f"prelude-play: config: {problem}", file=sys.stderr)
     clock = MonotonicClock()
     try:
-        store = EventLog(data_dir / "prelude.db", clock)
+        store = EventLog(data_dir / "prelude.db", clock, spill_dir=default_spill_dir())
     except StoreError as exc:
         print(f"prelude-play: {exc}", file=sys.stderr)
         return 3
@@ -196,7 +204,8 @@ def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
         if args.screenshot:
             app.screenshot(args.screenshot)
     finally:
-        store.close()
+        for told in store.close():  # held events: where they are, so the therapist knows
+            print(f"prelude-play: {told}", file=sys.stderr)
     return 0
 
 
@@ -213,7 +222,9 @@ def cmd_export(args: argparse.Namespace, data_dir: Path) -> int:
     sel = export.Selection(session=args.session, client=args.client, since=args.since, until=args.until,
                            goal=args.goal)
     try:
-        store = EventLog(db, MonotonicClock())
+        store = _reading_store(db)
+        for n in store.notices:
+            print(f"prelude-play export: {n}", file=sys.stderr)
         try:
             fn = {"jsonl": export.export_jsonl, "csv": export.export_csv}.get(args.format)
             if fn is None:
@@ -231,8 +242,25 @@ def cmd_export(args: argparse.Namespace, data_dir: Path) -> int:
     except PreludeError as exc:
         print(f"prelude-play export: {exc}", file=sys.stderr)
         return 1
+    if store.skipped:
+        print(f"prelude-play export: {store.skipped} unreadable row(s) of the damaged store were skipped; "
+              "everything else was exported", file=sys.stderr)
     print(f"wrote {out}")
     return 0
+
+
+def _reading_store(db: Path):
+    """The store for export, note and summary: opened read-only, so a damaged or read-only store
+    is read as far as it goes; an older format that can be written is upgraded first (a backup
+    is kept), as the app would."""
+    from prelude_play.clock import MonotonicClock
+    from prelude_play.store.eventlog import SCHEMA_VERSION, EventLog
+
+    store = EventLog(db, MonotonicClock(), read_only=True, allow_old=True)
+    if store.format < SCHEMA_VERSION and not store.damaged:
+        store.close()
+        store = EventLog(db, MonotonicClock())
+    return store
 
 
 def _open_store(data_dir: Path, command: str):
@@ -247,10 +275,13 @@ def _open_store(data_dir: Path, command: str):
               "prelude.db (the app's data folder)", file=sys.stderr)
         return None
     try:
-        return EventLog(db, MonotonicClock())
+        store = _reading_store(db)
     except StoreError as exc:
         print(f"prelude-play {command}: {exc}", file=sys.stderr)
         return None
+    for n in store.notices:
+        print(f"prelude-play {command}: {n}", file=sys.stderr)
+    return store
 
 
 def _registry():

@@ -297,7 +297,7 @@ class EventLog:
 
     def __init__(self, path: Path | str, clock: Clock, *, durable: str = "FULL",
                  spill_dir: Path | None = None, read_only: bool = False,
-                 wall: Callable[[], str] | None = None) -> None:
+                 wall: Callable[[], str] | None = None, allow_old: bool = False) -> None:
         if durable.upper() not in ("FULL", "EXTRA", "NORMAL", "OFF"):
             raise StoreError(f"durable={durable!r}: use FULL (survives power loss), EXTRA, NORMAL or OFF")
         self.clock = clock
@@ -345,10 +345,12 @@ class EventLog:
                     f"{self.path}: this store was written by a newer Prelude Play (format {version}, "
                     f"this version reads {SCHEMA_VERSION}). It was not changed. Update Prelude Play "
                     "or use --data-dir to open another folder.")
+            self.format = version if version else 1
             if self.read_only:
-                self._open_read_only(version)
+                self._open_read_only(version, allow_old)
             else:
                 self._create_or_migrate(version)
+                self.format = SCHEMA_VERSION
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise StoreError(f"{self.path}: cannot open the event store ({exc}). Move it away to start a new "
@@ -406,14 +408,14 @@ class EventLog:
             return f"the event store {self.path} was replaced by another file while the app ran"
         return None
 
-    def _open_read_only(self, version: int) -> None:
+    def _open_read_only(self, version: int, allow_old: bool = False) -> None:
         """Read-only: no schema change, no migration; a damaged store is read as far as it goes."""
         try:
             row = self._db.execute("SELECT value FROM meta WHERE key='device_id'").fetchone()
         except sqlite3.DatabaseError:
             row = None
         self.device_id = row[0] if row else ""
-        if version and version < SCHEMA_VERSION:
+        if version < SCHEMA_VERSION and not allow_old and not self.damaged:
             raise StoreError(f"{self.path}: this store is in the older format {version} and is read-only, so it "
                              "cannot be upgraded. Copy it to a writable folder and open it there.")
         if self.damaged:
