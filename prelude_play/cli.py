@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="no window (SDL dummy video driver)")
     p.add_argument("--fullscreen", action="store_true", help="kiosk mode")
     p.add_argument("--size", type=_size, help="window size, e.g. 1920x1080")
-    p.add_argument("--client", help="start with this client (a new ID creates the client)")
+    p.add_argument("--client", help="start with this client: its id, code or name (a new name creates the "
+                                    "client with a generated id)")
     p.add_argument("--activity", help="start straight into this activity")
     p.add_argument("--for", dest="for_seconds", type=float, help="stop by itself after SECONDS")
     p.add_argument("--midi-api", choices=["auto", "alsa", "jack", "rtmidi-jack", "coremidi", "winmm", "virtual", "none"])
@@ -199,7 +200,16 @@ def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
             print(f"READY {(time.perf_counter_ns() - START_NS) / 1e6:.1f} ms", flush=True)
 
     try:
-        app.start(client_id=args.client, activity=args.activity)
+        client = None
+        if args.client:  # an id, a code or a name; a name never becomes the id (store/clients.py)
+            from prelude_play.store.clients import ClientBook
+
+            try:
+                client = ClientBook(store).find_or_create(args.client)
+            except StoreError as exc:
+                print(f"prelude-play: --client: {exc}", file=sys.stderr)
+                return 2
+        app.start(client_id=client, activity=args.activity)
         app.run(for_seconds=args.for_seconds, on_first_frame=ready)
         if args.screenshot:
             app.screenshot(args.screenshot)

@@ -36,7 +36,9 @@ def test_headless_for_seconds_stops_by_itself(tmp_path):
     assert (tmp_path / "last.png").exists()
     log = EventLog(tmp_path / "prelude.db", FakeClock())
     (s,) = log.sessions()
-    assert s["client_id"] == "newkid" and s["ended"] is not None
+    assert s["ended"] is not None
+    # the typed name is the display name; the id is generated (a name never becomes an id)
+    assert s["client_id"] != "newkid" and log.client(s["client_id"])["display_name"] == "newkid"
     kinds = [e.kind for e in log.events()]
     assert [k for k in kinds if k != "audio_stats"] == ["activity_start", "activity_stop"]
     assert kinds.count("audio_stats") == 1  # the engine's xruns/load recorded at the end

@@ -804,13 +804,16 @@ class ExportScreen(FormScreen):
         except (PreludeError, OSError) as exc:
             _remove_if_empty(folder)
             self.say(self.t("Export failed") + f": {exc}", th.NOT_YET)
-            app.log(LogEvent("export_failed", actor="therapist", source="touch", data={"error": str(exc)}))
+            err = str(exc).replace(str(folder), "<export folder>") if self.names else str(exc)
+            app.log(LogEvent("export_failed", actor="therapist", source="touch", data={"error": err}))
             self.layout()
             return None
         self.last_folder = folder
         self.say(self.t("Exported to") + f" {folder}", th.GOOD)
         app.log(LogEvent("export", actor="therapist", source="touch",
-                         data={"folder": str(folder), "files": [p.name for p in written], "names": self.names,
+                         # a named export's folder carries the client's name: never logged
+                         data={"folder": None if self.names else str(folder), "files": [p.name for p in written],
+                               "names": self.names,
                                "selection": sel.describe()}))
         self.names = False  # names are chosen per export, never remembered
         self.layout()

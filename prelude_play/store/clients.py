@@ -126,6 +126,21 @@ class ClientBook:
         self.store.set_client_profile(cid, normalize_profile(profile or {})[0])
         return cid
 
+    def find_or_create(self, typed: str) -> str:
+        """The client a therapist typed (``--client``): an existing id or code, else a display name
+        (an existing one, or a new client). A new client's id is generated, never the typed text,
+        so a name can never become an id that exports and merged stores carry."""
+        text = typed.strip()
+        everyone = self.store.clients(include_archived=True)
+        for key in ("id", "code", "display_name"):
+            match = [c["id"] for c in everyone if c[key] == text]
+            if len(match) == 1:
+                return match[0]
+            if len(match) > 1:
+                raise StoreError(f"{len(match)} clients are called {text!r}: pick one by its code "
+                                 f"({', '.join(c['code'] for c in everyone if c['id'] in match)})")
+        return self.create(text)
+
     def get(self, client_id: str) -> dict[str, Any]:
         c = self.store.client(client_id)
         if c is None:

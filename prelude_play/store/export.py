@@ -3,6 +3,12 @@
 Exports are pseudonymous by default (the client's code, never the display name), written to a
 temporary file beside the target and renamed into place only when complete, so a full or pulled
 drive never leaves a partial export looking complete. Files are created readable by the user only.
+
+Private by construction: the header carries each session's provenance without the app's config
+and without any key named like a secret (PIN, password, token); free text (notes, the summary,
+the S/O/A/P note, plan names, a note event's text) is named in the header as free text and, in a
+pseudonymous export, withheld unless asked for — it is the one field no code can check for a
+name. CSV cells that a spreadsheet would run as a formula are neutralised.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -21,6 +28,50 @@ from prelude_play.store.eventlog import EventLog, StoredEvent
 
 CSV_COLUMNS = ["seq", "id", "session_id", "client", "activity", "kind", "actor", "source", "device", "t_ms",
                "wall", "goals", "prompt", "outcome", "corrects", "trial_id", "data", "app_version"]
+
+
+SECRET_KEY = re.compile(r"pin|passw|secret|token|api_?key|credential", re.IGNORECASE)
+NOT_EXPORTED = ("config", "config_sources", "config_problems")  # the device's settings stay on it
+FREE_TEXT_SESSION = ("notes", "summary", "soap", "plan")
+FREE_TEXT_DATA = ("note", "plan", "text")  # keys of an event's data that hold typed text
+WITHHELD = "[free text withheld]"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def scrub(value: Any) -> Any:
+    """``value`` without any dict key named like a secret (at any depth)."""
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items() if not SECRET_KEY.search(str(k))}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value
+
+
+def cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: one starting like a formula gets a leading quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def withhold_free_text(names: bool, free_text: bool | None) -> bool:
+    """Free text is withheld from pseudonymous exports unless asked for (``free_text=True``)."""
+    return not (free_text if free_text is not None else names)
+
+
+def withheld_session(s: dict[str, Any]) -> dict[str, Any]:
+    """A session row with its free text replaced by a marker (the S/O/A/P note keeps its keys)."""
+    out = dict(s)
+    for k in FREE_TEXT_SESSION:
+        if isinstance(out.get(k), dict):
+            out[k] = {sk: WITHHELD for sk, v in out[k].items() if v}
+        elif out.get(k):
+            out[k] = WITHHELD
+    return out
+
+
+def _withheld_data(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: (WITHHELD if k in FREE_TEXT_DATA and v else v) for k, v in data.items()}
 
 
 @dataclass(frozen=True)
@@ -101,7 +152,7 @@ N_RAW = len(RAW_COLUMNS)
 
 
 def raw_event_rows(store: EventLog, sel: Selection, sessions: list[dict[str, Any]] | None = None,
-                   where: str | None = None) -> Iterator[tuple]:
+                   where: str | None = None, *, withhold: bool = False) -> Iterator[tuple]:
     """The selected events straight from SQLite: (*RAW_COLUMNS, goals JSON, data JSON, goals joined ';').
 
     The fast path for CSV/JSONL: the stored JSON text is written as it is, never parsed and
@@ -114,20 +165,35 @@ def raw_event_rows(store: EventLog, sel: Selection, sessions: list[dict[str, Any
         cond.append("session_id IN (SELECT value FROM json_each(?))")
         args.append(json.dumps([s["id"] for s in sessions]))
     if sel.goal:
-        has = "EXISTS (SELECT 1 FROM json_each({t}.goals) WHERE value=?)"
+        has = ("EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid({t}.goals) THEN {t}.goals ELSE '[]' END)"
+               " WHERE value=?)")
         cond.append(f"({has.format(t='e')} OR (e.kind='correction' AND e.corrects IN "
                     f"(SELECT id FROM events o WHERE {has.format(t='o')})))")
         args += [sel.goal, sel.goal]
     if where:
         cond.append(f"({where})")
-    q = (f"SELECT {', '.join('e.' + c for c in RAW_COLUMNS)}, e.goals, e.data, "
-         "(SELECT group_concat(value, ';') FROM json_each(e.goals)) FROM events e")
+    data = "e.data"
+    if withhold:
+        paths = ", ".join(f"'$.{k}', '{WITHHELD}'" for k in FREE_TEXT_DATA)
+        data = ("CASE WHEN json_type(e.data) = 'object' THEN json_replace(e.data, " + paths + ") ELSE e.data END")
+    # A row whose goals or data is not valid JSON (a damaged store) comes back with NULLs and is
+    # skipped and counted by the caller, never spliced into the output or failing the export.
+    goals_ok = "json_valid(e.goals) AND json_type(e.goals) = 'array'"
+    q = (f"SELECT {', '.join('e.' + c for c in RAW_COLUMNS)}, "
+         f"CASE WHEN {goals_ok} THEN e.goals END, CASE WHEN json_valid(e.data) THEN {data} END, "
+         f"(SELECT group_concat(value, ';') FROM json_each(CASE WHEN {goals_ok} THEN e.goals ELSE '[]' END))"
+         " FROM events e")
     if cond:
         q += " WHERE " + " AND ".join(cond)
-    yield from store.db.execute(q + " ORDER BY e.seq", args)
+    for row in store.tolerant_rows(q, args, "e.seq"):
+        if row[N_RAW] is None or row[N_RAW + 1] is None:
+            store.skipped += 1
+            continue
+        yield row
 
 
-def event_rows(store: EventLog, events: Iterable[StoredEvent], *, names: bool = False) -> Iterable[dict[str, Any]]:
+def event_rows(store: EventLog, events: Iterable[StoredEvent], *, names: bool = False,
+               withhold: bool = False) -> Iterable[dict[str, Any]]:
     """Events as dicts with the client shown by code (or by name when the therapist chose so)."""
     who = {c["id"]: (c["display_name"] if names else c["code"]) for c in store.clients(include_archived=True)}
     version = {s["id"]: s["provenance"].get("app_version", "") for s in store.sessions()}
@@ -135,6 +201,8 @@ def event_rows(store: EventLog, events: Iterable[StoredEvent], *, names: bool = 
         d = ev.as_dict()
         d["client"] = who.get(d.pop("client_id"), "?")
         d["app_version"] = version.get(ev.session_id, "")
+        if withhold and isinstance(d["data"], dict):
+            d["data"] = _withheld_data(d["data"])
         yield d
 
 
@@ -143,15 +211,25 @@ def _who(store: EventLog, names: bool) -> dict[str, str]:
 
 
 def export_header(store: EventLog, sel: Selection, *, names: bool, fmt: str,
-                  settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What produced this export: app version, the export's own settings, and the sessions."""
+                  settings: dict[str, Any] | None = None, withhold: bool = False) -> dict[str, Any]:
+    """What produced this export: app version, the export's own settings, and the sessions (their
+    provenance without the device's config or any secret; free text named, and withheld if asked)."""
     who = {c["id"]: (c["display_name"] if names else c["code"]) for c in store.clients(include_archived=True)}
     sessions = select_sessions(store, sel) if sel != Selection() else store.sessions()
+    out = []
+    for s in sessions:
+        row = {k: v for k, v in s.items() if k != "client_id"}
+        row["provenance"] = scrub({k: v for k, v in (s.get("provenance") or {}).items() if k not in NOT_EXPORTED})
+        if withhold:
+            row = withheld_session(row)
+        row["client"] = who.get(s["client_id"], "?")
+        out.append(row)
     return {"type": "prelude_play_export", "app_version": __version__, "format": fmt,
             "exported": datetime.now().astimezone().isoformat(timespec="seconds"),
-            "settings": settings or {}, "selection": sel.describe(), "pseudonymous": not names,
-            "sessions": [{**{k: v for k, v in s.items() if k != "client_id"},
-                          "client": who.get(s["client_id"], "?")} for s in sessions]}
+            "settings": scrub(settings or {}), "selection": sel.describe(), "pseudonymous": not names,
+            "free_text": {"session_fields": list(FREE_TEXT_SESSION), "event_data_keys": list(FREE_TEXT_DATA),
+                          "withheld": withhold},
+            "sessions": out}
 
 
 def _atomic_write(out: Path, write: Any, *, binary: bool = False) -> Path:
@@ -187,25 +265,27 @@ def _atomic_write(out: Path, write: Any, *, binary: bool = False) -> Path:
 
 def export_jsonl(store: EventLog, out: Path, *, names: bool = False,
                  events: Iterable[StoredEvent] | None = None, settings: dict[str, Any] | None = None,
-                 selection: Selection | None = None) -> Path:
-    """One header line (what produced the file, the sessions), then one JSON object per event."""
+                 selection: Selection | None = None, free_text: bool | None = None) -> Path:
+    """One header line (what produced the file, the sessions), then one JSON object per event.
+    ``free_text``: include typed text (default: only when ``names``)."""
     sel = selection or Selection()
-    header = export_header(store, sel, names=names, fmt="jsonl", settings=settings)
+    withhold = withhold_free_text(names, free_text)
+    header = export_header(store, sel, names=names, fmt="jsonl", settings=settings, withhold=withhold)
 
     def write(fh: Any) -> None:
         fh.write(json.dumps(header, default=str) + "\n")
         if events is not None:
-            for row in event_rows(store, events, names=names):
+            for row in event_rows(store, events, names=names, withhold=withhold):
                 fh.write(json.dumps({"type": "event", **row}, default=str) + "\n")
             return
         who = _who(store, names)
         version = {s["id"]: s["provenance"].get("app_version", "") for s in store.sessions()}
         dumps = json.dumps
-        for r in raw_event_rows(store, sel):
+        for r in raw_event_rows(store, sel, withhold=withhold):
             fixed = dict(zip(RAW_COLUMNS, r[:N_RAW]))
             fixed["client"] = who.get(fixed.pop("client_id"), "?")
             fixed["app_version"] = version.get(fixed["session_id"], "")
-            # The stored goals/data JSON is spliced in as it is (it is already valid JSON).
+            # The stored goals/data JSON is spliced in as it is (checked valid JSON by SQLite).
             fh.write('{"type": "event", ' + dumps(fixed)[1:-1] + ', "goals": ' + r[N_RAW] + ', "data": '
                      + r[N_RAW + 1] + "}\n")
 
@@ -214,32 +294,35 @@ def export_jsonl(store: EventLog, out: Path, *, names: bool = False,
 
 def export_csv(store: EventLog, out: Path, *, names: bool = False,
                events: Iterable[StoredEvent] | None = None, settings: dict[str, Any] | None = None,
-               selection: Selection | None = None) -> Path:
+               selection: Selection | None = None, free_text: bool | None = None) -> Path:
     """One row per event, flat columns; goals joined with ';'; UTF-8 with BOM for Excel.
 
     Every row names the app version that logged it; the activity_start rows carry the
-    activity's settings in their data column.
+    activity's settings in their data column. A cell starting with = + - @ (or a tab or CR) gets
+    a leading quote, so a device or client name can never run as a spreadsheet formula.
     """
     sel = selection or Selection()
+    withhold = withhold_free_text(names, free_text)
 
     def write(fh: Any) -> None:
         fh.write("\ufeff")
         if events is not None:
-            w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-            w.writeheader()
-            for row in event_rows(store, events, names=names):
+            w = csv.writer(fh)
+            w.writerow(CSV_COLUMNS)
+            for row in event_rows(store, events, names=names, withhold=withhold):
                 row["goals"] = ";".join(row["goals"])
                 row["data"] = json.dumps(row["data"], ensure_ascii=False)
-                w.writerow(row)
+                w.writerow([cell(row.get(c, "")) for c in CSV_COLUMNS])
             return
         who = _who(store, names)
         version = {s["id"]: s["provenance"].get("app_version", "") for s in store.sessions()}
         w2 = csv.writer(fh)
         w2.writerow(CSV_COLUMNS)
-        for r in raw_event_rows(store, sel):
+        for r in raw_event_rows(store, sel, withhold=withhold):
             # seq, id, session, client, activity, kind, actor, source, device, t_ms, wall, goals, prompt,
             # outcome, corrects, trial_id, data, app_version — the order of CSV_COLUMNS.
-            w2.writerow((r[0], r[1], r[2], who.get(r[3], "?"), r[4], r[5], r[6], r[7], r[8], r[9], r[10],
-                         r[N_RAW + 2] or "", r[11], r[12], r[13], r[14], r[N_RAW + 1], version.get(r[2], "")))
+            w2.writerow([cell(v) for v in (
+                r[0], r[1], r[2], who.get(r[3], "?"), r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                r[N_RAW + 2] or "", r[11], r[12], r[13], r[14], r[N_RAW + 1], version.get(r[2], ""))])
 
     return _atomic_write(out, write)

@@ -28,7 +28,8 @@ from typing import Any, Callable
 from prelude_play import __version__, l10n
 from prelude_play.store.clients import parse_target
 from prelude_play.store.eventlog import EventLog, StoredEvent
-from prelude_play.store.export import RAW_COLUMNS, Selection, _atomic_write, raw_event_rows, select_sessions
+from prelude_play.store.export import (RAW_COLUMNS, Selection, _atomic_write, raw_event_rows, select_sessions,
+                                       withheld_session, withhold_free_text)
 from prelude_play.store.summary import (SessionSummary, Wording, area_titles, goal_titler, session_language,
                                         summarize_stored)
 from prelude_play.store.trials import GoalFigures, Trial, merge_figures
@@ -246,16 +247,21 @@ def _target_met(doc: Doc, points: list[GoalFigures | None], target_text: str) ->
 
 
 def build_html(store: EventLog, *, names: bool = False, selection: Selection | None = None,
-               settings: dict[str, Any] | None = None, language: str | None = None, registry: Any = None) -> str:
+               settings: dict[str, Any] | None = None, language: str | None = None, registry: Any = None,
+               free_text: bool | None = None) -> str:
+    """The report. Free text (notes, plan names) is withheld when pseudonymous unless ``free_text``."""
     sel = selection or Selection()
+    withhold = withhold_free_text(names, free_text)
     sessions = select_sessions(store, sel)
+    if withhold:
+        sessions = [withheld_session(s) for s in sessions]
     doc = Doc(Wording.of(report_language(sessions, language), registry))
     t, e = doc.t, doc.e
     all_clients = {c["id"]: c for c in store.clients(include_archived=True)}
     by_session: dict[str, list[StoredEvent]] = defaultdict(list)
     # Only what a report reads (trials, corrections, notes, system and plan events): plain hits,
     # usually half the log, are counted in SQL instead of being decoded.
-    for r in raw_event_rows(store, sel, sessions, where=REPORT_KINDS):
+    for r in raw_event_rows(store, sel, sessions, where=REPORT_KINDS, withhold=withhold):
         n = len(RAW_COLUMNS)
         d = dict(zip(RAW_COLUMNS, r[:n]))
         by_session[d["session_id"]].append(StoredEvent(**d, goals=tuple(json.loads(r[n])), data=json.loads(r[n + 1])))
@@ -427,13 +433,15 @@ def _footer(doc: Doc, sessions: list[dict[str, Any]], sel: Selection, names: boo
              "versions: {activities}.").format(
         version=__version__, versions=", ".join(versions) or l10n.DASH,
         activities=", ".join(f"{k} {v}" for k, v in sorted(acts.items())) or l10n.DASH)
+    kept = t("The device's configuration and PIN are never exported.")
     return (f"<footer>{e(text)} {e(t('Export settings'))}: <code>{html.escape(json.dumps(export_settings, default=str))}"
-            f"</code>. {e(t('Each session’s full configuration is in the JSON Lines export.'))}</footer>")
+            f"</code>. {e(kept)}</footer>")
 
 
 def export_html(store: EventLog, out: Path, *, names: bool = False, selection: Selection | None = None,
-                settings: dict[str, Any] | None = None, language: str | None = None, registry: Any = None) -> Path:
+                settings: dict[str, Any] | None = None, language: str | None = None, registry: Any = None,
+                free_text: bool | None = None) -> Path:
     """Write the report atomically (``.partial`` then rename), private to the user."""
     text = build_html(store, names=names, selection=selection, settings=settings, language=language,
-                      registry=registry)
+                      registry=registry, free_text=free_text)
     return _atomic_write(Path(out), lambda fh: fh.write(text))

@@ -329,11 +329,12 @@ class Writer:
                     self._db.execute("ROLLBACK")
                 except sqlite3.Error:
                     pass
-                try:  # reconnect next time: the file may have come back, or the fs remounted
-                    self._db.close()
-                except sqlite3.Error:
-                    pass
-                self._db = None
+                if getattr(exc, "sqlite_errorname", "SQLITE_FULL") != "SQLITE_FULL":
+                    try:  # reconnect next time: the file may have come back, or the fs remounted
+                        self._db.close()
+                    except sqlite3.Error:
+                        pass
+                    self._db = None
             return str(exc)
         return None
 

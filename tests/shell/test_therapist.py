@@ -16,6 +16,7 @@ from tests.screens import publish
 from prelude_play.shell.pilot import run_test
 from prelude_play.shell.therapist import export_destinations
 from prelude_play.store.clients import ClientBook
+from prelude_play.store.export import _withheld_data
 from prelude_play.store.trials import goal_figures, read_trials
 from tests.fakes import RecordingAudio
 
@@ -133,7 +134,9 @@ def test_scripted_session_exports_every_event_with_its_goal_tags(tmp_path, monke
     for e in exported:
         assert rows[e.id]["goals"] == ";".join(e.goals) and js[e.id]["goals"] == list(e.goals)
         assert rows[e.id]["kind"] == js[e.id]["kind"] == e.kind and rows[e.id]["client"] == "C-ROB"
-        assert json.loads(rows[e.id]["data"]) == js[e.id]["data"] == e.data
+        # pseudonymous: typed text (a plan's name, a note) is withheld, marked in its place
+        assert json.loads(rows[e.id]["data"]) == js[e.id]["data"] == _withheld_data(e.data)
+    assert header["free_text"]["withheld"] and "Robin" not in (folder / "events.jsonl").read_text(encoding="utf-8")
     scores = [e for e in exported if e.kind == "score"]
     assert [f"client:{gid}" in e.goals for e in scores] == [True, True, True, False]  # the Keys step targets none
     assert all("musical" in e.goals and e.trial_id for e in scores)
@@ -142,7 +145,8 @@ def test_scripted_session_exports_every_event_with_its_goal_tags(tmp_path, monke
     g = goal_figures(read_trials(exported))[f"client:{gid}"]
     assert (g.trials, g.successes, g.independent) == (2, 2, 1)
     html = (folder / "report.html").read_text(encoding="utf-8")
-    assert "Plays a steady beat" in html and "Robin led the pulse today." in html
+    # the goal's own words stay (they are the report's rows); the note, free text, is withheld
+    assert "Plays a steady beat" in html and "Robin led the pulse today." not in html
     assert "Robin Real-Name" not in html and "Robin Real-Name" not in (folder / "events.csv").read_text("utf-8-sig")
 
 
