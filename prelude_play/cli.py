@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--since", help="sessions started on or after this day (YYYY-MM-DD)")
     e.add_argument("--until", help="sessions started on or before this day (YYYY-MM-DD)")
     e.add_argument("--goal", help="only events tagged with this goal (area key or client:<goal id>)")
+    e.add_argument("--free-text", choices=["keep", "withhold"],
+                   help="notes, plan names and other typed text: withheld by default unless --names")
     n = sub.add_parser("note", help="write one session's note (PDF, text or JSON) to sign")
     n.add_argument("--session", required=True, help="the session's id, or its first characters")
     n.add_argument("--format", choices=["pdf", "txt", "json"], default="pdf")
@@ -241,12 +243,13 @@ def cmd_export(args: argparse.Namespace, data_dir: Path) -> int:
                 from prelude_play.store.report import export_html
 
                 fn = export_html
-            settings = {"format": args.format, "command": "prelude-play export"}
+            settings = {"format": args.format, "command": "prelude-play export"}  # never the --out path
+            free_text = None if args.free_text is None else args.free_text == "keep"
             if fn is export.export_jsonl or fn is export.export_csv:
-                out = fn(store, args.out, names=args.names, selection=sel, settings=settings)
+                out = fn(store, args.out, names=args.names, selection=sel, settings=settings, free_text=free_text)
             else:  # the report: in the latest session's language unless --language says otherwise
                 out = fn(store, args.out, names=args.names, selection=sel, settings=settings,
-                         language=args.language, registry=_registry())
+                         language=args.language, registry=_registry(), free_text=free_text)
         finally:
             store.close()
     except PreludeError as exc:

@@ -166,29 +166,40 @@ def _text(raw: bytes) -> str:
 
 
 def _writable(path: Path) -> bool:
-    """Can this process write the store (and its -wal/-shm beside it)?"""
+    """Can this process write the store (and its -wal/-shm beside it)? Tried, not guessed from
+    permissions: root passes every permission check, and an ext4 that aborted after an error
+    is read-only while its mount flags still say rw."""
     try:
         if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
             return False
+        os.close(os.open(path, os.O_RDWR))
+        probe = path.parent / f".{path.name}.write-probe-{os.getpid()}"
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
     except OSError:
         return False
-    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+    return True
 
 
 def _ro_connect(path: Path) -> sqlite3.Connection:
-    """A read-only connection; on a read-only drive where SQLite cannot make the WAL index, the
-    file is opened as immutable (what the last checkpoint wrote)."""
+    """A read-only connection; on a read-only drive where SQLite cannot use the WAL index, the
+    file is opened as immutable (what the last checkpoint wrote; the notice says so)."""
     uri = path.resolve().as_uri()
-    try:
-        con = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
-        con.execute("PRAGMA user_version").fetchone()
-        return con
-    except sqlite3.OperationalError:
-        pass
-    try:
-        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path}: cannot open the event store for reading ({exc})") from exc
+    last: Exception | None = None
+    for mode in ("mode=ro", "immutable=1"):
+        try:
+            con = sqlite3.connect(f"{uri}?{mode}", uri=True, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            last = exc
+            continue
+        try:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return con
+        except sqlite3.Error as exc:
+            last = exc
+            con.close()
+    raise StoreError(f"{path}: cannot open the event store for reading ({last}). It is damaged or not a "
+                     "Prelude Play store; restore a backup.")
 
 
 def _json(text: Any, default: Any) -> Any:
@@ -312,6 +323,8 @@ class EventLog:
         self._reported: str | None = None
         if self.path is not None:
             self.notices += make_private_dir(self.path.parent) if not read_only else []
+            if spill_dir is not None and not read_only:
+                self._restore_rescued(journal_path(spill_dir, self.path))
             problem = self._check_existing(self.path, for_export=read_only)
             if problem is not None:
                 self.damaged, self.read_only = problem, True
@@ -372,6 +385,27 @@ class EventLog:
             self._writer = InlineWriter(self._db)
         if held:
             self._writer.preload(held)
+
+    def _restore_rescued(self, journal: Path) -> None:
+        """The store vanished at an earlier run and was rescued: put the copy back (its held
+        events are then replayed into it), unless a store was made there since."""
+        assert self.path is not None
+        rescued = journal.with_name(journal.stem.replace("held-", "rescued-") + ".db")
+        if not rescued.exists():
+            return
+        if self.path.exists():
+            self.notices.append(f"A copy of an earlier store that vanished is kept at {rescued}; "
+                                f"{self.path} is a newer store, so it was left as it is.")
+            return
+        try:
+            shutil.copy2(rescued, self.path)
+            os.chmod(self.path, stat.S_IRUSR | stat.S_IWUSR)
+            rescued.unlink()
+        except OSError as exc:
+            self.notices.append(f"Could not put the rescued store {rescued} back as {self.path}: "
+                                f"{exc.strerror or exc}. It is kept.")
+            return
+        self.notices.append(f"The event store that vanished at an earlier run was put back from {rescued}.")
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -830,6 +864,11 @@ class EventLog:
         held = self._writer.close()
         told: list[str] = []
         n = sum(1 for name, _ in held if name == "event")
+        rescued = getattr(self._writer, "rescued", None)
+        if rescued is not None:
+            told.append(f"The event store {self.path} vanished while the app ran; everything it held was "
+                        f"copied to {rescued}. Put that file back as {self.path} (after this one's held "
+                        "events are added) or keep it safe.")
         if held:
             where = self.where_held()
             lost = where.startswith("memory only")

@@ -189,7 +189,7 @@ def report_language(sessions: list[dict[str, Any]], language: str | None = None)
         return "fr_CA" if l10n.is_french(language) else "en"
     if not sessions:
         return "en"
-    return session_language(max(sessions, key=lambda s: s["started"]))
+    return session_language(sessions[-1])  # the latest in store order (a wall clock set back cannot reorder)
 
 
 def _trial_marks(doc: Doc, trials: list[Trial], tag: str, independent: str) -> str:

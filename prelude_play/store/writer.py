@@ -151,6 +151,7 @@ class Writer:
                  check: Callable[[], str | None], *, retry_s: float = 1.0, maxsize: int = QUEUE_MAX) -> None:
         self._connect = connect
         self._check = check
+        self.rescued: Path | None = None  # a copy of a vanished store, read from the still-open file
         self.journal = journal
         self.retry_s = retry_s
         self._q: queue.Queue[Any] = queue.Queue(maxsize=maxsize)
@@ -283,13 +284,15 @@ class Writer:
             batch = list(self._held)
         if not batch:
             return
-        problem = self._check()
+        problem = vanished = self._check()
         if problem is None:
             problem = self._write(batch)
-        if problem is None:
-            problem = self._check()  # vanished while we wrote: the commit went to an unlinked file
+            if problem is None:
+                problem = vanished = self._check()  # vanished while we wrote: into an unlinked file
         if problem is not None:
             self.last_error = problem
+            if vanished and self._db is not None and self.rescued is None and self.journal.path is not None:
+                self._rescue()
             self._spill()
             self.held_count = len(self._held)
             return
@@ -337,6 +340,24 @@ class Writer:
                     self._db = None
             return str(exc)
         return None
+
+    def _rescue(self) -> None:
+        """The store file vanished (its folder deleted): our connection still reads the unlinked
+        file, so copy everything it holds beside the journal before that connection closes."""
+        assert self._db is not None and self.journal.path is not None
+        dest = self.journal.path.with_name(self.journal.path.stem.replace("held-", "rescued-") + ".db")
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.close(fd)
+            target = sqlite3.connect(dest)
+            try:
+                self._db.backup(target)
+            finally:
+                target.close()
+            self.rescued = dest
+        except (sqlite3.Error, OSError) as exc:
+            self.journal.error = f"could not rescue the vanished store to {dest}: {exc}"
 
     def _spill(self) -> None:
         with self._lock:
