@@ -41,8 +41,9 @@ def startup(runs: int = 7) -> dict:
     return {"runs": runs, "median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1)}
 
 
-def frame_load(frames: int = 3000, touch_hz: float = 30, midi_hz: float = 200) -> dict:
-    """Run the real app loop (real clock, 60 fps) while touch and MIDI input pour in."""
+def frame_load(frames: int = 3000, touch_hz: float = 30, midi_hz: float = 200, make_store=None) -> dict:
+    """Run the real app loop (real clock, 60 fps) while touch and MIDI input pour in.
+    ``make_store(path, clock)`` builds the event store (bench_store compares stores)."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     import pygame
 
@@ -55,7 +56,7 @@ def frame_load(frames: int = 3000, touch_hz: float = 30, midi_hz: float = 200) -
 
     clock = MonotonicClock()
     with tempfile.TemporaryDirectory() as d:
-        store = EventLog(Path(d) / "b.db", clock)
+        store = (make_store or EventLog)(Path(d) / "b.db", clock)
         cfg = AppConfig()
         cfg.touch.ignore_repeat_ms = 0
         app = App(cfg, store=store, registry=discover(), clock=clock, size=(1280, 800))
@@ -103,6 +104,7 @@ def frame_load(frames: int = 3000, touch_hz: float = 30, midi_hz: float = 200) -
         stop.set()
         for th in threads:
             th.join()
+        store.flush()
         hits = sum(1 for e in store.events() if e.kind == "hit")
         dropped = app.queue.dropped
         app.shutdown()

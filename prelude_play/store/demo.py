@@ -206,7 +206,6 @@ def make_store(log: EventLog, *, sessions: int = 100, events_per_session: int = 
         cid = ids[n % clients]
         own = {g["area"]: f"client:{g['id']}" for g in log.client_profile(cid)["goals"]}
         progress = (n // clients) / max(1, sessions // clients - 1)
-        log.db.execute("BEGIN")
         s = log.start_session(cid, provenance(language),
                               plan="Hello to goodbye" if progress < 0.5 else "Hello to goodbye + voice")
         w = SessionWriter(log, s, clock)
@@ -243,7 +242,6 @@ def make_store(log: EventLog, *, sessions: int = 100, events_per_session: int = 
                    rnd.uniform(300, 1500))
         if note:
             w.note(note)
-        log.db.execute("COMMIT")
         log.end_session(s, notes="")
         # Weekly sessions; the wall times are labels (the length comes from the monotonic clock).
         start_at = BASE + timedelta(days=7 * (n // clients), hours=n % clients)

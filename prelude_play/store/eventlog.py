@@ -1,10 +1,12 @@
-"""The event log: an embedded SQLite store, append-only, that survives ``kill -9``.
+"""The event log: an embedded SQLite store, append-only, that survives a power cut.
 
-WAL mode with one commit per event: once ``log()`` returns an id, the row is in the WAL file
-in the OS page cache, so the process dying at any moment cannot lose it (synchronous=NORMAL
-is durable against process crashes; FULL, at a cost of an fsync per event, also against power
-loss — configurable). If the disk is full the event is kept in memory, retried, and the shell
-shows a notice; it is never dropped.
+``log()`` makes the event's id, queues the row and returns at once; the writer thread
+(``store.writer``) commits queued rows in batches, WAL with ``synchronous=FULL``, so a row is on
+the disk (fsynced) a few milliseconds later and the frame loop never waits on the disk. Every
+read waits for the rows logged before it. ``flush()`` is the barrier: what it returns as saved
+survives ``kill -9`` and power loss. If the store refuses a write (disk full, read-only, its
+folder deleted), the rows are held in memory and in a journal in another folder, retried, named
+in a notice, and added to the store at the next start; never dropped.
 
 Corrections never overwrite: the events table refuses UPDATE and DELETE; an undo/edit is a new
 event whose ``corrects`` names the original.
@@ -366,8 +368,10 @@ class EventLog:
                 self.format = SCHEMA_VERSION
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            raise StoreError(f"{self.path}: cannot open the event store ({exc}). Move it away to start a new "
-                             "one, or open it with `prelude-play export` to save what can be read.") from exc
+            what = ("Free some space on its drive, then start again." if "full" in str(exc) else
+                    "Move it away to start a new one, or open it with `prelude-play export` to save what can "
+                    "be read.")
+            raise StoreError(f"{self.path}: cannot open the event store ({exc}). {what}") from exc
         held: list[Op] = []
         self.journal = Journal(journal_path(spill_dir, self.path) if spill_dir and self.path else None)
         if self.journal.path is not None and self.journal.path.exists():
@@ -620,10 +624,8 @@ class EventLog:
         """Open a session. Never raises on a failing disk: the rows are held like events are."""
         try:
             self.ensure_client(client_id)
-        except sqlite3.Error as exc:  # the store unreadable now: the session goes on, held
+        except sqlite3.Error:  # the store unreadable now: the session goes on (idempotent insert)
             self._write("client", client_id, "C-" + uuid.uuid4().hex[:6].upper(), client_id, self.wall())
-            self._reported = None
-            self._writer.last_error = str(exc)
         s = Session(uuid7(), client_id, self.clock.now_ns(), self.wall(), provenance=provenance)
         self._write("session", s.id, client_id, s.started, plan, json.dumps(provenance, default=str))
         return s
@@ -785,16 +787,13 @@ class EventLog:
             fn(self._db)
 
     def poll(self) -> str | None:
-        """For the frame loop (never waits): a message when saving became held, or came back."""
-        n = self._writer.held_count
-        err = self._writer.last_error
-        state = f"{err}" if n else None
-        if state == self._reported:
+        """For the frame loop (never waits): the error when saving became held (or a new error),
+        ``"saved"`` when it works again after one, else None — so the therapist is told once."""
+        err = self._writer.last_error if self._writer.held_count else None
+        if err == self._reported:
             return None
-        self._reported = state
-        if not n:
-            return "saved"
-        return err or "held"
+        self._reported = err
+        return "saved" if err is None else err
 
     def where_held(self) -> str:
         """Where held writes are kept, for the therapist's notice."""
