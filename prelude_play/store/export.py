@@ -93,6 +93,16 @@ class Selection:
         return {k: v for k, v in asdict(self).items() if v}
 
 
+def shown_selection(store: EventLog, sel: Selection, names: bool) -> dict[str, str]:
+    """The selection as an export shows it: a client by its code when pseudonymous (a store made
+    before ids were generated may have a name as a client's id)."""
+    shown = sel.describe()
+    if sel.client and not names:
+        match = [c["code"] for c in store.clients(include_archived=True) if sel.client in (c["id"], c["code"])]
+        shown["client"] = match[0] if match else "?"
+    return shown
+
+
 def _bound(text: str, end: bool) -> datetime:
     try:
         if len(text) == 10:
@@ -226,7 +236,8 @@ def export_header(store: EventLog, sel: Selection, *, names: bool, fmt: str,
         out.append(row)
     return {"type": "prelude_play_export", "app_version": __version__, "format": fmt,
             "exported": datetime.now().astimezone().isoformat(timespec="seconds"),
-            "settings": scrub(settings or {}), "selection": sel.describe(), "pseudonymous": not names,
+            "settings": scrub(settings or {}), "selection": shown_selection(store, sel, names),
+            "pseudonymous": not names,
             "free_text": {"session_fields": list(FREE_TEXT_SESSION), "event_data_keys": list(FREE_TEXT_DATA),
                           "withheld": withhold},
             "sessions": out}

@@ -29,7 +29,7 @@ from prelude_play import __version__, l10n
 from prelude_play.store.clients import parse_target
 from prelude_play.store.eventlog import EventLog, StoredEvent
 from prelude_play.store.export import (RAW_COLUMNS, Selection, _atomic_write, raw_event_rows, select_sessions,
-                                       withheld_session, withhold_free_text)
+                                       shown_selection, withheld_session, withhold_free_text)
 from prelude_play.store.summary import (SessionSummary, Wording, area_titles, goal_titler, session_language,
                                         summarize_stored)
 from prelude_play.store.trials import GoalFigures, Trial, merge_figures
@@ -274,7 +274,7 @@ def build_html(store: EventLog, *, names: bool = False, selection: Selection | N
     parts = [f"<!DOCTYPE html><html lang=\"{html_lang}\"><head><meta charset=\"utf-8\">"
              f"<title>{e(t('Prelude Play report'))}</title><style>{CSS}</style></head><body>"]
     now = datetime.now().astimezone().isoformat()
-    chosen = ", ".join(f"{k}={v}" for k, v in sel.describe().items()) or t("everything")
+    chosen = ", ".join(f"{k}={v}" for k, v in shown_selection(store, sel, names).items()) or t("everything")
     privacy = t("names shown (therapist chose)") if names else t("pseudonymous codes")
     parts.append(f"<h1>{e(t('Session and progress report'))}</h1><div class=\"meta\">Prelude Play "
                  f"{e(__version__)} · {e(t('exported {when}').format(when=doc.when(now)))} · "
@@ -290,7 +290,7 @@ def build_html(store: EventLog, *, names: bool = False, selection: Selection | N
         for st in summaries:
             st.summary.events = counts.get(st.session["id"], st.summary.events)
         parts.append(_client_section(doc, c, label, summaries, plotter))
-    parts.append(_footer(doc, sessions, sel, names, settings))
+    parts.append(_footer(doc, sessions, shown_selection(store, sel, names), names, settings))
     parts.append("</body></html>")
     return "".join(parts)
 
@@ -421,14 +421,14 @@ def _session_block(doc: Doc, n: int, s: dict[str, Any], sm: SessionSummary, titl
     return "".join(out)
 
 
-def _footer(doc: Doc, sessions: list[dict[str, Any]], sel: Selection, names: bool,
+def _footer(doc: Doc, sessions: list[dict[str, Any]], selection: dict[str, str], names: bool,
             settings: dict[str, Any] | None) -> str:
     t, e = doc.t, doc.e
     versions = sorted({str(s["provenance"].get("app_version", "?")) for s in sessions})
     acts: dict[str, str] = {}
     for s in sessions:
         acts.update({k: str(v) for k, v in (s["provenance"].get("activities") or {}).items()})
-    export_settings = {"selection": sel.describe(), "names": names, "language": doc.lang, **(settings or {})}
+    export_settings = {"selection": selection, "names": names, "language": doc.lang, **(settings or {})}
     text = t("Produced by Prelude Play {version}. Sessions recorded with app version(s) {versions}; activity "
              "versions: {activities}.").format(
         version=__version__, versions=", ".join(versions) or l10n.DASH,

@@ -111,3 +111,16 @@ def test_a_named_export_folder_is_never_logged(tmp_path):
         assert logged and logged[-1].data["folder"] is None
         text = export.export_jsonl(app.store, tmp_path / "later.jsonl").read_text(encoding="utf-8")
         assert "Emma" not in text and "Tremblay" not in text
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "html"])
+def test_a_store_from_before_with_a_name_as_client_id_does_not_leak_it(tmp_path, fmt):
+    log = EventLog(tmp_path / "prelude.db", FakeClock())
+    log.ensure_client("Emma")  # how `--client Emma` made clients before: the name as the id
+    s = log.start_session("Emma", {"app_version": "t"})
+    log.log(s, LogEvent("hit", data={"pad": 1}))
+    log.end_session(s)
+    fn = {"jsonl": export.export_jsonl, "csv": export.export_csv, "html": export_html}[fmt]
+    text = fn(log, tmp_path / f"o.{fmt}", selection=export.Selection(client="Emma")).read_text(encoding="utf-8-sig")
+    assert "Emma" not in text and log.client("Emma")["code"] in text
+    log.close()
