@@ -376,6 +376,8 @@ class EventLog:
         self.journal = Journal(journal_path(spill_dir, self.path) if spill_dir and self.path else None)
         if self.journal.path is not None and self.journal.path.exists():
             held = self._replay_journal(self.journal.path)
+        if not read_only:
+            self.journal.reserve()
         if self.path is not None and not self.read_only:
             for p in (self.path, Path(str(self.path) + "-wal"), Path(str(self.path) + "-shm")):
                 if p.exists():

@@ -18,6 +18,7 @@ so a journal file can add rows but never run arbitrary SQL.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -67,29 +68,76 @@ def journal_path(spill_dir: Path, store: Path) -> Path:
 
 
 class Journal:
-    """Append-only JSON lines of held writes, fsynced; created 0600 in a 0700 folder."""
+    """Append-only JSON lines of held writes, fsynced; created 0600 in a 0700 folder.
+
+    A full disk is the likeliest reason to spill, and the journal's folder is usually on the
+    same disk, so ``reserve()`` sets aside space for it at start (a preallocated file), and a
+    full disk at spill time frees that space for the journal first.
+    """
+
+    RESERVE_BYTES = 8 << 20  # ~30 000 events
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.error: str | None = None
 
+    @property
+    def reserve_path(self) -> Path | None:
+        return None if self.path is None else self.path.with_name(self.path.stem.replace("held-", "reserve-"))
+
+    def reserve(self) -> None:
+        """Set aside the journal's space on its disk (idempotent; silently skipped if impossible)."""
+        r = self.reserve_path
+        if r is None:
+            return
+        try:
+            r.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if r.exists() and r.stat().st_size >= self.RESERVE_BYTES:
+                return
+            fd = os.open(r, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, self.RESERVE_BYTES)
+            finally:
+                os.close(fd)
+        except (OSError, AttributeError):
+            try:
+                r.unlink()
+            except OSError:
+                pass
+
     def append(self, ops: Iterable[Op]) -> bool:
         if self.path is None:
             return False
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        data = "".join(json.dumps({"op": n, "args": list(a)}, ensure_ascii=False) + "\n"
+                       for n, a in ops).encode("utf-8", "surrogateescape")
+        for attempt in (1, 2):
             try:
-                data = "".join(json.dumps({"op": n, "args": list(a)}, ensure_ascii=False) + "\n" for n, a in ops)
-                os.write(fd, data.encode("utf-8", "surrogateescape"))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            self.error = f"{self.path}: {exc.strerror or exc}"
-            return False
+                self._write(data)
+            except OSError as exc:
+                r = self.reserve_path
+                if attempt == 1 and exc.errno == errno.ENOSPC and r is not None and r.exists():
+                    r.unlink()  # the space set aside for this moment
+                    continue
+                self.error = f"{self.path}: {exc.strerror or exc}"
+                return False
+            break
         self.error = None
         return True
+
+    def _write(self, data: bytes) -> None:
+        assert self.path is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            end = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            except OSError:
+                os.ftruncate(fd, end)  # no half line left behind for the retry
+                raise
+        finally:
+            os.close(fd)
 
     def clear(self) -> None:
         if self.path is not None:
