@@ -209,6 +209,9 @@ class Writer:
         self._spilled = 0  # how many of _held are already in the journal
         self.held_count = 0
         self.last_error: str | None = None
+        self.submitted = 0  # ops handed in (UI side) ...
+        self.processed = 0  # ... and how many of them the writer has committed or holds
+        self._taken = 0
         self.committed = 0  # rows committed (benchmarks)
         self.commits = 0
         self._db: sqlite3.Connection | None = None
@@ -219,6 +222,7 @@ class Writer:
 
     def submit(self, op: Op) -> None:
         with self._lock:
+            self.submitted += 1
             if self._overflow:
                 self._overflow.append(op)
                 return
@@ -230,8 +234,8 @@ class Writer:
 
     def barrier(self, timeout: float | None = 5.0) -> bool:
         """Wait until everything submitted so far was written (or held); False on timeout."""
-        if not self._thread.is_alive():
-            return True
+        if not self._thread.is_alive() or (self.processed >= self.submitted and not self.held_count):
+            return True  # nothing new, nothing held: a read costs no round trip
         b = _Barrier()
         try:
             self._q.put(b, timeout=timeout)
@@ -309,6 +313,7 @@ class Writer:
                     self._held.extend(self._overflow)
                     self._overflow.clear()
             self._commit()
+            self.processed = self._taken
             for b in barriers:
                 b.done.set()
         if self._held:
@@ -322,8 +327,10 @@ class Writer:
     def _take(self, ops: list[Op]) -> None:
         with self._lock:
             self._held.extend(ops)
+            self._taken += len(ops)
             if self._overflow and not self._q.qsize():
                 self._held.extend(self._overflow)
+                self._taken += len(self._overflow)
                 self._overflow.clear()
             self.held_count = len(self._held)
 
