@@ -17,7 +17,7 @@ from prelude_play.store.clients import ClientBook
 from prelude_play.store.eventlog import EventLog
 from prelude_play.store.report import export_html
 
-PROVENANCE = {"app_version": "t", "config": {"therapist": {"pin": "5678", "pin_hash": "abc"}},
+PROVENANCE = {"app_version": "t", "config": {"therapist": {"pin": "5678", "pin_hash": "pbkdf2-sha256$SECRETHASH"}},
               "config_sources": ["/home/therapist/.config/prelude-play/app.toml"],
               "midi": {"device": "pads", "sync_token": "tok-123", "nested": [{"Password": "hunter2"}]},
               "therapist_pin": "5678"}
@@ -52,7 +52,7 @@ def test_pseudonymous_exports_carry_no_name_config_pin_or_free_text(emma, tmp_pa
     log, cid = emma
     fn = {"jsonl": export.export_jsonl, "csv": export.export_csv, "html": export_html}[fmt]
     text = fn(log, tmp_path / f"out.{fmt}", selection=export.Selection(client=cid)).read_text(encoding="utf-8-sig")
-    for secret in ("Emma", "5678", "abc", "tok-123", "hunter2", "/home/therapist", "pin_hash"):
+    for secret in ("Emma", "5678", "SECRETHASH", "tok-123", "hunter2", "/home/therapist", "pin_hash"):
         assert secret not in text, (fmt, secret)
     if fmt == "jsonl":
         header = json.loads(text.splitlines()[0])
@@ -124,3 +124,29 @@ def test_a_store_from_before_with_a_name_as_client_id_does_not_leak_it(tmp_path,
     text = fn(log, tmp_path / f"o.{fmt}", selection=export.Selection(client="Emma")).read_text(encoding="utf-8-sig")
     assert "Emma" not in text and log.client("Emma")["code"] in text
     log.close()
+
+
+def test_cli_export_of_a_store_with_a_bad_row_says_what_it_skipped_and_keeps_free_text_on_request(emma, tmp_path):
+    import sqlite3
+    import subprocess
+    import sys
+
+    log, _ = emma
+    log.close()
+    con = sqlite3.connect(tmp_path / "prelude.db")
+    sid, cid = con.execute("SELECT id, client_id FROM sessions").fetchone()
+    con.execute("INSERT INTO events(id, session_id, client_id, activity, kind, actor, source, device, t_ms, wall,"
+                " goals, data) VALUES ('bad', ?, ?, 'a', 'hit', 'c', 's', 'd', 1, 'w', '[]', '{broken')", (sid, cid))
+    con.commit()
+    con.close()
+    root = Path(__file__).resolve().parents[2]
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "prelude_play", "--data-dir", str(tmp_path), "export", *args],
+                              capture_output=True, text=True, cwd=root, timeout=60)
+
+    p = run("--format", "jsonl", "--out", str(tmp_path / "x.jsonl"))
+    assert p.returncode == 0 and "1 unreadable row(s)" in p.stderr, p.stderr
+    assert "laughed" not in (tmp_path / "x.jsonl").read_text(encoding="utf-8")
+    p = run("--format", "jsonl", "--out", str(tmp_path / "y.jsonl"), "--free-text", "keep")
+    assert p.returncode == 0 and "Emma laughed at the drum" in (tmp_path / "y.jsonl").read_text(encoding="utf-8")
