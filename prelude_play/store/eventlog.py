@@ -167,6 +167,12 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
+def _bad_text(exc: Exception) -> bool:
+    """Is this the error of a TEXT value that is not UTF-8 (the sqlite3 module reports it as an
+    OperationalError "Could not decode to UTF-8 ...")?"""
+    return isinstance(exc, UnicodeDecodeError) or "decode" in str(exc)
+
+
 def _writable(path: Path) -> bool:
     """Can this process write the store (and its -wal/-shm beside it)? Tried, not guessed from
     permissions: root passes every permission check, and an ext4 that aborted after an error
@@ -347,7 +353,8 @@ class EventLog:
                     os.umask(old)
         else:
             self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        self._db.text_factory = _text  # a damaged row's bad UTF-8 is read, marked, never raised
+        if self.damaged:
+            self._db.text_factory = _text  # bad UTF-8 is read, marked, never raised
         try:
             self._db.execute("PRAGMA busy_timeout=10000")
             if not self.read_only:
@@ -451,7 +458,7 @@ class EventLog:
     def _open_read_only(self, version: int, allow_old: bool = False) -> None:
         """Read-only: no schema change, no migration; a damaged store is read as far as it goes."""
         try:
-            row = self._db.execute("SELECT value FROM meta WHERE key='device_id'").fetchone()
+            row = self._read_one("SELECT value FROM meta WHERE key='device_id'")
         except sqlite3.DatabaseError:
             row = None
         self.device_id = row[0] if row else ""
@@ -570,6 +577,7 @@ class EventLog:
             return None
         try:
             con = _ro_connect(path)
+            con.text_factory = _text
             try:
                 app_id = con.execute("PRAGMA application_id").fetchone()[0]
                 ok = con.execute("PRAGMA quick_check").fetchone()[0]
@@ -594,6 +602,22 @@ class EventLog:
 
     # ---- clients and sessions --------------------------------------------------------------
 
+    def _read(self, sql: str, args: Any = ()) -> list[tuple]:
+        """All rows of a read. Text is decoded by SQLite's own (fast) UTF-8 decoder; the first bad
+        UTF-8 (a damaged row) switches this store to a decoder that marks it instead of raising."""
+        db = self.db if hasattr(self, "_writer") else self._db  # (while opening: no writer yet)
+        try:
+            return db.execute(sql, args).fetchall()
+        except (UnicodeDecodeError, sqlite3.OperationalError) as exc:
+            if not _bad_text(exc) or self._db.text_factory is _text:
+                raise
+            self._db.text_factory = _text
+            return db.execute(sql, args).fetchall()
+
+    def _read_one(self, sql: str, args: Any = ()) -> tuple | None:
+        rows = self._read(sql, args)
+        return rows[0] if rows else None
+
     def _write(self, name: str, *args: Any) -> None:
         """Queue one named write (see ``store.writer.STATEMENTS``); never waits on the disk."""
         self._writer.submit((name, args))
@@ -601,7 +625,7 @@ class EventLog:
     def ensure_client(self, client_id: str, display_name: str | None = None,
                       code: str | None = None) -> None:
         """Create the client if new. Its pseudonymous code is what exports show by default."""
-        row = self.db.execute("SELECT id FROM clients WHERE id=?", (client_id,)).fetchone()
+        row = self._read_one("SELECT id FROM clients WHERE id=?", (client_id,))
         if row:
             return
         code = code or "C-" + uuid.uuid4().hex[:6].upper()
@@ -611,12 +635,12 @@ class EventLog:
         q = "SELECT id, code, display_name, archived, profile FROM clients"
         if not include_archived:
             q += " WHERE archived=0"
-        rows = self.db.execute(q + " ORDER BY display_name").fetchall()
+        rows = self._read(q + " ORDER BY display_name")
         return [{"id": r[0], "code": r[1], "display_name": r[2], "archived": bool(r[3]),
                  "profile": _json(r[4], {})} for r in rows]
 
     def client_profile(self, client_id: str) -> dict[str, Any]:
-        row = self.db.execute("SELECT profile FROM clients WHERE id=?", (client_id,)).fetchone()
+        row = self._read_one("SELECT profile FROM clients WHERE id=?", (client_id,))
         return _json(row[0], {}) if row else {}
 
     def set_client_profile(self, client_id: str, profile: dict[str, Any]) -> None:
@@ -655,7 +679,7 @@ class EventLog:
         if client_id:
             q += " WHERE client_id=?"
             args = (client_id,)
-        rows = self.db.execute(q + " ORDER BY rowid", args).fetchall()
+        rows = self._read(q + " ORDER BY rowid", args)
         return [{"id": r[0], "client_id": r[1], "started": r[2], "ended": r[3], "plan": r[4],
                  "provenance": _json(r[5], {}), "notes": r[6], "summary": r[7], "soap": _json(r[8], {}),
                  "duration_ms": r[9]} for r in rows]
@@ -685,8 +709,8 @@ class EventLog:
     # ---- client records (profile editing lives in store/clients.py) -------------------------
 
     def client(self, client_id: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT id, code, display_name, archived, profile, created FROM clients"
-                              " WHERE id=?", (client_id,)).fetchone()
+        row = self._read_one("SELECT id, code, display_name, archived, profile, created FROM clients"
+                             " WHERE id=?", (client_id,))
         if row is None:
             return None
         return {"id": row[0], "code": row[1], "display_name": row[2], "archived": bool(row[3]),
@@ -741,7 +765,7 @@ class EventLog:
         if client_id is not None:
             q += " AND (client_id=? OR client_id IS NULL)"
             args = (client_id,)
-        rows = self.db.execute(q + " ORDER BY name", args).fetchall()
+        rows = self._read(q + " ORDER BY name", args)
         return [{"id": r[0], "client_id": r[1], "name": r[2], "steps": _json(r[3], []), "updated": r[4]}
                 for r in rows]
 
@@ -824,34 +848,60 @@ class EventLog:
             except (ValueError, TypeError, KeyError):
                 self.skipped += 1
 
+    PAGE = 10000
+
     def tolerant_rows(self, query: str, args: list[Any], seq: str) -> Iterator[tuple]:
-        """Rows of ``query`` (which has no ORDER BY) in ``seq`` order, reading past damaged pages:
-        after an error the read resumes beyond the last good row; what is passed over is counted."""
-        db = self.db
-        where = " AND " if " WHERE " in query else " WHERE "
+        """Rows of ``query`` (no ORDER BY; its first column is ``seq``, the store order) in that
+        order, a page at a time, reading past damaged pages: after an error the read resumes
+        beyond the last good row, and what is passed over is counted in ``skipped``.
+
+        Each page is fetched whole, so no statement stays open between pages: an open one would
+        pin this connection to an old snapshot, and rows the writer thread commits later (on its
+        own connection) would stay invisible to every later read."""
+        col = seq.rsplit(".", 1)[-1]
         last: int | None = None
         jump = 1
         while True:
-            lo = f"{where}{seq} > ?" if last is not None else ""
+            q, a = f"SELECT * FROM ({query})", list(args)
+            if last is not None:
+                q, a = q + f" WHERE {col} > ?", [*args, last]
+            q += f" ORDER BY {col} LIMIT {self.PAGE}"
             try:
-                cur = db.execute(query + lo + f" ORDER BY {seq}", [*args, last] if last is not None else args)
-                for row in cur:
-                    yield row
-                    last, jump = row[0], 1
-                return
-            except sqlite3.DatabaseError:
-                if last is None:
-                    last = 0
+                rows = self._read(q, a)
+            except sqlite3.DatabaseError as exc:
+                if str(exc).startswith(("near ", "no such ", "ambiguous ")):
+                    raise  # a mistake in the query, not a damaged store
+                good = self._rows_until_error(q, a)  # this page up to the damage
+                yield from good
+                last = (good[-1][0] if good else (last or 0)) + jump
                 self.skipped += jump
-                last += jump
                 jump *= 2
                 if jump > 1 << 40:
                     return
+                continue
+            jump = 1
+            yield from rows
+            if len(rows) < self.PAGE:
+                return
+            last = rows[-1][0]
+
+    def _rows_until_error(self, query: str, args: list[Any]) -> list[tuple]:
+        rows: list[tuple] = []
+        self._db.text_factory = _text  # damaged: mark bad UTF-8 from here on
+        cur = self.db.cursor()
+        try:
+            for row in cur.execute(query, args):
+                rows.append(row)
+        except sqlite3.DatabaseError:
+            pass
+        finally:
+            cur.close()
+        return rows
 
     def latest_event_data(self, client_id: str, kind: str) -> dict[str, Any] | None:
         """The data of a client's latest event of ``kind`` (any session), or None."""
-        row = self.db.execute("SELECT data FROM events WHERE client_id=? AND kind=? ORDER BY seq DESC LIMIT 1",
-                              (client_id, kind)).fetchone()
+        row = self._read_one("SELECT data FROM events WHERE client_id=? AND kind=? ORDER BY seq DESC LIMIT 1",
+                             (client_id, kind))
         return _json(row[0], None) if row else None
 
     def events_in(self, session_ids: list[str]) -> Iterator[StoredEvent]:

@@ -36,6 +36,7 @@ FREE_TEXT_SESSION = ("notes", "summary", "soap", "plan")
 FREE_TEXT_DATA = ("note", "plan", "text")  # keys of an event's data that hold typed text
 WITHHELD = "[free text withheld]"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(FORMULA_START)
 
 
 def scrub(value: Any) -> Any:
@@ -49,7 +50,7 @@ def scrub(value: Any) -> Any:
 
 def cell(value: Any) -> Any:
     """A CSV cell a spreadsheet shows as text: one starting like a formula gets a leading quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    if value.__class__ is str and value[:1] in _FORMULA_FIRST and value:
         return "'" + value
     return value
 
@@ -188,7 +189,7 @@ def raw_event_rows(store: EventLog, sel: Selection, sessions: list[dict[str, Any
         data = ("CASE WHEN json_type(e.data) = 'object' THEN json_replace(e.data, " + paths + ") ELSE e.data END")
     # A row whose goals or data is not valid JSON (a damaged store) comes back with NULLs and is
     # skipped and counted by the caller, never spliced into the output or failing the export.
-    goals_ok = "json_valid(e.goals) AND json_type(e.goals) = 'array'"
+    goals_ok = "json_valid(e.goals)"
     q = (f"SELECT {', '.join('e.' + c for c in RAW_COLUMNS)}, "
          f"CASE WHEN {goals_ok} THEN e.goals END, CASE WHEN json_valid(e.data) THEN {data} END, "
          f"(SELECT group_concat(value, ';') FROM json_each(CASE WHEN {goals_ok} THEN e.goals ELSE '[]' END))"
@@ -332,8 +333,9 @@ def export_csv(store: EventLog, out: Path, *, names: bool = False,
         for r in raw_event_rows(store, sel, withhold=withhold):
             # seq, id, session, client, activity, kind, actor, source, device, t_ms, wall, goals, prompt,
             # outcome, corrects, trial_id, data, app_version — the order of CSV_COLUMNS.
-            w2.writerow([cell(v) for v in (
-                r[0], r[1], r[2], who.get(r[3], "?"), r[4], r[5], r[6], r[7], r[8], r[9], r[10],
-                r[N_RAW + 2] or "", r[11], r[12], r[13], r[14], r[N_RAW + 1], version.get(r[2], ""))])
+            # Ids, numbers and times cannot start like a formula; the text columns are checked.
+            w2.writerow((r[0], r[1], r[2], cell(who.get(r[3], "?")), cell(r[4]), cell(r[5]), cell(r[6]),
+                         cell(r[7]), cell(r[8]), r[9], r[10], cell(r[N_RAW + 2] or ""), cell(r[11]), cell(r[12]),
+                         r[13], r[14], cell(r[N_RAW + 1]), cell(version.get(r[2], ""))))
 
     return _atomic_write(out, write)
