@@ -106,7 +106,8 @@ class FrameLoop:
         if change == "saved":
             app.notify(app.t("Saving works again: every held event is now in the store"))
         elif change is not None:
-            app.notify(app.t("Saving is held ({n} events kept in {where}): {err}").format(
+            app.notify(app.t("Saving is held ({n} events kept in {where}): {err}. Nothing is lost: free some "
+                             "space or check the drive; saving resumes by itself.").format(
                 n=len(app.store.pending), where=app.store.where_held(), err=change))
 
     def _check_audio(self, now: int) -> None:
