@@ -20,7 +20,8 @@ The layers, bottom to top (a module may import its own layer and any below it):
  9 activity, store   the activity contract and registry; the event log, trials, notes, export
 10 session   the live session (client, plan, activity lifecycle, trials, scores)
 11 shell     the app loop, screen stack, screens, therapist overlay, pilot
-12 cli       the command line (and ``python -m prelude_play``)
+12 cli       the command line (and ``python -m prelude_play``); diagnostics (log file, crash
+             hooks, doctor, support bundle), which looks at every layer below
 
 Why ``hits`` sits above ``devices`` rather than below ``audio``/``midi`` (as first sketched):
 its ``HitPath`` holds an ``AudioOut`` and a ``MidiIn`` and compiles for the C core from the
@@ -54,7 +55,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("activity, store", ("prelude_play.activity", "prelude_play.store")),
     ("session", ("prelude_play.session",)),
     ("shell", ("prelude_play.shell",)),
-    ("cli", ("prelude_play.cli", "prelude_play.__main__")),
+    ("cli", ("prelude_play.cli", "prelude_play.__main__", "prelude_play.diagnostics")),
 ]
 
 # Cycles tolerated for a while, by name (e.g. shell.app <-> shell.screens <-> shell.therapist was,
