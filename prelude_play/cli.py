@@ -367,7 +367,7 @@ def cmd_check_config(args: argparse.Namespace, data_dir: Path) -> int:
     except ImportError:
         pass
     try:
-        from activities.choice_board.boards import check_board_file
+        from prelude_play.activities.choice_board.boards import check_board_file
 
         checkers["boards/"] = check_board_file
     except ImportError:

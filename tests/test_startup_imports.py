@@ -12,6 +12,7 @@ from prelude_play.activity import discover
 reg = discover()
 assert not reg.errors, [str(e) for e in reg.errors]
 import prelude_play.shell.app, prelude_play.devices.build, prelude_play.hits, prelude_play.audio, prelude_play.midi.hub
+assert 'activities' not in sys.modules, 'the top-level activities package was imported'
 heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'matplotlib'))
 print(len(reg.entries), ' '.join(heavy[:5]))
 """

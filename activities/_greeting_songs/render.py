@@ -28,8 +28,8 @@ from prelude_play.clock import FakeClock
 from prelude_play.config import resource_dir
 from prelude_play.events import LogEvent
 
-from activities._greeting_songs.logic import CHORDS, PlannedBar, chord_pcs
-from activities._greeting_songs.music import bar_notes
+from .logic import CHORDS, PlannedBar, chord_pcs
+from .music import bar_notes
 
 RATE = 48000
 FRAME = 800  # one 60 Hz frame
@@ -63,7 +63,7 @@ def render(song: str = "hello", *, music: str = "full", tail_s: float = 2.0, lim
     engine = open_engine("offline", rate=RATE, blocksize=128, channels=2, clock=clock, start_ns=clock.now_ns(),
                          bank=SoundBank(RATE), voices=32, stop_ramp_ms=5.0)
     backend = engine.backend
-    entry = discover("activities", entry_points=False).get(f"{song}_song")
+    entry = discover("prelude_play.activities", entry_points=False).get(f"{song}_song")
     act = entry.create({"music": music, "listen": False, **settings})
     events: list[LogEvent] = []
 

@@ -54,7 +54,7 @@ def render(script: tuple[tuple[float, str], ...] = SCRIPT, seconds: float = 7.5,
     clock = FakeClock(1_000_000_000)
     backend = OfflineBackend(rate=RATE, blocksize=128, channels=2, clock=clock, start_ns=clock.now_ns())
     engine = AudioEngine(backend, clock=clock, bank=SoundBank(RATE), voices=32, stop_ramp_ms=5.0)
-    entry = discover("activities", entry_points=False).get("scarf_moves")
+    entry = discover("prelude_play.activities", entry_points=False).get("scarf_moves")
     act = entry.create({"mode": "live", **(settings or {})})
     events: list[LogEvent] = []
 

@@ -10,11 +10,13 @@ MIDI devices, JACK, the microphone, speech — only warn).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes.util
 import json
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -208,10 +210,32 @@ def check_data_dir(data_dir: Path) -> Check:
     return Check("data folder", MISSING, f"{data_dir} cannot be written", "pass --data-dir with a folder you own")
 
 
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """libjack and ALSA print their own failures ("Cannot connect to server socket") straight to
+    file descriptor 2: hidden while probing, since the report says it better."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
 def run_checks(data_dir: Path) -> list[Check]:
-    devices, error = audio_devices()
-    return [check_data_dir(data_dir), *check_audio(devices, error), check_native(), *check_jack(),
-            *check_midi(), check_font(), check_speech(), check_sounds()]
+    with quiet_native_stderr():
+        devices, error = audio_devices()
+        jack_checks, midi_checks = check_jack(), check_midi()
+    return [check_data_dir(data_dir), *check_audio(devices, error), check_native(), *jack_checks,
+            *midi_checks, check_font(), check_speech(), check_sounds()]
 
 
 def report(checks: list[Check]) -> str:

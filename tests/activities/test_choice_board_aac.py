@@ -15,8 +15,8 @@ import numpy as np
 import pygame
 import pytest
 
-from activities.choice_board.boards import load_board
-from activities.choice_board.speech import Synthesizer, chime_for, read_clip, trim_voice
+from prelude_play.activities.choice_board.boards import load_board
+from prelude_play.activities.choice_board.speech import Synthesizer, chime_for, read_clip, trim_voice
 from prelude_play.audio.capture import open_capture
 from prelude_play.clock import FakeClock
 from prelude_play.shell.pilot import Pilot, run_test
