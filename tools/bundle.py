@@ -14,9 +14,11 @@ It builds from the wheel, not the checkout: a private venv (``build/bundle/venv`
 ``pip install .`` and PyInstaller, so the bundle has exactly the wheel's layout
 (``prelude_play/_data``, ``prelude_play.activities``) and only the runtime dependencies: no scipy,
 matplotlib (the report says where its plots would be), tests or build tools. PortAudio (a system
-library sounddevice finds at run time) is copied in; libjack is not (it must match the machine's
-JACK server: without one, MIDI and audio go through ALSA). Babel's locale data is cut to the
-languages the app speaks (30 MB → < 1 MB).
+library sounddevice finds at run time) is copied in; libjack comes as the wheels carry it
+(python-rtmidi's own copy; JACK-Client finds the machine's). Python's own libraries lose their
+debug symbols (a pyenv-built libpython is 23 MB with them; PyInstaller's ``--strip`` would also
+strip the wheels' patchelf-edited libraries, which then fail to load). Babel's locale data is
+cut to the languages the app speaks.
 
 Afterwards ``build/bundle/dist/prelude-play/install.sh`` puts a menu entry and icon in the user's
 desktop (``~/.local/share/applications``). Data stays where the installed app keeps it
@@ -42,8 +44,19 @@ VENV = BUILD / "venv"
 DIST = BUILD / "dist" / "prelude-play"
 ENTRY = ROOT / "packaging" / "linux" / "prelude_play_bundle.py"
 EXCLUDE = ("scipy", "matplotlib", "tkinter", "_tkinter", "pytest", "hypothesis", "IPython", "pypdf",
-           "setuptools", "pip", "PyInstaller", "test", "unittest.test", "pydoc_data")
+           "setuptools", "pip", "PyInstaller", "test", "unittest.test", "pydoc_data", "dbm", "_dbm", "_gdbm",
+           "readline", "curses", "_curses", "lib2to3", "ensurepip", "idlelib", "xmlrpc",
+           # image formats nobody puts on a choice card (libavif alone is 5 MB), CJK codecs,
+           # and the libraries' own tests and build tools
+           "PIL._avif", "PIL.AvifImagePlugin", "PIL._webp", "PIL.WebPImagePlugin", "PIL.ImageQt", "PIL.ImageTk",
+           "_codecs_jp", "_codecs_kr", "_codecs_cn", "_codecs_tw", "_codecs_hk", "_codecs_iso2022",
+           "numpy.f2py", "numpy.testing", "numpy.distutils", "pygame.examples", "pygame.tests", "pygame.docs",
+           "babel.messages")
 KEEP_LOCALES = ("root", "en", "en_US", "en_CA", "fr", "fr_CA")
+# Left to the machine: part of glibc (libmvec) or of every desktop's base system (libstdc++6,
+# libgcc-s1); a bundled older libstdc++ is also the usual cause of "GLIBCXX not found" when the
+# machine's newer graphics drivers load beside it.
+SYSTEM_LIBS = ("libmvec.so.1", "libstdc++.so.6", "libgcc_s.so.1")
 
 
 def run(cmd: list[str], **kw) -> None:
@@ -86,7 +99,14 @@ def pyinstaller(py: Path) -> None:
 
 
 def trim() -> None:
-    """Babel's locale data for the app's languages only."""
+    """Debug symbols off Python's own libraries; Babel's locale data for the app's languages only."""
+    strip = shutil.which("strip")
+    if strip:
+        python_libs = [*DIST.glob("_internal/libpython3*.so*"), *DIST.glob("_internal/python3*/lib-dynload/*.so")]
+        for f in python_libs:
+            subprocess.run([strip, "--strip-debug", str(f)], check=False)
+    for name in SYSTEM_LIBS:
+        (DIST / "_internal" / name).unlink(missing_ok=True)
     data = next(DIST.glob("_internal/babel/locale-data"), None)
     if data is not None:
         for f in data.glob("*.dat"):
