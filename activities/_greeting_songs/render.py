@@ -6,7 +6,7 @@ The real activity runs against the real AudioEngine on the ``offline`` backend, 
 second, each calling ``update(now)`` (which decides bars and hands notes to the engine at most
 the lookahead ahead, exactly as in a session) and then rendering that frame's audio.
 
-``python -m activities._greeting_songs.render [--song hello|goodbye] [--wav FILE] [--docs]``;
+``python -m prelude_play.activities._greeting_songs.render [--song hello|goodbye] [--wav FILE] [--docs]``;
 with ``--docs`` it writes docs/bench/greeting_songs.md and its pictures.
 """
 
@@ -282,7 +282,7 @@ def plot(r: Render, path: Path) -> Path:
 def write_docs(results: list[tuple[Render, dict[str, Any]]], tune: dict[str, Any], voice: dict[str, int],
                out_dir: Path = DOCS) -> Path:
     lines = ["# Greeting songs — offline renders", "",
-             "Produced by `python -m activities._greeting_songs.render --docs`: the real activity drives the real",
+             "Produced by `python -m prelude_play.activities._greeting_songs.render --docs`: the real activity drives the real",
              "`AudioEngine` on the `offline` backend (48 kHz, 128-frame blocks), one `update(now)` per 60 Hz frame",
              "(bars decided and notes handed over at most the lookahead ahead), the default settings of each song.", ""]
     for r, m in results:

@@ -66,3 +66,12 @@ def test_doctor_with_jack_running(jack_server, tmp_path):
     assert "[ok  ] JACK server: running: 48000 Hz, 128 frames (2.7 ms)" in r.stdout, r.stdout + r.stderr
     assert "[ok  ] audio output:" in r.stdout and "JACK" in r.stdout
     assert r.returncode == (1 if "[MISS]" in r.stdout else 0)
+
+
+def test_jack_not_installed_says_how_to_install_it(monkeypatch):
+    monkeypatch.setattr(doctor.shutil, "which", lambda name: None)
+    monkeypatch.setattr(doctor.ctypes.util, "find_library", lambda name: None)
+    (c,) = doctor.check_jack()
+    assert c.status == doctor.OPTIONAL and "not installed" in c.detail
+    if sys.platform.startswith("linux"):
+        assert c.fix == "sudo apt-get install jackd2"
