@@ -234,8 +234,11 @@ def run_checks(data_dir: Path) -> list[Check]:
     with quiet_native_stderr():
         devices, error = audio_devices()
         jack_checks, midi_checks = check_jack(), check_midi()
+    from prelude_play.diagnostics.logs import default_log_dir
+
+    logs = Check("logs", INFO, f"{default_log_dir()} (for support: prelude-play support-bundle --out FILE)")
     return [check_data_dir(data_dir), *check_audio(devices, error), check_native(), *jack_checks,
-            *midi_checks, check_font(), check_speech(), check_sounds()]
+            *midi_checks, check_font(), check_speech(), check_sounds(), logs]
 
 
 def report(checks: list[Check]) -> str:
