@@ -22,8 +22,8 @@ import pygame
 from prelude_play.ui import theme as th
 from prelude_play.ui.widgets import Button, draw_text, grid_rects
 
-from activities.choice_board.boards import MAX_CARDS, MIN_CARDS, SIZES, Board, Card, Step, grid_holding
-from activities.choice_board.view import Pictures, draw_card
+from .boards import MAX_CARDS, MIN_CARDS, SIZES, Board, Card, Step, grid_holding
+from .view import Pictures, draw_card
 
 
 def _cycle(options: list[str], current: str, step: int) -> str:

@@ -15,8 +15,8 @@ import numpy as np
 import pygame
 import pytest
 
-from activities.choice_board.boards import load_board
-from activities.choice_board.speech import Synthesizer, chime_for, read_clip, trim_voice
+from prelude_play.activities.choice_board.boards import load_board
+from prelude_play.activities.choice_board.speech import Synthesizer, chime_for, read_clip, trim_voice
 from prelude_play.audio.capture import open_capture
 from prelude_play.clock import FakeClock
 from prelude_play.shell.pilot import Pilot, run_test
@@ -386,8 +386,8 @@ def test_synthesizer_absent_renders_nothing():
 
 
 def test_the_board_list_turns_pages_past_twelve_boards_and_opens_on_the_current_one():
-    from activities.choice_board.boards import Board, Card
-    from activities.choice_board.editor import BoardList
+    from prelude_play.activities.choice_board.boards import Board, Card
+    from prelude_play.activities.choice_board.editor import BoardList
     from prelude_play.ui import theme as th
 
     pygame.init()
