@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     pd.add_argument("--control", type=int, default=None, help="the controller (CC) it sends (default 64)")
     pd.add_argument("--note", type=int, default=None, help="the note it sends, for pedals that send notes")
     pd.add_argument("--none", action="store_true", help="no scoring pedal")
+    # --- the clinic (issue 19): enroll, sync, conflicts, clinic …, export --server -------------
+    from prelude_play.store.clinic_cli import add_commands as add_clinic_commands
+
+    add_clinic_commands(sub)
     return p
 
 
@@ -190,12 +194,17 @@ def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
         if args.report_ready:
             print(f"READY {(time.perf_counter_ns() - START_NS) / 1e6:.1f} ms", flush=True)
 
+    from prelude_play.store.sync import start_background_sync  # the clinic (issue 19): None unless enrolled
+
+    clinic_sync = start_background_sync(data_dir)
     try:
         app.start(client_id=args.client, activity=args.activity)
         app.run(for_seconds=args.for_seconds, on_first_frame=ready)
         if args.screenshot:
             app.screenshot(args.screenshot)
     finally:
+        if clinic_sync is not None:
+            clinic_sync.stop()
         store.close()
     return 0
 
@@ -389,6 +398,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     data_dir = (args.data_dir or default_data_dir()).expanduser()
+    from prelude_play.store import clinic_cli  # the clinic (issue 19): its commands and export --server
+
+    if clinic_cli.handles(args):
+        return clinic_cli.run(args, data_dir)
     if args.command == "export":
         return cmd_export(args, data_dir)
     if args.command == "note":

@@ -174,10 +174,12 @@ BEGIN
 END $$;
 
 -- Other devices' changes for the clients assigned to this one (and shared plans), after each
--- client's cursor, in server order. 'high': every row up to it was returned.
+-- client's cursor, in server order. 'high': every row up to it was returned. One statement, so
+-- one snapshot: the rows, 'high' and the client list agree (a later snapshot could count rows
+-- committed after the rows were picked, and a cursor would step over them).
 CREATE FUNCTION pp.pull_changes(cursors jsonb, lim integer) RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pp, pg_temp AS $$
-DECLARE dev text := pp.me(); res jsonb; cnt integer; high bigint;
+DECLARE dev text := pp.me(); res jsonb;
 BEGIN
     WITH mine AS (SELECT client_id FROM pp.assignments WHERE device = dev UNION ALL SELECT '*'),
     picked AS (
@@ -185,25 +187,24 @@ BEGIN
             SELECT * FROM pp.changes x WHERE x.client_id = m.client_id AND x.origin <> dev
               AND x.server_seq > coalesce((cursors ->> m.client_id)::bigint, 0)
             ORDER BY x.server_seq LIMIT lim) c
-        ORDER BY c.server_seq LIMIT lim)
-    SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'origin', origin, 'entity', entity,
+        ORDER BY c.server_seq LIMIT lim),
+    agg AS (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'origin', origin, 'entity', entity,
                 'entity_id', entity_id, 'client_id', client_id, 'field', field, 'value', value, 'hlc', hlc,
-                'supersedes', supersedes, 'seq', server_seq) ORDER BY server_seq), '[]'),
-           count(*), max(server_seq)
-      INTO res, cnt, high FROM picked;
-    IF cnt < lim THEN
-        SELECT coalesce(max(server_seq), 0) INTO high FROM (
-            SELECT max(server_seq) AS server_seq FROM pp.changes UNION ALL SELECT max(server_seq) FROM pp.events) s;
-    END IF;
+                'supersedes', supersedes, 'seq', server_seq) ORDER BY server_seq), '[]') AS rows,
+                count(*) AS cnt, max(server_seq) AS mx FROM picked),
+    top AS (SELECT coalesce(greatest((SELECT max(server_seq) FROM pp.changes),
+                                     (SELECT max(server_seq) FROM pp.events)), 0) AS t)
+    SELECT jsonb_build_object('rows', agg.rows, 'high', CASE WHEN agg.cnt < lim THEN top.t ELSE agg.mx END,
+                              'clients', (SELECT coalesce(jsonb_agg(client_id), '[]') FROM mine WHERE client_id <> '*'))
+      INTO res FROM agg, top;
     INSERT INTO pp.audit(device, action, client_id, rows)
-        SELECT dev, 'pull_changes', r ->> 'client_id', count(*) FROM jsonb_array_elements(res) r GROUP BY 3;
-    RETURN jsonb_build_object('rows', res, 'high', high,
-        'clients', (SELECT coalesce(jsonb_agg(client_id), '[]') FROM pp.assignments WHERE device = dev));
+        SELECT dev, 'pull_changes', r ->> 'client_id', count(*) FROM jsonb_array_elements(res -> 'rows') r GROUP BY 3;
+    RETURN res;
 END $$;
 
 CREATE FUNCTION pp.pull_events(cursors jsonb, lim integer) RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pp, pg_temp AS $$
-DECLARE dev text := pp.me(); res jsonb; cnt integer; high bigint;
+DECLARE dev text := pp.me(); res jsonb;
 BEGIN
     WITH mine AS (SELECT client_id FROM pp.assignments WHERE device = dev),
     picked AS (
@@ -211,21 +212,20 @@ BEGIN
             SELECT * FROM pp.events x WHERE x.client_id = m.client_id AND x.origin <> dev
               AND x.server_seq > coalesce((cursors ->> m.client_id)::bigint, 0)
             ORDER BY x.server_seq LIMIT lim) e
-        ORDER BY e.server_seq LIMIT lim)
-    SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'session_id', session_id, 'client_id', client_id,
+        ORDER BY e.server_seq LIMIT lim),
+    agg AS (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'session_id', session_id, 'client_id', client_id,
                 'activity', activity, 'kind', kind, 'actor', actor, 'source', source, 'device', device,
                 't_ms', t_ms, 'wall', wall, 'goals', goals, 'prompt', prompt, 'outcome', outcome, 'data', data,
-                'corrects', corrects, 'trial_id', trial_id, 'seq', server_seq) ORDER BY server_seq), '[]'),
-           count(*), max(server_seq)
-      INTO res, cnt, high FROM picked;
-    IF cnt < lim THEN
-        SELECT coalesce(max(server_seq), 0) INTO high FROM (
-            SELECT max(server_seq) AS server_seq FROM pp.changes UNION ALL SELECT max(server_seq) FROM pp.events) s;
-    END IF;
+                'corrects', corrects, 'trial_id', trial_id, 'seq', server_seq) ORDER BY server_seq), '[]') AS rows,
+                count(*) AS cnt, max(server_seq) AS mx FROM picked),
+    top AS (SELECT coalesce(greatest((SELECT max(server_seq) FROM pp.changes),
+                                     (SELECT max(server_seq) FROM pp.events)), 0) AS t)
+    SELECT jsonb_build_object('rows', agg.rows, 'high', CASE WHEN agg.cnt < lim THEN top.t ELSE agg.mx END,
+                              'clients', (SELECT coalesce(jsonb_agg(client_id), '[]') FROM mine))
+      INTO res FROM agg, top;
     INSERT INTO pp.audit(device, action, client_id, rows)
-        SELECT dev, 'pull_events', r ->> 'client_id', count(*) FROM jsonb_array_elements(res) r GROUP BY 3;
-    RETURN jsonb_build_object('rows', res, 'high', high,
-        'clients', (SELECT coalesce(jsonb_agg(client_id), '[]') FROM pp.assignments WHERE device = dev));
+        SELECT dev, 'pull_events', r ->> 'client_id', count(*) FROM jsonb_array_elements(res -> 'rows') r GROUP BY 3;
+    RETURN res;
 END $$;
 
 DO $$ BEGIN
@@ -326,3 +326,44 @@ def devices(conn: Any) -> list[dict[str, Any]]:
                         " LEFT JOIN pp.assignments a ON a.device = d.role GROUP BY d.role ORDER BY d.created").fetchall()
     return [{"role": r[0], "name": r[1], "created": r[2].isoformat(), "revoked": r[3].isoformat() if r[3] else None,
              "clients": r[4]} for r in rows]
+
+
+def server_store(conn: Any, clock: Any, *, client: str | None = None, batch: int = 5000) -> Any:
+    """The clinic's records and events as an in-memory event store, so every exporter and report
+    made for a tablet works unchanged across tablets. ``client`` (id or code) loads only that
+    client's rows. Rows are read in batches through a server-side cursor (bounded memory here
+    too, apart from the in-memory store itself)."""
+    import json as _json
+
+    from prelude_play.store import records
+    from prelude_play.store.eventlog import EventLog
+    from prelude_play.store.sync import apply_events
+
+    store = EventLog(":memory:", clock)
+    records.ensure_sync_schema(store.db)
+    where, args = "", ()
+    if client:
+        row = conn.execute("SELECT client_id FROM pp.changes WHERE (client_id=%s) OR (entity='clients' AND"
+                           " field='code' AND value=%s) LIMIT 1", (client, _json.dumps(client))).fetchone()
+        where, args = " WHERE client_id = %s", (row[0] if row else client,)
+    with conn.transaction():
+        with conn.cursor(name="pp_changes") as cur:
+            cur.itersize = batch
+            cur.execute("SELECT id, origin, entity, entity_id, client_id, field, value, hlc, supersedes"
+                        f" FROM pp.changes{where} ORDER BY server_seq", args)
+            while rows := cur.fetchmany(batch):
+                store.db.execute("BEGIN")
+                records.apply_remote(store.db, (records.Change(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7],
+                                                               tuple(_json.loads(r[8]))) for r in rows))
+                store.db.execute("COMMIT")
+    cols = ("id", "session_id", "client_id", "activity", "kind", "actor", "source", "device", "t_ms", "wall",
+            "goals", "prompt", "outcome", "data", "corrects", "trial_id")
+    with conn.transaction():
+        with conn.cursor(name="pp_events") as cur:
+            cur.itersize = batch
+            cur.execute(f"SELECT {', '.join(cols)} FROM pp.events{where} ORDER BY server_seq", args)
+            while rows := cur.fetchmany(batch):
+                store.db.execute("BEGIN")
+                apply_events(store.db, [dict(zip(cols, r)) for r in rows])
+                store.db.execute("COMMIT")
+    return store

@@ -105,7 +105,7 @@ def _explain(exc: BaseException, cfg: ClinicConfig) -> SyncError:
     if "not assigned" in low:
         return SyncError(f"the clinic server refused a record ({text}). Ask the clinic administrator to assign "
                          "this client to this tablet, then sync again. Nothing on the tablet is lost.")
-    if "certificate" in low or "ssl" in low:
+    if "certificate" in low or "sslmode" in low or "ssl is not enabled" in low:
         return SyncError(f"the clinic server's identity could not be checked ({text}). Check the clinic CA "
                          f"file ({cfg.ca}) and the server name. Nothing was sent.")
     return SyncError(f"could not finish the sync with the clinic server at {host} ({text}). "
