@@ -222,35 +222,41 @@ def capture(db: sqlite3.Connection, *, share_names: bool) -> int:
 
     Runs in one transaction, so a crash leaves either the notes or the changes, never neither.
     """
-    me = device_id(db)
-    made = 0
     db.execute("BEGIN IMMEDIATE")
     try:
-        notes = db.execute("SELECT entity, entity_id, max(ms), max(n) FROM sync_dirty GROUP BY entity, entity_id"
-                           " ORDER BY min(n)").fetchall()
-        top = max((n[3] for n in notes), default=0)
-        for entity, entity_id, ms, _ in notes:
-            fields = _current_fields(db, entity, entity_id, share_names)
-            if fields is None:
-                if entity == "clients" and _known_entity(db, entity, entity_id):
-                    ch = Change(uuid7(), me, entity, entity_id, entity_id, PURGE, None, hlc_next(db, ms))
-                    _apply(db, ch)
-                    made += 1
-                continue
-            client_id = _client_of(entity, entity_id, fields)
-            for field, value in fields.items():
-                hs = heads(db, entity, entity_id, field)
-                if any(h.value == value for h in hs[:1]):
-                    continue  # what the row shows is already the field's displayed version
-                ch = Change(uuid7(), me, entity, entity_id, client_id, field, value, hlc_next(db, ms),
-                            (hs[0].id,) if hs else ())  # replaces only what this tablet showed
-                _apply(db, ch)
-                made += 1
-        db.execute("DELETE FROM sync_dirty WHERE n <= ?", (top,))
+        made = _capture(db, share_names)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
+    return made
+
+
+def _capture(db: sqlite3.Connection, share_names: bool) -> int:
+    """``capture`` inside the caller's transaction."""
+    me = device_id(db)
+    made = 0
+    notes = db.execute("SELECT entity, entity_id, max(ms), max(n) FROM sync_dirty GROUP BY entity, entity_id"
+                       " ORDER BY min(n)").fetchall()
+    top = max((n[3] for n in notes), default=0)
+    for entity, entity_id, ms, _ in notes:
+        fields = _current_fields(db, entity, entity_id, share_names)
+        if fields is None:
+            if entity == "clients" and _known_entity(db, entity, entity_id):
+                ch = Change(uuid7(), me, entity, entity_id, entity_id, PURGE, None, hlc_next(db, ms))
+                _apply(db, ch)
+                made += 1
+            continue
+        client_id = _client_of(entity, entity_id, fields)
+        for field, value in fields.items():
+            hs = heads(db, entity, entity_id, field)
+            if any(h.value == value for h in hs[:1]):
+                continue  # what the row shows is already the field's displayed version
+            ch = Change(uuid7(), me, entity, entity_id, client_id, field, value, hlc_next(db, ms),
+                        (hs[0].id,) if hs else ())  # replaces only what this tablet showed
+            _apply(db, ch)
+            made += 1
+    db.execute("DELETE FROM sync_dirty WHERE n <= ?", (top,))
     return made
 
 
@@ -275,11 +281,14 @@ def _apply(db: sqlite3.Connection, ch: Change) -> bool:
     return True
 
 
-def apply_remote(db: sqlite3.Connection, changes: Iterable[Change]) -> int:
+def apply_remote(db: sqlite3.Connection, changes: Iterable[Change], *, share_names: bool = False) -> int:
     """Apply other tablets' changes (in the server's order) to the change log and the rows.
 
-    Runs with the capture triggers silenced, inside the caller's transaction.
+    Runs inside the caller's write transaction: local edits not yet noted as changes are noted
+    first (else the remote value written into the row would hide them), then the capture
+    triggers are silenced while the rows are written.
     """
+    _capture(db, share_names)
     n = 0
     db.execute("UPDATE sync_flag SET applying=1")
     try:

@@ -196,8 +196,8 @@ def sync_once(db_path: Path, cfg: ClinicConfig, *, conn: Any = None,
             res.pushed_events += len(batch)
             if progress:
                 progress("push_events", len(batch))
-        res.pulled_changes, res.clients = _pull(db, conn, "changes", cfg.batch, progress)
-        res.pulled_events, _ = _pull(db, conn, "events", cfg.batch, progress)
+        res.pulled_changes, res.clients = _pull(db, conn, "changes", cfg.batch, progress, share)
+        res.pulled_events, _ = _pull(db, conn, "events", cfg.batch, progress, share)
         res.conflicts = len(records.conflicts(db))
         left = outbox(db, upto)
         res.outbox_left = left[0] + left[1]
@@ -216,7 +216,7 @@ def sync_once(db_path: Path, cfg: ClinicConfig, *, conn: Any = None,
 
 
 def _pull(db: sqlite3.Connection, conn: Any, what: str, lim: int,
-          progress: Callable[[str, int], None] | None) -> tuple[int, list[str]]:
+          progress: Callable[[str, int], None] | None, share_names: bool) -> tuple[int, list[str]]:
     """Pull one stream to the end; each batch is applied and its cursors saved in one SQLite
     transaction, so a crash repeats the batch (applying is idempotent) and never skips it."""
     total = 0
@@ -229,7 +229,7 @@ def _pull(db: sqlite3.Connection, conn: Any, what: str, lim: int,
         db.execute("BEGIN IMMEDIATE")
         try:
             if what == "changes":
-                records.apply_remote(db, (records.Change.from_dict(r) for r in rows))
+                records.apply_remote(db, (records.Change.from_dict(r) for r in rows), share_names=share_names)
             else:
                 apply_events(db, rows)
             for cid in clients + ([records.SHARED] if what == "changes" else []):
