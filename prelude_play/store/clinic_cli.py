@@ -78,6 +78,11 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
     except ImportError as exc:
         print(f"prelude-play {name}: the clinic needs psycopg ({exc}); install prelude-play[clinic]", file=sys.stderr)
         return 2
+    except Exception as exc:  # the database refused an administrator's command: say what it said
+        if not type(exc).__module__.startswith("psycopg"):
+            raise
+        print(f"prelude-play {name}: the clinic database refused: {str(exc).strip()}", file=sys.stderr)
+        return 1
 
 
 def _enroll(args: argparse.Namespace, data_dir: Path) -> int:

@@ -435,3 +435,21 @@ def test_cli_enroll_and_admin_commands(pg, admin, tmp_path):
     r = cli("--data-dir", str(tmp_path / "other"), "enroll", "--server", pg.device_url(), "--device", device,
             "--clinic-token", "wrong", "--ca", str(pg.ca))
     assert r.returncode == 1 and "refused" in r.stderr
+
+
+def test_the_app_syncs_in_the_background_when_enrolled(admin, make_tablet):
+    import os
+
+    t = make_tablet("app")
+    t.cfg.interval_s = 0.5
+    sync.save_clinic(t.dir, t.cfg)
+    client = uid("app")
+    env = dict(os.environ, SDL_AUDIODRIVER="dummy", SDL_VIDEODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
+    p = subprocess.run([sys.executable, "-m", "prelude_play", "--headless", "--data-dir", str(t.dir),
+                        "--audio-backend", "null", "--midi-api", "none", "--client", client, "--activity",
+                        "free_play", "--for", "4"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert len(server_ids(admin, client)) >= 1  # activity_start went up while the app ran
+    r = cli("--data-dir", str(t.dir), "sync")  # the rest (logged at the end) in one more round
+    assert r.returncode == 0, r.stderr
+    assert sorted(server_ids(admin, client)) == sorted(local_ids(t, client))
