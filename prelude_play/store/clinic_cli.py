@@ -24,7 +24,8 @@ def add_commands(sub: Any) -> None:
     en = sub.add_parser("enroll", help="join this tablet to the clinic server (credentials from the administrator)")
     en.add_argument("--server", required=True, help="postgresql://HOST:PORT/DATABASE (the device may be in it: DEVICE@HOST)")
     en.add_argument("--device", help="the device name the administrator gave (pp_dev_…)")
-    en.add_argument("--clinic-token", required=True, help="the one-time token the administrator gave")
+    en.add_argument("--clinic-token", required=True,
+                    help="the token the administrator's add-device printed (DEVICE:TOKEN, or TOKEN with --device)")
     en.add_argument("--ca", type=Path, help="the clinic's CA certificate (PEM) that signed the server's")
     sy = sub.add_parser("sync", help="one sync round with the clinic server: exit 0 only when all is delivered")
     sy.add_argument("--server", help="this server instead of the enrolled one (postgresql://HOST:PORT/DATABASE)")
@@ -95,12 +96,15 @@ def _enroll(args: argparse.Namespace, data_dir: Path) -> int:
         scheme, rest = server.split("://", 1)
         device = device or rest.split("@", 1)[0]
         server = f"{scheme}://{rest.split('@', 1)[1]}"
+    token = args.clinic_token
+    if not device and ":" in token:  # DEVICE:TOKEN, as add-device prints it
+        device, token = token.split(":", 1)
     if not device:
         print("prelude-play enroll: give --device (the name the administrator's add-device printed)", file=sys.stderr)
         return 2
     EventLog(data_dir / "prelude.db", MonotonicClock()).close()  # a new tablet: its store first
     ca = str(args.ca.resolve()) if args.ca else None
-    hello = sync.enroll(data_dir, sync.ClinicConfig(server, device, args.clinic_token, ca))
+    hello = sync.enroll(data_dir, sync.ClinicConfig(server, device, token, ca))
     print(f"enrolled as {hello['device']}; {len(hello['clients'])} client(s) assigned. "
           f"Run `prelude-play sync` (the app also syncs by itself while it runs).")
     return 0
@@ -189,8 +193,8 @@ def _clinic(args: argparse.Namespace) -> int:
         elif cmd == "add-device":
             role, token = cs.add_device(conn, args.name)
             print(f"device: {role}\ntoken: {token}\n"
-                  f"on the tablet: prelude-play enroll --server postgresql://HOST:PORT/DATABASE --device {role} "
-                  f"--clinic-token {token} --ca clinic-ca.pem")
+                  f"on the tablet: prelude-play enroll --server postgresql://HOST:PORT/DATABASE "
+                  f"--clinic-token {role}:{token} --ca clinic-ca.pem")
         elif cmd == "revoke":
             cs.revoke_device(conn, args.device)
             print(f"revoked {args.device}")
