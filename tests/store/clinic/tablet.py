@@ -1,6 +1,7 @@
 """One simulated tablet as its own process: runs sessions for its clients, logging events and
 editing notes, and syncs with the clinic every few events (failures are counted, never fatal:
-the tablet works offline). Prints one JSON line at the end: what it logged and how syncs went.
+the tablet works offline). Prints a JSON line per sync attempt, and one at the end: what it
+logged and how syncs went.
 
 python -m tests.store.clinic.tablet DATA_DIR --clients a,b --sessions 3 --events 40 --sync-every 20
 """
@@ -41,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
                     try:
                         sync.sync_once(a.data_dir / "prelude.db", cfg)
                         ok += 1
+                        print(json.dumps({"sync": "ok"}), flush=True)
                     except SyncError:
                         failed += 1
+                        print(json.dumps({"sync": "failed"}), flush=True)
             store.end_session(s, notes=f"{a.data_dir.name} session {s_i}")
     store.close()
     print(json.dumps({"logged": logged, "ok": ok, "failed": failed}))

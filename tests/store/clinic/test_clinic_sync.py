@@ -97,11 +97,13 @@ def test_three_tablet_processes_offline_then_online_hold_the_union(pg, admin, ma
     procs = [subprocess.Popen([sys.executable, "-m", "tests.store.clinic.tablet", str(t.dir), "--clients",
                                f"{own[i]},{shared}", "--sessions", "2", "--events", "60", "--sync-every", "25"],
                               cwd=ROOT, stdout=subprocess.PIPE, text=True) for i, t in enumerate(tablets)]
-    time.sleep(1.5)
-    proxy.online = True  # the third tablet comes back while the others still run
-    outs = [json.loads(p.communicate(timeout=90)[0]) for p in procs]
+    first = json.loads(procs[2].stdout.readline())  # the third tablet works on, offline ...
+    assert first == {"sync": "failed"}
+    proxy.online = True  # ... and comes back while the others still run
+    outs = [json.loads(p.communicate(timeout=90)[0].strip().splitlines()[-1]) for p in procs]
     assert all(o["logged"] == 240 for o in outs)
     assert outs[0]["ok"] > 0 and outs[0]["failed"] == 0
+    assert outs[2]["ok"] > 0  # synced after reconnecting, while sessions went on
     for _ in range(2):  # one final round each: the last events up, then everyone pulls them
         for t in tablets:
             t.sync()
