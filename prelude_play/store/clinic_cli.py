@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -215,14 +216,20 @@ def _clinic(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from prelude_play.clock import MonotonicClock
-    from prelude_play.store import export
     from prelude_play.store.clinic_server import server_store
 
-    conn = _admin(args.server)
-    try:
-        store = server_store(conn, MonotonicClock())
-    finally:
-        conn.close()
+    with tempfile.TemporaryDirectory(prefix="prelude-clinic-export-") as tmp:
+        conn = _admin(args.server)
+        try:  # a private temporary store, deleted after the export: memory stays bounded
+            store = server_store(conn, MonotonicClock(), client=args.client, path=Path(tmp) / "clinic.db")
+        finally:
+            conn.close()
+        return _export_from(store, args)
+
+
+def _export_from(store: Any, args: argparse.Namespace) -> int:
+    from prelude_play.store import export
+
     sel = export.Selection(session=args.session, client=args.client, since=args.since, until=args.until,
                            goal=args.goal)
     settings = {"format": args.format, "command": "prelude-play export --server"}

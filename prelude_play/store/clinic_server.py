@@ -328,18 +328,19 @@ def devices(conn: Any) -> list[dict[str, Any]]:
              "clients": r[4]} for r in rows]
 
 
-def server_store(conn: Any, clock: Any, *, client: str | None = None, batch: int = 5000) -> Any:
-    """The clinic's records and events as an in-memory event store, so every exporter and report
+def server_store(conn: Any, clock: Any, *, client: str | None = None, batch: int = 5000,
+                 path: Any = ":memory:") -> Any:
+    """The clinic's records and events as an event store (in memory, or at ``path``: a private
+    temporary file keeps memory bounded for a whole-clinic export), so every exporter and report
     made for a tablet works unchanged across tablets. ``client`` (id or code) loads only that
-    client's rows. Rows are read in batches through a server-side cursor (bounded memory here
-    too, apart from the in-memory store itself)."""
+    client's rows. Rows are read in batches through a server-side cursor."""
     import json as _json
 
     from prelude_play.store import records
     from prelude_play.store.eventlog import EventLog
     from prelude_play.store.sync import apply_events
 
-    store = EventLog(":memory:", clock)
+    store = EventLog(path, clock)
     records.ensure_sync_schema(store.db)
     where, args = "", ()
     if client:

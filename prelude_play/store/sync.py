@@ -26,7 +26,6 @@ from prelude_play.store import records
 from prelude_play.store.eventlog import EVENT_COLUMNS
 
 CLINIC_FILE = "clinic.json"
-PUSH_EVENT_COLUMNS = tuple(c for c in EVENT_COLUMNS)
 
 
 @dataclass
