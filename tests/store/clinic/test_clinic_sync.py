@@ -143,8 +143,23 @@ def test_server_killed_mid_push_then_restarted_nothing_lost_nothing_twice(pg, ad
     pg.start()
     with psycopg.connect(pg.admin_url, autocommit=True) as a:
         assert len(server_ids(a, client)) == 900  # the three acknowledged batches survived the crash
+    # and at a moment nobody chose: from another thread, while a batch is on its way or committing
+    ids += log_session(t, client, 6000)
+    killer = threading.Timer(0.05, pg.kill)  # started by the first acknowledged batch of 20
+
+    def arm(kind: str, n: int) -> None:
+        if not killer.is_alive() and not killer.finished.is_set():
+            killer.start()
+
+    with pytest.raises(SyncError):
+        t.sync(progress=arm)
+    killer.join()
+    pg.start()
+    with psycopg.connect(pg.admin_url, autocommit=True) as a:
+        assert len(server_ids(a, client)) < len(ids)
         t.sync()
-        assert sorted(server_ids(a, client)) == sorted(ids)
+        got = server_ids(a, client)
+        assert len(got) == len(set(got)) and sorted(got) == sorted(ids)
 
 
 def test_lost_acknowledgement_repeats_the_batch_and_adds_nothing(admin, make_tablet, monkeypatch):
