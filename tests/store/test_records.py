@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -124,3 +126,8 @@ def test_no_clinic_no_sync_no_network(tmp_path):
     """A tablet never enrolled starts no sync thread and imports no database driver for it."""
     assert load_clinic(tmp_path) is None
     assert start_background_sync(tmp_path) is None
+    code = ("import sys; from pathlib import Path; import prelude_play.cli as c; "
+            "from prelude_play.store.sync import start_background_sync as s; c.build_parser(); "
+            f"assert s(Path({str(tmp_path)!r})) is None; print(sorted(m for m in sys.modules if 'psycopg' in m or m == 'socket'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "psycopg" not in out
