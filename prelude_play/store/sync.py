@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -26,6 +27,11 @@ from prelude_play.store import records
 from prelude_play.store.eventlog import EVENT_COLUMNS
 
 CLINIC_FILE = "clinic.json"
+# While the app runs, pulled rows are written 50 at a time (~1-2 ms of SQLite's write lock), 20 ms
+# apart: a UI-thread write that finds the lock taken waits in SQLite's busy handler, which sleeps
+# 1, 2, 5, 10 ms ... between tries, so long or back-to-back transactions would cost it frames.
+BACKGROUND_APPLY_BATCH = 50
+BACKGROUND_PAUSE_S = 0.02
 
 
 @dataclass
@@ -160,9 +166,13 @@ def outbox(db: sqlite3.Connection, upto_seq: int | None = None) -> tuple[int, in
 
 
 def sync_once(db_path: Path, cfg: ClinicConfig, *, conn: Any = None,
-              progress: Callable[[str, int], None] | None = None) -> SyncResult:
+              progress: Callable[[str, int], None] | None = None, apply_batch: int | None = None) -> SyncResult:
     """One round: push everything noted so far, then pull. Raises SyncError (with what to do)
-    if anything was not acknowledged; what was acknowledged stays acknowledged."""
+    if anything was not acknowledged; what was acknowledged stays acknowledged.
+
+    ``apply_batch`` caps the rows applied per SQLite write transaction while pulling (and spaces
+    them out): the app's UI thread waits for that lock when it logs, so the background sync keeps
+    it short."""
     import psycopg
 
     db = open_db(db_path)
@@ -176,11 +186,13 @@ def sync_once(db_path: Path, cfg: ClinicConfig, *, conn: Any = None,
         share = bool(hello.get("share_names"))
         upto = db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]  # before capture: see module doc
         records.capture(db, share_names=share)
+        # in the background, smaller batches: encoding or parsing one holds the GIL (~5 ms per 1 000 rows)
+        size = min(cfg.batch, 4 * apply_batch) if apply_batch else cfg.batch
         # push record changes (they create clients and sessions before their events arrive)
         while True:
             after = records.get_cursor(db, "push_changes")
             rows = db.execute(f"SELECT n, {records.CHANGE_COLUMNS} FROM sync_changes WHERE origin=? AND n > ?"
-                              " ORDER BY n LIMIT ?", (me, after, cfg.batch)).fetchall()
+                              " ORDER BY n LIMIT ?", (me, after, size)).fetchall()
             if not rows:
                 break
             batch = [records._change_from_row(r[1:]).as_dict() for r in rows]
@@ -189,14 +201,15 @@ def sync_once(db_path: Path, cfg: ClinicConfig, *, conn: Any = None,
             res.pushed_changes += len(rows)
             if progress:
                 progress("push_changes", len(rows))
-        for batch in _event_batches(db, records.get_cursor(db, "push_events"), upto, cfg.batch):
+        for batch in _event_batches(db, records.get_cursor(db, "push_events"), upto, size):
             res.new_on_server += _call(conn, "SELECT pp.push_events(%s::jsonb)", json.dumps(batch))
             records.set_cursor(db, "push_events", batch[-1]["seq"])
             res.pushed_events += len(batch)
             if progress:
                 progress("push_events", len(batch))
-        res.pulled_changes, res.clients = _pull(db, conn, "changes", cfg.batch, progress, share)
-        res.pulled_events, _ = _pull(db, conn, "events", cfg.batch, progress, share)
+        pause = BACKGROUND_PAUSE_S if apply_batch else 0.0
+        res.pulled_changes, res.clients = _pull(db, conn, "changes", size, progress, share, apply_batch, pause)
+        res.pulled_events, _ = _pull(db, conn, "events", size, progress, share, apply_batch, pause)
         res.conflicts = len(records.conflicts(db))
         left = outbox(db, upto)
         res.outbox_left = left[0] + left[1]
@@ -215,33 +228,46 @@ def sync_once(db_path: Path, cfg: ClinicConfig, *, conn: Any = None,
 
 
 def _pull(db: sqlite3.Connection, conn: Any, what: str, lim: int,
-          progress: Callable[[str, int], None] | None, share_names: bool) -> tuple[int, list[str]]:
-    """Pull one stream to the end; each batch is applied and its cursors saved in one SQLite
-    transaction, so a crash repeats the batch (applying is idempotent) and never skips it."""
+          progress: Callable[[str, int], None] | None, share_names: bool,
+          chunk: int | None = None, pause_s: float = 0.0) -> tuple[int, list[str]]:
+    """Pull one stream to the end. A batch is applied in SQLite write transactions of ``chunk``
+    rows (``pause_s`` apart, so the app's own writes get the lock between them); its cursors are
+    saved with the last one. A crash repeats the batch (applying is idempotent), never skips it."""
     total = 0
     clients: list[str] = []
     prefix = f"pull_{what}:"
+    chunk = chunk or lim
     while True:
         cursors = records.cursors_with_prefix(db, prefix)
         out = _call(conn, f"SELECT pp.pull_{what}(%s::jsonb, %s)", json.dumps(cursors), lim)
         rows, high, clients = out["rows"], int(out["high"] or 0), list(out["clients"])
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if what == "changes":
-                records.apply_remote(db, (records.Change.from_dict(r) for r in rows), share_names=share_names)
-            else:
-                apply_events(db, rows)
-            for cid in clients + ([records.SHARED] if what == "changes" else []):
-                records.set_cursor(db, prefix + cid, high)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        starts = list(range(0, len(rows), chunk)) or [0]
+        for i in starts:
+            part = rows[i:i + chunk]
+            if i and pause_s:
+                time.sleep(pause_s)
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if what == "changes":
+                    records.apply_remote(db, (records.Change.from_dict(r) for r in part), share_names=share_names)
+                else:
+                    apply_events(db, part)
+                if i == starts[-1]:
+                    for cid in clients + ([records.SHARED] if what == "changes" else []):
+                        records.set_cursor(db, prefix + cid, high)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            if pause_s:  # keep the WAL short, so the app's own commit never has a long checkpoint to do
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         total += len(rows)
         if progress and rows:
             progress(f"pull_{what}", len(rows))
         if len(rows) < lim:
             return total, clients
+        if pause_s:
+            time.sleep(pause_s)
 
 
 def apply_events(db: sqlite3.Connection, rows: list[dict[str, Any]]) -> int:
@@ -305,7 +331,7 @@ class BackgroundSync:
         delay = 2.0  # a first round soon after start
         while not self._stop.wait(delay):
             try:
-                self.last_result = self._sync(self.db_path, self.cfg)
+                self.last_result = self._sync(self.db_path, self.cfg, apply_batch=BACKGROUND_APPLY_BATCH)
                 self.last_error = None
             except Exception as exc:  # noqa: BLE001 - the app must never be taken down by the network
                 self.last_error = str(exc)
