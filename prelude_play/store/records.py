@@ -245,6 +245,7 @@ def _capture(db: sqlite3.Connection, share_names: bool) -> int:
             if entity == "clients" and _known_entity(db, entity, entity_id):
                 ch = Change(uuid7(), me, entity, entity_id, entity_id, PURGE, None, hlc_next(db, ms))
                 _apply(db, ch)
+                _forget_client(db, entity_id)  # the purge leaves no value behind in the change log
                 made += 1
             continue
         client_id = _client_of(entity, entity_id, fields)
@@ -330,9 +331,15 @@ def purge_local(db: sqlite3.Connection, client_id: str) -> None:
     finally:
         db.execute("CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events BEGIN SELECT "
                    "RAISE(ABORT, 'events are append-only: log a correction instead'); END")
+    _forget_client(db, client_id)
+
+
+def _forget_client(db: sqlite3.Connection, client_id: str) -> None:
+    """Drop a purged client's record history; only the purge marker stays (it must travel)."""
     db.execute("DELETE FROM sync_heads WHERE entity_id=? OR entity_id IN (SELECT entity_id FROM sync_changes"
                " WHERE client_id=?)", (client_id, client_id))
     db.execute("DELETE FROM sync_changes WHERE client_id=? AND field<>?", (client_id, PURGE))
+    db.execute("DELETE FROM sync_remote_events WHERE seq NOT IN (SELECT seq FROM events)")
 
 
 def ensure_row(db: sqlite3.Connection, entity: str, entity_id: str, client_id: str = SHARED,

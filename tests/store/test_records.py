@@ -120,6 +120,8 @@ def test_purge_on_one_tablet_purges_the_other(tmp_path):
     a.purge_client("c1", confirm_code="C-1")
     ship(a, b)
     assert b.client("c1") is None and list(b.events()) == [] and b.sessions() == []
+    for st in (a, b):  # no value of the client's is left in either change log: only the purge marker
+        assert st.db.execute("SELECT field FROM sync_changes WHERE client_id='c1'").fetchall() == [("_purge",)]
 
 
 def test_no_clinic_no_sync_no_network(tmp_path):
