@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     pd.add_argument("--control", type=int, default=None, help="the controller (CC) it sends (default 64)")
     pd.add_argument("--note", type=int, default=None, help="the note it sends, for pedals that send notes")
     pd.add_argument("--none", action="store_true", help="no scoring pedal")
+    # --- the clinic (issue 19): enroll, sync, conflicts, clinic …, export --server -------------
+    from prelude_play.store.clinic_cli import add_commands as add_clinic_commands
+
+    add_clinic_commands(sub)
     dr = sub.add_parser("doctor", help="say what this machine has and lacks for sessions, and how to fix it")
     dr.add_argument("--json", action="store_true")
     sb = sub.add_parser("support-bundle", help="a zip for support: logs, versions, devices, settings "
@@ -238,12 +242,17 @@ def run_app(args: argparse.Namespace, data_dir: Path, guard: "CrashGuard | None"
 
     if guard is not None:  # an uncaught exception: what is logged is saved, the store closed
         guard.on_crash.append(store.close)
+    from prelude_play.store.sync import start_background_sync  # the clinic (issue 19): None unless enrolled
+
+    clinic_sync = start_background_sync(data_dir)
     try:
         app.start(client_id=args.client, activity=args.activity)
         app.run(for_seconds=args.for_seconds, on_first_frame=ready)
         if args.screenshot:
             app.screenshot(args.screenshot)
     finally:
+        if clinic_sync is not None:
+            clinic_sync.stop()
         store.close()
     return 0
 
@@ -459,6 +468,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_doctor(data_dir, as_json=args.json)
     if args.command == "support-bundle":
         return cmd_support_bundle(args, data_dir)
+    from prelude_play.store import clinic_cli  # the clinic (issue 19): its commands and export --server
+
+    if clinic_cli.handles(args):
+        return clinic_cli.run(args, data_dir)
     if args.command == "export":
         return cmd_export(args, data_dir)
     if args.command == "note":
