@@ -1,7 +1,10 @@
-"""Ship the top-level config/ and assets/ folders inside the package as prelude_play/_data/.
+"""Ship the top-level config/ and assets/ folders inside the package as prelude_play/_data/, and
+the top-level activities/ folder as the package prelude_play.activities.
 
-In a checkout they stay where they are (prelude_play.config.resource_dir looks there first);
-an installed wheel finds them under prelude_play/_data/. Everything else is in pyproject.toml.
+In a checkout they stay where they are (prelude_play.config.resource_dir looks there first;
+prelude_play/activities/__init__.py points the package at activities/); an installed wheel finds
+them under prelude_play/. No top-level ``activities`` package is installed: that name is anyone's.
+Everything else is in pyproject.toml.
 """
 
 from pathlib import Path
@@ -9,8 +12,9 @@ from pathlib import Path
 from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
-packages = find_packages(include=["prelude_play", "prelude_play.*", "activities", "activities.*"])
-package_dir = {}
+packages = find_packages(include=["prelude_play", "prelude_play.*"], exclude=["prelude_play.activities*"])
+packages += ["prelude_play.activities"] + [f"prelude_play.{p}" for p in find_packages(include=["activities.*"])]
+package_dir = {"prelude_play.activities": "activities"}  # the dev-tree stand-in is replaced by the real folder
 DATA = ["*.toml", "*.po", "*.png", "*.svg", "*.wav", "*.txt", "*.md", "LICENSES", "*LICENSES*"]
 package_data = {"": DATA + [f"**/{pattern}" for pattern in DATA]}
 for top in ("config", "assets"):

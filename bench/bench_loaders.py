@@ -40,7 +40,7 @@ try:
         f = tmp / "app.toml"; f.write_text(arg)
         cfg = load_app_config([f]); outcome = f"{len(cfg.problems)} problem(s)"
     elif kind == "board":
-        from activities.choice_board.boards import load_board
+        from prelude_play.activities.choice_board.boards import load_board
         f = tmp / "b.toml"; f.write_text(arg)
         b, p = load_board(f); outcome = f"{len(p)} problem(s)"
     elif kind == "sound":

@@ -31,8 +31,8 @@ import numpy as np
 
 from prelude_play.audio.analysis import analyze_signal, resample, synth
 
-from activities.sing_and_tap.logic import Heard, SingSettings, Tap, Target, judge, midi_to_hz
-from activities.sing_and_tap.voice import SungSyllable, sing
+from prelude_play.activities.sing_and_tap.logic import Heard, SingSettings, Tap, Target, judge, midi_to_hz
+from prelude_play.activities.sing_and_tap.voice import SungSyllable, sing
 
 RATE = 48000
 MS = 1_000_000

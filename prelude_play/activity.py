@@ -435,7 +435,7 @@ def _load_defaults(folder: Path | None) -> tuple[dict[str, Any], ConfigError | N
         return {}, using(exc, "the activity's built-in settings")
 
 
-def discover(package: str = "activities", *, entry_points: bool = True,
+def discover(package: str = "prelude_play.activities", *, entry_points: bool = True,
              known_goals: Callable[[str], bool] | None = None) -> Registry:
     """Find built-in activities in ``package`` and installed ones by entry point."""
     reg = Registry()

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prelude_play import __version__
 
+if TYPE_CHECKING:
+    from prelude_play.diagnostics.logs import CrashGuard
+
 START_NS = time.perf_counter_ns()
+log = logging.getLogger("prelude_play")
 
 
 def default_data_dir() -> Path:
@@ -36,26 +42,43 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError("size must look like 1280x800") from None
 
 
+def add_global_options(p: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    """The options every command takes. Added to the main parser (with their defaults) and again to
+    each subcommand (``suppress``: no default, so that an option given before the subcommand is not
+    reset by the subcommand's parser), so ``prelude-play export --data-dir D`` works as well as
+    ``prelude-play --data-dir D export``. A subcommand's own option of the same name wins."""
+    own = set(p._option_string_actions)
+
+    def add_argument(*flags: str, **kw) -> None:
+        if own.intersection(flags):
+            return
+        if suppress:
+            kw["default"] = argparse.SUPPRESS
+        p.add_argument(*flags, **kw)
+
+    add_argument("--data-dir", type=Path, help="where the event store and user settings live")
+    add_argument("--headless", action="store_true", help="no window (SDL dummy video driver)")
+    add_argument("--fullscreen", action="store_true", help="kiosk mode")
+    add_argument("--size", type=_size, help="window size, e.g. 1920x1080")
+    add_argument("--client", help="start with this client: its id, code or name (a new name creates the "
+                                  "client with a generated id)")
+    add_argument("--activity", help="start straight into this activity")
+    add_argument("--for", dest="for_seconds", type=float, help="stop by itself after SECONDS")
+    add_argument("--midi-api", choices=["auto", "alsa", "jack", "rtmidi-jack", "coremidi", "winmm", "virtual", "none"])
+    add_argument("--audio-backend", choices=["auto", "sounddevice", "sdl", "null"])
+    add_argument("--audio-process", choices=["inline", "separate"],
+                 help="run the audio engine and MIDI in this process or their own (audio.process)")
+    add_argument("--language", choices=["en", "fr_CA"],
+                 help="the app's language; for note, summary and an HTML export: write in this language "
+                      "instead of the session's")
+    add_argument("--screenshot", type=Path, help="save the last frame as PNG on exit")
+    add_argument("--report-ready", action="store_true", help=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="prelude-play", description="Prelude Play — music therapy sessions")
     p.add_argument("--version", action="version", version=f"prelude-play {__version__}")
-    p.add_argument("--data-dir", type=Path, help="where the event store and user settings live")
-    p.add_argument("--headless", action="store_true", help="no window (SDL dummy video driver)")
-    p.add_argument("--fullscreen", action="store_true", help="kiosk mode")
-    p.add_argument("--size", type=_size, help="window size, e.g. 1920x1080")
-    p.add_argument("--client", help="start with this client: its id, code or name (a new name creates the "
-                                    "client with a generated id)")
-    p.add_argument("--activity", help="start straight into this activity")
-    p.add_argument("--for", dest="for_seconds", type=float, help="stop by itself after SECONDS")
-    p.add_argument("--midi-api", choices=["auto", "alsa", "jack", "rtmidi-jack", "coremidi", "winmm", "virtual", "none"])
-    p.add_argument("--audio-backend", choices=["auto", "sounddevice", "sdl", "null"])
-    p.add_argument("--audio-process", choices=["inline", "separate"],
-                   help="run the audio engine and MIDI in this process or their own (audio.process)")
-    p.add_argument("--language", choices=["en", "fr_CA"],
-                   help="the app's language; for note, summary and an HTML export: write in this language "
-                        "instead of the session's")
-    p.add_argument("--screenshot", type=Path, help="save the last frame as PNG on exit")
-    p.add_argument("--report-ready", action="store_true", help=argparse.SUPPRESS)
+    add_global_options(p)
     sub = p.add_subparsers(dest="command")
     e = sub.add_parser("export", help="write events to a file")
     e.add_argument("--format", choices=["jsonl", "csv", "html"], default="jsonl")
@@ -90,6 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
     pd.add_argument("--control", type=int, default=None, help="the controller (CC) it sends (default 64)")
     pd.add_argument("--note", type=int, default=None, help="the note it sends, for pedals that send notes")
     pd.add_argument("--none", action="store_true", help="no scoring pedal")
+    # --- the clinic (issue 19): enroll, sync, conflicts, clinic …, export --server -------------
+    from prelude_play.store.clinic_cli import add_commands as add_clinic_commands
+
+    add_clinic_commands(sub)
+    dr = sub.add_parser("doctor", help="say what this machine has and lacks for sessions, and how to fix it")
+    dr.add_argument("--json", action="store_true")
+    sb = sub.add_parser("support-bundle", help="a zip for support: logs, versions, devices, settings "
+                        "(no client data, no PIN)")
+    sb.add_argument("--out", type=Path, default=Path("prelude-support.zip"))
+    for command_parser in sub.choices.values():  # last, so that every subcommand gets them
+        if not any(a.nargs == argparse.REMAINDER for a in command_parser._actions):  # analyze: all its own
+            add_global_options(command_parser, suppress=True)
     return p
 
 
@@ -130,6 +165,21 @@ def load_config(args: argparse.Namespace, data_dir: Path):
 
 
 def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
+    """The app, under a crash guard: crash reports in the log folder, faulthandler for the C core."""
+    from prelude_play.diagnostics.logs import install_crash_guard, uninstall_crash_guard
+
+    guard = install_crash_guard()
+    log.info("prelude-play %s starting (data %s)", __version__, data_dir)
+    try:
+        return run_app(args, data_dir, guard)
+    except Exception as exc:  # reported here, before the guard is taken down
+        guard.excepthook(type(exc), exc, exc.__traceback__)
+        return 70  # EX_SOFTWARE
+    finally:
+        uninstall_crash_guard(guard)
+
+
+def run_app(args: argparse.Namespace, data_dir: Path, guard: "CrashGuard | None" = None) -> int:
     if args.headless:
         os.environ["SDL_VIDEODRIVER"] = "dummy"
     # The audio and MIDI callbacks are Python and need the GIL each period; the default 5 ms
@@ -153,19 +203,19 @@ def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
         try:
             migrate_plain_pin(data_dir, cfg.therapist.pin, cfg.pin_hash())
         except OSError as exc:
-            print(f"prelude-play: could not rewrite the PIN as a hash in {data_dir}: {exc}", file=sys.stderr)
+            log.warning("could not rewrite the PIN as a hash in %s: %s", data_dir, exc)
     for problem in cfg.problems:
-        print(f"prelude-play: config: {problem}", file=sys.stderr)
+        log.warning("config: %s", problem)
     clock = MonotonicClock()
     try:
         store = EventLog(data_dir / "prelude.db", clock, spill_dir=default_spill_dir())
     except StoreError as exc:
-        print(f"prelude-play: {exc}", file=sys.stderr)
+        log.error("%s", exc)
         return 3
     goals, goal_problems = parse_goals(resource_dir("config") / "goals.toml")
     registry = discover(known_goals=goals.is_known if goals.areas else None)  # unreadable goals: no check
     for err in registry.errors:
-        print(f"prelude-play: {err}", file=sys.stderr)
+        log.warning("%s", err)
     notices = [str(p) for p in cfg.problems + goal_problems]
     if args.audio_process:
         cfg.audio.process = args.audio_process
@@ -195,12 +245,17 @@ def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
     app.native_facts = native_facts
     for n in device_notes:
         app.notify(n)
-        print(f"prelude-play: {n}", file=sys.stderr)
+        log.warning("%s", n)
 
     def ready() -> None:
         if args.report_ready:
             print(f"READY {(time.perf_counter_ns() - START_NS) / 1e6:.1f} ms", flush=True)
 
+    if guard is not None:  # an uncaught exception: what is logged is saved, the store closed
+        guard.on_crash.append(store.close)
+    from prelude_play.store.sync import start_background_sync  # the clinic (issue 19): None unless enrolled
+
+    clinic_sync = start_background_sync(data_dir)
     try:
         client = None
         if args.client:  # an id, a code or a name; a name never becomes the id (store/clients.py)
@@ -209,15 +264,17 @@ def cmd_run(args: argparse.Namespace, data_dir: Path) -> int:
             try:
                 client = ClientBook(store).find_or_create(args.client)
             except StoreError as exc:
-                print(f"prelude-play: --client: {exc}", file=sys.stderr)
+                log.error("--client: %s", exc)
                 return 2
         app.start(client_id=client, activity=args.activity)
         app.run(for_seconds=args.for_seconds, on_first_frame=ready)
         if args.screenshot:
             app.screenshot(args.screenshot)
     finally:
+        if clinic_sync is not None:
+            clinic_sync.stop()
         for told in store.close():  # held events: where they are, so the therapist knows
-            print(f"prelude-play: {told}", file=sys.stderr)
+            log.warning("%s", told)
     return 0
 
 
@@ -363,7 +420,7 @@ def cmd_check_config(args: argparse.Namespace, data_dir: Path) -> int:
     except ImportError:
         pass
     try:
-        from activities.choice_board.boards import check_board_file
+        from prelude_play.activities.choice_board.boards import check_board_file
 
         checkers["boards/"] = check_board_file
     except ImportError:
@@ -429,10 +486,36 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_support_bundle(args: argparse.Namespace, data_dir: Path) -> int:
+    from prelude_play.diagnostics.bundle import write_bundle
+    from prelude_play.diagnostics.logs import default_log_dir
+
+    try:
+        out = write_bundle(args.out, data_dir, default_log_dir())
+    except OSError as exc:
+        print(f"prelude-play support-bundle: cannot write {args.out}: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {out} (logs, versions, devices, settings; no client data, no PIN): send it to support")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     data_dir = (args.data_dir or default_data_dir()).expanduser()
+    from prelude_play.diagnostics.logs import setup_logging
+
+    setup_logging()  # every command logs to the rotating file; warnings also to stderr
+    if args.command == "doctor":
+        from prelude_play.diagnostics.doctor import run_doctor
+
+        return run_doctor(data_dir, as_json=args.json)
+    if args.command == "support-bundle":
+        return cmd_support_bundle(args, data_dir)
+    from prelude_play.store import clinic_cli  # the clinic (issue 19): its commands and export --server
+
+    if clinic_cli.handles(args):
+        return clinic_cli.run(args, data_dir)
     if args.command == "export":
         return cmd_export(args, data_dir)
     if args.command == "note":

@@ -24,10 +24,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 def resource_dir(name: str) -> Path:
     """Find a shipped top-level folder (config, assets, activities) in a source tree or install.
 
-    In a checkout/editable install they sit beside the package; a wheel installs them into
-    ``prelude_play/_data/<name>``.
+    In a checkout/editable install they sit beside the package; a wheel installs config and
+    assets into ``prelude_play/_data/<name>`` and activities as ``prelude_play/activities``.
     """
-    for candidate in (PACKAGE_DIR.parent / name, PACKAGE_DIR / "_data" / name):
+    for candidate in (PACKAGE_DIR.parent / name, PACKAGE_DIR / "_data" / name, PACKAGE_DIR / name):
         if candidate.is_dir():
             return candidate
     return PACKAGE_DIR.parent / name

@@ -92,3 +92,8 @@ class UnknownSoundError(PreludeError, KeyError):
 
 class AnalysisError(PreludeError):
     """Audio given for analysis cannot be read (unsupported or damaged WAV)."""
+
+
+class SyncError(PreludeError):
+    """The clinic sync could not finish (server unreachable, device revoked, client not assigned).
+    Nothing is lost: what was not acknowledged stays in the tablet's outbox for the next round."""

@@ -10,6 +10,10 @@ import pytest
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+if "PRELUDE_PLAY_LOG_DIR" not in os.environ:  # the app's log file: never the tester's own log folder
+    import tempfile
+
+    os.environ["PRELUDE_PLAY_LOG_DIR"] = tempfile.mkdtemp(prefix="pp-test-logs-")
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

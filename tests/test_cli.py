@@ -149,3 +149,34 @@ def test_gui_script_runs_the_app_without_console_streams(monkeypatch):
     assert sys.stdout is not None
     sys.stdout.close()
     sys.stderr.close()
+
+
+def test_global_options_before_or_after_the_subcommand(tmp_path, capsys):
+    """``prelude-play export --data-dir D --out x.jsonl`` as README documents it, and the other order."""
+    from prelude_play.cli import build_parser
+
+    log = EventLog(tmp_path / "prelude.db", FakeClock())
+    log.ensure_client("k1", display_name="Kai", code="C-K1")
+    log.start_session("k1", {"app_version": "t"})
+    log.close()
+    assert main(["export", "--data-dir", str(tmp_path), "--out", str(tmp_path / "a.jsonl")]) == 0
+    assert main(["--data-dir", str(tmp_path), "export", "--out", str(tmp_path / "b.jsonl")]) == 0
+    assert (tmp_path / "a.jsonl").exists() and (tmp_path / "b.jsonl").exists()
+    p = build_parser()
+    a = p.parse_args(["--language", "fr_CA", "summary", "--session", "s", "--headless"])
+    assert a.language == "fr_CA" and a.headless  # one given before is not reset by the subcommand
+    assert p.parse_args(["--data-dir", "A", "note", "--session", "s", "--data-dir", "B"]).data_dir.name == "B"
+    assert p.parse_args(["--client", "run-me", "export", "--out", "x", "--client", "C-1"]).client == "C-1"
+    for command in ("export --out x", "note --session s", "summary --session s", "check-config", "devices",
+                    "selftest", "pedal --none", "doctor", "support-bundle"):
+        assert p.parse_args([*command.split(), "--data-dir", "D"]).data_dir.name == "D", command
+
+
+def test_version(capsys):
+    import pytest
+
+    from prelude_play import __version__
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"prelude-play {__version__}"

@@ -202,7 +202,7 @@ def _load_instruments(p: Path) -> None:
 
 
 def _load_board(p: Path) -> None:
-    from activities.choice_board.boards import board_to_toml, load_board, parse_board
+    from prelude_play.activities.choice_board.boards import board_to_toml, load_board, parse_board
 
     board, problems = load_board(p, ["self_expression", "social", "functional_communication"])
     assert all(isinstance(e, ConfigError) for e in problems)
@@ -223,7 +223,7 @@ def _load_plan(p: Path) -> None:
 
 
 def _load_patterns(p: Path) -> None:
-    from activities.drum_turns.logic import load_library
+    from prelude_play.activities.drum_turns.logic import load_library
 
     try:
         lib = load_library(p)
@@ -233,7 +233,7 @@ def _load_patterns(p: Path) -> None:
 
 
 def _load_preset(p: Path) -> None:
-    from activities.scarf_moves.logic import load_preset, parse_cues
+    from prelude_play.activities.scarf_moves.logic import load_preset, parse_cues
     from prelude_play.config import load_toml
 
     cues = parse_cues(load_toml(resource_dir("activities") / "scarf_moves" / "defaults.toml")[0]["cues"])
@@ -317,9 +317,9 @@ def test_fuzz_key_line_index(text, keys):
 @given(data=st.dictionaries(KEYS, VALUES, max_size=8))
 def test_fuzz_activity_settings(data):
     """Plan steps and client profiles hand activities any table: their checks say ConfigError."""
-    from activities.drum_turns.logic import TurnSettings
-    from activities.scarf_moves.logic import parse_cues
-    from activities.vowel_match.logic import MatchSettings
+    from prelude_play.activities.drum_turns.logic import TurnSettings
+    from prelude_play.activities.scarf_moves.logic import parse_cues
+    from prelude_play.activities.vowel_match.logic import MatchSettings
 
     for check in (MatchSettings.from_config, lambda d: TurnSettings.from_config({**_drum_defaults(), **d}),
                   lambda d: parse_cues(d.get("cues", d))):
@@ -330,7 +330,7 @@ def test_fuzz_activity_settings(data):
 
 
 def _drum_defaults() -> dict[str, Any]:
-    from activities.drum_turns import DrumTurns
+    from prelude_play.activities.drum_turns import DrumTurns
 
     return dict(DrumTurns.settings)
 
@@ -455,7 +455,7 @@ JPEGS = st.builds(lambda segs, tail: b"\xff\xd8" + b"".join(segs) + tail, st.lis
 @settings(max_examples=150)
 @given(data=st.one_of(PNGS, JPEGS, st.binary(max_size=100)), ext=st.sampled_from([".png", ".jpg", ".jpeg", ".svg"]))
 def test_fuzz_picture_files(data, ext):
-    from activities.choice_board.view import Pictures
+    from prelude_play.activities.choice_board.view import Pictures
     from prelude_play.ui.images import MAX_PIXELS, PictureProblem, header_size
 
     try:

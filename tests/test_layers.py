@@ -17,10 +17,12 @@ The layers, bottom to top (a module may import its own layer and any below it):
  7 rt        the separate real-time process: its host (builds devices, runs a hit path) and
              the app-side proxies
  8 ui        theme, widgets, touch filtering (the activity contract hands each activity its theme)
- 9 activity, store   the activity contract and registry; the event log, trials, notes, export
+ 9 activity, store   the activity contract and registry (and prelude_play.activities, the built-ins:
+                   the top-level activities/ folder); the event log, trials, notes, export
 10 session   the live session (client, plan, activity lifecycle, trials, scores)
 11 shell     the app loop, screen stack, screens, therapist overlay, pilot
-12 cli       the command line (and ``python -m prelude_play``)
+12 cli       the command line (and ``python -m prelude_play``); diagnostics (log file, crash
+             hooks, doctor, support bundle), which looks at every layer below
 
 Why ``hits`` sits above ``devices`` rather than below ``audio``/``midi`` (as first sketched):
 its ``HitPath`` holds an ``AudioOut`` and a ``MidiIn`` and compiles for the C core from the
@@ -51,10 +53,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("hits", ("prelude_play.hits",)),
     ("rt", ("prelude_play.rt",)),
     ("ui", ("prelude_play.ui",)),
-    ("activity, store", ("prelude_play.activity", "prelude_play.store")),
+    ("activity, store", ("prelude_play.activity", "prelude_play.activities", "prelude_play.store")),
     ("session", ("prelude_play.session",)),
     ("shell", ("prelude_play.shell",)),
-    ("cli", ("prelude_play.cli", "prelude_play.__main__")),
+    ("cli", ("prelude_play.cli", "prelude_play.__main__", "prelude_play.diagnostics")),
 ]
 
 # Cycles tolerated for a while, by name (e.g. shell.app <-> shell.screens <-> shell.therapist was,

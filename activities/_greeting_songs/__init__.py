@@ -32,11 +32,11 @@ from prelude_play.activity import Activity, ActivityContext
 from prelude_play.errors import ConfigError
 from prelude_play.events import ROLE_PEDAL, InputEvent
 
-from activities._greeting_songs.logic import (KEY_NAMES, MUSIC_MODES, BPM_STEP, Mark, Song, SongRun,
+from .logic import (KEY_NAMES, MUSIC_MODES, BPM_STEP, Mark, Song, SongRun,
                                               SongSettings, absence_outcome, clamp_bpm, counts, key_pc,
                                               load_song, pad_table, tonic_note, touch_note, with_name)
-from activities._greeting_songs.music import bar_notes, sound_names
-from activities._greeting_songs.player import Player
+from .music import bar_notes, sound_names
+from .player import Player
 
 FOLDER = Path(__file__).resolve().parent
 MS = 1_000_000
@@ -141,7 +141,7 @@ class GreetingSong(Activity):
             self.start_song()
 
     def _pictures(self, ctx: ActivityContext) -> None:
-        from activities._greeting_songs.view import Pictures
+        from .view import Pictures
 
         folders = []
         if self.config.get("user_images_dir"):
@@ -449,7 +449,7 @@ class GreetingSong(Activity):
 
     # ---- the screen --------------------------------------------------------------------------
     def layout(self, size: tuple[int, int]) -> None:
-        from activities._greeting_songs.view import make_layout
+        from .view import make_layout
 
         self.size = size
         self.layout_ = make_layout(size, self.theme)
@@ -465,7 +465,7 @@ class GreetingSong(Activity):
 
     def screen(self) -> Any:
         """What the child sees now, from the song's state (pure data for the view)."""
-        from activities._greeting_songs.view import Screen
+        from .view import Screen
 
         assert self.ctx is not None
         t = self.ctx.t
@@ -487,7 +487,7 @@ class GreetingSong(Activity):
                       self.joined, strip, name, self.client_picture, self.theme.low_stimulation)
 
     def draw(self, surface: Any) -> None:
-        from activities._greeting_songs.view import draw
+        from .view import draw
 
         assert self.ctx is not None
         if self.layout_ is None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from activities._greeting_songs.logic import (BEATS_PER_BAR, CHORDS, PlannedBar, Song, chord_pcs,
+from .logic import (BEATS_PER_BAR, CHORDS, PlannedBar, Song, chord_pcs,
                                               step_semitones, tonic_note)
 
 GUITAR_LOW, BASS_LOW = 52, 40  # chord voicing E3..D#4; bass E2..D#3 (a guitar's low strings)

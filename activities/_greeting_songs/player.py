@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from prelude_play.errors import PreludeError
 
-from activities._greeting_songs.music import Note
+from .music import Note
 
 RELEASE_MS = 80.0
 FORGET_NS = 6_000_000_000  # a handle this long past its note's end is finished

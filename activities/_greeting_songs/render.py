@@ -6,7 +6,7 @@ The real activity runs against the real AudioEngine on the ``offline`` backend, 
 second, each calling ``update(now)`` (which decides bars and hands notes to the engine at most
 the lookahead ahead, exactly as in a session) and then rendering that frame's audio.
 
-``python -m activities._greeting_songs.render [--song hello|goodbye] [--wav FILE] [--docs]``;
+``python -m prelude_play.activities._greeting_songs.render [--song hello|goodbye] [--wav FILE] [--docs]``;
 with ``--docs`` it writes docs/bench/greeting_songs.md and its pictures.
 """
 
@@ -28,8 +28,8 @@ from prelude_play.clock import FakeClock
 from prelude_play.config import resource_dir
 from prelude_play.events import LogEvent
 
-from activities._greeting_songs.logic import CHORDS, PlannedBar, chord_pcs
-from activities._greeting_songs.music import bar_notes
+from .logic import CHORDS, PlannedBar, chord_pcs
+from .music import bar_notes
 
 RATE = 48000
 FRAME = 800  # one 60 Hz frame
@@ -63,7 +63,7 @@ def render(song: str = "hello", *, music: str = "full", tail_s: float = 2.0, lim
     engine = open_engine("offline", rate=RATE, blocksize=128, channels=2, clock=clock, start_ns=clock.now_ns(),
                          bank=SoundBank(RATE), voices=32, stop_ramp_ms=5.0)
     backend = engine.backend
-    entry = discover("activities", entry_points=False).get(f"{song}_song")
+    entry = discover("prelude_play.activities", entry_points=False).get(f"{song}_song")
     act = entry.create({"music": music, "listen": False, **settings})
     events: list[LogEvent] = []
 
@@ -282,7 +282,7 @@ def plot(r: Render, path: Path) -> Path:
 def write_docs(results: list[tuple[Render, dict[str, Any]]], tune: dict[str, Any], voice: dict[str, int],
                out_dir: Path = DOCS) -> Path:
     lines = ["# Greeting songs — offline renders", "",
-             "Produced by `python -m activities._greeting_songs.render --docs`: the real activity drives the real",
+             "Produced by `python -m prelude_play.activities._greeting_songs.render --docs`: the real activity drives the real",
              "`AudioEngine` on the `offline` backend (48 kHz, 128-frame blocks), one `update(now)` per 60 Hz frame",
              "(bars decided and notes handed over at most the lookahead ahead), the default settings of each song.", ""]
     for r, m in results:

@@ -35,14 +35,14 @@ from prelude_play.activity import Activity, ActivityContext
 from prelude_play.config import resource_dir
 from prelude_play.events import InputEvent
 
-from activities.choice_board.boards import (Board, Card, Step, known_goal_keys, load_boards, save_board)
-from activities.choice_board.logic import Access, BoardState, Choice
+from .boards import (Board, Card, Step, known_goal_keys, load_boards, save_board)
+from .logic import Access, BoardState, Choice
 
 if TYPE_CHECKING:  # pygame is only needed to draw; ``check-config`` imports boards.py without it
     import pygame
 
-    from activities.choice_board.editor import BoardEditor, BoardList
-    from activities.choice_board.speech import Voices
+    from .editor import BoardEditor, BoardList
+    from .speech import Voices
 
 PLACEHOLDER_SOUND = "chimes:79"
 VOWELS = {"a": "ah", "e": "eh", "i": "ee", "o": "oh", "u": "oo", "y": "ee"}
@@ -138,7 +138,7 @@ class ChoiceBoard(Activity):
             image_dirs.append(self.user_dir / "images")
         image_dirs.append(assets / "images")
         self.image_dirs = image_dirs
-        from activities.choice_board.view import Pictures
+        from .view import Pictures
 
         self.pictures = Pictures(image_dirs)
         self.sound_sub: dict[str, str] = {}
@@ -192,7 +192,7 @@ class ChoiceBoard(Activity):
         chimes ready for when nothing can speak. Nothing here ever runs on a tap."""
         import shutil
 
-        from activities.choice_board.speech import Synthesizer, Voices, chime_for
+        from .speech import Synthesizer, Voices, chime_for
 
         ctx.prepare_sounds([chime_for(i) for i in range(9)], required=False)
         load = getattr(ctx.audio, "load", None)
@@ -227,7 +227,7 @@ class ChoiceBoard(Activity):
 
     def _load_recordings(self, board: Board) -> None:
         """The board's recorded labels into the engine (a missing file: the label is synthesized)."""
-        from activities.choice_board.speech import read_clip
+        from .speech import read_clip
 
         ctx = self.ctx
         assert ctx is not None
@@ -252,7 +252,7 @@ class ChoiceBoard(Activity):
     def speech_for(self, board: Board, index: int) -> tuple[str, int, str]:
         """(sound, duration ns, "recording" | "synthesized" | "chime") for a card's label: only what
         is already loaded, so a tap never waits for a render."""
-        from activities.choice_board.speech import chime_for
+        from .speech import chime_for
 
         card = board.cards[index]
         rec = self.recorded.get((board.id, card.voice)) if card.voice else None
@@ -346,7 +346,7 @@ class ChoiceBoard(Activity):
     # ---- geometry --------------------------------------------------------------------------
 
     def layout(self, size: tuple[int, int]) -> None:
-        from activities.choice_board.view import make_layout
+        from .view import make_layout
 
         self.size = size
         self.layout_ = make_layout(size, self.board, self.theme)
@@ -595,10 +595,10 @@ class ChoiceBoard(Activity):
     def next_frame_ns(self, now_ns: int) -> int | None:
         """Every frame while a card grows or a dwell ring fills; at the scan's next step and when
         the board is ready for the next choice; otherwise the board waits, drawn, for a touch."""
-        from activities.choice_board.view import CONFIRM_NS, GROW_NS, HOLD_NS
+        from .view import CONFIRM_NS, GROW_NS, HOLD_NS
 
         if self._recording is not None:  # a recording stops by itself after its longest length
-            from activities.choice_board.speech import MAX_RECORDING_S
+            from .speech import MAX_RECORDING_S
 
             return self._recording[4] + int(MAX_RECORDING_S * 1e9)
         if self.editor is not None or self.picker is not None:
@@ -625,7 +625,7 @@ class ChoiceBoard(Activity):
         ctx = self.ctx
         assert ctx is not None
         if self._recording is not None:
-            from activities.choice_board.speech import MAX_RECORDING_S
+            from .speech import MAX_RECORDING_S
 
             if now_ns - self._recording[4] >= MAX_RECORDING_S * 1e9 and self.editor is not None:
                 self.editor.message = self._stop_recording()
@@ -680,7 +680,7 @@ class ChoiceBoard(Activity):
         assert ctx is not None
         if self.editor is not None:
             self._close_editor()
-        from activities.choice_board.editor import BoardList
+        from .editor import BoardList
 
         offered = [self.boards[i] for i in self.order] + [b for i, b in self.boards.items() if i not in self.order]
         self._end_trial("withdrawn")
@@ -715,7 +715,7 @@ class ChoiceBoard(Activity):
         if self.editor is not None:
             self._close_editor()
             return
-        from activities.choice_board.editor import BoardEditor, list_pictures
+        from .editor import BoardEditor, list_pictures
 
         sounds = sorted({s.sound for b in self.boards.values() for c in b.cards for s in c.sound}
                         | set(EXTRA_SOUNDS)
@@ -760,7 +760,7 @@ class ChoiceBoard(Activity):
     def _stop_recording(self) -> str:
         """Cut the recording from the mic's ring, trim it to the voice, level it, keep it as a WAV
         beside the board file and load it: from now on the card speaks in the therapist's voice."""
-        from activities.choice_board.speech import level, resample, trim_voice
+        from .speech import level, resample, trim_voice
 
         ctx = self.ctx
         assert ctx is not None and self._recording is not None
@@ -858,7 +858,7 @@ class ChoiceBoard(Activity):
     # ---- drawing ---------------------------------------------------------------------------
 
     def draw(self, surface: "pygame.Surface") -> None:
-        from activities.choice_board.view import draw, note_name
+        from .view import draw, note_name
 
         ctx = self.ctx
         assert ctx is not None

@@ -22,8 +22,8 @@ import pygame
 from prelude_play.ui import theme as th
 from prelude_play.ui.widgets import Button, draw_text, grid_rects
 
-from activities.choice_board.boards import MAX_CARDS, MIN_CARDS, SIZES, Board, Card, Step, grid_holding
-from activities.choice_board.view import Pictures, draw_card
+from .boards import MAX_CARDS, MIN_CARDS, SIZES, Board, Card, Step, grid_holding
+from .view import Pictures, draw_card
 
 
 def _cycle(options: list[str], current: str, step: int) -> str:
@@ -35,7 +35,11 @@ def _cycle(options: list[str], current: str, step: int) -> str:
 
 class BoardList:
     """Boards by title, to pick one (instead of cycling through them all): a grid of big buttons,
-    ``board:<id>``, and Cancel (``boards:cancel``)."""
+    ``board:<id>``, and Cancel (``boards:cancel``). More than a page of boards (12) turns into
+    pages (``boards:prev`` / ``boards:next``): buttons keep their size and place, so a therapist
+    finds a board where it was last time — pages rather than a scroll, which a tap can't miss."""
+
+    PER_PAGE = 12
 
     def __init__(self, boards: list[Board], current: str, t: Callable[[str], str],
                  on_pick: Callable[[str], None], on_cancel: Callable[[], None], heading: str) -> None:
@@ -47,32 +51,59 @@ class BoardList:
         self.heading = heading
         self.buttons: list[Button] = []
         self.title_rect = pygame.Rect(0, 0, 0, 0)
+        self.page_rect = pygame.Rect(0, 0, 0, 0)
+        at = next((i for i, b in enumerate(boards) if b.id == current), 0)
+        self.page = at // self.PER_PAGE  # open on the page that holds the current board
+        self._size: tuple[int, int] = (0, 0)
+        self._theme: th.Theme | None = None
+
+    @property
+    def pages(self) -> int:
+        return max(1, (len(self.boards) + self.PER_PAGE - 1) // self.PER_PAGE)
+
+    def turn(self, by: int) -> None:
+        """Show the previous (-1) or next (+1) page, stopping at either end."""
+        self.page = max(0, min(self.pages - 1, self.page + by))
+        if self._theme is not None:
+            self.layout(self._size, self._theme)
 
     def layout(self, size: tuple[int, int], theme: th.Theme) -> None:
+        self._size, self._theme = size, theme
         w, h = size
         pad = theme.px(16)
         self.title_rect = pygame.Rect(pad, pad, w - 2 * pad, theme.px(64))
         bottom = pygame.Rect(pad, h - pad - theme.px(88), w - 2 * pad, theme.px(88))
         area = pygame.Rect(pad, self.title_rect.bottom + pad, w - 2 * pad, bottom.top - self.title_rect.bottom - 2 * pad)
+        shown = self.boards[self.page * self.PER_PAGE:(self.page + 1) * self.PER_PAGE]
         n = max(1, len(self.boards))
         cols = 2 if n <= 6 else 3
-        rows = (n + cols - 1) // cols
+        rows = (min(n, self.PER_PAGE) + cols - 1) // cols
         cells = grid_rects(area, max(rows, 3), cols, pad)  # at least three rows: buttons stay button-sized
         self.buttons = []
-        for r, b in zip(cells, self.boards):
+        for r, b in zip(cells, shown):
             self.buttons.append(Button(f"board:{b.id}", self.t(b.title), r, on_press=lambda i=b.id: self.on_pick(i),
                                        selected=b.id == self.current, font_size=32,
                                        sublabel=f"{sum(not c.hidden for c in b.cards)} {self.t('cards')}"))
         cancel = pygame.Rect(0, 0, min(bottom.width, theme.px(360)), bottom.height)
         cancel.midright = bottom.midright
         self.buttons.append(Button("boards:cancel", self.t("Cancel"), cancel, on_press=self.on_cancel, font_size=30))
+        self.page_rect = pygame.Rect(0, 0, 0, 0)
+        if self.pages > 1:
+            bw = theme.px(120)
+            prev = pygame.Rect(bottom.left, bottom.top, bw, bottom.height)
+            nxt = pygame.Rect(prev.right + theme.px(180), bottom.top, bw, bottom.height)
+            self.page_rect = pygame.Rect(prev.right, bottom.top, nxt.left - prev.right, bottom.height)
+            self.buttons.append(Button("boards:prev", "◀", prev, on_press=lambda: self.turn(-1), font_size=34,
+                                       enabled=self.page > 0))
+            self.buttons.append(Button("boards:next", "▶", nxt, on_press=lambda: self.turn(+1), font_size=34,
+                                       enabled=self.page < self.pages - 1))
 
     def find(self, target: str) -> pygame.Rect | None:
         b = next((b for b in self.buttons if b.id == target), None)
         return b.rect if b else None
 
     def tap(self, pos: tuple[float, float]) -> bool:
-        for b in self.buttons:
+        for b in list(self.buttons):  # a page turn rebuilds the list
             if b.hit(pos):
                 if b.on_press:
                     b.on_press()
@@ -85,6 +116,8 @@ class BoardList:
                   max_width=self.title_rect.width)
         for b in self.buttons:
             b.draw(surface, theme)
+        if self.pages > 1:
+            draw_text(surface, theme, f"{self.page + 1} / {self.pages}", self.page_rect.center, 30)
 
 
 class BoardEditor:

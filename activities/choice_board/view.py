@@ -19,8 +19,8 @@ from prelude_play.ui import theme as th
 from prelude_play.ui.pictures import Pictures
 from prelude_play.ui.widgets import draw_ring, draw_text, grid_rects
 
-from activities.choice_board.boards import Board, Card
-from activities.choice_board.logic import BoardState
+from .boards import Board, Card
+from .logic import BoardState
 
 GROW_NS = 150_000_000     # card grows to full size in 150 ms
 CONFIRM_NS = 3_000_000_000  # the whole confirmation: long enough to hear the label and look

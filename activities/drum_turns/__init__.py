@@ -23,7 +23,7 @@ from prelude_play.activity import Activity, ActivityContext
 from prelude_play.errors import ConfigError
 from prelude_play.events import InputEvent
 
-from activities.drum_turns.logic import (
+from .logic import (
     AdaptiveLevel,
     TurnMachine,
     Hit,
@@ -125,7 +125,7 @@ class DrumTurns(Activity):
         ctx.prepare_sounds([f"drum:{n}" for n in range(35, 82)], required=False)
 
     def layout(self, size: tuple[int, int]) -> None:
-        from activities.drum_turns.view import layout
+        from .view import layout
 
         self.size = size
         self.rects = layout(size, self.theme)
@@ -399,7 +399,7 @@ class DrumTurns(Activity):
 
     # -- drawing ----------------------------------------------------------------------------
     def draw(self, surface) -> None:
-        from activities.drum_turns.view import draw
+        from .view import draw
 
         assert self.ctx is not None
         draw(surface, self.theme, self.rects, self.state, self.ctx.now_ns(), self.ctx.t,

@@ -14,7 +14,7 @@ from prelude_play.activity import Activity, ActivityContext
 from prelude_play.events import InputEvent
 from prelude_play.hits import sound_for
 
-from activities.free_play.logic import FreePlayState, snap_to_scale, sound_for_midi
+from .logic import FreePlayState, snap_to_scale, sound_for_midi
 
 
 class FreePlay(Activity):
@@ -35,7 +35,7 @@ class FreePlay(Activity):
     def prepare(self, ctx: ActivityContext) -> None:
         super().prepare(ctx)
         c = self.config
-        from activities.free_play.logic import SCALES
+        from .logic import SCALES
 
         if c["scale"] not in SCALES:
             ctx.notify(ctx.t("Unknown scale; playing without a scale lock"))
@@ -53,7 +53,7 @@ class FreePlay(Activity):
                            later=later)
 
     def layout(self, size: tuple[int, int]) -> None:
-        from activities.free_play.view import pad_rects
+        from .view import pad_rects
 
         self.size = size
         self.rects = pad_rects(size, len(self.state.pads), self.theme.scale)
@@ -124,8 +124,8 @@ class FreePlay(Activity):
     def next_frame_ns(self, now_ns: int) -> int | None:
         """Every frame while a pad's flash fades; just before the pulse's next beat is scheduled;
         otherwise nothing to do until the client plays."""
-        from activities.free_play.logic import PULSE_LOOKAHEAD_NS
-        from activities.free_play.view import FLASH_NS
+        from .logic import PULSE_LOOKAHEAD_NS
+        from .view import FLASH_NS
 
         wants: list[int] = []
         flashes = self.state.flashes
@@ -157,7 +157,7 @@ class FreePlay(Activity):
             self.ctx.log("pulse_start", actor="therapist", goals=("musical",), data={"bpm": bpm})
 
     def draw(self, surface) -> None:
-        from activities.free_play.view import draw
+        from .view import draw
 
         assert self.ctx is not None
         draw(surface, self.theme, self.state, self.rects, self.ctx.now_ns(), self.ctx.t)

@@ -1,6 +1,6 @@
 """The goodbye song: the session's last step (the code is shared with the hello song in
 ``activities/_greeting_songs``; the song itself is ``_greeting_songs/songs/goodbye.toml``)."""
 
-from activities._greeting_songs import GoodbyeSong
+from .._greeting_songs import GoodbyeSong
 
 ACTIVITY = GoodbyeSong

@@ -26,10 +26,10 @@ from prelude_play.activity import Activity, ActivityContext
 from prelude_play.errors import ConfigError, PreludeError
 from prelude_play.events import InputEvent
 
-from activities.scarf_moves.logic import (CueRunner, CueSpec, MidiCueMap, PresetSequence,
+from .logic import (CueRunner, CueSpec, MidiCueMap, PresetSequence,
                                           RandomSequence, Record, load_preset, parse_cues)
-from activities.scarf_moves.music import MusicGenerator, MusicState
-from activities.scarf_moves.player import Player
+from .music import MusicGenerator, MusicState
+from .player import Player
 
 FOLDER = Path(__file__).resolve().parent
 MAX_LOOKAHEAD_MS = 200.0
@@ -295,7 +295,7 @@ class ScarfMoves(Activity):
 
     # ---- screen ----------------------------------------------------------------------------
     def layout(self, size: tuple[int, int]) -> None:
-        from activities.scarf_moves.view import card_rect
+        from .view import card_rect
 
         self.size = size
         self.card_rect = card_rect(size, self.theme)
@@ -306,7 +306,7 @@ class ScarfMoves(Activity):
         return None
 
     def draw(self, surface) -> None:
-        from activities.scarf_moves.view import draw
+        from .view import draw
 
         assert self.ctx is not None
         if self.card_rect is None:

@@ -17,7 +17,7 @@ from typing import Any
 from prelude_play.config import load_toml
 from prelude_play.errors import ConfigError, brief
 
-from activities.scarf_moves.music import GESTURES, MELODY_VOICES, TEXTURES, MusicState
+from .music import GESTURES, MELODY_VOICES, TEXTURES, MusicState
 
 NOT_SCORED = "not_scored"
 PICTURES = ("wave", "up", "down", "fast", "slow", "big", "small", "freeze", "throw", "hide", "peek")

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from prelude_play.errors import PreludeError
 
-from activities.scarf_moves.music import Note
+from .music import Note
 
 HANDLE_KEEP_NS = 4_000_000_000  # longest sound we play (crash, keys tail) — then forget the handle
 

@@ -5,7 +5,7 @@ The real activity runs against the real AudioEngine on the ``offline`` backend: 
 "frame" calls ``update(now)`` (which schedules ≤ lookahead ahead, exactly as in a session),
 then the engine renders that frame's audio. Nothing is special-cased for the render.
 
-Run ``python -m activities.scarf_moves.render [--docs]``; with ``--docs`` it writes
+Run ``python -m prelude_play.activities.scarf_moves.render [--docs]``; with ``--docs`` it writes
 docs/bench/scarf.md and docs/bench/scarf_stop.png.
 """
 
@@ -54,7 +54,7 @@ def render(script: tuple[tuple[float, str], ...] = SCRIPT, seconds: float = 7.5,
     clock = FakeClock(1_000_000_000)
     backend = OfflineBackend(rate=RATE, blocksize=128, channels=2, clock=clock, start_ns=clock.now_ns())
     engine = AudioEngine(backend, clock=clock, bank=SoundBank(RATE), voices=32, stop_ramp_ms=5.0)
-    entry = discover("activities", entry_points=False).get("scarf_moves")
+    entry = discover("prelude_play.activities", entry_points=False).get("scarf_moves")
     act = entry.create({"mode": "live", **(settings or {})})
     events: list[LogEvent] = []
 
@@ -175,7 +175,7 @@ def write_docs(r: Render, m: dict[str, Any], out_dir: Path = DOCS) -> Path:
     lines = [
         "# Scarf moves — offline render around a tempo change and a freeze",
         "",
-        "Produced by `python -m activities.scarf_moves.render --docs`: the real `scarf_moves` activity",
+        "Produced by `python -m prelude_play.activities.scarf_moves.render --docs`: the real `scarf_moves` activity",
         "(live mode) drives the real `AudioEngine` on the `offline` backend (48 kHz, 128-frame blocks).",
         "Each 60 Hz frame calls `update(now)`, which schedules notes at most the lookahead (120 ms) ahead,",
         f"then renders that frame. Script: {', '.join(f'{c} at {s:g} s' for s, c in SCRIPT)}.",

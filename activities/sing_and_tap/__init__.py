@@ -30,7 +30,7 @@ from prelude_play.activity import Activity, ActivityContext
 from prelude_play.errors import ConfigError
 from prelude_play.events import InputEvent
 
-from activities.sing_and_tap.logic import (
+from .logic import (
     MS,
     STAGES,
     Heard,
@@ -165,7 +165,7 @@ class SingAndTap(Activity):
             self.ctx.close_all_trials("ended")
 
     def layout(self, size: tuple[int, int]) -> None:
-        from activities.sing_and_tap.view import layout
+        from .view import layout
 
         self.size = size
         self.rects = layout(size, self.theme)
@@ -191,7 +191,7 @@ class SingAndTap(Activity):
         got = self._models.get(key)
         if got is not None:
             return got
-        from activities.sing_and_tap.voice import SungSyllable, model_vowel, sing
+        from .voice import SungSyllable, model_vowel, sing
 
         syl = [SungSyllable(txt, v or "ah", midi_to_hz(s.note(p)), s.syllable_ms / 1000)
                for txt, v, p in zip(target.syllables, target.vowels, target.pitches)]
@@ -529,7 +529,7 @@ class SingAndTap(Activity):
         if self.editor is not None:
             self.editor = None
             return
-        from activities.sing_and_tap.view import WordEditor
+        from .view import WordEditor
 
         self._settle(ctx.now_ns(), interrupt=True)
         self.editor = WordEditor(self.own, ctx.t, self._save_words, self.s.interval)
@@ -609,7 +609,7 @@ class SingAndTap(Activity):
 
     # -- drawing ----------------------------------------------------------------------------
     def draw(self, surface) -> None:
-        from activities.sing_and_tap.view import draw
+        from .view import draw
 
         assert self.ctx is not None
         if self.editor is not None:

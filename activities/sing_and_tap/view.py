@@ -22,10 +22,10 @@ from prelude_play.events import InputEvent
 from prelude_play.ui import theme as th
 from prelude_play.ui.widgets import Button, draw_text
 
-from activities.sing_and_tap.logic import Target, own_target
+from .logic import Target, own_target
 
 if TYPE_CHECKING:
-    from activities.sing_and_tap import SingAndTap
+    from . import SingAndTap
 
 HIGH = (236, 150, 90)  # the high drum: warm
 LOW = (90, 140, 210)  # the low drum: cool

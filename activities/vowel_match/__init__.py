@@ -32,7 +32,7 @@ from prelude_play.audio.analysis import VOWELS, Calibration
 from prelude_play.errors import ConfigError, PreludeError
 from prelude_play.events import InputEvent
 
-from activities.vowel_match.logic import (
+from .logic import (
     CALL_SOURCES,
     LADDER,
     MS,
@@ -164,7 +164,7 @@ class VowelMatch(Activity):
             self.ctx.close_all_trials("ended")
 
     def layout(self, size: tuple[int, int]) -> None:
-        from activities.vowel_match.view import layout
+        from .view import layout
 
         self.size = size
         self.rects = layout(size, self.theme)
@@ -559,7 +559,7 @@ class VowelMatch(Activity):
 
     def therapist_actions(self) -> list[tuple[str, str, Callable[[], None]]]:
         """The settings the strip used to show on the client's screen, and functional communication."""
-        from activities.vowel_match.logic import note_name
+        from .logic import note_name
 
         t = self.ctx.t if self.ctx else (lambda s: s)
         m = self.machine
@@ -600,7 +600,7 @@ class VowelMatch(Activity):
 
     # -- drawing ----------------------------------------------------------------------------
     def draw(self, surface) -> None:
-        from activities.vowel_match.view import draw
+        from .view import draw
 
         assert self.ctx is not None
         draw(surface, self.theme, self)

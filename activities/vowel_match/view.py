@@ -20,10 +20,10 @@ import pygame
 from prelude_play.ui import theme as th
 from prelude_play.ui.widgets import draw_text, grid_rects
 
-from activities.vowel_match.logic import LADDER, MS, fold_to, midi_to_hz, note_name, vowel_name
+from .logic import LADDER, MS, fold_to, midi_to_hz, note_name, vowel_name
 
 if TYPE_CHECKING:
-    from activities.vowel_match import VowelMatch
+    from . import VowelMatch
 
 VOWEL_COLOURS: dict[str, tuple[int, int, int]] = {
     "ah": (222, 104, 78), "ee": (84, 176, 112), "oo": (74, 132, 214), "oh": (158, 104, 204), "eh": (214, 168, 56),

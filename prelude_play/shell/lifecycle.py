@@ -4,13 +4,15 @@ crash on the way out."""
 
 from __future__ import annotations
 
-import sys
+import logging
 from typing import TYPE_CHECKING
 
 from prelude_play.events import LogEvent
 
 if TYPE_CHECKING:
     from prelude_play.shell.port import AppPort
+
+log = logging.getLogger(__name__)
 
 
 def shut_down(app: "AppPort") -> None:
@@ -23,7 +25,7 @@ def shut_down(app: "AppPort") -> None:
             data.setdefault("fast_path_delay_ms", app.hits.delay_ms)  # separate: the child's own
             app.log(LogEvent("audio_stats", actor="system", data=data))
         except Exception as exc:
-            print(f"prelude-play: audio stats: {exc}", file=sys.stderr)
+            log.warning("audio stats: %s", exc)
     if app.session is not None:
         app.live.end_plan()
         app.store.end_session(app.session)
@@ -32,5 +34,5 @@ def shut_down(app: "AppPort") -> None:
         try:
             close()
         except Exception as exc:  # never hang or crash on the way out
-            print(f"prelude-play: closing {type(dev).__name__}: {exc}", file=sys.stderr)
+            log.warning("closing %s: %s", type(dev).__name__, exc)
     app.store.flush()

@@ -207,7 +207,7 @@ def run_test(
     mic_factory: Callable[[], Mic] | None = None,
     client: str | None = None,
     activity: str | None = None,
-    activities_package: str = "activities",
+    activities_package: str = "prelude_play.activities",
 ) -> Iterator[Pilot]:
     """Start the whole app headless with an in-process store under ``data_dir``."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import copy
 import unicodedata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import pygame
 
+from prelude_play.config import resource_dir
 from prelude_play.errors import PreludeError
 from prelude_play.events import InputEvent
 from prelude_play.shell.forms import FormScreen, KeyboardDock, Scroller, TextField, edit
 from prelude_play.store.clients import ACCESS_METHODS, NUMERIC, SCAN_PATTERNS, ClientBook, new_goal_id
 from prelude_play.ui import theme as th
 from prelude_play.ui.keyboard import KeyResult
+from prelude_play.ui.pictures import Pictures
 from prelude_play.ui.widgets import Button, draw_text
 
 if TYPE_CHECKING:
@@ -380,6 +383,8 @@ class ClientEditScreen(FormScreen):
         self.tab = "profile"
         self.editing: str | None = None  # the goal being edited in place
         self.picking_area: str | None = None  # the goal whose area is being chosen
+        self.picking_picture = False  # the client's own picture is being chosen
+        self._pictures: Pictures | None = None
         self._goals_offset = 0  # where the goals page was scrolled before the areas showed
         self.confirm_delete = 0  # taps on "Delete forever" so far
         self.return_to = "clients"
@@ -392,6 +397,7 @@ class ClientEditScreen(FormScreen):
             return
         self.load()
         self.tab, self.editing, self.picking_area, self.confirm_delete = "profile", None, None, 0
+        self.picking_picture = False
         self.scroller.offset = 0
         super().enter()
         if self.new:
@@ -429,6 +435,8 @@ class ClientEditScreen(FormScreen):
         bottom = pygame.Rect(pad, h - pad - theme.px(88), (w - 5 * pad) // 4, theme.px(88))
         if self.tab == "goals":
             self.layout_goals(bottom.y - theme.px(12))
+        elif self.picking_picture:
+            self.layout_pictures(bottom.y - theme.px(12))
         else:
             self.view = None
             self.layout_profile()
@@ -496,6 +504,11 @@ class ClientEditScreen(FormScreen):
             self.fields.append(TextField(f"field:{key}", self.t(label) + " (a, b, c)",
                                          ", ".join(self.profile["preferences"][key]), pygame.Rect(x1, y, col_w, rh)))
             y += rh + gap
+        picture = str(self.profile.get("picture") or "")
+        self.buttons.append(Button("picture", self.t("Their picture (hello song): {v}").format(
+            v=Path(picture).stem if picture else self.t("none")), pygame.Rect(x1, y, col_w, rh), font_size=26,
+            on_press=self.pick_picture))
+        y += rh + gap
         n = len(self.profile["goals"])
         self.buttons.append(Button("goals_tab", self.t("Goals ({n})").format(n=n) + " →",
                                    pygame.Rect(x1, y + gap, col_w, theme.px(88)), font_size=28,
@@ -550,6 +563,74 @@ class ClientEditScreen(FormScreen):
             self.buttons += [area, remove]
             y += hh + gap
 
+    def picture_choices(self) -> list[str]:
+        """The pictures a client's own picture can be: the therapist's (their photos, in the data
+        folder's images/) first, then the app's own; names as the songs look them up."""
+        names: list[str] = []
+        for folder in self._picture_folders():
+            try:
+                found = sorted(p.name for p in folder.iterdir()
+                               if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".svg") and p.is_file())
+            except OSError:
+                continue
+            names += [n for n in found if n not in names]
+        return names
+
+    def _picture_folders(self) -> list[Path]:
+        folders = [self.app.data_dir / "images"] if self.app.data_dir is not None else []
+        return folders + [resource_dir("assets") / "images"]
+
+    def layout_pictures(self, bottom: int) -> None:
+        """Every picture as a thumbnail (one tap picks it), "No picture", and Cancel."""
+        theme = self.app.theme
+        w = theme.size[0]
+        pad, gap = theme.px(20), theme.px(10)
+        head = pygame.Rect(pad, theme.px(88), w - 2 * pad, theme.px(68))
+        side = theme.px(300)
+        self.view = pygame.Rect(pad, head.bottom + theme.px(10), w - 2 * pad - theme.px(14),
+                                bottom - head.bottom - theme.px(10))
+        self.buttons.append(Button("picture:cancel", self.t("Cancel"), pygame.Rect(head.right - side, head.y, side,
+                                                                                    head.height),
+                                   font_size=28, on_press=self.cancel_picture))
+        self.buttons.append(Button("picture:none", self.t("No picture"), pygame.Rect(head.right - 2 * side - gap, head.y,
+                                                                                      side, head.height),
+                                   font_size=28, selected=not self.profile.get("picture"),
+                                   on_press=lambda: self.set_picture("")))
+        if self._pictures is None:  # loaded once per visit: the therapist's screen, not the client's
+            self._pictures = Pictures(self._picture_folders())
+        names = self.picture_choices()
+        for name in names:
+            self._pictures.load(name)  # once: a missing or broken one is drawn as an empty tile
+        cols, cell_h = 6, theme.px(170)
+        rows = (len(names) + cols - 1) // cols
+        self.scroller.set(self.visible_view(), rows * (cell_h + gap) - gap if names else 0)
+        cw = (self.view.width - (theme.px(14) if self.scroller.most else 0) - (cols - 1) * gap) // cols
+        for i, name in enumerate(names):
+            r, c = divmod(i, cols)
+            rect = pygame.Rect(self.view.x + c * (cw + gap), self.page_y(r * (cell_h + gap)), cw, cell_h)
+            self.buttons.append(Button(f"picture:{name}", "", rect, font_size=20,
+                                       selected=self.profile.get("picture") == name,
+                                       data={"page": True, "picture": name},
+                                       on_press=lambda name=name: self.set_picture(name)))
+
+    def pick_picture(self) -> None:
+        self.unfocus()
+        self.picking_picture = True
+        self.scroller.offset = 0
+        self.layout()
+
+    def set_picture(self, name: str) -> None:
+        if name:
+            self.profile["picture"] = name
+        else:
+            self.profile.pop("picture", None)
+        self.cancel_picture()
+
+    def cancel_picture(self) -> None:
+        self.picking_picture = False
+        self.scroller.offset = 0
+        self.layout()
+
     def area_button(self, g: dict[str, Any], rect: pygame.Rect) -> Button:
         chosen = bool(g["area"])
         return Button(f"goal_area:{g['id']}", self.area_title(g["area"]), rect, font_size=22,
@@ -593,6 +674,10 @@ class ClientEditScreen(FormScreen):
         if self.message:
             draw_text(surface, theme, self.message, (theme.size[0] - theme.px(32), theme.px(44)), 22,
                       colour=self.message_colour, anchor="midright", max_width=theme.size[0] - left - theme.px(32))
+        if self.picking_picture:
+            draw_text(surface, theme, self.t("The picture on {name}'s verse of the hello and goodbye songs").format(
+                name=self.display_name), (theme.px(24), theme.px(88 + 34)), 24, colour=th.MUTED, anchor="midleft",
+                max_width=theme.size[0] - theme.px(680))
         if self.tab == "goals":
             y = theme.px(88 + 34)
             if self.picking_area is not None:
@@ -605,6 +690,21 @@ class ClientEditScreen(FormScreen):
                       max_width=theme.size[0] - theme.px(360))
 
     def draw_extra(self, surface: pygame.Surface) -> None:
+        if self.picking_picture and self._pictures is not None and self.view is not None:
+            theme = self.app.theme
+            clip = surface.get_clip()
+            surface.set_clip(self.visible_view())
+            for b in self.buttons:
+                name = b.data.get("picture")
+                if name:
+                    box = min(b.rect.width - theme.px(16), b.rect.height - theme.px(48))
+                    img = self._pictures.get(name, box)
+                    if img is not None:
+                        surface.blit(img, img.get_rect(center=(b.rect.centerx, b.rect.y + theme.px(8) + box // 2)))
+                    draw_text(surface, theme, Path(name).stem, (b.rect.centerx, b.rect.bottom - theme.px(20)), 20,
+                              colour=th.BG if b.selected else th.MUTED, max_width=b.rect.width - theme.px(10))
+            surface.set_clip(clip)
+            return
         if self.tab == "goals" and self.picking_area is None and not self.profile["goals"] and self.view is not None:
             theme = self.app.theme
             draw_text(surface, theme, self.t("No goals yet: + Goal adds one"),
@@ -747,10 +847,14 @@ class ClientEditScreen(FormScreen):
 
     def discard(self) -> None:
         self.editing = self.picking_area = None
+        self.picking_picture = False
         if self.client_id is not None:
             self.load()
 
     def back(self) -> None:
+        if self.picking_picture:
+            self.cancel_picture()
+            return
         if self.picking_area is not None:
             self.cancel_area()
             return

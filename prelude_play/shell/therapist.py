@@ -400,6 +400,11 @@ class SummaryScreen(FormScreen):
         r = pygame.Rect(self.view.x + theme.px(10), self.view.y + notes_y - self.scroll, width, theme.px(84))
         self.fields.append(TextField("field:notes", self.t("Therapist's notes (tap to type)"), self.notes, r))
         self.content_h = notes_y + theme.px(100)
+        most = max(0, self.content_h - self.view.height)
+        if self.scroll > most:  # the page grew (the keyboard closed): no empty space under the notes
+            self.scroll = most
+            self.layout()
+            return
         nav = [("summary:redraft", self.t("Redraft"), self.redraft, th.PANEL_HI),
                ("summary:copy", self.t("Copy text"), self.copy, th.PANEL_HI),
                ("summary:note", self.t("Note as PDF"), self.note_pdf, th.PANEL_HI),

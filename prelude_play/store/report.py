@@ -94,7 +94,13 @@ class ProgressPlotter:
     RC = {"svg.fonttype": "none", "font.size": 9, "svg.hashsalt": "prelude"}
 
     def __init__(self, t: Callable[[str], str] = lambda s: s) -> None:
-        import matplotlib
+        try:  # an optional dependency (the "reports" extra): without it the report says so
+            import matplotlib
+        except ImportError:
+            self.fig = None
+            self.missing = t("Progress plot not drawn: matplotlib is not installed "
+                             "(pip install \"prelude-play[reports]\").")
+            return
 
         matplotlib.use("Agg", force=False)
         from matplotlib.backends.backend_svg import FigureCanvasSVG
@@ -117,6 +123,10 @@ class ProgressPlotter:
     def svg(self, title: str, points: list[tuple[int, str, GoalFigures | None]], phases: list[tuple[int, str]],
             target: float | None, pct: Callable[[float], str] = lambda v: f"{v:.0f}%") -> str:
         """% independent (and % successful) per session, phase changes dotted, target dashed."""
+        if self.fig is None:
+            import html
+
+            return f'<p class="noplot">{html.escape(self.missing)}</p>'
         import matplotlib
         from matplotlib.ticker import MaxNLocator
 

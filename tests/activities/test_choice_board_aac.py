@@ -15,8 +15,8 @@ import numpy as np
 import pygame
 import pytest
 
-from activities.choice_board.boards import load_board
-from activities.choice_board.speech import Synthesizer, chime_for, read_clip, trim_voice
+from prelude_play.activities.choice_board.boards import load_board
+from prelude_play.activities.choice_board.speech import Synthesizer, chime_for, read_clip, trim_voice
 from prelude_play.audio.capture import open_capture
 from prelude_play.clock import FakeClock
 from prelude_play.shell.pilot import Pilot, run_test
@@ -383,3 +383,30 @@ def test_a_spoken_label_rendered_offline(tmp_path, language, card, text):
 
 def test_synthesizer_absent_renders_nothing():
     assert Synthesizer(exe="").render(["Yes"], "en", RATE) == {}
+
+
+def test_the_board_list_turns_pages_past_twelve_boards_and_opens_on_the_current_one():
+    from prelude_play.activities.choice_board.boards import Board, Card
+    from prelude_play.activities.choice_board.editor import BoardList
+    from prelude_play.ui import theme as th
+
+    pygame.init()
+    boards = [Board(f"b{i:02d}", f"Board {i}", 1, 2, (Card("Yes"), Card("No"))) for i in range(20)]
+    picked: list[str] = []
+    lst = BoardList(boards, "b15", str, picked.append, lambda: None, "Choose board")
+    theme = th.Theme()
+    lst.layout((1280, 800), theme)
+    assert (lst.pages, lst.page) == (2, 1)  # opens where the current board is
+    on_page = [b.id for b in lst.buttons if b.id.startswith("board:")]
+    assert on_page == [f"board:b{i:02d}" for i in range(12, 20)]
+    lst.tap(lst.find("boards:prev").center)
+    assert [b.id for b in lst.buttons if b.id.startswith("board:")][:2] == ["board:b00", "board:b01"]
+    assert len([b for b in lst.buttons if b.id.startswith("board:")]) == 12
+    assert not lst.tap(lst.find("boards:prev").center)  # the first page: "previous" is off
+    rects = [lst.find(f"board:b{i:02d}") for i in range(12)]
+    assert all(r.height >= 100 and r.bottom <= lst.find("boards:cancel").top for r in rects)  # still button-sized
+    lst.tap(lst.find("boards:next").center)
+    lst.tap(lst.find("board:b19").center)
+    assert picked == ["b19"]
+    screen = pygame.Surface((1280, 800))
+    lst.draw(screen, theme)  # draws the page number without a missing glyph or an error

@@ -8,9 +8,9 @@ from pathlib import Path
 import pygame
 import pytest
 
-from activities.choice_board.boards import (Board, board_to_toml, check_board_file, load_board, load_boards,
+from prelude_play.activities.choice_board.boards import (Board, board_to_toml, check_board_file, load_board, load_boards,
                                             parse_board, save_board)
-from activities.choice_board.logic import Access, BoardState
+from prelude_play.activities.choice_board.logic import Access, BoardState
 from prelude_play.config import resource_dir
 from tests.activities.choice_helpers import board_app, events
 
@@ -115,7 +115,7 @@ def test_missing_picture_and_sound_get_placeholders_and_notices(tmp_path):
 
 
 def test_no_loadable_board_falls_back_to_yes_no(tmp_path, monkeypatch):
-    import activities.choice_board as cb
+    import prelude_play.activities.choice_board as cb
 
     monkeypatch.setattr(cb, "load_boards", lambda folders, known=None: ({}, []))
     with board_app(tmp_path) as (pilot, audio):
@@ -186,7 +186,7 @@ def test_editing_without_a_boards_folder_says_it_was_not_saved(tmp_path):
 
 
 def test_svg_pictures_load(tmp_path):
-    from activities.choice_board.view import Pictures
+    from prelude_play.activities.choice_board.view import Pictures
 
     svg = tmp_path / "dot.svg"
     svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'

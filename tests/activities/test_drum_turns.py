@@ -120,7 +120,7 @@ def test_hits_during_the_model_are_waiting_failures_not_noise(tmp_path, audio):
         (t,) = trials(pilot)  # one trial: the copy's outcome, and it says the client did not wait
         assert t.is_scored and t.judgement_data["waited"] is False and t.judgement_data["waiting_failures"] == 1
         assert [r["role"] for r in t.responses if r["kind"] == "hit"] == ["waiting_failure", "copy", "copy", "copy"]
-        from activities.drum_turns import DrumTurns
+        from prelude_play.activities.drum_turns import DrumTurns
 
         assert DrumTurns.trial_phrases(trials(pilot), lambda s: s) == ["did not wait for the turn"]
         assert_outcomes_only_on_trials(pilot)
@@ -213,7 +213,7 @@ def test_a_therapist_score_supersedes_the_judged_copy_and_counts_once(tmp_path, 
 
 
 def test_leaving_mid_turn_ends_the_trial_unjudged_and_phrases_count_waiting(tmp_path, audio):
-    from activities.drum_turns import DrumTurns
+    from prelude_play.activities.drum_turns import DrumTurns
 
     with run_test(data_dir=tmp_path, audio=audio) as pilot:
         act = start(pilot, level=1, feedback_ms=200, pattern_sound="drum:50", bpm=120)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.drum_turns.logic import (
+from prelude_play.activities.drum_turns.logic import (
     AdaptiveLevel,
     Hit,
     LevelSpec,

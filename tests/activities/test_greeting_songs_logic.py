@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from activities._greeting_songs.logic import (CHORDS, KEY_NAMES, SongRun, SongSettings, absence_outcome,
+from prelude_play.activities._greeting_songs.logic import (CHORDS, KEY_NAMES, SongRun, SongSettings, absence_outcome,
                                               chord_pcs, counts, key_pc, load_song, pad_table, parse_melody,
                                               pentatonic_note, step_semitones, tonic_note, with_name)
-from activities._greeting_songs.music import SHAKER, bar_notes, sound_names
+from prelude_play.activities._greeting_songs.music import SHAKER, bar_notes, sound_names
 from prelude_play.errors import ConfigError
 from prelude_play.events import InputEvent
 from prelude_play.hits import sound_for

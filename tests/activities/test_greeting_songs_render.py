@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from activities._greeting_songs.render import heard_as_voice, measure, melody_in_tune, render, write_wav
+from prelude_play.activities._greeting_songs.render import heard_as_voice, measure, melody_in_tune, render, write_wav
 
 
 @pytest.fixture(scope="module")

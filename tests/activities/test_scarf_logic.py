@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from activities.scarf_moves.logic import (NOT_SCORED, CueRunner, MidiCueMap, RandomSequence,
+from prelude_play.activities.scarf_moves.logic import (NOT_SCORED, CueRunner, MidiCueMap, RandomSequence,
                                           load_preset, parse_cues)
-from activities.scarf_moves.music import STEPS_PER_BAR, STEPS_PER_BEAT, MusicGenerator, MusicState
+from prelude_play.activities.scarf_moves.music import STEPS_PER_BAR, STEPS_PER_BEAT, MusicGenerator, MusicState
 from prelude_play.errors import ConfigError
 
 FOLDER = Path(__file__).resolve().parents[2] / "activities" / "scarf_moves"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from activities.scarf_moves.music import Note
-from activities.scarf_moves.player import Player
+from prelude_play.activities.scarf_moves.music import Note
+from prelude_play.activities.scarf_moves.player import Player
 from tests.fakes import RecordingMidiOut
 
 MS = 1_000_000

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from activities.scarf_moves.render import measure, render
+from prelude_play.activities.scarf_moves.render import measure, render
 
 CUES = Path(__file__).resolve().parents[2] / "activities" / "scarf_moves" / "defaults.toml"
 

@@ -18,8 +18,8 @@ from tests.activities.test_vowel_match import RATE, Mic
 from tests.fakes import RecordingAudio
 from tests.screens import publish
 
-from activities.sing_and_tap.logic import midi_to_hz
-from activities.sing_and_tap.voice import SungSyllable, sing
+from prelude_play.activities.sing_and_tap.logic import midi_to_hz
+from prelude_play.activities.sing_and_tap.voice import SungSyllable, sing
 
 ART = Path(__file__).resolve().parents[1] / "_artifacts"
 MS = 1_000_000
@@ -355,7 +355,7 @@ def test_words_and_stage_are_on_the_therapist_side_and_own_words_are_kept(tmp_pa
 
 
 def test_the_note_and_the_report_table_per_word_and_stage(tmp_path, clock, mic):
-    from activities.sing_and_tap import SingAndTap
+    from prelude_play.activities.sing_and_tap import SingAndTap
 
     with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
         act = start(pilot, stage="alone", auto_next=False)
@@ -433,7 +433,7 @@ def test_in_french_the_words_and_the_screen_are_french(tmp_path, clock, mic):
         sing_press(pilot)
         pilot.tap("rail:lock")
         mic.silence(pilot, 600)
-        from activities.sing_and_tap.view import banner_text
+        from prelude_play.activities.sing_and_tap.view import banner_text
 
         assert banner_text(act, act.ctx.t)[0] == "Chante avec moi"
         ART.mkdir(exist_ok=True)

@@ -14,7 +14,7 @@ from prelude_play.config import resource_dir
 from prelude_play.errors import ConfigError
 from prelude_play.i18n import translator
 
-from activities.sing_and_tap.logic import (
+from prelude_play.activities.sing_and_tap.logic import (
     MS,
     STAGES,
     Heard,
@@ -28,7 +28,7 @@ from activities.sing_and_tap.logic import (
     parse_targets,
     pitch_class,
 )
-from activities.sing_and_tap.voice import onset_of
+from prelude_play.activities.sing_and_tap.voice import onset_of
 
 HERE = Path(__file__).resolve().parents[2] / "activities" / "sing_and_tap"
 S = SingSettings()

@@ -72,8 +72,8 @@ def test_one_trial_scored_end_to_end_over_jack_midi_and_a_real_audio_input(jack_
     from prelude_play.midi.instruments import load_instruments
     from prelude_play.midi.rtmidi_backend import RtMidiBackend
 
-    from activities.sing_and_tap.logic import midi_to_hz
-    from activities.sing_and_tap.voice import SungSyllable, sing
+    from prelude_play.activities.sing_and_tap.logic import midi_to_hz
+    from prelude_play.activities.sing_and_tap.voice import SungSyllable, sing
 
     sd._terminate()
     sd._initialize()

@@ -531,7 +531,7 @@ def test_not_sure_is_never_shown_as_a_vowel_and_the_therapist_judges(tmp_path, c
         mic.silence(pilot, 500)
         mic.sing(pilot, sung("oo", 300.0, seed=4))
         assert act.live.get("abstained") is True
-        from activities.vowel_match.view import _shown_vowel, banner_text
+        from prelude_play.activities.vowel_match.view import _shown_vowel, banner_text
 
         assert _shown_vowel(act, clock.now_ns())[0] == "ah"  # the mouth shows the target, never a guess
         mic.silence(pilot, 700)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from activities.vowel_match.logic import (
+from prelude_play.activities.vowel_match.logic import (
     EnergyGate, MatchMachine, MatchSettings, VoiceSeg, fold_to, judge, outcome_for,
 )
 from prelude_play.errors import ConfigError

@@ -9,7 +9,7 @@ import itertools
 
 import pytest
 
-from activities.free_play.logic import sound_for_midi
+from prelude_play.activities.free_play.logic import sound_for_midi
 from prelude_play.events import InputEvent
 from prelude_play.hits import sound_for, wants_sound
 from prelude_play.shell.pilot import run_test

@@ -131,7 +131,7 @@ def test_french_strings_drawn_with_french_typography():
 
 
 def test_vowels_are_spelled_for_the_language():
-    from activities.vowel_match.logic import vowel_name
+    from prelude_play.activities.vowel_match.logic import vowel_name
     from prelude_play.i18n import translator
 
     fr, en = translator("fr_CA"), translator("en")

@@ -381,3 +381,40 @@ def test_plans_editor_asks_before_dropping_edits(tmp_path):
         pilot.tap("back")
         pilot.tap("unsaved:save")
         assert app.screen == "home" and app.therapist.plans.for_client("robin")[0].as_steps() == before[1:]
+
+
+def test_the_clients_own_picture_is_chosen_from_the_therapists_photos_and_reaches_the_hello_song(tmp_path):
+    import pygame
+
+    (tmp_path / "images").mkdir()
+    photo = pygame.Surface((40, 30))
+    photo.fill((200, 60, 60))
+    pygame.image.save(photo, str(tmp_path / "images" / "robin_photo.png"))
+    with run_test(data_dir=tmp_path) as pilot:
+        app = pilot.app
+        cid = ClientBook(app.store).create("Robin", client_id="robin", code="C-ROB")
+        app.home.layout()
+        open_editor(pilot, "robin")
+        ed = app.therapist.editor
+        pilot.tap("picture")
+        names = [b.data["picture"] for b in ed.buttons if b.data.get("picture")]
+        assert names[0] == "robin_photo.png"  # the therapist's own photos first, then the app's pictures
+        assert len(names) > 10 and all(n.endswith((".png", ".jpg", ".jpeg", ".svg")) for n in names)
+        pilot.tap("picture:robin_photo.png")
+        assert not ed.picking_picture and "robin_photo" in app.find_button("picture").label
+        assert ed.unsaved()  # chosen, not saved yet: Back would ask
+        pilot.tap("picture")
+        pilot.tap("picture:none")
+        assert not ed.unsaved() and "picture" not in ed.profile
+        pilot.tap("picture")
+        pilot.tap("picture:cancel")  # Cancel changes nothing
+        assert not ed.picking_picture and not ed.unsaved()
+        pilot.tap("picture")
+        pilot.tap("picture:robin_photo.png")
+        pilot.tap("save")
+        assert app.store.client_profile(cid)["picture"] == "robin_photo.png"
+        app.select_client(cid)
+        app.start_activity("hello_song")
+        pilot.step()
+        song = app.activity
+        assert song.client_picture == "robin_photo.png" and song.pictures.raw["robin_photo.png"] is not None

@@ -345,6 +345,8 @@ def test_summary_and_schedule_screenshots(tmp_path, size):
         pilot.press("return")
         pilot.tap("summary:copy")
         assert app.therapist.summary.message  # copied, or told where the text is saved
+        sm = app.therapist.summary
+        assert sm.scroll <= max(0, sm.content_h - sm.view.height)  # the keyboard closed: no empty page under the notes
         summary = pilot.screenshot(ART / f"summary_{w}x{h}.png")
         shots.append(summary)
         for s in app.therapist.summary.buttons:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from scipy.signal import resample_poly
+import soxr
 
 from .envelope import harmonic_envelope
 from .vowels import vowel_space_cost
@@ -285,8 +285,8 @@ def _estimate(
         return best or Formants(0.0, 0.0, 0.0), harmonic_envelope(freqs, amps * _DB)
     if abs(fs - rate) > 1.0:
         frac = Fraction(int(round(fs)), int(rate)).limit_denominator(64)
-        x = resample_poly(x, frac.numerator, frac.denominator)
         fs = rate * frac.numerator / frac.denominator
+        x = soxr.resample(x, rate, fs, quality="HQ")  # anti-aliased, delay-compensated (was scipy's resample_poly)
     pre = np.exp(-2.0 * np.pi * 50.0 / fs)
     x = np.append(x[0], x[1:] - pre * x[:-1])
     r = _autocorr(x * np.hanning(len(x)), order)

@@ -27,7 +27,6 @@ from statistics import median
 from typing import Any, Literal
 
 import numpy as np
-from scipy.signal import firwin
 
 from prelude_play.clock import Clock, MonotonicClock
 from prelude_play.events import InputEvent
@@ -153,6 +152,15 @@ class _Frame:
     envelope: np.ndarray | None = None  # harmonic envelope (envelope.harmonic_envelope)
 
 
+def lowpass_fir(n: int, cutoff: float) -> np.ndarray:
+    """A linear-phase windowed-sinc low-pass (Hamming window, unity gain at DC), ``cutoff`` as a
+    fraction of Nyquist: the same taps as ``scipy.signal.firwin(n, cutoff)``, without importing
+    scipy at run time."""
+    m = np.arange(n) - (n - 1) / 2.0
+    h = cutoff * np.sinc(cutoff * m) * np.hamming(n)
+    return h / h.sum()
+
+
 class _Decimator:
     """Stateful anti-aliased integer decimation: a windowed-sinc FIR then keep every k-th
     sample (one convolution per block)."""
@@ -161,7 +169,7 @@ class _Decimator:
         self.factor = factor
         if factor > 1:
             n = taps_per_phase * factor
-            self._h = firwin(n, 0.9 / factor)[::-1].copy()
+            self._h = lowpass_fir(n, 0.9 / factor)[::-1].copy()
             self._hist = np.zeros(n - 1)
             self._phase = 0  # index in the next block of the next kept sample
 
