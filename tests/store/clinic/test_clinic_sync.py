@@ -487,12 +487,17 @@ def test_the_app_syncs_in_the_background_when_enrolled(admin, make_tablet):
     t = make_tablet("app")
     t.cfg.interval_s = 0.5
     sync.save_clinic(t.dir, t.cfg)
-    client = uid("app")
+    name = uid("app")
     env = dict(os.environ, SDL_AUDIODRIVER="dummy", SDL_VIDEODRIVER="dummy", PYGAME_HIDE_SUPPORT_PROMPT="1")
     p = subprocess.run([sys.executable, "-m", "prelude_play", "--headless", "--data-dir", str(t.dir),
-                        "--audio-backend", "null", "--midi-api", "none", "--client", client, "--activity",
+                        "--audio-backend", "null", "--midi-api", "none", "--client", name, "--activity",
                         "free_play", "--for", "4"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
+    st = t.store()  # `--client NAME` made a client with a generated id and NAME as its display name
+    try:
+        (client,) = [c["id"] for c in st.clients() if c["display_name"] == name]
+    finally:
+        st.close()
     assert len(server_ids(admin, client)) >= 1  # activity_start went up while the app ran
     r = cli("--data-dir", str(t.dir), "sync")  # the rest (logged at the end) in one more round
     assert r.returncode == 0, r.stderr
