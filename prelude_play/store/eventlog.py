@@ -3,8 +3,9 @@
 ``log()`` makes the event's id, queues the row and returns at once; the writer thread
 (``store.writer``) commits queued rows in batches, WAL with ``synchronous=FULL``, so a row is on
 the disk (fsynced) a few milliseconds later and the frame loop never waits on the disk. Every
-read waits for the rows logged before it. ``flush()`` is the barrier: what it returns as saved
-survives ``kill -9`` and power loss. If the store refuses a write (disk full, read-only, its
+read waits for the rows logged before it. A row ``log()`` returned survives ``kill -9`` at once
+(it is also appended to a pending log, replayed at the next start) and power loss once
+committed; ``flush()`` is the barrier after which it survives both. If the store refuses a write (disk full, read-only, its
 folder deleted), the rows are held in memory and in a journal in another folder, retried, named
 in a notice, and added to the store at the next start; never dropped.
 
@@ -35,7 +36,7 @@ from prelude_play.errors import StoreError
 from prelude_play.events import LogEvent
 from prelude_play.ids import uuid7
 from prelude_play.os_specific import make_private_dir
-from prelude_play.store.writer import STATEMENTS, Journal, Op, Writer, journal_path, read_journal
+from prelude_play.store.writer import STATEMENTS, Journal, Op, Writer, journal_path, pending_path, read_journal
 
 SCHEMA_VERSION = 3
 APP_ID = 0x50504C59  # "PPLY": tells our store from any other SQLite file
@@ -383,6 +384,10 @@ class EventLog:
         self.journal = Journal(journal_path(spill_dir, self.path) if spill_dir and self.path else None)
         if self.journal.path is not None and self.journal.path.exists():
             held = self._replay_journal(self.journal.path)
+        pending = (pending_path(spill_dir or self.path.parent, self.path)
+                   if self.path is not None and not self.read_only else None)
+        if pending is not None and pending.exists():  # the process was killed with rows not yet committed
+            held += self._replay_journal(pending, pending=True)
         if not read_only:
             self.journal.reserve()
         if self.path is not None and not self.read_only:
@@ -393,7 +398,7 @@ class EventLog:
             self._identity = (st.st_dev, st.st_ino)
         self._writer: Writer | InlineWriter
         if self.path is not None and not read_only:
-            self._writer = Writer(self._connect_writer, self.journal, self._vanished)
+            self._writer = Writer(self._connect_writer, self.journal, self._vanished, pending=pending)
         else:
             self._writer = InlineWriter(self._db)
         if held:
@@ -469,8 +474,9 @@ class EventLog:
             self.notices.append(f"The event store {self.path} is damaged ({self.damaged}); it opened read-only "
                                 "and reads skip what cannot be read (the count is reported).")
 
-    def _replay_journal(self, journal: Path) -> list[Op]:
-        """Add the writes held at an earlier run (idempotent by id); returns what still waits."""
+    def _replay_journal(self, journal: Path, *, pending: bool = False) -> list[Op]:
+        """Add the writes held at an earlier run (idempotent by id); returns what still waits.
+        ``pending``: the pending log of a run that was killed (rows handed in, maybe not committed)."""
         try:
             ops, bad = read_journal(journal)
         except OSError as exc:
@@ -484,6 +490,7 @@ class EventLog:
                                 "they are added when the store can be written.")
             return ops
         db = self._db
+        before = db.execute("SELECT count(*) FROM events").fetchone()[0]
         try:
             db.execute("PRAGMA foreign_keys=OFF")  # rows whose session/client row was lost with the store
             db.execute("BEGIN IMMEDIATE")
@@ -511,6 +518,12 @@ class EventLog:
             journal.unlink()
         except OSError:
             pass
+        if pending:
+            added = db.execute("SELECT count(*) FROM events").fetchone()[0] - before
+            if added:
+                self.notices.append(f"{added} event(s) logged just before Prelude Play stopped were added to the "
+                                    f"store from {journal}{torn}.")
+            return []
         self.notices.append(f"{n_events} event(s) held at an earlier session (the store could not be written) "
                             f"were added to the store from {journal}{torn}.")
         return []

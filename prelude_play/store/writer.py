@@ -12,6 +12,13 @@ everything at exit), the rows are *held*: kept in memory, appended to a journal 
 another of the user's folders (0600, fsynced), and retried. At the next start the journal is
 replayed into the store, idempotently by id, and removed only after that commit.
 
+Between ``log()`` returning and that commit (a few milliseconds) a row would be lost if the
+process were killed, so ``submit`` also appends it to a *pending log* (``pending_path``) with one
+``write()`` and no fsync: once ``log()`` returns, the row is in the OS page cache, which survives
+the process being killed (SIGKILL, a crash in the native core) as it did when rows were written
+inline. The writer empties that file whenever everything submitted is committed; the next start
+replays what it holds (idempotent by id). Power loss is what the commit's fsync covers.
+
 Only the statements named in ``STATEMENTS`` are ever written (and replayed from a journal),
 so a journal file can add rows but never run arbitrary SQL.
 """
@@ -67,6 +74,16 @@ def journal_path(spill_dir: Path, store: Path) -> Path:
     return spill_dir / f"held-{key}.jsonl"
 
 
+def pending_path(folder: Path, store: Path) -> Path:
+    """The pending log of one store (rows handed to the writer and not yet committed)."""
+    return journal_path(folder, store).with_name(journal_path(folder, store).name.replace("held-", "pending-"))
+
+
+def op_line(op: Op) -> bytes:
+    name, args = op
+    return (json.dumps({"op": name, "args": list(args)}, ensure_ascii=False) + "\n").encode("utf-8", "surrogateescape")
+
+
 class Journal:
     """Append-only JSON lines of held writes, fsynced; created 0600 in a 0700 folder.
 
@@ -108,8 +125,7 @@ class Journal:
     def append(self, ops: Iterable[Op]) -> bool:
         if self.path is None:
             return False
-        data = "".join(json.dumps({"op": n, "args": list(a)}, ensure_ascii=False) + "\n"
-                       for n, a in ops).encode("utf-8", "surrogateescape")
+        data = b"".join(op_line(op) for op in ops)
         for attempt in (1, 2):
             try:
                 self._write(data)
@@ -196,8 +212,18 @@ class Writer:
     """One thread, one connection, a bounded queue. ``submit`` never blocks the caller."""
 
     def __init__(self, connect: Callable[[], sqlite3.Connection], journal: Journal,
-                 check: Callable[[], str | None], *, retry_s: float = 1.0, maxsize: int = QUEUE_MAX) -> None:
+                 check: Callable[[], str | None], *, retry_s: float = 1.0, maxsize: int = QUEUE_MAX,
+                 pending: Path | None = None) -> None:
         self._connect = connect
+        self.pending = pending
+        self.pending_error: str | None = None  # the pending log could not be written (rows still go on)
+        self._pending_fd: int | None = None
+        if pending is not None:
+            try:
+                pending.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._pending_fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            except OSError as exc:
+                self.pending_error = f"{pending}: {exc.strerror or exc}"
         self._check = check
         self.rescued: Path | None = None  # a copy of a vanished store, read from the still-open file
         self.journal = journal
@@ -221,7 +247,13 @@ class Writer:
     # ---- the caller's side (UI thread) ------------------------------------------------------
 
     def submit(self, op: Op) -> None:
+        line = op_line(op) if self._pending_fd is not None else b""
         with self._lock:
+            if self._pending_fd is not None:
+                try:  # into the page cache: a killed process loses nothing handed in (no fsync here)
+                    os.write(self._pending_fd, line)
+                except OSError as exc:  # a full disk: the held journal takes over if the commit fails
+                    self.pending_error = f"{self.pending}: {exc.strerror or exc}"
             self.submitted += 1
             if self._overflow:
                 self._overflow.append(op)
@@ -275,6 +307,14 @@ class Writer:
         left = self.held()
         if self._thread.is_alive():  # wedged in the disk: spill what we know of from here
             self.journal.append(left)
+        elif self._pending_fd is not None:
+            os.close(self._pending_fd)
+            self._pending_fd = None
+            if not left and self.pending is not None:  # everything committed: nothing pending
+                try:
+                    self.pending.unlink()
+                except OSError:
+                    pass
         return left
 
     # ---- the writer thread ------------------------------------------------------------------
@@ -286,6 +326,7 @@ class Writer:
                 first = self._q.get(timeout=self.retry_s if self.held_count else None)
             except queue.Empty:
                 self._commit()  # a retry of what is held
+                self._empty_pending()
                 continue
             items = [first]
             while len(items) < BATCH_MAX:
@@ -314,6 +355,7 @@ class Writer:
                     self._overflow.clear()
             self._commit()
             self.processed = self._taken
+            self._empty_pending()
             for b in barriers:
                 b.done.set()
         if self._held:
@@ -323,6 +365,17 @@ class Writer:
                 self._db.close()
             except sqlite3.Error:
                 pass
+
+    def _empty_pending(self) -> None:
+        """Everything handed in is committed: the pending log has nothing the store lacks."""
+        if self._pending_fd is None:
+            return
+        with self._lock:  # submit appends under the same lock, so nothing slips in between
+            if self.submitted == self._taken and not self._held and not self._overflow:
+                try:
+                    os.ftruncate(self._pending_fd, 0)
+                except OSError:
+                    pass
 
     def _take(self, ops: list[Op]) -> None:
         with self._lock:
