@@ -20,7 +20,7 @@ from prelude_play.shell.stack import Screen
 from prelude_play.shell.strip import ScheduleStrip, StripModel, strip_model
 from prelude_play.ui import theme as th
 from prelude_play.ui.touch import TouchFilter
-from prelude_play.ui.widgets import draw_ring, draw_text, mute
+from prelude_play.ui.widgets import Muter, draw_ring, draw_text
 
 if TYPE_CHECKING:
     from prelude_play.shell.port import ShellPort
@@ -44,6 +44,7 @@ class HostScreen(Screen):
         self.activity_surface: pygame.Surface | None = None
         self.corner_down: InputEvent | None = None
         self.strip = ScheduleStrip(resource_dir("assets"))
+        self._mute = Muter()  # low stimulation's palette, its scratch surfaces kept between frames
 
     # ---- geometry ---------------------------------------------------------------------------
 
@@ -232,8 +233,12 @@ class HostScreen(Screen):
                 draw_ring(surf, (int(pos[0] + r.x), int(pos[1] + r.y)), theme.px(60), prog, th.ACCENT,
                           theme.px(8))
         if self.low_stimulation():  # a muted palette on everything the child sees, whatever the activity draws
-            mute(surf, pygame.Rect(0, 0, theme.size[0], theme.bar_height))
-            mute(surf, self.host_rect())
+            bar, host = pygame.Rect(0, 0, theme.size[0], theme.bar_height), self.host_rect()
+            if host.x == 0 and host.width == bar.width and host.top <= bar.bottom:
+                self._mute(surf, bar.union(host))  # the client's whole screen: one pass
+            else:
+                self._mute(surf, bar)
+                self._mute(surf, host)
         if self.lock.unlocked:  # the rail shows the session as it is now (tally, trials, the primary action)
             self.rail.layout(self.rail_rect())
             self.rail.draw(surf, now)
