@@ -256,6 +256,10 @@ def run_app(args: argparse.Namespace, data_dir: Path, guard: "CrashGuard | None"
     from prelude_play.store.sync import start_background_sync  # the clinic (issue 19): None unless enrolled
 
     clinic_sync = start_background_sync(data_dir)
+    if clinic_sync is not None:
+        from prelude_play.store.sync import SYNC_FAILED, SYNC_OK
+
+        app.loop.watch(clinic_sync, SYNC_OK, SYNC_FAILED)  # the therapist hears of it once per change
     try:
         client = None
         if args.client:  # an id, a code or a name; a name never becomes the id (store/clients.py)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import signal
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import pygame
 
@@ -23,6 +23,14 @@ from prelude_play.events import LogEvent
 
 if TYPE_CHECKING:
     from prelude_play.shell.port import AppPort
+
+class Watched(Protocol):
+    """Something outside the loop whose state the therapist must hear about once per change
+    (the clinic's background sync): ``poll`` never waits and returns None when nothing changed,
+    ``"ok"`` when it works again, else what went wrong."""
+
+    def poll(self) -> str | None: ...
+
 
 IDLE_WAKE_S = 0.5
 AUDIO_POLL_NS = 500_000_000
@@ -38,6 +46,7 @@ class FrameLoop:
         self._last_frame_ns = 0
         self._next_poll_ns = 0
         self._audio_retry_ns = 0
+        self.watched: list[tuple[Watched, str, str]] = []  # (source, "works again" text, "{err}" text)
         self.force = True  # draw on the next pass whatever the screens say
         # no faster than the frame rate, however much input arrives (a little slack for timers)
         self.min_frame_ns = int(1e9 / app.cfg.ui.fps) - 500_000
@@ -97,8 +106,19 @@ class FrameLoop:
             wants.append(self._last_frame_ns + self.min_frame_ns)
         return min(wants) if wants else None
 
+    def watch(self, source: Watched, ok: str, failed: str) -> None:
+        """Tell the therapist (a notice, in the app's language) when ``source`` fails — ``failed``
+        with ``{err}`` — and when it works again (``ok``); msgids, translated when shown."""
+        self.watched.append((source, ok, failed))
+
     def _housekeeping(self, now: int) -> None:
         app = self.app
+        for source, ok, failed in self.watched:
+            change = source.poll()
+            if change == "ok":
+                app.notify(app.t(ok))
+            elif change is not None:
+                app.notify(app.t(failed).format(err=change))
         if now >= self._next_poll_ns:
             self._next_poll_ns = now + AUDIO_POLL_NS
             self._check_audio(now)

@@ -309,18 +309,28 @@ def enroll(data_dir: Path, cfg: ClinicConfig) -> dict[str, Any]:
     return hello
 
 
+# What the therapist is told when the background sync stops getting through and when it works
+# again (msgids: the shell translates them; ``{err}`` is the reason).
+SYNC_FAILED = ("Clinic sync did not get through ({err}). Nothing is lost: the sessions stay on this "
+               "tablet and are sent when the clinic server can be reached.")
+SYNC_OK = "Clinic sync works again: this tablet's sessions are delivered"
+
+
 class BackgroundSync:
     """Sync every ``interval_s`` in a daemon thread of its own while the app runs. It never raises:
     the last outcome is in ``last_error`` / ``last_result`` for the therapist's overlay."""
 
-    def __init__(self, db_path: Path, cfg: ClinicConfig, *, sync: Callable[..., SyncResult] = sync_once) -> None:
+    def __init__(self, db_path: Path, cfg: ClinicConfig, *, sync: Callable[..., SyncResult] = sync_once,
+                 first_delay_s: float = 2.0) -> None:
         self.db_path = Path(db_path)
+        self.first_delay_s = first_delay_s
         self.cfg = cfg
         self._sync = sync
         self._stop = threading.Event()
         self.last_error: str | None = None
         self.last_result: SyncResult | None = None
         self.rounds = 0
+        self._reported: str | None = None
         self.thread = threading.Thread(target=self._run, name="clinic-sync", daemon=True)
 
     def start(self) -> "BackgroundSync":
@@ -328,7 +338,7 @@ class BackgroundSync:
         return self
 
     def _run(self) -> None:
-        delay = 2.0  # a first round soon after start
+        delay = self.first_delay_s  # a first round soon after start
         while not self._stop.wait(delay):
             try:
                 self.last_result = self._sync(self.db_path, self.cfg, apply_batch=BACKGROUND_APPLY_BATCH)
@@ -337,6 +347,17 @@ class BackgroundSync:
                 self.last_error = str(exc)
             self.rounds += 1
             delay = self.cfg.interval_s
+
+    def poll(self) -> str | None:
+        """For the frame loop (never waits): the error when rounds start failing (or a new error),
+        ``"ok"`` when a round succeeds after one, else None — so the therapist is told once."""
+        if not self.rounds:
+            return None
+        err = self.last_error
+        if err == self._reported:
+            return None
+        self._reported = err
+        return "ok" if err is None else err
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
