@@ -225,7 +225,10 @@ def run_app(args: argparse.Namespace, data_dir: Path, guard: "CrashGuard | None"
         from prelude_play.rt.proxy import start_rt
 
         try:  # audio + MIDI (and the MIDI fast path) in a child process, away from the UI's GIL
-            rt = start_rt(cfg, audio_backend=args.audio_backend, midi_api=args.midi_api, data_dir=data_dir)
+            from prelude_play.diagnostics.logs import default_log_dir
+
+            rt = start_rt(cfg, audio_backend=args.audio_backend, midi_api=args.midi_api, data_dir=data_dir,
+                          log_dir=default_log_dir())
         except DeviceError as exc:
             notices.append(f"{exc}; audio and MIDI run in the app's own process")
     native_facts: list[str] = []

@@ -111,7 +111,7 @@ def write_bundle(out: Path, data_dir: Path, log_dir: Path) -> Path:
         files["user-config/files.txt"] = "\n".join(str(p.relative_to(user_cfg)) for p in sorted(user_cfg.rglob("*")))
     if log_dir.is_dir():
         for p in sorted(log_dir.iterdir()):
-            if p.is_file() and (p.name.startswith(("prelude-play.log", "crash-", "native-crash"))):
+            if p.is_file() and (p.name.startswith(("prelude-play.log", "prelude-play-audio.log", "crash-", "native-crash"))):
                 files[f"logs/{p.name}"] = p.read_text(encoding="utf-8", errors="replace")
     files["README.txt"] = (f"Prelude Play support bundle, {_dt.datetime.now().isoformat(timespec='seconds')}.\n"
                            "No event store, no PIN, client names and ids blanked out.\n")

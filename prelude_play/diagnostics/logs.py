@@ -28,6 +28,7 @@ from prelude_play.os_specific import make_private_dir
 
 LOG_NAME = "prelude-play.log"
 NATIVE_CRASH_NAME = "native-crash.log"
+AUDIO_CRASH_NAME = "native-crash-audio.log"  # written by the separate audio process (rt.host)
 MAX_BYTES = 1_000_000
 BACKUPS = 4
 _OURS = "_prelude_play_handler"
@@ -178,11 +179,12 @@ def install_crash_guard(log_dir: Path | None = None, *, native: bool = True) -> 
         try:
             make_private_dir(log_dir)
             path = log_dir / NATIVE_CRASH_NAME
-            if path.is_file() and path.stat().st_size > 0:
-                stamp = _dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
-                kept = path.with_name(f"native-crash-{stamp}.log")
-                path.replace(kept)
-                logging.getLogger(__name__).warning("the last run stopped in a native crash: %s", kept)
+            for last, tag in ((path, ""), (log_dir / AUDIO_CRASH_NAME, "audio-")):  # the app's, its audio process's
+                if last.is_file() and last.stat().st_size > 0:
+                    stamp = _dt.datetime.fromtimestamp(last.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
+                    kept = last.with_name(f"native-crash-{tag}{stamp}.log")
+                    last.replace(kept)
+                    logging.getLogger(__name__).warning("the last run stopped in a native crash: %s", kept)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             guard.native_file = os.fdopen(fd, "wb", buffering=0)
             guard.faulthandler_was_enabled = faulthandler.is_enabled()

@@ -19,6 +19,8 @@ MIDI sink appends to a deque that a sender thread drains every ``SEND_INTERVAL_S
 from __future__ import annotations
 
 import collections
+import faulthandler
+import logging
 import os
 import signal
 import sys
@@ -49,6 +51,7 @@ class RtOptions:
     midi_api: str | None = None
     data_dir: Path | None = None
     status_interval_s: float = STATUS_INTERVAL_S
+    log_dir: Path | None = None  # the app's log folder: this process's own log and native crash file
 
 
 class Outbox:
@@ -353,9 +356,41 @@ def _terminate_portaudio() -> None:
             pass
 
 
+AUDIO_LOG_NAME = "prelude-play-audio.log"
+AUDIO_CRASH_NAME = "native-crash-audio.log"
+
+
+def child_diagnostics(log_dir: Path) -> logging.Logger:
+    """The audio process's own traces, beside the app's: the C core runs here, so a native crash
+    is written by ``faulthandler`` to ``native-crash-audio.log``, and what this process logs goes to
+    ``prelude-play-audio.log`` (its own file: two processes never rotate one file). Both 0600."""
+    log = logging.getLogger("prelude_play.rt")
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(log_dir / AUDIO_CRASH_NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        faulthandler.enable(file=os.fdopen(fd, "wb", buffering=0), all_threads=True)
+        old = os.umask(0o077)
+        try:
+            from logging.handlers import RotatingFileHandler
+
+            handler = RotatingFileHandler(log_dir / AUDIO_LOG_NAME, maxBytes=1 << 20, backupCount=2,
+                                          encoding="utf-8")
+        finally:
+            os.umask(old)
+    except OSError:
+        return log  # no folder: the UI still hears of a fatal error through the pipe
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    log.info("audio process %d started", os.getpid())
+    return log
+
+
 def child_main(cmd_conn: Any, evt_conn: Any, opts: RtOptions) -> None:
     """Entry point of the child process (multiprocessing, spawn)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole group; the UI decides
+    log = child_diagnostics(opts.log_dir) if opts.log_dir is not None else logging.getLogger("prelude_play.rt")
     host: RtHost | None = None
     box = Outbox(evt_conn, status_interval_s=opts.status_interval_s)
     try:
@@ -363,6 +398,7 @@ def child_main(cmd_conn: Any, evt_conn: Any, opts: RtOptions) -> None:
         try:
             host.open()
         except Exception as exc:  # noqa: BLE001 - tell the UI why instead of just vanishing
+            log.exception("the audio process could not open its devices")
             box.put(("fatal", f"{type(exc).__name__}: {exc}"))
             box.flush()
             return

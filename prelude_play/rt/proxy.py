@@ -533,11 +533,11 @@ class RtDevices:
 
 def start_rt(cfg: AppConfig, *, audio_backend: str | None = None, midi_api: str | None = None,
              data_dir: Path | None = None, status_interval_s: float = 0.25,
-             hello_timeout_s: float = HELLO_TIMEOUT_S) -> RtDevices:
+             hello_timeout_s: float = HELLO_TIMEOUT_S, log_dir: Path | None = None) -> RtDevices:
     """Start the real-time child with the devices ``build_audio``/``build_midi`` would open.
     Raises DeviceError when it does not come up (the caller falls back to inline)."""
     opts = RtOptions(cfg=replace(cfg, problems=[]), audio_backend=audio_backend, midi_api=midi_api,
-                     data_dir=data_dir, status_interval_s=status_interval_s)
+                     data_dir=data_dir, status_interval_s=status_interval_s, log_dir=log_dir)
     rt = RtProcess(opts, hello_timeout_s=hello_timeout_s)
     rt.start()
     return RtDevices(rt)

@@ -75,6 +75,14 @@ def test_a_native_crash_leaves_its_stack_in_the_log_folder(tmp_path):
     assert "native crash" in (tmp_path / logs.LOG_NAME).read_text()
 
 
+def test_the_next_start_keeps_the_audio_process_native_crash_report_too(tmp_path):
+    (tmp_path / logs.AUDIO_CRASH_NAME).write_text("Fatal Python error: Segmentation fault\n")
+    guard = logs.install_crash_guard(tmp_path)
+    logs.uninstall_crash_guard(guard)
+    (kept,) = tmp_path.glob("native-crash-audio-*.log")
+    assert "Segmentation fault" in kept.read_text() and not (tmp_path / logs.AUDIO_CRASH_NAME).exists()
+
+
 def test_the_app_writes_its_log_where_the_platform_keeps_logs(tmp_path):
     env = dict(os.environ, PRELUDE_PLAY_LOG_DIR=str(tmp_path / "logs"))
     r = subprocess.run([sys.executable, "-m", "prelude_play", "--headless", "--for", "0.3", "--data-dir",

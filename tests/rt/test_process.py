@@ -116,3 +116,26 @@ def test_close_stops_the_child():
     assert proc.exitcode == 0  # closed itself on request, not killed
     assert dev.audio.poll() is None  # closing is not a problem to report
     dev.audio.trigger("drum:38")  # after close: dropped quietly
+
+
+def test_the_audio_process_keeps_its_own_log_and_a_native_crash_report(tmp_path):
+    """The C core runs in the separate audio process, so a crash there must leave a trace too:
+    its own log file, and faulthandler's report when it dies of a signal (here SIGSEGV)."""
+    import os
+    import signal
+
+    from prelude_play.rt.host import AUDIO_CRASH_NAME, AUDIO_LOG_NAME
+
+    dev = start_rt(AppConfig(), audio_backend="null", midi_api="none", log_dir=tmp_path)
+    proc = dev.rt.proc
+    try:
+        assert wait_for(lambda: (tmp_path / AUDIO_LOG_NAME).is_file()
+                        and f"audio process {proc.pid} started" in (tmp_path / AUDIO_LOG_NAME).read_text())
+        os.kill(proc.pid, signal.SIGSEGV)
+        proc.join(10)
+        report = (tmp_path / AUDIO_CRASH_NAME).read_text()
+        assert "Segmentation fault" in report and "child_main" in report  # where it stood
+        assert oct((tmp_path / AUDIO_CRASH_NAME).stat().st_mode & 0o777) == "0o600"
+        assert oct((tmp_path / AUDIO_LOG_NAME).stat().st_mode & 0o777) == "0o600"
+    finally:
+        dev.audio.close()
