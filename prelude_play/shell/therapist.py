@@ -687,6 +687,7 @@ class ExportScreen(FormScreen):
         self.scope = "client"  # client | session | all
         self.session_id: str | None = None
         self.names = False
+        self.free_text: bool | None = None  # None: follows names (withheld from a pseudonymous export)
         self.formats = {"csv": True, "jsonl": True, "html": True}
         self.roots: tuple[str, ...] = REMOVABLE_ROOTS
         self.last_folder: Path | None = None
@@ -740,6 +741,13 @@ class ExportScreen(FormScreen):
                                    colour=th.NOT_YET if self.names else th.PANEL_HI,
                                    text_colour=th.BG if self.names else th.TEXT,
                                    on_press=self.toggle_names))
+        y += rh + gap
+        self.buttons.append(Button("free_text", self.t("Notes and typed text: included") if self.keeps_free_text()
+                                   else self.t("Notes and typed text: withheld"),
+                                   pygame.Rect(x, y, col_w, rh), font_size=28,
+                                   colour=th.NOT_YET if self.keeps_free_text() and not self.names else th.PANEL_HI,
+                                   text_colour=th.BG if self.keeps_free_text() and not self.names else th.TEXT,
+                                   on_press=self.toggle_free_text))
         bottom = pygame.Rect(pad, h - pad - theme.px(96), (w - 3 * pad) // 2, theme.px(96))
         self.buttons.append(Button("export:go", self.t("Export now"), bottom, colour=th.GOOD, text_colour=th.BG,
                                    font_size=32, on_press=self.run, enabled=self.dest is not None
@@ -770,6 +778,15 @@ class ExportScreen(FormScreen):
 
     def toggle_names(self) -> None:
         self.names = not self.names
+        self.layout()
+
+    def keeps_free_text(self) -> bool:
+        """Typed text (notes, the session note, plan names) goes into this export: with names by
+        default, withheld from a pseudonymous one unless the therapist includes it."""
+        return self.names if self.free_text is None else self.free_text
+
+    def toggle_free_text(self) -> None:
+        self.free_text = not self.keeps_free_text()
         self.layout()
 
     def selection(self) -> Selection:
@@ -805,7 +822,8 @@ class ExportScreen(FormScreen):
             for fmt, fn, name in (("csv", export_csv, "events.csv"), ("jsonl", export_jsonl, "events.jsonl"),
                                   ("html", export_html, "report.html")):
                 if self.formats[fmt]:
-                    written.append(fn(app.store, folder / name, names=self.names, selection=sel, settings=settings))
+                    written.append(fn(app.store, folder / name, names=self.names, selection=sel, settings=settings,
+                                      free_text=self.keeps_free_text()))
         except (PreludeError, OSError) as exc:
             _remove_if_empty(folder)
             self.say(self.t("Export failed") + f": {exc}", th.NOT_YET)
@@ -818,9 +836,9 @@ class ExportScreen(FormScreen):
         app.log(LogEvent("export", actor="therapist", source="touch",
                          # a named export's folder carries the client's name: never logged
                          data={"folder": None if self.names else str(folder), "files": [p.name for p in written],
-                               "names": self.names,
+                               "names": self.names, "free_text": self.keeps_free_text(),
                                "selection": sel.describe()}))
-        self.names = False  # names are chosen per export, never remembered
+        self.names, self.free_text = False, None  # chosen per export, never remembered
         self.layout()
         return folder
 

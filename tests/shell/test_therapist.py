@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -481,3 +482,31 @@ def test_a_plain_pin_in_the_users_file_is_rewritten_as_a_hash(tmp_path):
     assert "5678" not in text and "long_press_ms = 1500" in text and 'language = "en"' in text
     again = load_app_config(default_config_paths(tmp_path))
     assert verify_pin("5678", again.pin_hash())
+
+
+def test_the_export_screen_withholds_typed_text_from_a_pseudonymous_export_unless_included(tmp_path):
+    """Pseudonymous by default and without typed text (a note may name the child); the therapist can
+    include it for this export only, and a named export includes it unless withheld."""
+    with run_test(data_dir=tmp_path, audio=RecordingAudio()) as pilot:
+        app = pilot.app
+        run_scripted_session(pilot, tmp_path)
+        app.therapist.export.roots = (str(tmp_path / "no-media"),)
+        open_tool(pilot, "export")
+        assert app.find_button("free_text").label.endswith("withheld")
+        pilot.tap("format:html")  # CSV and JSON Lines are enough here
+        pilot.tap("export:go")
+        plain = app.therapist.export.last_folder
+        pilot.tap("free_text")
+        assert app.find_button("free_text").label.endswith("included")
+        time.sleep(1.1)  # a new folder name (its stamp is the wall clock's second)
+        pilot.tap("export:go")
+        typed = app.therapist.export.last_folder
+        assert app.find_button("free_text").label.endswith("withheld")  # chosen per export, not remembered
+        pilot.tap("names")
+        assert app.find_button("free_text").label.endswith("included")  # a named export keeps it by default
+    note = "Robin led the pulse today."
+    assert note not in (plain / "events.jsonl").read_text(encoding="utf-8")
+    assert note in (typed / "events.jsonl").read_text(encoding="utf-8")
+    assert "Robin Real-Name" not in (typed / "events.jsonl").read_text(encoding="utf-8")  # still no name
+    header = json.loads((typed / "events.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert header["pseudonymous"] and not header["free_text"]["withheld"]
