@@ -39,6 +39,9 @@ from prelude_play.os_specific import make_private_dir
 from prelude_play.store.writer import STATEMENTS, Journal, Op, Writer, journal_path, pending_path, read_journal
 
 SCHEMA_VERSION = 3
+# A session's place in the record (see EventLog._order_key); 0 for sessions from before it.
+ORDER_KEY = ("(CASE WHEN json_valid(provenance) THEN coalesce(CAST(json_extract(provenance, '$.order_ms') AS INTEGER), 0)"
+             " ELSE 0 END)")
 APP_ID = 0x50504C59  # "PPLY": tells our store from any other SQLite file
 
 EVENTS_TABLE = """
@@ -272,6 +275,7 @@ class Session:
     started: str
     activity: str = "home"
     provenance: dict[str, Any] = field(default_factory=dict)
+    order_ms: int = 0  # where it sorts among sessions (EventLog._order_key); 0: not set
 
 
 @dataclass
@@ -305,6 +309,13 @@ class StoredEvent:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
 
 
+def _without_order(provenance: Any) -> Any:
+    """A session's provenance as it was given (the order key is the store's own)."""
+    if isinstance(provenance, dict):
+        provenance.pop("order_ms", None)
+    return provenance
+
+
 class EventLog:
     """The append-only store. One instance per process, used from the UI thread.
 
@@ -330,6 +341,7 @@ class EventLog:
         self.read_only = read_only
         self._identity: tuple[int, int] | None = None
         self._reported: str | None = None
+        self._last_order: int | None = None  # the order key of this device's latest session
         if self.path is not None:
             self.notices += make_private_dir(self.path.parent) if not read_only else []
             if spill_dir is not None and not read_only:
@@ -665,13 +677,38 @@ class EventLog:
             self.ensure_client(client_id)
         except sqlite3.Error:  # the store unreadable now: the session goes on (idempotent insert)
             self._write("client", client_id, "C-" + uuid.uuid4().hex[:6].upper(), client_id, self.wall())
-        s = Session(uuid7(), client_id, self.clock.now_ns(), self.wall(), provenance=provenance)
-        self._write("session", s.id, client_id, s.started, plan, json.dumps(provenance, default=str))
+        started = self.wall()
+        s = Session(uuid7(), client_id, self.clock.now_ns(), started, provenance=provenance,
+                    order_ms=self._order_key(started))
+        self._write("session", s.id, client_id, s.started, plan, self._provenance_json(s))
         return s
+
+    @staticmethod
+    def _provenance_json(s: Session) -> str:
+        """The stored provenance: the session's, with its order key (which syncs with it to other
+        tablets; readers never see it — ``sessions()`` takes it out)."""
+        return json.dumps({**s.provenance, "order_ms": s.order_ms} if s.order_ms else s.provenance, default=str)
+
+    def _order_key(self, started: str) -> int:
+        """Where a new session sorts among all sessions: its wall time in ms, but never before the
+        previous session of this device (a clock set back cannot reorder them); sessions from
+        other tablets carry theirs, so a merged record reads in the order the sessions began."""
+        if self._last_order is None:
+            try:
+                row = self._read(f"SELECT max({ORDER_KEY}) FROM sessions")
+                self._last_order = int(row[0][0] or 0) if row else 0
+            except (sqlite3.Error, ValueError, TypeError):
+                self._last_order = 0
+        try:
+            wall_ms = int(datetime.fromisoformat(started).timestamp() * 1000)
+        except ValueError:
+            wall_ms = 0
+        self._last_order = max(wall_ms, self._last_order + 1)
+        return self._last_order
 
     def update_provenance(self, session: Session, **extra: Any) -> None:
         session.provenance.update(extra)
-        self._write("provenance", json.dumps(session.provenance, default=str), session.id)
+        self._write("provenance", self._provenance_json(session), session.id)
 
     def end_session(self, session: Session, notes: str | None = None) -> None:
         """Close the session: its length comes from the monotonic clock (a wall-clock jump during
@@ -684,17 +721,19 @@ class EventLog:
             self._write("end_notes", self.wall(), notes, duration, session.id)
 
     def sessions(self, client_id: str | None = None) -> list[dict[str, Any]]:
-        """Sessions in store order (the order they were started on this device), never by the
-        wall clock, which a therapist or a time zone can set back."""
+        """Sessions in the order they began: by each session's order key (``_order_key``: wall
+        time that never goes back on one device), then store order — never by the wall-clock
+        label alone, which a therapist or a time zone can set back. Sessions from before the key
+        (older stores) come first, in store order."""
         q = ("SELECT id, client_id, started, ended, plan, provenance, notes, summary, soap, duration_ms"
              " FROM sessions")
         args: tuple = ()
         if client_id:
             q += " WHERE client_id=?"
             args = (client_id,)
-        rows = self._read(q + " ORDER BY rowid", args)
+        rows = self._read(q + f" ORDER BY {ORDER_KEY}, rowid", args)
         return [{"id": r[0], "client_id": r[1], "started": r[2], "ended": r[3], "plan": r[4],
-                 "provenance": _json(r[5], {}), "notes": r[6], "summary": r[7], "soap": _json(r[8], {}),
+                 "provenance": _without_order(_json(r[5], {})), "notes": r[6], "summary": r[7], "soap": _json(r[8], {}),
                  "duration_ms": r[9]} for r in rows]
 
     def session(self, session_id: str) -> dict[str, Any] | None:

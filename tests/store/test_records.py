@@ -133,3 +133,34 @@ def test_no_clinic_no_sync_no_network(tmp_path):
             f"assert s(Path({str(tmp_path)!r})) is None; print(sorted(m for m in sys.modules if 'psycopg' in m or m == 'socket'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "psycopg" not in out
+
+
+def test_sessions_from_two_tablets_read_in_the_order_they_began(tmp_path):
+    """A record merged from two tablets lists its sessions as they happened, not in the order
+    they arrived; and one tablet's clock set back cannot move a later session before an earlier one."""
+    from datetime import datetime, timedelta
+
+    from prelude_play.events import LogEvent
+
+    def at(hh, mm):
+        return datetime(2026, 12, 2, hh, mm).astimezone().isoformat(timespec="milliseconds")
+
+    wall_a, wall_b = [at(10, 0)], [at(10, 20)]
+    a = EventLog(tmp_path / "a" / "prelude.db", FakeClock(), wall=lambda: wall_a[0])
+    b = EventLog(tmp_path / "b" / "prelude.db", FakeClock(), wall=lambda: wall_b[0])
+    for st in (a, b):
+        records.ensure_sync_schema(st.db)
+    a.ensure_client("c1", "Alex", code="C-1")
+    ship(a, b)  # the client's record on both tablets
+    a1 = a.start_session("c1", {})  # 10:00 on the first tablet, not yet synced
+    a.log(a1, LogEvent("hit"))
+    b1 = b.start_session("c1", {})  # 10:20 on the second tablet
+    wall_a[0] = at(10, 40)
+    a2 = a.start_session("c1", {})
+    wall_a[0] = at(7, 0)  # the first tablet's clock set back by hours
+    a3 = a.start_session("c1", {})
+    ship(a, b)  # A1, A2 and A3 arrive after B1 was made here
+    assert [s["id"] for s in b.sessions("c1")] == [a1.id, b1.id, a2.id, a3.id]
+    assert [s["id"] for s in a.sessions("c1")] == [a1.id, a2.id, a3.id]
+    a.close()
+    b.close()
