@@ -141,7 +141,7 @@ class GreetingSong(Activity):
             self.start_song()
 
     def _pictures(self, ctx: ActivityContext) -> None:
-        from .view import Pictures
+        from prelude_play.ui.pictures import Pictures  # bounded: a huge photo is refused or shrunk
 
         folders = []
         if self.config.get("user_images_dir"):

@@ -10,12 +10,12 @@ is ever drawn here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import pygame
 
 from prelude_play.ui import theme as th
+from prelude_play.ui.pictures import Pictures
 from prelude_play.ui.widgets import draw_text
 
 # Quieter colours for low stimulation: less saturated, less contrast between panels.
@@ -67,51 +67,6 @@ def make_layout(size: tuple[int, int], theme: th.Theme) -> Layout:
     prompt = pygame.Rect(right.x, words.bottom + m, right.width, prompt_h)
     strip = pygame.Rect(m, main.bottom + m, w - 2 * m, strip_h)
     return Layout(card, words, prompt, strip)
-
-
-class Pictures:
-    """Pictures loaded once and scaled once per size (a missing one: None, drawn as a blank card)."""
-
-    def __init__(self, folders: list[Path]) -> None:
-        self.folders = folders
-        self.raw: dict[str, pygame.Surface | None] = {}
-        self._scaled: dict[tuple[str, int], pygame.Surface | None] = {}
-
-    def find(self, name: str) -> Path | None:
-        if not name:
-            return None
-        p = Path(name).expanduser()
-        if p.is_absolute():
-            return p if p.is_file() else None
-        return next((f / name for f in self.folders if (f / name).is_file()), None)
-
-    def load(self, name: str) -> str | None:
-        """Load ``name`` now (prepare time); returns what went wrong, for the therapist, or None."""
-        if name in self.raw:
-            return None
-        path = self.find(name)
-        if path is None:
-            self.raw[name] = None
-            return f"picture '{name}' not found"
-        try:
-            surf = pygame.image.load(str(path))
-        except (pygame.error, OSError, ValueError) as exc:
-            self.raw[name] = None
-            return f"picture '{name}' could not be read ({exc})"
-        self.raw[name] = surf.convert_alpha() if pygame.display.get_surface() is not None else surf
-        return None
-
-    def get(self, name: str, box: int) -> pygame.Surface | None:
-        key = (name, box)
-        if key not in self._scaled:
-            raw = self.raw.get(name)
-            if raw is None:
-                self._scaled[key] = None
-            else:
-                w, h = raw.get_size()
-                k = box / max(w, h)
-                self._scaled[key] = pygame.transform.smoothscale(raw, (max(1, int(w * k)), max(1, int(h * k))))
-        return self._scaled[key]
 
 
 def wrap(text: str, font: pygame.font.Font, width: int) -> list[str]:

@@ -347,3 +347,26 @@ def test_the_clients_own_picture_from_their_profile(tmp_path):
         pilot.screenshot(ART / "hello_song_own_picture_1280x800.png")
         setup = events(pilot, "song_setup")[0].data
     assert "zoe_photo" not in json.dumps(setup)
+
+
+def test_a_huge_photo_as_the_clients_picture_is_refused_without_decoding_it(tmp_path):
+    """The client's picture is the therapist's own file: the song loads it through the bounded
+    loader (a 20000x20000 PNG header is refused from its size, never decoded into gigabytes)."""
+    import struct
+    import zlib
+
+    images = tmp_path / "images"
+    images.mkdir()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    huge = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    (images / "huge.png").write_bytes(huge)
+    with run_test(data_dir=tmp_path) as pilot:
+        act = start(pilot, profile={"picture": "huge.png"})
+        assert act.pictures.raw["huge.png"] is None  # drawn as the client's initial instead
+        (images / "huge2.png").write_bytes(huge)
+        assert "too big" in (act.pictures.load("huge2.png") or "")  # refused from its header
+        pilot.step()
