@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 from prelude_play.activity import ActivityContext, discover
 from prelude_play.audio.backends import open_engine
 from prelude_play.audio.bank import SoundBank
+from prelude_play.audio.bank import write_wav as bank_write_wav
 from prelude_play.clock import FakeClock
 from prelude_play.config import resource_dir
 from prelude_play.events import LogEvent
@@ -109,13 +109,7 @@ def render(song: str = "hello", *, music: str = "full", tail_s: float = 2.0, lim
 
 def write_wav(r: Render, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    pcm = np.clip(np.round(r.audio * 32767), -32768, 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(r.rate)
-        w.writeframes(pcm.tobytes())
-    return path
+    return bank_write_wav(path, r.audio, r.rate)
 
 
 def dbfs(x: np.ndarray) -> float:
