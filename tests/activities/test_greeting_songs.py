@@ -17,15 +17,14 @@ from tests.fakes import RecordingAudio
 from tests.screens import publish
 
 from prelude_play.audio.analysis import resample, synth
-from prelude_play.audio.capture import open_capture
 from prelude_play.clock import FakeClock
 from prelude_play.config import AppConfig
 from prelude_play.shell.pilot import run_test
 from prelude_play.store.clients import ClientBook
 from prelude_play.store.trials import goal_figures, read_trials
+from tests.activities.offline_mic import RATE, Mic
 
 ART = Path(__file__).resolve().parents[1] / "_artifacts"
-RATE = 48000
 NAME = "Zoé"  # a display name: shown on the child's screen, never logged
 CHILD_OH = (600, 1100, 3050)  # a child's "oh" (Peterson & Barney 1952 means, Hz)
 
@@ -34,31 +33,6 @@ def sung(f0: float = 330.0, dur: float = 0.7, seed: int = 5) -> np.ndarray:
     """A sung vowel made at 16 kHz and played into the 48 kHz mic."""
     x = synth.vowel(CHILD_OH, f0, 16000, dur, rng=np.random.default_rng(seed))
     return resample(x, 16000, RATE).astype(np.float32)
-
-
-class Mic:
-    """The offline capture, kept in step with the fake clock: audio time = session time."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock = clock
-        self.cap = None
-
-    def factory(self):
-        self.cap = open_capture("offline", rate=RATE, clock=self.clock)
-        return self.cap
-
-    def feed(self, pilot, x: np.ndarray) -> None:
-        """Feed ``x`` from now, 20 ms at a time, running a frame as each block's time passes."""
-        cap = self.cap
-        need = int((self.clock.now_ns() - cap.frame_to_ns(0)) * RATE / 1e9) - cap.frames_captured
-        if need > 0:
-            cap.feed(np.zeros(need, np.float32))
-        start = cap.frame_to_ns(cap.frames_captured)
-        blk = RATE // 50
-        for i in range(0, len(x), blk):
-            cap.feed(x[i:i + blk])
-            pilot.clock.set(start + int((i + blk) * 1e9 / RATE))
-            pilot.app.step()
 
 
 def wait_until(pilot, ok, mic: Mic | None = None, limit_s: float = 120.0) -> None:

@@ -14,7 +14,7 @@ from bench.bench_sing_tap import child_vowel_fn
 from prelude_play.clock import FakeClock
 from prelude_play.shell.pilot import run_test
 from prelude_play.store.trials import read_trials
-from tests.activities.test_vowel_match import RATE, Mic
+from tests.activities.offline_mic import RATE, Mic
 from tests.fakes import RecordingAudio
 from tests.screens import publish
 

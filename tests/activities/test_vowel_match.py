@@ -12,16 +12,15 @@ import numpy as np
 import pytest
 
 from prelude_play.audio.analysis import Calibration, read_wav, resample, synth
-from prelude_play.audio.capture import open_capture
 from prelude_play.clock import FakeClock
 from prelude_play.shell.pilot import run_test
 from prelude_play.store.trials import goal_figures, read_trials
 from tests.fakes import RecordingAudio
+from tests.activities.offline_mic import RATE, Mic
 
 ART = Path(__file__).resolve().parents[1] / "_artifacts"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 MS = 1_000_000
-RATE = 48000
 # Children's formants (Peterson & Barney 1952 means, Hz), used only to make test voices.
 CHILD = {"ah": (1030, 1370, 3170), "ee": (370, 3200, 3730), "oo": (430, 1170, 3260),
          "oh": (600, 1100, 3050), "eh": (690, 2610, 3570)}
@@ -31,38 +30,6 @@ def sung(vowel: str, f0: float, dur: float = 0.8, seed: int = 3, formants=None) 
     """A sung vowel made at 16 kHz (speech band) and played into a 48 kHz mic."""
     x = synth.vowel(formants or CHILD[vowel], f0, 16000, dur, rng=np.random.default_rng(seed))
     return resample(x, 16000, RATE).astype(np.float32)
-
-
-class Mic:
-    """The offline capture, kept in step with the fake clock: audio time = session time."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock = clock
-        self.cap = None
-
-    def factory(self):
-        self.cap = open_capture("offline", rate=RATE, clock=self.clock)
-        return self.cap
-
-    def catch_up(self) -> None:
-        cap = self.cap
-        need = int((self.clock.now_ns() - cap.frame_to_ns(0)) * RATE / 1e9) - cap.frames_captured
-        if need > 0:
-            cap.feed(np.zeros(need, np.float32))
-
-    def sing(self, pilot, x: np.ndarray) -> int:
-        """Feed ``x`` starting now, 20 ms at a time, running frames as its time passes."""
-        self.catch_up()
-        start = self.cap.frame_to_ns(self.cap.frames_captured)
-        blk = RATE // 50
-        for i in range(0, len(x), blk):
-            self.cap.feed(x[i:i + blk])
-            pilot.clock.set(start + int((i + blk) * 1e9 / RATE))
-            pilot.app.step()
-        return start
-
-    def silence(self, pilot, ms: float) -> None:
-        self.sing(pilot, np.zeros(int(ms * RATE / 1000), np.float32))
 
 
 def start(pilot, mic_on: bool = True, **settings):
