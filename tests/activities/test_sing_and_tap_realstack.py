@@ -19,6 +19,7 @@ from prelude_play.clock import MonotonicClock
 from prelude_play.shell.pilot import run_test
 from prelude_play.store.trials import read_trials
 from tests.fakes import RecordingAudio
+from tests.activities.test_drum_turns_realstack import run_until
 
 pytestmark = pytest.mark.realstack
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,16 +52,6 @@ class Probe:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-
-
-def run_until(pilot, pred, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        pilot.step()
-        if pred():
-            return True
-        time.sleep(0.004)
-    return False
 
 
 def test_one_trial_scored_end_to_end_over_jack_midi_and_a_real_audio_input(jack_server, tmp_path):
