@@ -74,7 +74,7 @@ VERSION = 1  # bump when rendering changes: the cache is keyed by it
 PACKAGES = (
     "festival", "festvox-us-slt-hts", "festvox-ca-ona-hts", "festvox-suopuhe-lj",
     "festvox-suopuhe-mv", "festvox-hi-nsk", "festvox-ru", "flite",
-    "rubberband-cli", "sox",
+    "rubberband-cli", "sox", "klettres-data",
 )
 RESERVED = ("czech", "ital", "itap", "kal", "ked", "kevin")
 
@@ -127,6 +127,54 @@ VOICES: dict[str, Voice] = {v.name: v for v in (
     Voice("awb", "awb", "M", "en", "flite", "awb",
           {"ee": "ee", "oh": "oh", "eh": "eh"}, f0=110.0, package="flite"),
 )}
+
+# KLettres (KDE's alphabet tutor, Debian's klettres-data): letters and syllables recorded by
+# native speakers, one or two per language, as held vowels and CV syllables -- 13 more real
+# voices, none of them a synthesiser's. Our vowel -> files ("a/x": alpha/x.ogg, the letter's
+# name; "s/x": syllab/x.ogg). Only files whose vowel is unambiguous: the letters whose names
+# are the pure vowel, CV syllables with the five cardinal vowels. Czech and Italian are left
+# out (the outside check uses those languages); French, Dutch and Danish are numbered files
+# whose letters we cannot be sure of; Arabic and Hebrew letter names are not our vowels.
+KLETTRES = "/usr/share/klettres"
+_KL = (  # (voice, language folder, only alpha/syllab, sex, f0, vowels)
+    ("kl-es", "es", "", "F", 185.0, {
+        "ah": "a/a s/ba s/ma s/pa s/la s/ta", "eh": "a/e s/be s/me s/pe s/le s/te",
+        "ee": "a/i s/bi s/mi s/pi s/li s/ti", "oh": "a/o s/bo s/mo s/po s/lo s/to",
+        "oo": "a/u s/bu s/mu s/pu s/lu s/tu"}),
+    ("kl-pt", "pt_BR", "", "F", 285.0, {
+        "ah": "a/a s/ba s/ma s/pa s/la s/ta", "eh": "s/be s/me s/pe s/le s/te",
+        "ee": "a/i s/bi s/mi s/pi s/li s/ti", "oh": "s/bo s/mo s/po s/lo s/to",
+        "oo": "a/u s/bu s/mu s/pu s/lu s/tu"}),
+    ("kl-de-a", "de", "a", "F", 220.0, {"ah": "a/a", "eh": "a/e", "ee": "a/i", "oh": "a/o", "oo": "a/u"}),
+    ("kl-de-s", "de", "s", "M", 115.0, {
+        "ah": "s/ja s/nase", "eh": "s/reh s/dem", "ee": "s/die", "oh": "s/wo s/rot", "oo": "s/zu s/gut"}),
+    ("kl-nds", "nds", "", "M", 102.0, {
+        "ah": "a/a s/naam s/aal s/waag", "eh": "a/e s/veel s/leef s/reeg", "ee": "a/i s/ies s/schiet",
+        "oh": "a/o s/boom s/oolt", "oo": "a/u s/huus s/uul s/muur"}),
+    ("kl-ru", "ru", "", "F", 210.0, {
+        "ah": "a/a s/ba s/da s/ma s/na s/pa", "eh": "a/ae a/e s/be s/ne s/te", "ee": "a/i s/pi",
+        "oh": "a/o s/do s/ko s/lo s/no s/ro", "oo": "a/u s/bu s/du s/ku s/chu"}),
+    ("kl-uk", "uk", "", "F", 230.0, {
+        "ah": "a/a s/ba s/ga s/ha s/ta", "eh": "a/e s/te s/she s/zhe", "ee": "a/i s/bi s/mi s/ni s/pi",
+        "oh": "a/o s/bo s/do s/ko s/lo s/ro", "oo": "a/u s/bu s/du s/ku"}),
+    ("kl-tn", "tn", "", "F", 340.0, {
+        "ah": "a/a s/ba s/fa s/ka s/la s/ma", "eh": "a/e s/be s/fe s/ke s/me s/ne",
+        "ee": "a/i s/bi s/fi s/gi s/ki s/li", "oh": "s/bo s/fo s/ko s/mo s/po", "oo": "s/fu s/gu s/ku s/ru"}),
+    ("kl-ml", "ml", "", "M", 115.0, {
+        "ah": "a/aa s/baa s/maa s/paa s/laa", "eh": "a/e a/ae s/be s/me s/pe",
+        "ee": "a/i a/ee s/bi s/bii s/mi", "oh": "a/o a/oo s/bo s/boo s/mo", "oo": "a/u a/uu s/bu s/buu s/mu"}),
+    ("kl-hu", "hu", "", "M", 105.0, {  # a2 = á, e2 = é, b/c/d = bé/cé/dé, h/k = há/ká
+        "ah": "a/a2 s/02-ar s/16-kad s/38-zsak a/h a/k", "eh": "a/e2 a/b a/c a/d s/10-gez s/26-pek s/27-ret",
+        "ee": "a/i1 a/i2 s/14-ij", "oh": "a/o1 a/o2 s/15-jo s/17-lo s/28-so", "oo": "a/u1 a/u2 s/33-ut s/35-ur"}),
+    ("kl-lt", "lt", "", "M", 120.0, {
+        "ah": "a/a-1 s/kas s/ras s/na", "eh": "s/mes s/ne", "ee": "a/i-1 a/y s/jis s/vis s/lis",
+        "oh": "a/o s/ko", "oo": "a/u-1 a/u-3 s/jus s/tur"}),
+    ("kl-engb", "en_GB", "", "F", 235.0, {"ah": "s/car s/arm", "ee": "s/key s/me", "eh": "s/pet s/jet s/gem s/well"}),
+    ("kl-en", "en", "", "M", 130.0, {"ah": "s/car", "ee": "s/key s/me", "eh": "s/pet s/jet s/gem"}),
+)
+VOICES.update({name: Voice(name, name, sex, lang, "recording", f"{KLETTRES}/{lang}", table, (), f0=f0,
+                           package="klettres-data") for name, lang, _, sex, f0, table in _KL})
+KLETTRES_VOICES = tuple(v[0] for v in _KL)
 # the synthetic speakers: (name, sex, vocal-tract scale, f0) drawn once from speaker seed 4242
 _SYN_GROUPS = (("m", "M", (0.96, 1.08), (90.0, 150.0)), ("w", "F", (1.10, 1.25), (170.0, 260.0)),
                ("c", "F", (1.25, 1.50), (240.0, 420.0)))
@@ -145,7 +193,10 @@ def _synthetic_voices() -> list[Voice]:
 
 
 VOICES.update({v.name: v for v in _synthetic_voices()})
-RECORDED = tuple(v.name for v in VOICES.values() if v.engine != "synth")
+# the dev set proper (what the model is fitted and the thresholds tuned on); the KLettres
+# voices are a separate check, never trained or tuned on (``build(voices=KLETTRES_VOICES)``)
+DEV_VOICES = tuple(n for n in VOICES if n not in KLETTRES_VOICES)
+RECORDED = tuple(v.name for v in VOICES.values() if v.engine != "synth" and v.name in DEV_VOICES)
 SPEAKERS = tuple(dict.fromkeys(v.speaker for v in VOICES.values()))
 # neutral adult-male vowel pattern (F1-F3, Hz) the synthetic speakers scale and perturb
 _SYN_PATTERN = {
@@ -197,11 +248,11 @@ def default_dir() -> Path:
 def missing_tools(voices: Iterable[str] | None = None) -> list[str]:
     """What is missing to render ``voices`` (all by default): commands and voice data."""
     out: list[str] = []
-    names = list(voices) if voices is not None else list(VOICES)
+    names = list(voices) if voices is not None else list(DEV_VOICES)
     need = {"sox", "rubberband"}
     for n in names:
         v = VOICES[n]
-        if v.engine != "synth":
+        if v.engine not in ("synth", "recording"):
             need.add("flite" if v.engine == "flite" else "festival")
     out += [c for c in sorted(need) if shutil.which(c) is None]
     for n in names:
@@ -209,6 +260,8 @@ def missing_tools(voices: Iterable[str] | None = None) -> list[str]:
         if v.engine.startswith("festival") and not _festival_voice_dir(v).exists():
             out.append(v.package)
         if v.engine == "corpus" and not (Path(v.select) / "wav").is_dir():
+            out.append(v.package)
+        if v.engine == "recording" and not Path(v.select).is_dir():
             out.append(v.package)
     return out
 
@@ -377,6 +430,25 @@ def _render_corpus(v: Voice, jobs: list[_Base], tmp: Path) -> None:
             shutil.copyfile(src, j.path)
 
 
+def _render_recording(v: Voice, jobs: list[_Base], tmp: Path) -> None:
+    """A recorded file as it is (mono, 16 kHz, 0.2 s of silence either side); raised: its F0
+    moved to the child's with its formants kept, as for the corpus cuts."""
+    import soundfile
+    import soxr
+
+    for j in jobs:
+        x, r = soundfile.read(j.extra["file"], dtype="float64", always_2d=True)
+        y = soxr.resample(x.mean(axis=1), r, RATE)
+        pad = np.zeros(int(0.2 * RATE))
+        y = np.concatenate([pad, y / (np.max(np.abs(y)) + 1e-12) * 0.5, pad]).astype(np.float32)
+        if j.raised:
+            src = tmp / (j.path.stem + "_src.wav")
+            _write_wav(src, y, RATE)
+            _raise_pitch(src, j.path, j.f0 / v.f0)
+        else:
+            _write_wav(j.path, y, RATE)
+
+
 def _run(cmd: Sequence[str]) -> None:
     subprocess.run(list(cmd), check=True, capture_output=True, timeout=120)
 
@@ -401,6 +473,17 @@ def _bases(v: Voice, raw: Path, corpus_per_vowel: int) -> list[_Base]:
                     out.append(_Base(v, vw, f"{prev}{k}", raised, _child_f0(v) if raised else v.f0,
                                      raw / f"{v.name}_{vw}_{prev}{k}_{tag}.wav",
                                      {"wav": wav, "start": s, "end": e}))
+        return out
+    if v.engine == "recording":
+        for vw, files in v.vowels.items():
+            for f in files.split():
+                part, stem = ("alpha", f[2:]) if f.startswith("a/") else ("syllab", f[2:])
+                ctx = f"V{stem}" if part == "alpha" else stem  # V...: a letter said alone
+                for raised in (False, True):
+                    tag = "r" if raised else "n"
+                    out.append(_Base(v, vw, ctx, raised, _child_f0(v) if raised else v.f0,
+                                     raw / f"{v.name}_{vw}_{ctx}_{tag}.wav",
+                                     {"file": f"{v.select}/{part}/{stem}.ogg"}))
         return out
     for vw, c in _plan(v):
         for raised in (False, True):
@@ -469,7 +552,7 @@ def build(
     """Render (or reuse from the cache) the set; returns its tokens. ``consonants`` limits the
     CV contexts per vowel (None: all of the voice's)."""
     out_dir = Path(out_dir) if out_dir is not None else default_dir()
-    names = list(voices) if voices is not None else list(VOICES)
+    names = list(voices) if voices is not None else list(DEV_VOICES)
     for n in names:
         _check_not_reserved(n)
         _check_not_reserved(VOICES[n].select)
@@ -496,6 +579,8 @@ def build(
                     _render_flite(v, todo)
                 elif v.engine == "synth":
                     _render_synth(v, todo)
+                elif v.engine == "recording":
+                    _render_recording(v, todo, tmp)
                 else:
                     _render_corpus(v, todo, tmp)
             pairs: dict[tuple[str, str], dict[bool, _Base]] = {}
@@ -570,7 +655,9 @@ def training_arrays(
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.voiceset", description=__doc__.split("\n")[0])
     ap.add_argument("--dir", type=Path, default=None, help="cache directory (default: user cache)")
-    ap.add_argument("--voices", default=",".join(VOICES), help="comma-separated voice names")
+    ap.add_argument("--voices", default=",".join(DEV_VOICES),
+                    help="comma-separated voice names (default: the dev set; add the KLettres check "
+                         "with " + ",".join(KLETTRES_VOICES[:2]) + ",...)")
     ap.add_argument("--list", action="store_true", help="list the voices and exit")
     args = ap.parse_args(argv)
     if args.list:

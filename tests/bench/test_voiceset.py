@@ -84,3 +84,30 @@ def test_per_vowel_floors_session_adapted(observed):
     print("session-adapted, shown and right, per vowel:", {v: round(a, 2) for v, a in got.items()})
     assert all(got[v] >= FLOOR_SESSION[v] for v in VOWELS), got
     assert sum(j.wrong for j in js) / len(js) <= MAX_CONFIDENTLY_WRONG
+
+
+def test_the_klettres_check_stays_out_of_the_dev_set():
+    """The KLettres voices are a check the model was never fitted or tuned on: the dev set's
+    default build (what tools/train_vowel_model.py fits on) does not include them, they are not
+    counted as dev-set recorded voices, and none of them comes from the languages of the
+    reserved outside check (Czech, Italian)."""
+    kl = set(voiceset.KLETTRES_VOICES)
+    assert len(kl) == 13 and not kl & set(voiceset.DEV_VOICES) and not kl & set(voiceset.RECORDED)
+    for name in kl:
+        v = voiceset.VOICES[name]
+        lang = v.select.rsplit("/", 1)[-1]
+        assert lang not in ("cs", "it") and v.engine == "recording"
+        assert all(vw in VOWELS for vw in v.vowels)
+
+
+def test_klettres_recordings_render_and_are_heard(tmp_path):
+    """One KLettres voice, clean and shifted to a child's range: every listed file exists in
+    the package, renders, and the analyzer finds a voiced segment in it."""
+    missing = voiceset.missing_tools(["kl-uk"])
+    if missing:
+        pytest.skip("voiceset needs: " + ", ".join(missing) + " (apt-get install them; .ci/run lists them)")
+    tokens = voiceset.build(tmp_path, ["kl-uk"], conditions=("clean", "child-psola"))
+    files = sum(len(f.split()) for f in voiceset.VOICES["kl-uk"].vowels.values())
+    assert len(tokens) == 2 * files
+    obs = voiceset.observe(tmp_path, tokens)
+    assert all(o.segment is not None and o.envelope is not None for o in obs)
