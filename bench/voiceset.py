@@ -27,6 +27,12 @@ two women, two children, speaker seed 4242 -- bench_vowels tests on seed 777), s
 also knows the formant-synthesiser voices it was good at before. They are trained on but
 reported apart: the recorded-voice figures are the ones issue 16 asks for.
 
+plus a separate CHECK, never trained or tuned on (``KLETTRES_VOICES``, not in ``DEV_VOICES``):
+13 voices of KDE's KLettres (Debian's klettres-data), letters and syllables recorded by native
+speakers of Spanish, Brazilian Portuguese, German (two), Low German, Russian, Ukrainian,
+Setswana, Malayalam, Hungarian, Lithuanian and English (two); labelled by file name, not by
+listening (``bench_voiceset --klettres``; docs/bench/voice.md, third iteration).
+
 RESERVED, never used here: the Czech, Italian and US-English kal/ked voices (festvox-czech-*,
 festvox-ital*/itap*, festvox-kallpc*, festvox-kdlpc*, flite's kal/kal16, FreeTTS's kevin = kal):
 an outside check is made on them. ``_check_not_reserved`` refuses them.
