@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 import soxr
@@ -109,11 +110,13 @@ def spectral_f0(logmag: np.ndarray, df: float, f0: float, top: float) -> float:
     the envelope are garbage. The check: if the picks at k not divisible by m sit on average
     SUBHARMONIC_DB below their neighbours at multiples of m, the true f0 is m*f0.
     """
+    nh = int((top - f0 / 2) // f0)
+    if nh < 6:
+        return f0
+    amps = logmag[_peaks(logmag, df, f0, nh)] * _DB  # the same picks serve m = 2 and 3
     for m in (2, 3):
-        nh = int((top - f0 / 2) // f0)
         if nh < 3 * m:
             break
-        amps = logmag[_peaks(logmag, df, f0, nh)] * _DB
         n = (nh // m) * m
         a = amps[:n].reshape(-1, m)  # rows: harmonics k*m+1 .. k*m+m
         on = a[:, -1]  # the multiples of m
@@ -123,13 +126,20 @@ def spectral_f0(logmag: np.ndarray, df: float, f0: float, top: float) -> float:
     return f0
 
 
+@lru_cache(maxsize=8)
+def _hann(n: int) -> np.ndarray:
+    w = np.hanning(n)
+    w.flags.writeable = False
+    return w
+
+
 def _harmonics(
     x: np.ndarray, rate: float, f0: float, top: float
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Frequencies (Hz) and log amplitudes (nepers, 50 Hz pre-emphasis applied) of the
     harmonic peaks of the (un-emphasised) frame ``x`` below ``top``; None if fewer than 4."""
     nfft = 1 << max(11, int(np.ceil(np.log2(len(x) * 2))))
-    logmag = np.log(np.abs(np.fft.rfft(x * np.hanning(len(x)), nfft)) + 1e-12)
+    logmag = np.log(np.abs(np.fft.rfft(x * _hann(len(x)), nfft)) + 1e-12)
     df = rate / nfft
     f0 = spectral_f0(logmag, df, f0, top)
     nh = int((top - f0 / 2) // f0)
@@ -207,6 +217,17 @@ def analyse_frame(
     """F1-F3 and the harmonic envelope (``harmonic_envelope``; None when there are too few
     harmonics or no f0) of one voiced frame, from one spectrum: the live analyzer needs both."""
     return _estimate(frame, rate, f0, **kwargs)  # type: ignore[arg-type]
+
+
+def frame_envelope(frame: np.ndarray, rate: int, f0: float) -> np.ndarray | None:
+    """The harmonic envelope of one voiced frame without the formant fit (``analyse_frame``'s
+    second half): one FFT and a peak pick, a quarter of the LPC readings' cost, so the live
+    analyzer can read the envelope on every frame and F1-F3 on fewer."""
+    if f0 <= 0:
+        return None
+    top = min(ceiling_for_f0(f0), 0.5 * rate)
+    h = _harmonics(np.asarray(frame, dtype=np.float64), rate, f0, top)
+    return None if h is None else harmonic_envelope(h[0], h[1] * _DB)
 
 
 def estimate_formants(
