@@ -250,3 +250,42 @@ def test_an_in_between_token_is_not_confident():
     res = VowelClassifier().classify(115.0, f1, f2, 2350.0)
     assert res.vowel in ("oo", "oh")
     assert res.confidence <= max(res.posteriors.values()) + 1e-9 and res.confidence < 0.8
+
+
+@pytest.mark.parametrize("f0", [110.0, 220.0, 330.0])
+def test_the_envelope_alone_is_the_full_analysis_envelope(f0):
+    """The live analyzer reads the envelope alone (``frame_envelope``) on the frames between
+    its LPC ones and takes the median over both kinds: they must be one measurement, or the
+    median would mix two."""
+    from prelude_play.audio.analysis.formants import analyse_frame, frame_envelope
+
+    rng = np.random.default_rng(3)
+    x = synth.vowel((480, 900, 2500), f0, 16000, 0.5, rng=rng)
+    for start in (1600, 3200, 4800):
+        frame = x[start : start + 640].astype(np.float64)
+        _, full = analyse_frame(frame, 16000, f0)
+        alone = frame_envelope(frame, 16000, f0)
+        assert full is not None and alone is not None
+        np.testing.assert_array_equal(alone, full)
+    assert frame_envelope(x[:640], 16000, 0.0) is None  # no f0, no harmonics to read
+
+
+def test_the_live_analyzer_reads_the_envelope_between_its_lpc_frames():
+    """With the envelope on every 2nd voiced frame, a held vowel's segment pools about twice
+    the envelopes it did with the LPC frames alone (counted through the frames it keeps)."""
+    from prelude_play.audio.analysis import AnalyzerConfig, VoiceAnalyzer
+    from prelude_play.clock import FakeClock
+
+    x = synth.vowel((700, 1200, 2600), 200.0, 16000, 0.8, rng=np.random.default_rng(4))
+    x = np.concatenate([np.zeros(1600, np.float32), x.astype(np.float32), np.zeros(4000, np.float32)])
+    counts = {}
+    for every in (4, 2):
+        an = VoiceAnalyzer(16000, FakeClock(0), config=AnalyzerConfig(envelope_every=every))
+        seen = []
+        orig = an._summary
+        an._summary = lambda frames, _o=orig, _s=seen: (_s.append(sum(f.envelope is not None for f in frames)), _o(frames))[1]
+        for i in range(0, len(x), 160):
+            an.feed(x[i : i + 160])
+        an.flush()
+        counts[every] = seen[-1]  # the closing summary: the whole segment
+    assert counts[2] >= 1.7 * counts[4], counts
