@@ -36,6 +36,7 @@ from prelude_play.errors import StoreError
 from prelude_play.events import LogEvent
 from prelude_play.ids import uuid7
 from prelude_play.os_specific import make_private_dir
+from prelude_play.store.tx import immediate
 from prelude_play.store.writer import STATEMENTS, Journal, Op, Writer, journal_path, pending_path, read_journal
 
 SCHEMA_VERSION = 3
@@ -553,16 +554,11 @@ class EventLog:
             version = 2  # marked current but laid out as format 2 (a hand-edited user_version)
         if version < SCHEMA_VERSION:
             backup = self._backup(f"format{version}") if has_tables else None
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(self._db):
                 while version < SCHEMA_VERSION:
                     MIGRATIONS[version](self._db)
                     version += 1
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
             if backup is not None:
                 self.notices.append(
                     f"The event store was upgraded to format {SCHEMA_VERSION}; the old one is kept at {backup}.")
@@ -787,19 +783,14 @@ class EventLog:
             raise StoreError(f"no client {client_id!r}")
         if confirm_code != row[0]:
             raise StoreError(f"not deleted: the confirmation {confirm_code!r} is not the client's code")
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(db):
             db.execute("DROP TRIGGER events_no_delete")
             n = db.execute("DELETE FROM events WHERE client_id=?", (client_id,)).rowcount
             db.execute("DELETE FROM sessions WHERE client_id=?", (client_id,))
             db.execute("DELETE FROM plans WHERE client_id=?", (client_id,))
             db.execute("DELETE FROM clients WHERE id=?", (client_id,))
             db.execute("CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN SELECT "
-                            "RAISE(ABORT, 'events are append-only: log a correction instead'); END")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+                       "RAISE(ABORT, 'events are append-only: log a correction instead'); END")
         return n
 
     # ---- session plans (see store/plans.py) ----------------------------------------------------

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable
 
 from prelude_play.errors import StoreError
 from prelude_play.ids import uuid7
+from prelude_play.store.tx import immediate
 
 SYNC_FORMAT = 1
 SHARED = "*"  # the client id of a plan shared by every client
@@ -92,16 +93,11 @@ def ensure_sync_schema(db: sqlite3.Connection) -> None:
         raise StoreError(f"the store's sync tables are format {version}; this version reads {SYNC_FORMAT}. "
                          "Update Prelude Play.")
     while version < SYNC_FORMAT:
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(db):
             SYNC_MIGRATIONS[version](db)
             version += 1
             db.execute("INSERT INTO meta(key, value) VALUES ('sync_format', ?) ON CONFLICT(key) DO UPDATE"
                        " SET value=excluded.value", (str(version),))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
 
 def device_id(db: sqlite3.Connection) -> str:
@@ -222,14 +218,8 @@ def capture(db: sqlite3.Connection, *, share_names: bool) -> int:
 
     Runs in one transaction, so a crash leaves either the notes or the changes, never neither.
     """
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        made = _capture(db, share_names)
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    return made
+    with immediate(db):
+        return _capture(db, share_names)
 
 
 def _capture(db: sqlite3.Connection, share_names: bool) -> int:
@@ -429,18 +419,13 @@ def resolve(db: sqlite3.Connection, entity: str, entity_id: str, field: str, val
     hs = heads(db, entity, entity_id, field)
     if len(hs) < 2:
         raise StoreError(f"{entity} {entity_id} {field}: no conflict to resolve")
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(db):
         ch = Change(uuid7(), device_id(db), entity, entity_id, hs[0].client_id, field, value_json,
                     hlc_next(db, int(time.time() * 1000)), tuple(h.id for h in hs))
         db.execute("UPDATE sync_flag SET applying=1")
         _apply(db, ch)
         _write_field(db, entity, entity_id, field)
         db.execute("UPDATE sync_flag SET applying=0")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
     return ch
 
 

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 from prelude_play.errors import SyncError
 from prelude_play.store import records
 from prelude_play.store.eventlog import EVENT_COLUMNS
+from prelude_play.store.tx import immediate
 
 CLINIC_FILE = "clinic.json"
 # While the app runs, pulled rows are written 50 at a time (~1-2 ms of SQLite's write lock), 20 ms
@@ -246,8 +247,7 @@ def _pull(db: sqlite3.Connection, conn: Any, what: str, lim: int,
             part = rows[i:i + chunk]
             if i and pause_s:
                 time.sleep(pause_s)
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(db):
                 if what == "changes":
                     records.apply_remote(db, (records.Change.from_dict(r) for r in part), share_names=share_names)
                 else:
@@ -255,10 +255,6 @@ def _pull(db: sqlite3.Connection, conn: Any, what: str, lim: int,
                 if i == starts[-1]:
                     for cid in clients + ([records.SHARED] if what == "changes" else []):
                         records.set_cursor(db, prefix + cid, high)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
             if pause_s:  # keep the WAL short, so the app's own commit never has a long checkpoint to do
                 db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         total += len(rows)
