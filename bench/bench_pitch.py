@@ -15,6 +15,8 @@ Run: python -m bench.bench_pitch
    the first vowel shown and of the first *correct* vowel shown, and plucks taken for voice.
    Since issue 16 a vowel the analyzer is not sure of comes with ``abstained``: "estimate" is
    the first vowel in any update, "shown" the first one not abstained (what a child would see).
+4. Reading variants (issue 16): microseconds per frame of the full reading and of the envelope
+   alone, and the real-time CPU of each (formant_every, envelope_every) in ``READING_VARIANTS``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import time
 
 import numpy as np
 
-from prelude_play.audio.analysis import VoiceAnalyzer, synth
+from prelude_play.audio.analysis import AnalyzerConfig, VoiceAnalyzer, synth
+from prelude_play.audio.analysis.formants import analyse_frame, frame_envelope
 from prelude_play.audio.analysis.pitch import cents, yin, yin_window
 from prelude_play.clock import FakeClock
 
@@ -68,7 +71,8 @@ def pitch_bench(
             print(f"  {band:>8} Hz: gross {100 * g / t:.2f}% of {t}")
 
 
-def realtime_bench(rate: int = 48000) -> None:
+def realtime_bench(rate: int = 48000, config: AnalyzerConfig | None = None, tag: str = "") -> None:
+    """``config``: an analyzer setting to cost (default: the shipped one); ``tag`` prefixes the lines."""
     rng = np.random.default_rng(5)
     block = rate // 100
     for label, voiced_share in (("continuous voice", 1.0), ("session-like (1/3 voice)", 1 / 3)):
@@ -87,7 +91,7 @@ def realtime_bench(rate: int = 48000) -> None:
         x = synth.add_noise(np.concatenate(parts), 30, rng, ref=parts[1])
         cpus = []
         for _ in range(3):  # shared VM: report the median and the least disturbed of 3 runs
-            an = VoiceAnalyzer(rate, FakeClock(0))
+            an = VoiceAnalyzer(rate, FakeClock(0), config=config)
             events = []
             t0 = time.process_time()
             for i in range(0, len(x), block):
@@ -100,12 +104,38 @@ def realtime_bench(rate: int = 48000) -> None:
             first = [e for e in events if e.kind == "update" and e.vowel and on <= e.decided_at < on + rate // 2]
             if first:
                 lat.append((first[0].decided_at - on) / rate * 1000)
-        line = (f"{label}: CPU {100 * cpu / audio:.2f}% of one core, median of 3 (min "
+        line = (f"{tag}{label}: CPU {100 * cpu / audio:.2f}% of one core, median of 3 (min "
                 f"{100 * min(cpus) / audio:.2f}%; {cpu:.2f} s for {audio:.1f} s at {rate} Hz)")
         if voiced_share < 1:  # separate notes: each onset is its own segment
             line += (f"; onset->vowel latency median {np.median(lat):.0f} ms, "
                      f"max {np.max(lat):.0f} ms ({len(lat)}/{len(onsets)} onsets)")
         print(line)
+
+
+# (formant_every, envelope_every) tried in issue 16's third iteration; (4, 2) is shipped
+READING_VARIANTS = ((4, 4), (4, 2), (4, 1), (2, 1), (1, 1))
+
+
+def frame_cost_bench(n: int = 2000) -> None:
+    """Microseconds for one 40 ms frame (16 kHz, F0 220 Hz): the full reading (F1-F3 and the
+    envelope) against the envelope alone, which the analyzer reads between its LPC frames."""
+    x = synth.vowel((500, 900, 2400), 220.0, 16000, 0.5, rng=np.random.default_rng(1))
+    fr = x[2000:2640].astype(np.float64)
+    for name, fn in (("analyse_frame (F1-F3 + envelope)", lambda: analyse_frame(fr, 16000, 220.0)),
+                     ("frame_envelope (envelope alone)", lambda: frame_envelope(fr, 16000, 220.0))):
+        fn()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        print(f"per frame: {name}: {(time.perf_counter() - t0) / n * 1e6:.0f} us")
+
+
+def variants_bench() -> None:
+    """CPU of each (formant_every, envelope_every) reading, one after another (same minutes)."""
+    frame_cost_bench()
+    for fe, ee in READING_VARIANTS:
+        realtime_bench(config=AnalyzerConfig(formant_every=fe, envelope_every=ee),
+                       tag=f"LPC every {fe}, envelope every {ee}: ")
 
 
 VOWEL_PATTERNS = dict(zip(("ah", "ee", "oo", "oh", "eh"), PATTERNS))
@@ -195,3 +225,4 @@ if __name__ == "__main__":
     realtime_bench()
     onset_bench()
     onset_bench(seed=12)
+    variants_bench()

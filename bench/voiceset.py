@@ -142,44 +142,44 @@ VOICES: dict[str, Voice] = {v.name: v for v in (
 # out (the outside check uses those languages); French, Dutch and Danish are numbered files
 # whose letters we cannot be sure of; Arabic and Hebrew letter names are not our vowels.
 KLETTRES = "/usr/share/klettres"
-_KL = (  # (voice, language folder, only alpha/syllab, sex, f0, vowels)
-    ("kl-es", "es", "", "F", 185.0, {
+_KL = (  # (voice, language folder, sex, F0 as recorded, our vowel -> files)
+    ("kl-es", "es", "F", 185.0, {
         "ah": "a/a s/ba s/ma s/pa s/la s/ta", "eh": "a/e s/be s/me s/pe s/le s/te",
         "ee": "a/i s/bi s/mi s/pi s/li s/ti", "oh": "a/o s/bo s/mo s/po s/lo s/to",
         "oo": "a/u s/bu s/mu s/pu s/lu s/tu"}),
-    ("kl-pt", "pt_BR", "", "F", 285.0, {
+    ("kl-pt", "pt_BR", "F", 285.0, {
         "ah": "a/a s/ba s/ma s/pa s/la s/ta", "eh": "s/be s/me s/pe s/le s/te",
         "ee": "a/i s/bi s/mi s/pi s/li s/ti", "oh": "s/bo s/mo s/po s/lo s/to",
         "oo": "a/u s/bu s/mu s/pu s/lu s/tu"}),
-    ("kl-de-a", "de", "a", "F", 220.0, {"ah": "a/a", "eh": "a/e", "ee": "a/i", "oh": "a/o", "oo": "a/u"}),
-    ("kl-de-s", "de", "s", "M", 115.0, {
+    ("kl-de-a", "de", "F", 220.0, {"ah": "a/a", "eh": "a/e", "ee": "a/i", "oh": "a/o", "oo": "a/u"}),
+    ("kl-de-s", "de", "M", 115.0, {
         "ah": "s/ja s/nase", "eh": "s/reh s/dem", "ee": "s/die", "oh": "s/wo s/rot", "oo": "s/zu s/gut"}),
-    ("kl-nds", "nds", "", "M", 102.0, {
+    ("kl-nds", "nds", "M", 102.0, {
         "ah": "a/a s/naam s/aal s/waag", "eh": "a/e s/veel s/leef s/reeg", "ee": "a/i s/ies s/schiet",
         "oh": "a/o s/boom s/oolt", "oo": "a/u s/huus s/uul s/muur"}),
-    ("kl-ru", "ru", "", "F", 210.0, {
+    ("kl-ru", "ru", "F", 210.0, {
         "ah": "a/a s/ba s/da s/ma s/na s/pa", "eh": "a/ae a/e s/be s/ne s/te", "ee": "a/i s/pi",
         "oh": "a/o s/do s/ko s/lo s/no s/ro", "oo": "a/u s/bu s/du s/ku s/chu"}),
-    ("kl-uk", "uk", "", "F", 230.0, {
+    ("kl-uk", "uk", "F", 230.0, {
         "ah": "a/a s/ba s/ga s/ha s/ta", "eh": "a/e s/te s/she s/zhe", "ee": "a/i s/bi s/mi s/ni s/pi",
         "oh": "a/o s/bo s/do s/ko s/lo s/ro", "oo": "a/u s/bu s/du s/ku"}),
-    ("kl-tn", "tn", "", "F", 340.0, {
+    ("kl-tn", "tn", "F", 340.0, {
         "ah": "a/a s/ba s/fa s/ka s/la s/ma", "eh": "a/e s/be s/fe s/ke s/me s/ne",
         "ee": "a/i s/bi s/fi s/gi s/ki s/li", "oh": "s/bo s/fo s/ko s/mo s/po", "oo": "s/fu s/gu s/ku s/ru"}),
-    ("kl-ml", "ml", "", "M", 115.0, {
+    ("kl-ml", "ml", "M", 115.0, {
         "ah": "a/aa s/baa s/maa s/paa s/laa", "eh": "a/e a/ae s/be s/me s/pe",
         "ee": "a/i a/ee s/bi s/bii s/mi", "oh": "a/o a/oo s/bo s/boo s/mo", "oo": "a/u a/uu s/bu s/buu s/mu"}),
-    ("kl-hu", "hu", "", "M", 105.0, {  # a2 = á, e2 = é, b/c/d = bé/cé/dé, h/k = há/ká
+    ("kl-hu", "hu", "M", 105.0, {  # a2 = á, e2 = é, b/c/d = bé/cé/dé, h/k = há/ká
         "ah": "a/a2 s/02-ar s/16-kad s/38-zsak a/h a/k", "eh": "a/e2 a/b a/c a/d s/10-gez s/26-pek s/27-ret",
         "ee": "a/i1 a/i2 s/14-ij", "oh": "a/o1 a/o2 s/15-jo s/17-lo s/28-so", "oo": "a/u1 a/u2 s/33-ut s/35-ur"}),
-    ("kl-lt", "lt", "", "M", 120.0, {
+    ("kl-lt", "lt", "M", 120.0, {
         "ah": "a/a-1 s/kas s/ras s/na", "eh": "s/mes s/ne", "ee": "a/i-1 a/y s/jis s/vis s/lis",
         "oh": "a/o s/ko", "oo": "a/u-1 a/u-3 s/jus s/tur"}),
-    ("kl-engb", "en_GB", "", "F", 235.0, {"ah": "s/car s/arm", "ee": "s/key s/me", "eh": "s/pet s/jet s/gem s/well"}),
-    ("kl-en", "en", "", "M", 130.0, {"ah": "s/car", "ee": "s/key s/me", "eh": "s/pet s/jet s/gem"}),
+    ("kl-engb", "en_GB", "F", 235.0, {"ah": "s/car s/arm", "ee": "s/key s/me", "eh": "s/pet s/jet s/gem s/well"}),
+    ("kl-en", "en", "M", 130.0, {"ah": "s/car", "ee": "s/key s/me", "eh": "s/pet s/jet s/gem"}),
 )
 VOICES.update({name: Voice(name, name, sex, lang, "recording", f"{KLETTRES}/{lang}", table, (), f0=f0,
-                           package="klettres-data") for name, lang, _, sex, f0, table in _KL})
+                           package="klettres-data") for name, lang, sex, f0, table in _KL})
 KLETTRES_VOICES = tuple(v[0] for v in _KL)
 # the synthetic speakers: (name, sex, vocal-tract scale, f0) drawn once from speaker seed 4242
 _SYN_GROUPS = (("m", "M", (0.96, 1.08), (90.0, 150.0)), ("w", "F", (1.10, 1.25), (170.0, 260.0)),
@@ -426,33 +426,31 @@ def _render_corpus(v: Voice, jobs: list[_Base], tmp: Path) -> None:
         w = np.ones(len(seg))
         w[:ramp] = np.linspace(0, 1, ramp)
         w[len(seg) - ramp:] = np.linspace(1, 0, ramp)
-        pad = np.zeros(int(0.2 * r))
-        y = np.concatenate([pad, seg * w, pad]).astype(np.float32)
+        _write_base(v, j, seg * w, r, tmp)
+
+
+def _write_base(v: Voice, j: _Base, x: np.ndarray, rate: int, tmp: Path) -> None:
+    """A cut or recorded sound as a base token: 0.2 s of silence either side; raised: its F0
+    moved to the child's with the formants kept (``_raise_pitch``)."""
+    pad = np.zeros(int(0.2 * rate))
+    y = np.concatenate([pad, x, pad]).astype(np.float32)
+    if j.raised:
         src = tmp / (j.path.stem + "_src.wav")
-        _write_wav(src, y, r)
-        if j.raised:  # pitch only (formants kept)
-            _raise_pitch(src, j.path, j.f0 / v.f0)
-        else:
-            shutil.copyfile(src, j.path)
+        _write_wav(src, y, rate)
+        _raise_pitch(src, j.path, j.f0 / v.f0)
+    else:
+        _write_wav(j.path, y, rate)
 
 
 def _render_recording(v: Voice, jobs: list[_Base], tmp: Path) -> None:
-    """A recorded file as it is (mono, 16 kHz, 0.2 s of silence either side); raised: its F0
-    moved to the child's with its formants kept, as for the corpus cuts."""
+    """A recorded file as it is (mono, 16 kHz, peak at -6 dBFS), as a base token."""
     import soundfile
     import soxr
 
     for j in jobs:
         x, r = soundfile.read(j.extra["file"], dtype="float64", always_2d=True)
         y = soxr.resample(x.mean(axis=1), r, RATE)
-        pad = np.zeros(int(0.2 * RATE))
-        y = np.concatenate([pad, y / (np.max(np.abs(y)) + 1e-12) * 0.5, pad]).astype(np.float32)
-        if j.raised:
-            src = tmp / (j.path.stem + "_src.wav")
-            _write_wav(src, y, RATE)
-            _raise_pitch(src, j.path, j.f0 / v.f0)
-        else:
-            _write_wav(j.path, y, RATE)
+        _write_base(v, j, y / (np.max(np.abs(y)) + 1e-12) * 0.5, RATE, tmp)
 
 
 def _run(cmd: Sequence[str]) -> None:
@@ -624,15 +622,17 @@ class Observation:
         return np.asarray(env, dtype=np.float64) if env else None
 
 
-def observe(out_dir: Path, tokens: Sequence[Token], calibration: object | None = None) -> list[Observation]:
-    """Run the app's analyzer (``analyze_signal``, the live VoiceAnalyzer fed in blocks) on
-    every token and keep its longest segment."""
+def observe(
+    out_dir: Path, tokens: Sequence[Token], calibration: object | None = None, config: object | None = None,
+) -> list[Observation]:
+    """Run the app's analyzer (``analyze_signal``, the live VoiceAnalyzer fed in blocks; ``config``
+    an ``AnalyzerConfig``, default the shipped one) on every token and keep its longest segment."""
     from prelude_play.audio.analysis import analyze_signal
 
     obs = []
     for t in tokens:
         x, r = load(out_dir, t)
-        segs = analyze_signal(x, r, calibration=calibration)  # type: ignore[arg-type]
+        segs = analyze_signal(x, r, calibration=calibration, config=config)  # type: ignore[arg-type]
         obs.append(Observation(t, max(segs, key=lambda s: s.duration) if segs else None))
     return obs
 

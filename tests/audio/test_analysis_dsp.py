@@ -281,11 +281,16 @@ def test_the_live_analyzer_reads_the_envelope_between_its_lpc_frames():
     counts = {}
     for every in (4, 2):
         an = VoiceAnalyzer(16000, FakeClock(0), config=AnalyzerConfig(envelope_every=every))
-        seen = []
-        orig = an._summary
-        an._summary = lambda frames, _o=orig, _s=seen: (_s.append(sum(f.envelope is not None for f in frames)), _o(frames))[1]
+        pooled: list[int] = []
+        summary = an._summary
+
+        def counting(frames, summary=summary, pooled=pooled):
+            pooled.append(sum(f.envelope is not None for f in frames))
+            return summary(frames)
+
+        an._summary = counting
         for i in range(0, len(x), 160):
             an.feed(x[i : i + 160])
         an.flush()
-        counts[every] = seen[-1]  # the closing summary: the whole segment
+        counts[every] = pooled[-1]  # the closing summary: the whole segment
     assert counts[2] >= 1.7 * counts[4], counts

@@ -221,7 +221,7 @@ def analyse_frame(
 
 def frame_envelope(frame: np.ndarray, rate: int, f0: float) -> np.ndarray | None:
     """The harmonic envelope of one voiced frame without the formant fit (``analyse_frame``'s
-    second half): one FFT and a peak pick, a quarter of the LPC readings' cost, so the live
+    second half): one FFT and a peak pick, about a third of ``analyse_frame``'s cost, so the live
     analyzer can read the envelope on every frame and F1-F3 on fewer."""
     if f0 <= 0:
         return None
