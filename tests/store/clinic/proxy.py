@@ -61,22 +61,23 @@ class Proxy:
         except OSError:
             pass
         for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
+            _hang_up(s)
 
     def drop_all(self) -> None:
         with self._lock:
             conns, self._conns = self._conns, []
         for s in conns:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
+            _hang_up(s)
 
     def close(self) -> None:
         self.sock.close()
         self.drop_all()
+
+
+def _hang_up(s: socket.socket) -> None:
+    """Shut a connection both ways (the peer sees it end at once) and close it, whatever state it is in."""
+    try:
+        s.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    s.close()

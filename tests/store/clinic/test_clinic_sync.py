@@ -28,6 +28,18 @@ def uid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
+def shared_client(admin, make_tablet, name_a: str, name_b: str, prefix: str, n: int, notes: str | None = None):
+    """Two tablets sharing one client: a logs a session of ``n`` events and syncs, the client is
+    assigned to b, b syncs. Returns (a, b, client)."""
+    a, b = make_tablet(name_a), make_tablet(name_b)
+    client = uid(prefix)
+    log_session(a, client, n, notes=notes)
+    a.sync()
+    clinic_server.assign(admin, b.device, client)
+    b.sync()
+    return a, b, client
+
+
 def log_session(t, client: str, n: int, notes: str | None = None) -> list[str]:
     st = t.store()
     try:
@@ -256,12 +268,7 @@ def test_connection_cut_mid_transfer(pg, admin, make_tablet, way, request):
 
 
 def test_same_field_on_two_offline_tablets_keeps_both_until_resolved(admin, make_tablet):
-    a, b = make_tablet("ca"), make_tablet("cb")
-    client = uid("conf")
-    log_session(a, client, 3, notes="first")
-    a.sync()
-    clinic_server.assign(admin, b.device, client)
-    b.sync()
+    a, b, client = shared_client(admin, make_tablet, "ca", "cb", "conf", 3, notes="first")
     sid = b.store().sessions(client)[0]["id"]
     # offline: both edit the same note; A edits touch, B edits goals (different fields: merged)
     sa, sb = a.store(), b.store()
@@ -298,12 +305,7 @@ def test_same_field_on_two_offline_tablets_keeps_both_until_resolved(admin, make
 
 
 def test_archive_and_purge_propagate(admin, make_tablet):
-    a, b = make_tablet("pa"), make_tablet("pb")
-    client = uid("purge")
-    log_session(a, client, 20)
-    a.sync()
-    clinic_server.assign(admin, b.device, client)
-    b.sync()
+    a, b, client = shared_client(admin, make_tablet, "pa", "pb", "purge", 20)
     st = a.store()
     st.set_archived(client, True)
     st.close()
@@ -375,12 +377,7 @@ def test_device_cannot_read_or_write_unassigned_clients(admin, make_tablet):
 
 
 def test_every_read_and_write_is_audited(admin, make_tablet):
-    a, b = make_tablet("aa"), make_tablet("ab")
-    client = uid("aud")
-    log_session(a, client, 4)
-    a.sync()
-    clinic_server.assign(admin, b.device, client)
-    b.sync()
+    a, b, client = shared_client(admin, make_tablet, "aa", "ab", "aud", 4)
     rows = dict(admin.execute("SELECT device || ' ' || action, sum(rows) FROM pp.audit WHERE client_id=%s"
                               " GROUP BY 1", (client,)).fetchall())
     assert rows[f"{a.device} push_events"] == 4 and rows[f"{b.device} pull_events"] == 4
@@ -422,12 +419,7 @@ def test_tls_is_verified_and_plain_connections_refused(pg, make_tablet, tmp_path
 
 
 def test_export_from_the_server_covers_every_tablet(admin, pg, make_tablet, tmp_path):
-    a, b = make_tablet("ea"), make_tablet("eb")
-    client = uid("exp")
-    log_session(a, client, 6)
-    a.sync()
-    clinic_server.assign(admin, b.device, client)
-    b.sync()
+    a, b, client = shared_client(admin, make_tablet, "ea", "eb", "exp", 6)
     log_session(b, client, 4)
     a.sync(), b.sync()
     out = tmp_path / "all.jsonl"
