@@ -79,6 +79,11 @@ class MatchSettings:
     between_ms: int = 1500
     auto_next: bool = True
     calibration_tokens: int = 3
+    # the therapist's success scores (at these prompts, on the target-vowel rungs) teach the
+    # analyzer the client's own vowel: each becomes a calibration token, newest kept per vowel
+    learn_from_scores: bool = True
+    learn_prompts: tuple[str, ...] = ("independent", "gestural", "verbal")
+    learn_per_vowel: int = 5
 
     @classmethod
     def from_config(cls, c: dict[str, Any]) -> "MatchSettings":
@@ -104,6 +109,10 @@ class MatchSettings:
                 isinstance(p, int) and 36 <= p <= 96 for p in choices):
             raise ConfigError(f"pitch_choices = {choices!r}", key="vowel_match.pitch_choices",
                               hint="a list of MIDI notes 36–96")
+        prompts = c.get("learn_prompts", d.learn_prompts)
+        if not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts):
+            raise ConfigError(f"learn_prompts = {prompts!r}", key="vowel_match.learn_prompts",
+                              hint="a list of prompt levels, e.g. [\"independent\", \"gestural\"]")
         return cls(
             call_source=src, target_vowel=vowel, model_pitch=num("model_pitch", 36, 96),
             pitch_choices=tuple(int(p) for p in choices),
@@ -120,6 +129,8 @@ class MatchSettings:
             max_attempt_ms=num("max_attempt_ms", 1000, 60000), feedback_ms=num("feedback_ms", 300, 20000),
             between_ms=num("between_ms", 0, 20000), auto_next=bool(c.get("auto_next", d.auto_next)),
             calibration_tokens=num("calibration_tokens", 1, 10),
+            learn_from_scores=bool(c.get("learn_from_scores", d.learn_from_scores)),
+            learn_prompts=tuple(prompts), learn_per_vowel=num("learn_per_vowel", 1, 20),
         )
 
 

@@ -591,3 +591,77 @@ def test_the_clients_answers_and_only_they_adapt_the_analyzer_to_the_voice(tmp_p
         assert len(learned) == 1 and abs(learned[0][0] - 300) < 5 and len(learned[0][4]) > 0
         mic.silence(pilot, 100)  # the worker takes the answer in with its next block
         assert act.analyzer.session_tokens == 1
+
+
+def _answer_not_sure(pilot, mic, act, vowel: str = "oo", f0: float = 300.0, seed: int = 4):
+    """One call, an answer the analyzer is not sure of; returns its trial."""
+    model_call(pilot, mic, act)
+    mic.silence(pilot, 500)
+    mic.sing(pilot, sung(vowel, f0, seed=seed))
+    mic.silence(pilot, 700)
+    trial = calls(pilot)[-1]
+    assert trial.close_reason == "not_sure" and not trial.is_scored
+    return trial
+
+
+def test_the_therapists_success_score_teaches_the_analyzer_the_clients_vowel_and_undo_takes_it_back(
+        tmp_path, clock, mic):
+    """The score the therapist gives a "not sure" answer anyway makes that answer the client's own
+    token of the called vowel: used at once, kept for the next session, taken back by Undo."""
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, ladder_level=4, target_vowel="oo", feedback_ms=800)
+        _unsure(act)
+        assert act.calibration is None
+        trial = _answer_not_sure(pilot, mic, act)
+        pilot.score("+I")
+        cal = Calibration.from_dict(pilot.app.store.client_profile("ari")["vowel_calibration"])
+        assert cal.counts() == {"ah": 0, "ee": 0, "oo": 1, "oh": 0, "eh": 0}
+        [tok] = cal.tokens
+        assert abs(tok.f0 - 300) < 5 and len(tok.envelope) > 0  # the answer's own voice
+        assert act.analyzer._classifier.calibration is act.calibration  # used from the next answer on
+        assert not act.analyzer._classifier.calibration.complete  # one vowel heard of five
+        [ev] = events(pilot, "calibration_learnt")
+        assert ev.data["vowel"] == "oo" and ev.data["trial"] == trial.id and ev.data["abstained"] is True
+        assert ev.trial_id is None and calls(pilot)[-1].responses[-1]["kind"] == "vowel_attempt"  # not a response
+        assert "calibrated 1/5" in act.status_text()
+        pilot.app.actions.undo()  # the score was a slip: the token goes with it
+        assert Calibration.from_dict(pilot.app.store.client_profile("ari")["vowel_calibration"]).tokens == []
+        assert act.calibration is None and act.analyzer._classifier.calibration is None
+        assert [e.data["vowel"] for e in events(pilot, "calibration_unlearnt")] == ["oo"]
+
+
+def test_only_a_success_on_the_vowel_rungs_without_a_sung_model_teaches(tmp_path, clock, mic):
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, ladder_level=4, feedback_ms=800)
+        _unsure(act)
+        _answer_not_sure(pilot, mic, act, seed=11)
+        pilot.score("+M")  # success at the "model" prompt: the therapist may have sung along
+        _answer_not_sure(pilot, mic, act, seed=12)
+        pilot.score("±")  # partial: not the target vowel
+        assert act.calibration is None and events(pilot, "calibration_learnt") == []
+        act.machine.ladder_level = 3  # rung 3, "vowel approximation": a success names no vowel
+        _answer_not_sure(pilot, mic, act, seed=13)
+        pilot.score("+I")
+        assert act.calibration is None and events(pilot, "calibration_learnt") == []
+        act.machine.ladder_level = 4
+        _answer_not_sure(pilot, mic, act, seed=14)
+        pilot.score("+G")  # a gestural prompt: the voice is the client's alone
+        assert act.calibration is not None and act.calibration.counts()["ah"] == 1
+
+
+def test_learning_from_scores_can_be_turned_off_and_keeps_the_newest_tokens(tmp_path, clock, mic):
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, ladder_level=4, feedback_ms=800, learn_from_scores=False)
+        _unsure(act)
+        _answer_not_sure(pilot, mic, act, seed=21)
+        pilot.score("+I")
+        assert act.calibration is None and "vowel_calibration" not in pilot.app.store.client_profile("ari")
+    with run_test(data_dir=tmp_path / "b", clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, ladder_level=4, feedback_ms=800, learn_per_vowel=2)
+        _unsure(act)
+        f0s = (260.0, 300.0, 340.0)
+        for i, f0 in enumerate(f0s):
+            _answer_not_sure(pilot, mic, act, f0=f0, seed=31 + i)
+            pilot.score("+I")
+        got = sorted(t.f0 for t in act.calibration.tokens)
+        assert len(got) == 2 and abs(got[0] - 300) < 5 and abs(got[1] - 340) < 5  # the oldest went

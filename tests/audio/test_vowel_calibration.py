@@ -248,3 +248,34 @@ def test_by_default_the_analyzer_learns_only_the_segments_confirmed_as_the_clien
     assert an.session_tokens == 0  # queued: the worker takes them in with its next block
     an.feed(np.zeros(160, np.float32))
     assert an.session_tokens == 6 and an._classifier is not an._general
+
+
+def test_a_calibration_vouches_only_for_the_vowels_it_has_heard(client_calibration):
+    """A few scored answers move the templates, but where the two opinions disagree the
+    envelope is trusted only when the client has a token of both vowels named: a client's own
+    template fits their voice better than a general one, whichever vowel they sang."""
+    back = _main(_token("oh", 200.0, 4))
+    env = np.array(back.envelope)
+
+    def judged(*vowels: str):
+        cal = Calibration([t for t in client_calibration.tokens if t.vowel in vowels])
+        return VowelClassifier(cal).classify(200.0, 560.0, 1800.0, 2600.0, envelope=env)
+
+    r = judged("ah", "eh")  # formants "eh", the envelope "oh", which this calibration never heard
+    assert r.vowel == "oh" and r.abstained  # not sure, as without a calibration
+    r = judged("oh")  # "oh" is the client's own, "eh" (the formants' vowel) is not: still not sure
+    assert r.vowel == "oh" and r.abstained
+    r = judged("oh", "eh")  # both are the client's own: the envelope is trusted
+    assert r.vowel == "oh" and not r.abstained
+    full = judged(*CLIENT)
+    assert full.vowel == "oh" and not full.abstained and Calibration(client_calibration.tokens).complete
+
+
+def test_a_learnt_token_keeps_the_newest_per_vowel_and_leaves_the_original_alone(client_calibration):
+    cal = client_calibration
+    t = next(t for t in cal.tokens if t.vowel == "oo")
+    one = cal.learnt("oo", 310.0, t.f1, t.f2, t.f3, t.envelope, per_vowel=2)
+    assert one.counts()["oo"] == 2 and cal.counts()["oo"] == 2 and one is not cal
+    two = one.learnt("oo", 320.0, t.f1, t.f2, t.f3, t.envelope, per_vowel=2)
+    assert sorted(x.f0 for x in two.tokens if x.vowel == "oo") == [310.0, 320.0]
+    assert [x for x in two.tokens if x.vowel != "oo"] == [x for x in cal.tokens if x.vowel != "oo"]

@@ -19,7 +19,7 @@ _WHERE = {
     "analyze_file": "offline", "analyze_signal": "offline", "format_table": "offline", "run_analyze": "offline",
     "PitchEstimate": "pitch", "cents": "pitch", "cents_octave_folded": "pitch", "yin": "pitch",
     "AnalyzerConfig": "stream", "Segment": "stream", "VoiceAnalyzer": "stream", "VoiceEvent": "stream",
-    "IPA": "vowels", "VOWELS": "vowels", "Calibration": "vowels", "VowelClassifier": "vowels",
+    "IPA": "vowels", "VOWELS": "vowels", "Calibration": "vowels", "Token": "vowels", "VowelClassifier": "vowels",
     "VowelResult": "vowels", "Pooling": "vowels", "SessionAdaptation": "vowels", "EnvelopeModel": "envelope",
     "read_wav": "wavio", "resample": "wavio",
 }
