@@ -1,6 +1,6 @@
 """Vowels on recorded human voices (issue 16): accuracy, confidently wrong, abstentions.
 
-Run: python -m bench.bench_voiceset [--dir CACHE] [--tune] [--klettres] [--formant-every N --envelope-every N]
+Run: python -m bench.bench_voiceset [--dir CACHE] [--tune] [--taught] [--klettres] [--formant-every N --envelope-every N]
 
 The dev set is ``bench/voiceset.py`` (Debian festival/flite voices built from recordings, with
 child shifts, reverb, tablet mic + pink noise). Every figure is **leave-one-speaker-out**: the
@@ -169,6 +169,58 @@ def loso(
                 clf = plain
             out.append(judge(o, clf, formants_only))
     return out
+
+
+def taught(
+    obs: list[voiceset.Observation], models: dict[str, envelope.EnvelopeModel], seeds: Sequence[int] = (0, 1, 2),
+    per_vowel: int = 5,
+) -> list[tuple[int, Judged]]:
+    """Sessions in which the therapist's scores teach the analyzer (the activity's
+    ``learn_from_scores``): each recorded voice in each condition is a client in a room; its
+    tokens are that session's answers, in a seeded order (3 orders). Each answer is judged by
+    the classifier of that moment; the therapist scores the ones the app could not (abstained)
+    or got wrong -- a success, as the child sang the called vowel -- and each such answer becomes
+    a calibration token (``Calibration.learnt``, newest ``per_vowel`` kept). Nothing is learnt
+    from answers the app showed rightly. Returns (position in the session, judged)."""
+    out: list[tuple[int, Judged]] = []
+    rec = [o for o in obs if o.token.voice in voiceset.RECORDED and o.segment is not None]
+    for seed in seeds:
+        for voice in voiceset.RECORDED:
+            for cond in voiceset.CONDITIONS:
+                mine = sorted((o for o in rec if o.token.voice == voice and o.token.condition == cond),
+                              key=lambda o: o.token.id)
+                if not mine:
+                    continue
+                rng = np.random.default_rng(zlib.crc32(f"{voice}/{cond}/{seed}".encode()))
+                model = models[mine[0].token.speaker]
+                plain = VowelClassifier(envelope_model=model)
+                cal = Calibration()
+                for i, k in enumerate(rng.permutation(len(mine))):
+                    o = mine[int(k)]
+                    j = judge(o, VowelClassifier(cal, envelope_model=model) if cal.tokens else plain)
+                    out.append((i, j))
+                    if j.abstained or j.wrong:  # the therapist scores it: the called vowel, sung
+                        s = o.segment
+                        try:
+                            cal = cal.learnt(o.token.vowel, s.f0, s.f1, s.f2, s.f3, o.envelope,  # type: ignore[union-attr]
+                                             per_vowel=per_vowel)
+                        except ValueError:
+                            pass
+    return out
+
+
+def report_taught(out: list[tuple[int, Judged]]) -> None:
+    js = [j for _, j in out]
+    print("\n=== formants + envelope templates, abstaining; NO calibration at the start, TAUGHT by the "
+          "therapist's scores (3 orders of each voice's session) ===")
+    print(HEAD)
+    print(summary("RECORDED voices", js))
+    print(summary("tuning speakers", [j for j in js if j.obs.token.speaker in TUNING]))
+    print(summary("HELD-OUT speakers", [j for j in js if j.obs.token.speaker in HELD_OUT]))
+    for lo, hi in ((0, 5), (5, 10), (10, 15), (15, 20)):
+        print(line(f"answers {lo + 1}-{hi}", [j for i, j in out if lo <= i < hi]))
+        print(line(f"answers {lo + 1}-{hi}, child-range", [j for i, j in out if lo <= i < hi and j.obs.token.child]))
+    print("confusion (rows: sung, columns: shown)\n" + confusion(js))
 
 
 def fold_model(obs: list[voiceset.Observation], leave_out: str) -> envelope.EnvelopeModel:
@@ -355,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tune", action="store_true", help="print the tuning grid (tuning speakers)")
     ap.add_argument("--tune-session", action="store_true", help="print the session adaptation's grid")
     ap.add_argument("--frontier", action="store_true", help="print the abstention frontier and stop")
+    ap.add_argument("--taught", action="store_true",
+                    help="only the sessions taught by the therapist's scores (learn_from_scores)")
     ap.add_argument("--klettres", action="store_true",
                     help="only the check on the KLettres voices (never trained or tuned on)")
     ap.add_argument("--formant-every", type=int, default=None,
@@ -392,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.frontier:
         frontier(obs, models)
         return 0
+    if args.taught:
+        report_taught(taught(obs, models))
+        return 0
     report("before issue 16: formant templates only (no abstention beyond 'no vowel')",
            loso(obs, formants_only=True, models=models))
     report("formants + envelope templates, abstaining; NO calibration (leave-one-speaker-out)",
@@ -399,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     for k in (5, 8, 19):
         report(f"formants + envelope templates, abstaining; NO calibration, SESSION-ADAPTED after {k} earlier "
                "unlabelled tokens (same voice and room)", loso(obs, models=models, session=k))
+    report_taught(taught(obs, models))
     report("formants + envelope templates, abstaining; CALIBRATED (1 token per vowel, same voice and room)",
            loso(obs, calibrated=1, models=models))
     report("formants + envelope templates, abstaining; CALIBRATED (3 tokens per vowel, same voice and room)",
