@@ -136,6 +136,7 @@ class VowelMatch(Activity):
         self.scored: dict[str, str] = {}  # trial id -> the therapist's outcome (from on_scored)
         self.answers: dict[str, Attempt] = {}  # trial id -> its finished answer (what a score can teach)
         self.learnt: dict[str, Token] = {}  # trial id -> the calibration token its score taught
+        self._told_learning = False  # the therapist is told once a session that scores teach
         self.reward_ns = 0
         self.started = bool(c.get("autostart", False))
         if self.started:
@@ -220,8 +221,8 @@ class VowelMatch(Activity):
             elif event.kind == "analysis":
                 d = event.data
                 self.live, self.live_ns = dict(d), event.t_ns
-                if d.get("f0", 0) > 0:
-                    self.trace.append((event.t_ns, float(d["f0"]), str(d.get("vowel", ""))))
+                if d.get("f0", 0) > 0:  # the plot names (and colours) only a vowel the analyzer is sure of
+                    self.trace.append((event.t_ns, float(d["f0"]), "" if d.get("abstained") else str(d.get("vowel", ""))))
             elif event.kind == "offset":
                 seg = VoiceSeg.from_event_data(event.t_ns, event.data)
                 m.voice_offset(seg)
@@ -230,7 +231,7 @@ class VowelMatch(Activity):
                     # an answer in the response window is the client's (never the call): the
                     # analyzer adapts to this voice through the session (no calibration needed)
                     self.analyzer.learn_speaker(seg.f0, seg.f1, seg.f2, seg.f3, seg.envelope)
-                self.segments.append((seg.start_ns, seg.end_ns, seg.f0, seg.vowel))
+                self.segments.append((seg.start_ns, seg.end_ns, seg.f0, "" if seg.abstained else seg.vowel))
                 self.voicing = False
                 self.live_ns = event.t_ns
             return
@@ -471,6 +472,9 @@ class VowelMatch(Activity):
                       "f1": round(g.f1, 1), "f2": round(g.f2, 1), "f3": round(g.f3, 1),
                       "detected_vowel": g.vowel or None, "abstained": g.abstained, "counts": cal.counts(),
                       "profile_key": "vowel_calibration"})
+        if not self._told_learning:
+            self._told_learning = True
+            ctx.notify(ctx.t("Learning from your scores"))
 
     def functional(self, mode: str) -> str | None:
         """Functional communication the therapist saw (signing and vocalizing together, vocalizing

@@ -502,6 +502,8 @@ def test_not_sure_is_never_shown_as_a_vowel_and_the_therapist_judges(tmp_path, c
 
         assert _shown_vowel(act, clock.now_ns())[0] == "ah"  # the mouth shows the target, never a guess
         mic.silence(pilot, 700)
+        assert act.segments and act.trace  # the pitch plot draws the answer, but names no vowel
+        assert {v for *_, v in act.segments} == {""} and {v for *_, v in act.trace} == {""}
         [trial] = calls(pilot)
         assert trial.judgement is None and trial.close_reason == "not_sure" and not trial.is_scored
         att = attempt(pilot, trial)
@@ -624,6 +626,7 @@ def test_the_therapists_success_score_teaches_the_analyzer_the_clients_vowel_and
         assert ev.data["vowel"] == "oo" and ev.data["trial"] == trial.id and ev.data["abstained"] is True
         assert ev.trial_id is None and calls(pilot)[-1].responses[-1]["kind"] == "vowel_attempt"  # not a response
         assert "calibrated 1/5" in act.status_text()
+        assert sum("Learning from your scores" in n for n in pilot.app.notices) == 1  # told once
         pilot.app.actions.undo()  # the score was a slip: the token goes with it
         assert Calibration.from_dict(pilot.app.store.client_profile("ari")["vowel_calibration"]).tokens == []
         assert act.calibration is None and act.analyzer._classifier.calibration is None
@@ -665,3 +668,5 @@ def test_learning_from_scores_can_be_turned_off_and_keeps_the_newest_tokens(tmp_
             pilot.score("+I")
         got = sorted(t.f0 for t in act.calibration.tokens)
         assert len(got) == 2 and abs(got[0] - 300) < 5 and abs(got[1] - 340) < 5  # the oldest went
+        assert len(events(pilot, "calibration_learnt")) == 3
+        assert sum("Learning from your scores" in n for n in pilot.app.notices) == 1  # not at every score
