@@ -173,15 +173,18 @@ def loso(
 
 def taught(
     obs: list[voiceset.Observation], models: dict[str, envelope.EnvelopeModel], seeds: Sequence[int] = (0, 1, 2),
-    per_vowel: int = 5,
+    up_to: int = 3, start: int = 0, learn: bool = True,
 ) -> list[tuple[int, Judged]]:
     """Sessions in which the therapist's scores teach the analyzer (the activity's
     ``learn_from_scores``): each recorded voice in each condition is a client in a room; its
     tokens are that session's answers, in a seeded order (3 orders). Each answer is judged by
     the classifier of that moment; the therapist scores the ones the app could not (abstained)
     or got wrong -- a success, as the child sang the called vowel -- and each such answer becomes
-    a calibration token (``Calibration.learnt``, newest ``per_vowel`` kept). Nothing is learnt
-    from answers the app showed rightly. Returns (position in the session, judged)."""
+    a calibration token (``Calibration.learnt``, until the vowel has ``up_to``; the activity's
+    ``learn_up_to``). Nothing is learnt from answers the app showed rightly. ``start``: the client arrives calibrated with that many
+    tokens per vowel of the same voice and room (the isolated vowel first, as ``calibration_for``
+    picks them), which are then not among the session's answers; ``learn=False`` judges the same
+    answers without learning. Returns (position in the session, judged)."""
     out: list[tuple[int, Judged]] = []
     rec = [o for o in obs if o.token.voice in voiceset.RECORDED and o.segment is not None]
     for seed in seeds:
@@ -191,19 +194,26 @@ def taught(
                               key=lambda o: o.token.id)
                 if not mine:
                     continue
+                cal = Calibration()
+                if start:
+                    first = [p for v in VOWELS for p in sorted(
+                        (p for p in mine if p.token.vowel == v), key=lambda p: (p.token.context != "V", p.token.context))[:start]]
+                    for p in first:
+                        s = p.segment
+                        cal.add(p.token.vowel, s.f0, s.f1, s.f2, s.f3, p.envelope)  # type: ignore[union-attr]
+                    mine = [p for p in mine if p not in first]
                 rng = np.random.default_rng(zlib.crc32(f"{voice}/{cond}/{seed}".encode()))
                 model = models[mine[0].token.speaker]
                 plain = VowelClassifier(envelope_model=model)
-                cal = Calibration()
                 for i, k in enumerate(rng.permutation(len(mine))):
                     o = mine[int(k)]
                     j = judge(o, VowelClassifier(cal, envelope_model=model) if cal.tokens else plain)
                     out.append((i, j))
-                    if j.abstained or j.wrong:  # the therapist scores it: the called vowel, sung
+                    if learn and (j.abstained or j.wrong):  # the therapist scores it: the called vowel, sung
                         s = o.segment
                         try:
                             cal = cal.learnt(o.token.vowel, s.f0, s.f1, s.f2, s.f3, o.envelope,  # type: ignore[union-attr]
-                                             per_vowel=per_vowel)
+                                             up_to=up_to)
                         except ValueError:
                             pass
     return out
@@ -221,6 +231,22 @@ def report_taught(out: list[tuple[int, Judged]]) -> None:
         print(line(f"answers {lo + 1}-{hi}", [j for i, j in out if lo <= i < hi]))
         print(line(f"answers {lo + 1}-{hi}, child-range", [j for i, j in out if lo <= i < hi and j.obs.token.child]))
     print("confusion (rows: sung, columns: shown)\n" + confusion(js))
+
+
+def calibrated_and_taught(obs: list[voiceset.Observation], models: dict[str, envelope.EnvelopeModel]) -> None:
+    """A client calibrated with 1 token per vowel, then a session taught by the scores, against the
+    same answers judged by that calibration alone."""
+    print("\n=== CALIBRATED 1 token per vowel at the start, then TAUGHT by the scores, against the same "
+          "answers with the calibration alone ===")
+    print(HEAD)
+    for learn in (False, True):
+        out = taught(obs, models, start=1, learn=learn)
+        js = [j for _, j in out]
+        name = "taught" if learn else "calibration alone"
+        print(summary(f"{name}", js))
+        print(line(f"{name}: HELD-OUT", [j for j in js if j.obs.token.speaker in HELD_OUT]))
+        print(line(f"{name}: answers 8-15", [j for i, j in out if i >= 7]))
+        print(line(f"{name}: answers 8-15, child", [j for i, j in out if i >= 7 and j.obs.token.child]))
 
 
 def fold_model(obs: list[voiceset.Observation], leave_out: str) -> envelope.EnvelopeModel:
@@ -448,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.taught:
         report_taught(taught(obs, models))
+        calibrated_and_taught(obs, models)
         return 0
     report("before issue 16: formant templates only (no abstention beyond 'no vowel')",
            loso(obs, formants_only=True, models=models))
@@ -457,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         report(f"formants + envelope templates, abstaining; NO calibration, SESSION-ADAPTED after {k} earlier "
                "unlabelled tokens (same voice and room)", loso(obs, models=models, session=k))
     report_taught(taught(obs, models))
+    calibrated_and_taught(obs, models)
     report("formants + envelope templates, abstaining; CALIBRATED (1 token per vowel, same voice and room)",
            loso(obs, calibrated=1, models=models))
     report("formants + envelope templates, abstaining; CALIBRATED (3 tokens per vowel, same voice and room)",

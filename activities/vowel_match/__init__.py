@@ -87,7 +87,7 @@ class VowelMatch(Activity):
         "calibration_tokens": 3,
         "learn_from_scores": True,
         "learn_prompts": ["independent", "gestural", "verbal"],
-        "learn_per_vowel": 5,
+        "learn_up_to": 3,
         "call_key": "space",
         "reward_sound": "chimes:84",
         "low_stimulation": False,
@@ -462,9 +462,11 @@ class VowelMatch(Activity):
             return
         try:
             cal = (self.calibration or Calibration()).learnt(a.target_vowel, g.f0, g.f1, g.f2, g.f3,
-                                                             g.envelope or None, per_vowel=ms.learn_per_vowel)
+                                                             g.envelope or None, up_to=ms.learn_up_to)
         except ValueError:
             return  # a segment with neither formants nor an envelope says nothing of the vowel
+        if cal is self.calibration:
+            return  # the vowel has its tokens already
         self.learnt[trial_id] = cal.tokens[-1]
         self._use_calibration(cal)
         ctx.log("calibration_learnt", actor="therapist", source="mic", goals=("speech_communication",),

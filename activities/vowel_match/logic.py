@@ -80,10 +80,11 @@ class MatchSettings:
     auto_next: bool = True
     calibration_tokens: int = 3
     # the therapist's success scores (at these prompts, on the target-vowel rungs) teach the
-    # analyzer the client's own vowel: each becomes a calibration token, newest kept per vowel
+    # analyzer the client's own vowel: each becomes a calibration token, until the vowel has
+    # learn_up_to tokens (a calibration's own count; none is replaced)
     learn_from_scores: bool = True
     learn_prompts: tuple[str, ...] = ("independent", "gestural", "verbal")
-    learn_per_vowel: int = 5
+    learn_up_to: int = 3
 
     @classmethod
     def from_config(cls, c: dict[str, Any]) -> "MatchSettings":
@@ -130,7 +131,7 @@ class MatchSettings:
             between_ms=num("between_ms", 0, 20000), auto_next=bool(c.get("auto_next", d.auto_next)),
             calibration_tokens=num("calibration_tokens", 1, 10),
             learn_from_scores=bool(c.get("learn_from_scores", d.learn_from_scores)),
-            learn_prompts=tuple(prompts), learn_per_vowel=num("learn_per_vowel", 1, 20),
+            learn_prompts=tuple(prompts), learn_up_to=num("learn_up_to", 1, 10),
         )
 
 

@@ -652,7 +652,7 @@ def test_only_a_success_on_the_vowel_rungs_without_a_sung_model_teaches(tmp_path
         assert act.calibration is not None and act.calibration.counts()["ah"] == 1
 
 
-def test_learning_from_scores_can_be_turned_off_and_keeps_the_newest_tokens(tmp_path, clock, mic):
+def test_learning_from_scores_can_be_turned_off_and_fills_a_vowel_up_to_its_count(tmp_path, clock, mic):
     with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
         act = start(pilot, ladder_level=4, feedback_ms=800, learn_from_scores=False)
         _unsure(act)
@@ -660,13 +660,13 @@ def test_learning_from_scores_can_be_turned_off_and_keeps_the_newest_tokens(tmp_
         pilot.score("+I")
         assert act.calibration is None and "vowel_calibration" not in pilot.app.store.client_profile("ari")
     with run_test(data_dir=tmp_path / "b", clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
-        act = start(pilot, ladder_level=4, feedback_ms=800, learn_per_vowel=2)
+        act = start(pilot, ladder_level=4, feedback_ms=800, learn_up_to=2)
         _unsure(act)
         f0s = (260.0, 300.0, 340.0)
         for i, f0 in enumerate(f0s):
             _answer_not_sure(pilot, mic, act, f0=f0, seed=31 + i)
             pilot.score("+I")
         got = sorted(t.f0 for t in act.calibration.tokens)
-        assert len(got) == 2 and abs(got[0] - 300) < 5 and abs(got[1] - 340) < 5  # the oldest went
-        assert len(events(pilot, "calibration_learnt")) == 3
+        assert len(got) == 2 and abs(got[0] - 260) < 5 and abs(got[1] - 300) < 5  # none replaced
+        assert len(events(pilot, "calibration_learnt")) == 2
         assert sum("Learning from your scores" in n for n in pilot.app.notices) == 1  # not at every score

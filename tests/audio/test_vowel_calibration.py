@@ -271,11 +271,12 @@ def test_a_calibration_vouches_only_for_the_vowels_it_has_heard(client_calibrati
     assert full.vowel == "oh" and not full.abstained and Calibration(client_calibration.tokens).complete
 
 
-def test_a_learnt_token_keeps_the_newest_per_vowel_and_leaves_the_original_alone(client_calibration):
-    cal = client_calibration
-    t = next(t for t in cal.tokens if t.vowel == "oo")
-    one = cal.learnt("oo", 310.0, t.f1, t.f2, t.f3, t.envelope, per_vowel=2)
-    assert one.counts()["oo"] == 2 and cal.counts()["oo"] == 2 and one is not cal
-    two = one.learnt("oo", 320.0, t.f1, t.f2, t.f3, t.envelope, per_vowel=2)
+def test_a_learnt_token_fills_a_vowel_up_to_its_count_and_replaces_none(client_calibration):
+    cal = Calibration([t for t in client_calibration.tokens if t.vowel != "oo"][:3])
+    t = next(t for t in client_calibration.tokens if t.vowel == "oo")
+    one = cal.learnt("oo", 310.0, t.f1, t.f2, t.f3, t.envelope, up_to=2)
+    assert one.counts()["oo"] == 1 and cal.counts()["oo"] == 0 and one is not cal
+    two = one.learnt("oo", 320.0, t.f1, t.f2, t.f3, t.envelope, up_to=2)
+    assert two.learnt("oo", 330.0, t.f1, t.f2, t.f3, t.envelope, up_to=2) is two  # full: unchanged
     assert sorted(x.f0 for x in two.tokens if x.vowel == "oo") == [310.0, 320.0]
-    assert [x for x in two.tokens if x.vowel != "oo"] == [x for x in cal.tokens if x.vowel != "oo"]
+    assert [x for x in two.tokens if x.vowel != "oo"] == cal.tokens

@@ -217,14 +217,16 @@ class Calibration:
         return all(self.counts().values())
 
     def learnt(self, vowel: str, f0: float, f1: float, f2: float, f3: float = 0.0,
-               envelope: Iterable[float] | None = None, per_vowel: int = 5) -> Calibration:
-        """A new calibration: this one plus a token of ``vowel``, keeping the newest ``per_vowel``
-        of that vowel (a client's voice changes over months: the latest answers describe it)."""
+               envelope: Iterable[float] | None = None, up_to: int = 3) -> Calibration:
+        """This calibration plus a token of ``vowel`` learnt from a scored answer, as a new one --
+        or this one unchanged when ``vowel`` already has ``up_to`` tokens. Nothing is replaced:
+        the answers a therapist scores are the ones the analyzer found ambiguous, and once a vowel
+        is known, more of them pull its template into the ambiguity (a calibrated client taught
+        on: confidently wrong 3.4 -> 4.0 %, docs/bench/voice.md). To refresh it, calibrate again."""
+        if self.counts().get(vowel, 0) >= up_to:
+            return self
         cal = Calibration(list(self.tokens))
         cal.add(vowel, f0, f1, f2, f3, envelope)
-        same = [i for i, t in enumerate(cal.tokens) if t.vowel == vowel]
-        drop = set(same[: max(0, len(same) - max(1, per_vowel))])
-        cal.tokens = [t for i, t in enumerate(cal.tokens) if i not in drop]
         return cal
 
     def to_dict(self) -> dict[str, Any]:
