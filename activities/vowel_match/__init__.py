@@ -665,7 +665,7 @@ class VowelMatch(Activity):
         cal = ""
         if self.calibration:  # "3/5": a calibration still learning (the vowels it has heard)
             n = sum(1 for c in self.calibration.counts().values() if c)
-            cal = f" · {t('calibrated')}" + ("" if n == len(VOWELS) else f" {n}/{len(VOWELS)}")
+            cal = f" · {t('calibrated')}" + ("" if self.calibration.complete else f" {n}/{len(VOWELS)}")
         mic = "" if self.mic else f" · {t('no mic')}"
         return f"{t('Trial')} {m.trial} · {t('Ladder')} {m.ladder_level}{cal}{mic}"
 

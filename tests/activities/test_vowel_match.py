@@ -552,6 +552,7 @@ def test_a_calibration_only_logged_by_an_older_version_is_used(tmp_path, clock, 
         app.store.end_session(old)
         act = start(pilot)
         assert act.calibration is not None and len(act.calibration.tokens) == 5
+        assert "calibrated" in act.status_text() and "/5" not in act.status_text()  # every vowel heard
 
 
 def test_a_calibration_from_the_recorded_vowels_in_under_a_minute(tmp_path, clock, mic):
