@@ -453,8 +453,8 @@ class VowelMatch(Activity):
                 cal = Calibration([t for t in (self.calibration.tokens if self.calibration else []) if t is not tok])
                 self._use_calibration(cal)
                 ctx.log("calibration_unlearnt", actor="therapist", source="mic", goals=("speech_communication",),
-                        data={"vowel": tok.vowel, "trial": trial_id, "outcome": outcome, "counts": cal.counts(),
-                              "profile_key": "vowel_calibration"})
+                        data=cal.to_dict() | {"vowel": tok.vowel, "trial": trial_id, "outcome": outcome,
+                                              "counts": cal.counts(), "profile_key": "vowel_calibration"})
             return
         a = self.answers.get(trial_id)
         g = self._answer_segment(a) if a is not None else None
@@ -469,8 +469,10 @@ class VowelMatch(Activity):
             return  # the vowel has its tokens already
         self.learnt[trial_id] = cal.tokens[-1]
         self._use_calibration(cal)
+        # the whole calibration, as a "calibration" event has it (at most learn_up_to x 5 of these
+        # events a client, as learning only fills): the log alone says what the analyzer used
         ctx.log("calibration_learnt", actor="therapist", source="mic", goals=("speech_communication",),
-                data={"vowel": a.target_vowel, "trial": trial_id, "prompt": prompt, "f0": round(g.f0, 2),
+                data=cal.to_dict() | {"vowel": a.target_vowel, "trial": trial_id, "prompt": prompt, "f0": round(g.f0, 2),
                       "f1": round(g.f1, 1), "f2": round(g.f2, 1), "f3": round(g.f3, 1),
                       "detected_vowel": g.vowel or None, "abstained": g.abstained, "counts": cal.counts(),
                       "profile_key": "vowel_calibration"})

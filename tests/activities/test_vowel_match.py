@@ -625,13 +625,15 @@ def test_the_therapists_success_score_teaches_the_analyzer_the_clients_vowel_and
         assert not act.analyzer._classifier.calibration.complete  # one vowel heard of five
         [ev] = events(pilot, "calibration_learnt")
         assert ev.data["vowel"] == "oo" and ev.data["trial"] == trial.id and ev.data["abstained"] is True
+        assert Calibration.from_dict(ev.data).tokens == cal.tokens  # the log has the whole calibration
         assert ev.trial_id is None and calls(pilot)[-1].responses[-1]["kind"] == "vowel_attempt"  # not a response
         assert "calibrated 1/5" in act.status_text()
         assert sum("Learning from your scores" in n for n in pilot.app.notices) == 1  # told once
         pilot.app.actions.undo()  # the score was a slip: the token goes with it
         assert Calibration.from_dict(pilot.app.store.client_profile("ari")["vowel_calibration"]).tokens == []
         assert act.calibration is None and act.analyzer._classifier.calibration is None
-        assert [e.data["vowel"] for e in events(pilot, "calibration_unlearnt")] == ["oo"]
+        [un] = events(pilot, "calibration_unlearnt")
+        assert un.data["vowel"] == "oo" and un.data["tokens"] == []
 
 
 def test_only_a_success_on_the_vowel_rungs_without_a_sung_model_teaches(tmp_path, clock, mic):

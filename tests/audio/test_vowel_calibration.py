@@ -131,6 +131,44 @@ def test_analyze_json_has_abstained(tmp_path):
     assert seg["abstained"] is True and seg["vowel"] == "ee"
 
 
+def test_analyze_uses_a_clients_calibration_file_and_names_a_bad_one(tmp_path, client_calibration):
+    """The client's fronted "oo" is "not sure" or another vowel to the general model; with the
+    calibration the app keeps in their profile, ``analyze --calibration`` hears "oo"."""
+    from prelude_play.audio.analysis import run_analyze
+    import io
+
+    p = tmp_path / "oo.wav"
+    with wave.open(str(p), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes((np.clip(_token("oo", 230.0, 7), -1, 1) * 32767).astype("<i2").tobytes())
+    cal = tmp_path / "profile.json"
+    cal.write_text(json.dumps({"low_stimulation": False, "vowel_calibration": client_calibration.to_dict()}))
+
+    def run(*args: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        return run_analyze([str(p), "--json", *args], stdout=out, stderr=err), out.getvalue(), err.getvalue()
+
+    code, out, _ = run()
+    [plain] = json.loads(out)["segments"]
+    assert code == 0 and (plain["vowel"] != "oo" or plain["abstained"])
+    code, out, _ = run("--calibration", str(cal))
+    got = json.loads(out)
+    [seg] = got["segments"]
+    assert code == 0 and seg["vowel"] == "oo" and not seg["abstained"]
+    assert got["calibration"]["counts"] == {v: 2 for v in CLIENT}
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"version": 2,\n "tokens": [}\n')
+    code, out, err = run("--calibration", str(bad))
+    assert code == 2 and out == "" and "bad.json, line 2" in err and "export the calibration again" in err
+    bad.write_text(json.dumps({"version": 9, "tokens": []}))
+    code, _, err = run("--calibration", str(bad))
+    assert code == 2 and "bad.json" in err and "unknown format" in err
+    code, _, err = run("--calibration", str(tmp_path / "missing.json"))
+    assert code == 2 and "missing.json" in err and "cannot read" in err
+
+
 def test_an_envelope_unlike_any_template_leaves_the_decision_to_the_formants():
     clf = VowelClassifier()
     odd = np.where(np.arange(ENVELOPE_POINTS) % 2, -40.0, 0.0)  # a comb no voice has

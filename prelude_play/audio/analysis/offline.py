@@ -16,7 +16,7 @@ from typing import TextIO
 import numpy as np
 
 from prelude_play.clock import FakeClock
-from prelude_play.errors import AnalysisError
+from prelude_play.errors import AnalysisError, ConfigError
 
 from .stream import AnalyzerConfig, Segment, VoiceAnalyzer
 from .vowels import Calibration
@@ -78,8 +78,35 @@ def format_table(segments: Sequence[Segment]) -> str:
     return "\n".join(rows)
 
 
+def load_calibration(path: Path) -> Calibration:
+    """A client's vowel calibration from a JSON file: the calibration itself (``{"version": 2,
+    "tokens": [...]}``, as the activity keeps it) or a client profile holding one under
+    ``vowel_calibration``. A bad file is a ConfigError naming it, the line and what to do."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the calibration ({exc.__class__.__name__}: {exc})", path=path,
+                          hint="give a UTF-8 JSON file, e.g. the client profile's vowel_calibration") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"not JSON: {exc.msg}", path=path, line=exc.lineno,
+                          hint="fix the file or export the calibration again") from exc
+    if isinstance(data, dict) and "vowel_calibration" in data:
+        data = data["vowel_calibration"]
+    try:
+        cal = Calibration.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(exc.detail, path=path, key=exc.key, hint=exc.hint) from exc
+    if not cal.tokens:
+        raise ConfigError("the calibration has no tokens", path=path,
+                          hint="calibrate the client in Vowel match first (Calibrate, or score answers)")
+    return cal
+
+
 def run_analyze(argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """``prelude-play analyze FILE.wav [--json]``: 0 on success, 2 on unreadable input or usage."""
+    """``prelude-play analyze FILE.wav [--json] [--calibration CAL.json]``: 0 on success, 2 on
+    unreadable input or usage."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     parser = argparse.ArgumentParser(
@@ -88,18 +115,24 @@ def run_analyze(argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO
     )
     parser.add_argument("file", type=Path, help="a WAV file (PCM 8/16/24/32-bit or float)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--calibration", type=Path, default=None, metavar="CAL.json",
+                        help="judge the vowels with a client's calibration: the data of their latest "
+                             "calibration / calibration_learnt event in a JSON Lines export, or the "
+                             "client profile (or its vowel_calibration)")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage message
         return int(exc.code or 0) and 2
     try:
-        segments = analyze_file(args.file)
-    except AnalysisError as exc:
+        cal = load_calibration(args.calibration) if args.calibration is not None else None
+        segments = analyze_file(args.file, calibration=cal)
+    except (AnalysisError, ConfigError) as exc:
         print(f"prelude-play analyze: {exc}", file=err)
         return 2
     if args.json:
         json.dump(
-            {"file": str(args.file), "segments": [s.to_dict() for s in segments]},
+            {"file": str(args.file), "segments": [s.to_dict() for s in segments]}
+            | ({"calibration": {"file": str(args.calibration), "counts": cal.counts()}} if cal else {}),
             out, ensure_ascii=False, indent=2,
         )
         out.write("\n")
