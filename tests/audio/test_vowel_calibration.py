@@ -116,13 +116,18 @@ def test_live_events_and_segments_carry_the_abstained_flag():
     assert ups and all(isinstance(e.to_input_event().data["abstained"], bool) for e in ups)
 
 
-def test_analyze_json_has_abstained(tmp_path):
-    p = tmp_path / "ee.wav"
+def _wav(p, x: np.ndarray):
+    """``x`` as a 16-bit mono WAV file at RATE (what a therapist would hand to ``analyze``)."""
     with wave.open(str(p), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(RATE)
-        w.writeframes((np.clip(_token("ee", 230.0, 8), -1, 1) * 32767).astype("<i2").tobytes())
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+    return p
+
+
+def test_analyze_json_has_abstained(tmp_path):
+    p = _wav(tmp_path / "ee.wav", _token("ee", 230.0, 8))
     out = subprocess.run([sys.executable, "-m", "prelude_play", "analyze", str(p), "--json"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -137,12 +142,7 @@ def test_analyze_uses_a_clients_calibration_file_and_names_a_bad_one(tmp_path, c
     from prelude_play.audio.analysis import run_analyze
     import io
 
-    p = tmp_path / "oo.wav"
-    with wave.open(str(p), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes((np.clip(_token("oo", 230.0, 7), -1, 1) * 32767).astype("<i2").tobytes())
+    p = _wav(tmp_path / "oo.wav", _token("oo", 230.0, 7))
     cal = tmp_path / "profile.json"
     cal.write_text(json.dumps({"low_stimulation": False, "vowel_calibration": client_calibration.to_dict()}))
 
