@@ -105,6 +105,10 @@ class VowelMatch(Activity):
                 raise ConfigError(f"fc_outcomes.{mode} = {fc.get(mode)!r}", key="vowel_match.fc_outcomes",
                                   hint=", ".join(ctx.outcomes))
         self.fc_outcomes = {m: str(fc.get(m, "partial")) for m in FC_MODES}
+        unknown = [p for p in self.ms.learn_prompts if p not in ctx.prompt_levels]
+        if unknown:  # a misspelt prompt would silently never teach
+            raise ConfigError(f"learn_prompts has {', '.join(map(repr, unknown))}", key="vowel_match.learn_prompts",
+                              hint="prompt levels are " + ", ".join(ctx.prompt_levels))
         self.calibration = self._load_calibration(ctx)
         self.mic = ctx.open_mic()
         if self.mic is not None and getattr(self.mic, "backend", "") == "null":

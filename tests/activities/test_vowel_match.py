@@ -673,3 +673,15 @@ def test_learning_from_scores_can_be_turned_off_and_fills_a_vowel_up_to_its_coun
         assert len(got) == 2 and abs(got[0] - 260) < 5 and abs(got[1] - 300) < 5  # none replaced
         assert len(events(pilot, "calibration_learnt")) == 2
         assert sum("Learning from your scores" in n for n in pilot.app.notices) == 1  # not at every score
+
+
+def test_a_misspelt_learning_prompt_is_refused_with_the_prompts_that_exist(tmp_path, clock, mic):
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        app = pilot.app
+        app.store.ensure_client("ari")
+        app.store.set_client_profile("ari", {"activities": {"vowel_match": {"learn_prompts": ["independant"]}}})
+        app.select_client("ari")
+        app.start_activity("vowel_match")
+        assert app.activity_name != "vowel_match"
+        msg = " ".join(app.notices)
+        assert "learn_prompts" in msg and "'independant'" in msg and "independent, gestural" in msg
