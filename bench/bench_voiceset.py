@@ -81,6 +81,11 @@ def judge(o: voiceset.Observation, clf: VowelClassifier, formants_only: bool = F
     return Judged(o, r.vowel, r.abstained or not r.vowel, r.confidence)
 
 
+def _calibration_order(p: voiceset.Observation) -> tuple[bool, str]:
+    """The order calibration tokens are taken in: the isolated vowel first, then by context."""
+    return (p.token.context != "V", p.token.context)
+
+
 def calibration_for(o: voiceset.Observation, pool: Sequence[voiceset.Observation], per_vowel: int = 1) -> Calibration:
     """``per_vowel`` tokens per vowel of the same voice and condition, each from a different
     context than ``o`` (the isolated vowel first)."""
@@ -89,7 +94,7 @@ def calibration_for(o: voiceset.Observation, pool: Sequence[voiceset.Observation
         cands = [p for p in pool if p.token.vowel == v and p.token.voice == o.token.voice
                  and p.token.condition == o.token.condition and p.token.context != o.token.context
                  and p.segment is not None]
-        cands.sort(key=lambda p: (p.token.context != "V", p.token.context))
+        cands.sort(key=_calibration_order)
         for p in cands[:per_vowel]:
             s = p.segment
             env = p.envelope
@@ -181,10 +186,10 @@ def taught(
     the classifier of that moment; the therapist scores the ones the app could not (abstained)
     or got wrong -- a success, as the child sang the called vowel -- and each such answer becomes
     a calibration token (``Calibration.learnt``, until the vowel has ``up_to``; the activity's
-    ``learn_up_to``). Nothing is learnt from answers the app showed rightly. ``start``: the client arrives calibrated with that many
-    tokens per vowel of the same voice and room (the isolated vowel first, as ``calibration_for``
-    picks them), which are then not among the session's answers; ``learn=False`` judges the same
-    answers without learning. Returns (position in the session, judged)."""
+    ``learn_up_to``). Nothing is learnt from answers the app showed rightly. ``start``: the
+    client arrives calibrated with that many tokens per vowel of the same voice and room (in
+    ``calibration_for``'s order), which are then not among the session's answers;
+    ``learn=False`` judges the same answers without learning. Returns (position, judged)."""
     out: list[tuple[int, Judged]] = []
     rec = [o for o in obs if o.token.voice in voiceset.RECORDED and o.segment is not None]
     for seed in seeds:
@@ -196,8 +201,8 @@ def taught(
                     continue
                 cal = Calibration()
                 if start:
-                    first = [p for v in VOWELS for p in sorted(
-                        (p for p in mine if p.token.vowel == v), key=lambda p: (p.token.context != "V", p.token.context))[:start]]
+                    first = [p for v in VOWELS
+                             for p in sorted((p for p in mine if p.token.vowel == v), key=_calibration_order)[:start]]
                     for p in first:
                         s = p.segment
                         cal.add(p.token.vowel, s.f0, s.f1, s.f2, s.f3, p.envelope)  # type: ignore[union-attr]
@@ -219,18 +224,23 @@ def taught(
     return out
 
 
-def report_taught(out: list[tuple[int, Judged]]) -> None:
-    js = [j for _, j in out]
+def report_taught(obs: list[voiceset.Observation], models: dict[str, envelope.EnvelopeModel]) -> None:
+    """The taught sessions beside the same answers, in the same order, with learning off."""
     print("\n=== formants + envelope templates, abstaining; NO calibration at the start, TAUGHT by the "
-          "therapist's scores (3 orders of each voice's session) ===")
+          "therapist's scores (3 orders of each voice's session), against the same answers untaught ===")
     print(HEAD)
-    print(summary("RECORDED voices", js))
-    print(summary("tuning speakers", [j for j in js if j.obs.token.speaker in TUNING]))
-    print(summary("HELD-OUT speakers", [j for j in js if j.obs.token.speaker in HELD_OUT]))
-    for lo, hi in ((0, 5), (5, 10), (10, 15), (15, 20)):
-        print(line(f"answers {lo + 1}-{hi}", [j for i, j in out if lo <= i < hi]))
-        print(line(f"answers {lo + 1}-{hi}, child-range", [j for i, j in out if lo <= i < hi and j.obs.token.child]))
-    print("confusion (rows: sung, columns: shown)\n" + confusion(js))
+    runs = {name: taught(obs, models, learn=learn) for name, learn in (("untaught", False), ("taught", True))}
+    for name, out in runs.items():
+        js = [j for _, j in out]
+        print(summary(f"{name}: RECORDED", js))
+        print(summary(f"{name}: tuning", [j for j in js if j.obs.token.speaker in TUNING]))
+        print(summary(f"{name}: HELD-OUT", [j for j in js if j.obs.token.speaker in HELD_OUT]))
+        for lo, hi in ((0, 5), (5, 10), (10, 15), (15, 20)):
+            print(line(f"{name}: answers {lo + 1}-{hi}", [j for i, j in out if lo <= i < hi]))
+            print(line(f"{name}: answers {lo + 1}-{hi}, child", [j for i, j in out if lo <= i < hi and j.obs.token.child]))
+    js = [j for _, j in runs["taught"]]
+    print(table("per recorded speaker, taught", js, lambda j: j.obs.token.speaker, list(TUNING + HELD_OUT)))
+    print("confusion, taught (rows: sung, columns: shown)\n" + confusion(js))
 
 
 def calibrated_and_taught(obs: list[voiceset.Observation], models: dict[str, envelope.EnvelopeModel]) -> None:
@@ -473,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         frontier(obs, models)
         return 0
     if args.taught:
-        report_taught(taught(obs, models))
+        report_taught(obs, models)
         calibrated_and_taught(obs, models)
         return 0
     report("before issue 16: formant templates only (no abstention beyond 'no vowel')",
@@ -483,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     for k in (5, 8, 19):
         report(f"formants + envelope templates, abstaining; NO calibration, SESSION-ADAPTED after {k} earlier "
                "unlabelled tokens (same voice and room)", loso(obs, models=models, session=k))
-    report_taught(taught(obs, models))
+    report_taught(obs, models)
     calibrated_and_taught(obs, models)
     report("formants + envelope templates, abstaining; CALIBRATED (1 token per vowel, same voice and room)",
            loso(obs, calibrated=1, models=models))
