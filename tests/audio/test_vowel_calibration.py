@@ -165,6 +165,9 @@ def test_analyze_uses_a_clients_calibration_file_and_names_a_bad_one(tmp_path, c
     bad.write_text(json.dumps({"version": 9, "tokens": []}))
     code, _, err = run("--calibration", str(bad))
     assert code == 2 and "bad.json" in err and "unknown format" in err
+    bad.write_text('{"version": 1, "tokens": [{"vowel": "ah", "f0": 200, "f1": NaN, "f2": 1200}]}')
+    code, _, err = run("--calibration", str(bad))  # Python's json reads NaN: it must not reach the model
+    assert code == 2 and "token 0 is invalid" in err and "finite" in err
     code, _, err = run("--calibration", str(tmp_path / "missing.json"))
     assert code == 2 and "missing.json" in err and "cannot read" in err
 

@@ -198,6 +198,8 @@ class Calibration:
     ) -> None:
         if vowel not in VOWELS:
             raise ValueError(f"unknown vowel {vowel!r}; expected one of {', '.join(VOWELS)}")
+        if not all(math.isfinite(float(v)) for v in (f0, f1, f2, f3)):  # NaN passes every "<= 0" test
+            raise ValueError("f0 and the formants must be finite numbers")
         env = tuple(round(float(v), 1) for v in envelope) if envelope is not None else ()
         if env and (len(env) != ENVELOPE_POINTS or not all(math.isfinite(v) for v in env)):
             raise ValueError(f"a calibration envelope has {ENVELOPE_POINTS} finite values")
@@ -255,7 +257,8 @@ class Calibration:
                         t.get("f3", 0.0), t.get("envelope"))
             except (KeyError, TypeError, ValueError) as exc:
                 raise ConfigError(
-                    f"calibration token {i} is invalid ({exc})", key="vowel_calibration.tokens"
+                    f"calibration token {i} is invalid ({exc})", key="vowel_calibration.tokens",
+                    hint="remove that token, or calibrate the client again",
                 ) from exc
         return cal
 
