@@ -298,7 +298,7 @@ class Overlay(Screen):
             actions.insert(1, ("warn_turns", self.t("2 more turns"),
                                lambda: (app.live.warn_turns(2), app.nav.close_overlay()), th.PARTIAL))
         for r, (bid, label, fn, col) in zip(grid_rects(row3, 1, len(actions), pad), actions):
-            self.buttons.append(Button(bid, label, r, on_press=fn, colour=col, font_size=28))
+            self.buttons.append(WrapButton(bid, label, r, on_press=fn, colour=col, font_size=28))
         act = app.activity
         own = list(app.live.call("therapist_actions", act.therapist_actions) or []) if act is not None else []
         if own:
@@ -311,7 +311,7 @@ class Overlay(Screen):
             else:
                 cells = grid_rects(row4, 1, cols, pad)
             for r, (aid, label, fn) in zip(cells, own):
-                self.buttons.append(Button(f"act:{aid}", label, r,
+                self.buttons.append(WrapButton(f"act:{aid}", label, r,
                                            on_press=lambda f=fn: (app.live.call("therapist_action", f), self.layout()),
                                            colour=th.PALETTE[0], font_size=28))
         # the therapist's notices (never on the client's screen) fill the room above navigation

@@ -30,6 +30,12 @@ class Button:
     def hit(self, pos: tuple[float, float]) -> bool:
         return self.enabled and self.rect.collidepoint(pos)
 
+    def shows_whole(self, theme: th.Theme) -> bool:
+        """The label is drawn whole (shrunk at most as ``draw`` allows), not cut with '…': a
+        therapist cannot tap what she cannot read."""
+        return text_fits(theme, self.label, self.font_size, bold=True,
+                         max_width=self.rect.width - theme.px(12), shrink=0.65)
+
     def draw(self, surface: pygame.Surface, theme: th.Theme) -> None:
         colour = self.colour if self.enabled else th.PANEL
         text_colour = self.text_colour if self.enabled else th.MUTED
@@ -47,6 +53,16 @@ class Button:
             sub = th.BG if self.selected or text_colour == th.BG else th.MUTED
             draw_text(surface, theme, self.sublabel, (self.rect.centerx, self.rect.centery + theme.px(22)),
                       22, colour=sub, max_width=self.rect.width - theme.px(10), shrink=0.6)
+
+
+def text_fits(theme: th.Theme, text: str, size: int, *, bold: bool = False, max_width: int,
+              shrink: float = 0.75) -> bool:
+    """Whether ``draw_text`` with these settings shows ``text`` without an ellipsis."""
+    floor = max(14, int(size * shrink))
+    s = size
+    while theme.font(s, bold).size(typo(text, theme.lang))[0] > max_width and s > floor:
+        s -= 2
+    return theme.font(s, bold).size(typo(text, theme.lang))[0] <= max_width
 
 
 def draw_text(surface: pygame.Surface, theme: th.Theme, text: str, center: tuple[int, int],
@@ -133,25 +149,40 @@ class WrapButton(Button):
     """A button whose label takes two lines rather than an ellipsis ("Tableau de choix" on a
     narrow card stays whole)."""
 
-    def draw(self, surface: pygame.Surface, theme: th.Theme) -> None:
+    def _lines(self, theme: th.Theme) -> tuple[tuple[str, ...], int]:
+        """The label's lines and size: one line when it fits, else the most even split into two
+        at the largest size that fits (down to 2/3 of ``font_size``)."""
         width = self.rect.width - theme.px(24)
         words = self.label.split()
         if len(words) < 2 or theme.font(self.font_size, True).size(self.label)[0] <= width:
-            super().draw(surface, theme)
-            return
+            return (self.label,), self.font_size
         size = self.font_size
-        while True:  # the most even split into two lines, at the largest size that fits
+        while True:
             font = theme.font(size, True)
             best = min(((" ".join(words[:i]), " ".join(words[i:])) for i in range(1, len(words))),
                        key=lambda ab: max(font.size(ab[0])[0], font.size(ab[1])[0]))
             if max(font.size(best[0])[0], font.size(best[1])[0]) <= width or size <= self.font_size * 2 // 3:
-                break
+                return best, size
             size -= 2
+
+    def shows_whole(self, theme: th.Theme) -> bool:
+        lines, size = self._lines(theme)
+        if len(lines) == 1:
+            return super().shows_whole(theme)
+        width = self.rect.width - theme.px(24)
+        return all(text_fits(theme, ln, size, bold=True, max_width=width) for ln in lines)
+
+    def draw(self, surface: pygame.Surface, theme: th.Theme) -> None:
+        lines, size = self._lines(theme)
+        if len(lines) == 1:
+            super().draw(surface, theme)
+            return
+        width = self.rect.width - theme.px(24)
         label, self.label = self.label, ""
         super().draw(surface, theme)
         self.label = label
         colour = th.BG if self.selected else (self.text_colour if self.enabled else th.MUTED)
         gap = theme.px(size) * 0.6
-        for line, dy in ((best[0], -gap), (best[1], gap)):
+        for line, dy in ((lines[0], -gap), (lines[1], gap)):
             draw_text(surface, theme, line, (self.rect.centerx, int(self.rect.centery + dy)), size, colour=colour,
                       bold=True, max_width=width)

@@ -313,6 +313,15 @@ def test_call_and_settings_are_on_the_therapist_side(tmp_path, clock, mic):
                        "act:fc_both", "act:fc_voice", "act:fc_sign"]
         for b in pilot.app.overlay.buttons:
             assert pilot.app.surface.get_rect().contains(b.rect)
+        # every label whole ("Keep answer as calibration" was cut to "Keep answer as ca…"), in
+        # both languages; the French labels are the longer ones
+        theme = pilot.app.theme
+        assert [b.id for b in pilot.app.overlay.buttons if not b.shows_whole(theme)] == []
+        pilot.tap("language")
+        assert pilot.app.find_button("act:keep").label != "Keep answer as calibration"
+        pilot.screenshot(ART / "vowel_panel_fr_1280x800.png")
+        assert [b.id for b in pilot.app.overlay.buttons if not b.shows_whole(theme)] == []
+        pilot.tap("language")
         pilot.tap("act:vowel")
         pilot.tap("act:pitch")
         pilot.tap("act:ladder")
