@@ -139,7 +139,7 @@ class VowelMatch(Activity):
         self._recording_vowel: str | None = None
         self.scored: dict[str, str] = {}  # trial id -> the therapist's outcome (from on_scored)
         self.answers: dict[str, Attempt] = {}  # trial id -> its finished answer (what a score can teach)
-        self.learnt: dict[str, Token] = {}  # trial id -> the calibration token its score taught
+        self.learnt: dict[str, Token] = self._learnt_tokens(ctx)  # trial id -> the token its score taught
         self._told_learning = False  # the therapist is told once a session that scores teach
         self.reward_ns = 0
         self.started = bool(c.get("autostart", False))
@@ -171,6 +171,19 @@ class VowelMatch(Activity):
             ctx.notify(ctx.t("Vowel calibration unreadable; using the general model") + f" ({exc})")
             return None
         return cal if cal.tokens else None
+
+    def _learnt_tokens(self, ctx: ActivityContext) -> dict[str, Token]:
+        """Which of the calibration's tokens a score taught (kept beside it in the profile), so an
+        Undo after the therapist left the activity and came back still takes its token back."""
+        raw = ctx.client.get("vowel_calibration")
+        pairs = raw.get("learnt") if isinstance(raw, dict) else None
+        toks = self.calibration.tokens if self.calibration else []
+        out: dict[str, Token] = {}
+        for pair in pairs if isinstance(pairs, list) else []:
+            if (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)
+                    and isinstance(pair[1], int) and 0 <= pair[1] < len(toks)):
+                out[pair[0]] = toks[pair[1]]
+        return out
 
     def stop(self) -> None:
         mic = getattr(self, "mic", None)
@@ -454,6 +467,8 @@ class VowelMatch(Activity):
         if trial_id in self.learnt:
             if not teaches:
                 tok = self.learnt.pop(trial_id)
+                if not any(t is tok for t in (self.calibration.tokens if self.calibration else [])):
+                    return  # a calibration made since has replaced it
                 cal = Calibration([t for t in (self.calibration.tokens if self.calibration else []) if t is not tok])
                 self._use_calibration(cal)
                 ctx.log("calibration_unlearnt", actor="therapist", source="mic", goals=("speech_communication",),
@@ -581,7 +596,11 @@ class VowelMatch(Activity):
         self.calibration = cal if cal.tokens else None
         if self.analyzer is not None:
             self.analyzer.set_calibration(self.calibration)
-        self.ctx.keep("vowel_calibration", cal.to_dict())
+        kept = cal.to_dict()
+        learnt = [[tid, i] for tid, tok in self.learnt.items() for i, t in enumerate(cal.tokens) if t is tok]
+        if learnt:  # which tokens scores taught: an Undo in a later visit to the activity finds them
+            kept["learnt"] = learnt
+        self.ctx.keep("vowel_calibration", kept)
 
     @staticmethod
     def _answer_segment(a: Attempt) -> VoiceSeg | None:

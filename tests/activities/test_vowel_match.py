@@ -645,6 +645,50 @@ def test_the_therapists_success_score_teaches_the_analyzer_the_clients_vowel_and
         assert un.data["vowel"] == "oo" and un.data["tokens"] == []
 
 
+def test_a_score_edited_after_leaving_and_coming_back_still_takes_the_learnt_token_back(tmp_path, clock, mic):
+    """Undo and the rail's edits act on the running activity's trials, but a score of an earlier
+    visit can still be corrected through the session (``live.score(trial_id=...)``): the token
+    that score taught goes with it, though the activity that learnt it has been left and
+    started again (the profile keeps which tokens scores taught)."""
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, ladder_level=4, target_vowel="oo", feedback_ms=800)
+        _unsure(act)
+        _answer_not_sure(pilot, mic, act, f0=260.0, seed=41)
+        pilot.score("+I")  # kept: taught an "oo"
+        slip = _answer_not_sure(pilot, mic, act, f0=340.0, seed=42)
+        pilot.score("+I")  # the slip, taught a second "oo"
+        assert [round(t.f0 / 20) for t in act.calibration.tokens] == [13, 17]
+        kept = pilot.app.store.client_profile("ari")["vowel_calibration"]
+        assert [i for _, i in kept["learnt"]] == [0, 1]
+        pilot.app.go_home()
+        pilot.app.start_activity("vowel_match")
+        again = pilot.app.activity
+        assert again is not act and len(again.calibration.tokens) == 2
+        assert pilot.app.actions.undo() is None  # a new visit: nothing of its own to undo
+        pilot.app.live.score("±", trial_id=slip.id)  # "that was not an oo after all"
+        left = Calibration.from_dict(pilot.app.store.client_profile("ari")["vowel_calibration"])
+        assert [round(t.f0 / 20) for t in left.tokens] == [13]  # the slip's token went, the other stayed
+        assert [round(t.f0 / 20) for t in again.calibration.tokens] == [13]
+        assert again.analyzer._classifier.calibration is again.calibration
+        [un] = events(pilot, "calibration_unlearnt")
+        assert un.data["vowel"] == "oo" and un.data["trial"] == slip.id and len(un.data["tokens"]) == 1
+        assert [i for _, i in pilot.app.store.client_profile("ari")["vowel_calibration"]["learnt"]] == [0]
+
+
+def test_a_calibration_made_since_is_not_touched_when_a_score_that_taught_is_taken_back(tmp_path, clock, mic):
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, ladder_level=4, target_vowel="oo", feedback_ms=800)
+        _unsure(act)
+        _answer_not_sure(pilot, mic, act, f0=260.0, seed=43)
+        pilot.score("+I")
+        fresh = Calibration()
+        fresh.add("ah", 300.0, 1000.0, 1500.0, 3000.0)
+        act._apply_calibration(fresh, "guided")  # the therapist calibrated again: a new set
+        pilot.app.actions.undo()
+        assert act.calibration.tokens == fresh.tokens and events(pilot, "calibration_unlearnt") == []
+        assert Calibration.from_dict(pilot.app.store.client_profile("ari")["vowel_calibration"]).tokens == fresh.tokens
+
+
 def test_only_a_success_on_the_vowel_rungs_without_a_sung_model_teaches(tmp_path, clock, mic):
     with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
         act = start(pilot, ladder_level=4, feedback_ms=800)
