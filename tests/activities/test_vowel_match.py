@@ -689,6 +689,49 @@ def test_a_calibration_made_since_is_not_touched_when_a_score_that_taught_is_tak
         assert Calibration.from_dict(pilot.app.store.client_profile("ari")["vowel_calibration"]).tokens == fresh.tokens
 
 
+def _advice(pilot) -> list[str]:
+    return [n for n in pilot.app.notices if "of the last 6 answers" in n]
+
+
+def test_the_therapist_is_told_once_when_calibrating_would_help(tmp_path, clock, mic):
+    """Not sure of half the last six answers: the panel says Calibrate helps (the "not sure"
+    notices alone say to score, not what would stop them), once a visit; with a complete
+    calibration it says to calibrate again in this room."""
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, ladder_level=4, feedback_ms=800, learn_from_scores=False)
+        _unsure(act)
+        for i in range(5):
+            _answer_not_sure(pilot, mic, act, seed=51 + i)
+        assert _advice(pilot) == []  # five answers say too little
+        _answer_not_sure(pilot, mic, act, seed=56)
+        assert _advice(pilot) == ["Not sure of 6 of the last 6 answers: Calibrate (about a minute) helps"]
+        for i in range(3):
+            _answer_not_sure(pilot, mic, act, seed=57 + i)
+        assert len(_advice(pilot)) == 1  # not at every answer
+    full = Calibration()
+    for v, (f1, f2, f3) in CHILD.items():
+        full.add(v, 300.0, f1, f2, f3)
+    with run_test(data_dir=tmp_path / "b", clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, ladder_level=4, feedback_ms=800, learn_from_scores=False, calibration=full.to_dict())
+        _unsure(act)
+        for i in range(6):
+            _answer_not_sure(pilot, mic, act, seed=61 + i)
+        assert _advice(pilot) == ["Not sure of 6 of the last 6 answers: calibrating again here may help"]
+
+
+def test_answers_the_analyzer_is_sure_of_bring_no_advice(tmp_path, clock, mic):
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, ladder_level=4, feedback_ms=800, target_vowel="ee")
+        for i in range(8):
+            model_call(pilot, mic, act)
+            mic.silence(pilot, 500)
+            mic.sing(pilot, sung("ee", 300.0, seed=71 + i))
+            mic.silence(pilot, 700)
+        seen = [t.close_reason for t in calls(pilot)]
+        assert len(seen) == 8 and "not_sure" not in seen, seen
+        assert _advice(pilot) == []
+
+
 def test_only_a_success_on_the_vowel_rungs_without_a_sung_model_teaches(tmp_path, clock, mic):
     with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
         act = start(pilot, ladder_level=4, feedback_ms=800)
