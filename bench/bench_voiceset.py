@@ -186,7 +186,9 @@ def taught(
     the classifier of that moment; the therapist scores the ones the app could not (abstained)
     or got wrong -- a success, as the child sang the called vowel -- and each such answer becomes
     a calibration token (``Calibration.learnt``, until the vowel has ``up_to``; the activity's
-    ``learn_up_to``). Nothing is learnt from answers the app showed rightly. ``start``: the
+    ``learn_up_to``). Nothing is learnt from answers the app showed rightly. Each answer is
+    judged as vowel_match judges an answer to a call of its vowel (``VowelClassifier.contradicts``:
+    another vowel is named only when the analyzer is sure enough). ``start``: the
     client arrives calibrated with that many tokens per vowel of the same voice and room (in
     ``calibration_for``'s order), which are then not among the session's answers;
     ``learn=False`` judges the same answers without learning. Returns (position, judged)."""
@@ -212,7 +214,8 @@ def taught(
                 plain = VowelClassifier(envelope_model=model)
                 for i, k in enumerate(rng.permutation(len(mine))):
                     o = mine[int(k)]
-                    j = judge(o, VowelClassifier(cal, envelope_model=model) if cal.tokens else plain)
+                    clf = VowelClassifier(cal, envelope_model=model) if cal.tokens else plain
+                    j = as_answer(judge(o, clf), clf)  # the answer to a call of its vowel, as vowel_match judges it
                     out.append((i, j))
                     if learn and (j.abstained or j.wrong):  # the therapist scores it: the called vowel, sung
                         s = o.segment
@@ -257,6 +260,59 @@ def calibrated_and_taught(obs: list[voiceset.Observation], models: dict[str, env
         print(line(f"{name}: HELD-OUT", [j for j in js if j.obs.token.speaker in HELD_OUT]))
         print(line(f"{name}: answers 8-15", [j for i, j in out if i >= 7]))
         print(line(f"{name}: answers 8-15, child", [j for i, j in out if i >= 7 and j.obs.token.child]))
+
+
+CONTRADICT_GRID = (0.0, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
+
+
+def as_answer(j: Judged, clf: VowelClassifier, called: str | None = None) -> Judged:
+    """``j`` as vowel_match judges an answer to a call of ``called`` (default: the vowel sung)."""
+    doubt = not j.abstained and clf.contradicts(j.vowel, j.confidence, called or j.truth)
+    return replace(j, abstained=True) if doubt else j
+
+
+def answers(obs: list[voiceset.Observation], models: dict[str, envelope.EnvelopeModel]) -> None:
+    """Every token as the answer to a call, as vowel_match judges it: a vowel other than the one
+    called is named only with ``Pooling.contradict_below`` confidence (``VowelClassifier.contradicts``).
+    On-target: the call was the vowel sung (the dev set's labels: what the activity mostly
+    hears). Off-target: each of the four other vowels called (a child singing another vowel):
+    "right" there is telling the child the vowel they did sing. Then the grid the thresholds were
+    chosen from (tuning speakers, on-target; the threshold applied to the judged confidence)."""
+    rec = [o for o in obs if o.token.voice in voiceset.RECORDED]
+    rows: dict[str, tuple[list[Judged], list[Judged]]] = {}
+    grid: dict[int, list[tuple[Judged, str]]] = {0: [], 3: []}
+    for cal in (0, 3):
+        on: list[Judged] = []
+        off: list[Judged] = []
+        for sp in sorted({o.token.speaker for o in rec}):
+            mine = [o for o in rec if o.token.speaker == sp]
+            for o in mine:
+                clf = VowelClassifier(calibration_for(o, mine, cal) if cal else None, envelope_model=models[sp])
+                j = judge(o, clf)
+                for called in VOWELS:
+                    (on if called == j.truth else off).append(as_answer(j, clf, called))
+                if sp in TUNING:
+                    grid[cal].append((j, j.truth))
+        rows["uncal." if not cal else "cal. 3"] = (on, off)
+    print("\n=== ANSWERS TO A CALL: another vowel than the one called is named only when the analyzer is "
+          "sure enough (uncalibrated 0.99, calibrated 0.95); on: the vowel called was sung, off: another ===")
+    print(HEAD)
+    for name, (on, off) in rows.items():
+        print(summary(f"{name}, on", on))
+        print(line(f"{name}, on: HELD-OUT", [j for j in on if j.obs.token.speaker in HELD_OUT]))
+        print(summary(f"{name}, off", off))
+    print("\ngrid (tuning speakers, on-target; accuracy / confidently wrong / abstained, all | child-range)")
+    for cal, js in grid.items():
+        cells = []
+        for th in CONTRADICT_GRID:
+            def cell(group: list[tuple[Judged, str]]) -> str:
+                n = max(1, len(group))
+                wrong = sum(1 for j, _ in group if j.wrong and j.confidence >= th)
+                right = sum(1 for j, _ in group if j.correct)
+                return f"{100 * right / n:.1f}/{100 * wrong / n:.1f}/{100 * (n - right - wrong) / n:.1f}"
+            child = [(j, t) for j, t in js if j.obs.token.child]
+            cells.append(f"  {th:<5} {cell(js):>16} | {cell(child):>16}")
+        print(("calibrated 3/vowel" if cal else "no calibration") + "\n" + "\n".join(cells))
 
 
 # (the room the calibration was made in, the room of the session): the same recordings through
@@ -458,6 +514,8 @@ def klettres_check(d: Path) -> None:
     print(HEAD)
     print(summary("no calibration", plain))
     print(summary("calibrated 3/vowel", cal))
+    general = VowelClassifier(envelope_model=model)
+    print(summary("no cal., answers to a call", [as_answer(j, general) for j in plain]))
     print()
     print(table("per voice (no calibration)", plain, lambda j: j.obs.token.voice, list(voiceset.KLETTRES_VOICES)))
     print(table("per vowel (no calibration)", plain, lambda j: j.truth, list(VOWELS)))
@@ -475,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frontier", action="store_true", help="print the abstention frontier and stop")
     ap.add_argument("--taught", action="store_true",
                     help="only the sessions taught by the therapist's scores (learn_from_scores)")
+    ap.add_argument("--answers", action="store_true",
+                    help="only the tokens judged as answers to a call (vowel_match's rule) and its grid")
     ap.add_argument("--rooms", action="store_true",
                     help="only a calibration made in one room and used in another")
     ap.add_argument("--klettres", action="store_true",
@@ -521,6 +581,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.rooms:
         other_room(obs, models)
         return 0
+    if args.answers:
+        answers(obs, models)
+        return 0
     report("before issue 16: formant templates only (no abstention beyond 'no vowel')",
            loso(obs, formants_only=True, models=models))
     report("formants + envelope templates, abstaining; NO calibration (leave-one-speaker-out)",
@@ -535,6 +598,7 @@ def main(argv: list[str] | None = None) -> int:
     report("formants + envelope templates, abstaining; CALIBRATED (3 tokens per vowel, same voice and room)",
            loso(obs, calibrated=3, models=models))
     other_room(obs, models)
+    answers(obs, models)
     if config == shipped:  # the check judges with the shipped templates: only for the shipped reading
         klettres_check(d)
     return 0

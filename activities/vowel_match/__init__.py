@@ -28,6 +28,7 @@ judged by the ``fc_outcomes`` table.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from typing import Any, Callable
 
@@ -240,12 +241,16 @@ class VowelMatch(Activity):
                 self.voicing = True
                 self.live, self.live_ns = {"vowel": "", "f0": 0.0, "level_dbfs": event.data.get("level_dbfs")}, event.t_ns
             elif event.kind == "analysis":
-                d = event.data
-                self.live, self.live_ns = dict(d), event.t_ns
+                d = dict(event.data)
+                if self._contradicts(str(d.get("vowel") or ""), float(d.get("confidence") or 0.0)):
+                    d["abstained"] = True  # the mouth shows the called vowel, not a guess against it
+                self.live, self.live_ns = d, event.t_ns
                 if d.get("f0", 0) > 0:  # the plot names (and colours) only a vowel the analyzer is sure of
                     self.trace.append((event.t_ns, float(d["f0"]), "" if d.get("abstained") else str(d.get("vowel", ""))))
             elif event.kind == "offset":
                 seg = VoiceSeg.from_event_data(event.t_ns, event.data)
+                if not seg.abstained and self._contradicts(seg.vowel, seg.confidence):
+                    seg = dataclasses.replace(seg, abstained=True)
                 m.voice_offset(seg)
                 if self.analyzer is not None and m.current is not None and any(g is seg for g in m.current.segments) \
                         and seg.f0 > 0 and seg.envelope:
@@ -426,6 +431,16 @@ class VowelMatch(Activity):
         if a.outcome == "success" and not self._low() and self.config.get("reward_sound"):
             ctx.play(str(self.config["reward_sound"]), 0.5)
             self.reward_ns = now_ns
+
+    def _contradicts(self, vowel: str, confidence: float) -> bool:
+        """An answer to a call heard as another vowel than the one called, with too little
+        confidence to say so (``VowelClassifier.contradicts``): it is "not sure" -- never shown
+        to the client, the therapist judges. A calibration's tokens are not judged: no call."""
+        m = self.machine
+        if self.analyzer is None or m.cal is not None or m.phase not in ("response", "attempt"):
+            return False
+        target = m.current.target_vowel if m.current is not None else m.target_vowel
+        return bool(self.analyzer.contradicts(vowel, confidence, target))
 
     def _advise_calibration(self, a: Attempt) -> None:
         """Tell the therapist (once a visit) when the analyzer was not sure of half the last

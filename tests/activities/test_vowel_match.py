@@ -526,6 +526,55 @@ def test_not_sure_is_never_shown_as_a_vowel_and_the_therapist_judges(tmp_path, c
         assert (trial.outcome, trial.scored_by) == ("success", "therapist")
 
 
+def _heard_as(act, vowel: str, confidence: float) -> None:
+    """Make the live analyzer hear every voiced frame as ``vowel`` at ``confidence``, sure of it."""
+    import dataclasses
+
+    feed = act.analyzer.feed
+    act.analyzer.feed = lambda x, t0: [
+        dataclasses.replace(e, vowel=vowel, confidence=confidence, abstained=False) if e.vowel else e
+        for e in feed(x, t0)]
+
+
+@pytest.mark.parametrize("confidence, shown", [(0.97, None), (0.995, "ee")])
+def test_another_vowel_than_the_one_called_is_named_only_when_the_analyzer_is_99_percent_sure(
+        tmp_path, clock, mic, confidence, shown):
+    """Called "ah", heard "ee" at 0.97: the analyzer's usual bar (0.8) is passed, but telling a
+    child who may have sung "ah" that they sang "ee" needs 0.99 (uncalibrated): "not sure", the
+    therapist judges. At 0.995 the child is told what was heard."""
+    from prelude_play.activities.vowel_match.view import _shown_vowel, banner_text
+
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, ladder_level=4, feedback_ms=800, target_vowel="ah")
+        _heard_as(act, "ee", confidence)
+        model_call(pilot, mic, act)
+        mic.silence(pilot, 500)
+        mic.sing(pilot, sung("ah", 300.0, seed=8))
+        assert _shown_vowel(act, clock.now_ns())[0] == (shown or "ah")  # the mouth: never a doubtful "ee"
+        mic.silence(pilot, 700)
+        [trial] = calls(pilot)
+        title, sub, _ = banner_text(act, clock.now_ns(), lambda s: s)
+        if shown is None:
+            assert trial.judgement is None and trial.close_reason == "not_sure"
+            assert title == "I'm not sure" and "heard" not in sub
+            assert {v for *_, v in act.segments} == {""}  # the pitch plot names no vowel either
+        else:
+            assert trial.judgement is not None and trial.outcome != "success"
+            assert title == "Good try!" and sub == "I heard “ee”"
+
+
+def test_agreeing_with_the_call_needs_no_more_than_the_analyzers_usual_confidence(tmp_path, clock, mic):
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, ladder_level=4, feedback_ms=800, target_vowel="ah")
+        _heard_as(act, "ah", 0.85)
+        model_call(pilot, mic, act)
+        mic.silence(pilot, 500)
+        mic.sing(pilot, sung("ah", 300.0, seed=9))
+        mic.silence(pilot, 700)
+        [trial] = calls(pilot)
+        assert (trial.outcome, trial.scored_by) == ("success", "activity")
+
+
 def test_a_calibration_is_kept_in_the_profile_and_used_by_the_next_session(tmp_path, clock, mic):
     with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
         act = start(pilot, ladder_level=4, feedback_ms=800)

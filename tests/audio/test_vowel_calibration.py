@@ -321,3 +321,26 @@ def test_a_learnt_token_fills_a_vowel_up_to_its_count_and_replaces_none(client_c
     assert two.learnt("oo", 330.0, t.f1, t.f2, t.f3, t.envelope, up_to=2) is two  # full: unchanged
     assert sorted(x.f0 for x in two.tokens if x.vowel == "oo") == [310.0, 320.0]
     assert [x for x in two.tokens if x.vowel != "oo"] == cal.tokens
+
+
+def test_naming_another_vowel_than_the_one_called_needs_more_confidence_than_agreeing(client_calibration):
+    """An answer to a call: the analyzer may agree with the call at its usual confidence, but
+    to name another vowel it must be surer (uncalibrated 0.99, calibrated 0.95): a child who
+    sang the called vowel is far likelier than a confident misreading is right."""
+    from prelude_play.audio.analysis.vowels import CALIBRATED, UNCALIBRATED
+
+    plain = VowelClassifier()
+    assert UNCALIBRATED.contradict_below == 0.99 and CALIBRATED.contradict_below == 0.95
+    assert plain.contradicts("eh", 0.98, "oo") and not plain.contradicts("eh", 0.995, "oo")
+    assert not plain.contradicts("oo", 0.5, "oo")  # agreeing: no more than classify asked
+    assert not plain.contradicts("", 0.0, "oo") and not plain.contradicts("eh", 0.5, "")  # nothing named / no call
+    full = VowelClassifier(client_calibration)
+    assert full.contradicts("eh", 0.9, "oo") and not full.contradicts("eh", 0.96, "oo")
+    # a calibration still being taught vouches only for the vowels it has heard
+    partial = VowelClassifier(Calibration([t for t in client_calibration.tokens if t.vowel in ("eh", "ah")]))
+    assert not partial.contradicts("eh", 0.96, "ah")  # both heard: the calibrated bar
+    assert partial.contradicts("eh", 0.96, "oo")  # "oo" never heard: the general bar
+    analyzer = VoiceAnalyzer(RATE, FakeClock(), calibration=client_calibration)
+    assert analyzer.contradicts("eh", 0.9, "oo") and not analyzer.contradicts("eh", 0.96, "oo")
+    analyzer.set_calibration(None)
+    assert analyzer.contradicts("eh", 0.96, "oo")

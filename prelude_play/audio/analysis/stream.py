@@ -251,6 +251,12 @@ class VoiceAnalyzer:
 
     # ----- public API -----
 
+    def contradicts(self, vowel: str, confidence: float, expected: str) -> bool:
+        """``VowelClassifier.contradicts`` with the classifier in use now (calibrated, adapted to
+        the session or general): whether an answer to a call of ``expected`` heard as ``vowel``
+        at ``confidence`` should be "not sure" instead. Safe from the activity's thread."""
+        return self._classifier.contradicts(vowel, confidence, expected)
+
     def set_calibration(self, calibration: Calibration | None) -> None:
         self._calibration = calibration if calibration is not None and calibration.tokens else None
         if self._calibration is not None:
