@@ -19,6 +19,12 @@ the called vowel, used at once and kept in the client's profile; Undo takes it b
 the app was "not sure" of are the ones the therapist scores anyway, so the client's calibration
 grows without a separate step.
 
+An answer names another vowel than the one called only when the analyzer is sure of it (0.99
+without a calibration, 0.95 with one: ``VowelClassifier.contradicts``); below that the client
+sees "I'm not sure" and the therapist judges -- telling a child who sang the called vowel that
+they sang another teaches the wrong thing. When the analyzer was not sure of half the last six
+answers, the therapist is told once that calibrating (again, in this room) would help.
+
 The client's screen shows no control at all: Call is the rail's primary action (and the pedal's),
 vowel, pitch, call source, ladder, calibration, recording and functional communication are in
 the therapist panel. Each functional-communication press (sign + voice, voice only, sign only)
