@@ -70,14 +70,16 @@ class Judged:
         return not self.abstained and self.vowel != self.truth
 
 
-def judge(o: voiceset.Observation, clf: VowelClassifier, formants_only: bool = False) -> Judged:
+def judge(o: voiceset.Observation, clf: VowelClassifier, formants_only: bool = False,
+          expected: str | None = None) -> Judged:
+    """``o`` as ``clf`` names it; ``expected``: as the answer to a call of that vowel."""
     s = o.segment
     if s is None:
         return Judged(o, "", True, 0.0)
     if formants_only:
         r = clf.classify_formants(s.f0, s.f1, s.f2, s.f3)
         return Judged(o, r.vowel, not r.vowel, r.confidence)
-    r = clf.classify(s.f0, s.f1, s.f2, s.f3, envelope=o.envelope)
+    r = clf.classify(s.f0, s.f1, s.f2, s.f3, envelope=o.envelope, expected=expected)
     return Judged(o, r.vowel, r.abstained or not r.vowel, r.confidence)
 
 
@@ -187,8 +189,8 @@ def taught(
     or got wrong -- a success, as the child sang the called vowel -- and each such answer becomes
     a calibration token (``Calibration.learnt``, until the vowel has ``up_to``; the activity's
     ``learn_up_to``). Nothing is learnt from answers the app showed rightly. Each answer is
-    judged as vowel_match judges an answer to a call of its vowel (``VowelClassifier.contradicts``:
-    another vowel is named only when the analyzer is sure enough). ``start``: the
+    judged as vowel_match judges an answer to a call of its vowel (``classify(..., expected=)``:
+    the called vowel is named from 0.5, another only when the analyzer is sure). ``start``: the
     client arrives calibrated with that many tokens per vowel of the same voice and room (in
     ``calibration_for``'s order), which are then not among the session's answers;
     ``learn=False`` judges the same answers without learning. Returns (position, judged)."""
@@ -215,7 +217,7 @@ def taught(
                 for i, k in enumerate(rng.permutation(len(mine))):
                     o = mine[int(k)]
                     clf = VowelClassifier(cal, envelope_model=model) if cal.tokens else plain
-                    j = as_answer(judge(o, clf), clf)  # the answer to a call of its vowel, as vowel_match judges it
+                    j = judge(o, clf, expected=o.token.vowel)  # an answer to a call of its vowel, as vowel_match hears it
                     out.append((i, j))
                     if learn and (j.abstained or j.wrong):  # the therapist scores it: the called vowel, sung
                         s = o.segment
@@ -262,57 +264,72 @@ def calibrated_and_taught(obs: list[voiceset.Observation], models: dict[str, env
         print(line(f"{name}: answers 8-15, child", [j for i, j in out if i >= 7 and j.obs.token.child]))
 
 
-CONTRADICT_GRID = (0.0, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
-
-
-def as_answer(j: Judged, clf: VowelClassifier, called: str | None = None) -> Judged:
-    """``j`` as vowel_match judges an answer to a call of ``called`` (default: the vowel sung)."""
-    doubt = not j.abstained and clf.contradicts(j.vowel, j.confidence, called or j.truth)
-    return replace(j, abstained=True) if doubt else j
+AGREE_GRID = (0.8, 0.7, 0.6, 0.5, 0.4)
+CONTRADICT_GRID = (0.8, 0.9, 0.95, 0.99, 0.999)
 
 
 def answers(obs: list[voiceset.Observation], models: dict[str, envelope.EnvelopeModel]) -> None:
-    """Every token as the answer to a call, as vowel_match judges it: a vowel other than the one
-    called is named only with ``Pooling.contradict_below`` confidence (``VowelClassifier.contradicts``).
-    On-target: the call was the vowel sung (the dev set's labels: what the activity mostly
-    hears). Off-target: each of the four other vowels called (a child singing another vowel):
-    "right" there is telling the child the vowel they did sing. Then the grid the thresholds were
-    chosen from (tuning speakers, on-target; the threshold applied to the judged confidence)."""
+    """Every token as the answer to a call, as vowel_match hears it (``classify(..., expected=)``:
+    the called vowel is named from ``Pooling.agree_below``, another only from
+    ``contradict_below``). On-target: the call was the vowel sung (the dev set's labels: what the
+    activity mostly hears). Off-target: each of the four other vowels called (a child singing
+    another vowel): "right" is then telling the child the vowel they did sing, "wrong" includes a
+    "Yes!" to the vowel called. Then the grid the bars were chosen from (tuning speakers; the
+    bars applied to each token's pooled confidence, abstentions from the two opinions' disagreement kept)."""
     rec = [o for o in obs if o.token.voice in voiceset.RECORDED]
-    rows: dict[str, tuple[list[Judged], list[Judged]]] = {}
-    grid: dict[int, list[tuple[Judged, str]]] = {0: [], 3: []}
+    rows: dict[str, tuple[list[Judged], list[Judged], list[Judged]]] = {}
+    raw: dict[int, list[Judged]] = {0: [], 3: []}
     for cal in (0, 3):
+        plain: list[Judged] = []
         on: list[Judged] = []
         off: list[Judged] = []
         for sp in sorted({o.token.speaker for o in rec}):
             mine = [o for o in rec if o.token.speaker == sp]
             for o in mine:
-                clf = VowelClassifier(calibration_for(o, mine, cal) if cal else None, envelope_model=models[sp])
-                j = judge(o, clf)
+                c = calibration_for(o, mine, cal) if cal else None
+                clf = VowelClassifier(c, envelope_model=models[sp])
+                plain.append(judge(o, clf))
                 for called in VOWELS:
-                    (on if called == j.truth else off).append(as_answer(j, clf, called))
-                if sp in TUNING:
-                    grid[cal].append((j, j.truth))
-        rows["uncal." if not cal else "cal. 3"] = (on, off)
-    print("\n=== ANSWERS TO A CALL: another vowel than the one called is named only when the analyzer is "
-          "sure enough (uncalibrated 0.99, calibrated 0.95); on: the vowel called was sung, off: another ===")
+                    (on if called == o.token.vowel else off).append(judge(o, clf, expected=called))
+                if sp in TUNING:  # every bar at once: no bar but the disagreement's
+                    base = vowels.CALIBRATED if cal else vowels.UNCALIBRATED
+                    free = replace(base, abstain_below=0.0, agree_below=0.0, contradict_below=0.0)
+                    raw[cal].append(judge(o, VowelClassifier(c, envelope_model=models[sp], pooling=free)))
+        rows["uncal." if not cal else "cal. 3"] = (plain, on, off)
+    print("\n=== ANSWERS TO A CALL: the vowel called is named from 0.5, another only from 0.99 (calibrated "
+          "0.95); on: the vowel called was sung, off: another ===")
     print(HEAD)
-    for name, (on, off) in rows.items():
+    for name, (plain, on, off) in rows.items():
+        print(summary(f"{name}, any answer", plain))
         print(summary(f"{name}, on", on))
         print(line(f"{name}, on: HELD-OUT", [j for j in on if j.obs.token.speaker in HELD_OUT]))
         print(summary(f"{name}, off", off))
-    print("\ngrid (tuning speakers, on-target; accuracy / confidently wrong / abstained, all | child-range)")
-    for cal, js in grid.items():
-        cells = []
-        for th in CONTRADICT_GRID:
-            def cell(group: list[tuple[Judged, str]]) -> str:
-                n = max(1, len(group))
-                wrong = sum(1 for j, _ in group if j.wrong and j.confidence >= th)
-                right = sum(1 for j, _ in group if j.correct)
-                return f"{100 * right / n:.1f}/{100 * wrong / n:.1f}/{100 * (n - right - wrong) / n:.1f}"
-            child = [(j, t) for j, t in js if j.obs.token.child]
-            cells.append(f"  {th:<5} {cell(js):>16} | {cell(child):>16}")
-        print(("calibrated 3/vowel" if cal else "no calibration") + "\n" + "\n".join(cells))
+    print("\ngrid (tuning speakers; on-target all | child-range, accuracy / confidently wrong / abstained; "
+          "off-target confidently wrong)")
+
+    def cell(js: list[Judged], agree: float, contra: float, theta: float, called: Callable[[Judged], list[str]]) -> tuple[float, float, float]:
+        n = right = wrong = 0
+        for j in js:
+            for c in called(j):
+                n += 1
+                if j.abstained or j.confidence < (agree if j.vowel == c else max(theta, contra)):
+                    continue
+                right += j.vowel == j.truth
+                wrong += j.vowel != j.truth
+        n = max(1, n)
+        return 100 * right / n, 100 * wrong / n, 100 * (n - right - wrong) / n
+
+    for cal, js in raw.items():
+        theta = (vowels.CALIBRATED if cal else vowels.UNCALIBRATED).abstain_below
+        print("calibrated 3/vowel" if cal else "no calibration")
+        child = [j for j in js if j.obs.token.child]
+        for agree in AGREE_GRID:
+            for contra in CONTRADICT_GRID:
+                a = cell(js, agree, contra, theta, lambda j: [j.truth])
+                b = cell(child, agree, contra, theta, lambda j: [j.truth])
+                o = cell(js, agree, contra, theta, lambda j: [v for v in VOWELS if v != j.truth])
+                print(f"  agree {agree:<4} other {contra:<5}  {a[0]:5.1f}/{a[1]:4.1f}/{a[2]:4.1f} | "
+                      f"{b[0]:5.1f}/{b[1]:4.1f}/{b[2]:4.1f}   off {o[1]:4.1f}")
 
 
 # (the room the calibration was made in, the room of the session): the same recordings through
@@ -515,7 +532,7 @@ def klettres_check(d: Path) -> None:
     print(summary("no calibration", plain))
     print(summary("calibrated 3/vowel", cal))
     general = VowelClassifier(envelope_model=model)
-    print(summary("no cal., answers to a call", [as_answer(j, general) for j in plain]))
+    print(summary("no cal., answers to a call", [judge(o, general, expected=o.token.vowel) for o in obs]))
     print()
     print(table("per voice (no calibration)", plain, lambda j: j.obs.token.voice, list(voiceset.KLETTRES_VOICES)))
     print(table("per vowel (no calibration)", plain, lambda j: j.truth, list(VOWELS)))

@@ -19,10 +19,11 @@ the called vowel, used at once and kept in the client's profile; Undo takes it b
 the app was "not sure" of are the ones the therapist scores anyway, so the client's calibration
 grows without a separate step.
 
-An answer names another vowel than the one called only when the analyzer is sure of it (0.99
-without a calibration, 0.95 with one: ``VowelClassifier.contradicts``); below that the client
-sees "I'm not sure" and the therapist judges -- telling a child who sang the called vowel that
-they sang another teaches the wrong thing. When the analyzer was not sure of half the last six
+The analyzer knows which vowel was called (``VoiceAnalyzer.expect``): an answer names the
+called vowel when it is the likelier reading (0.5), another vowel only when the analyzer is sure
+of it (0.99 without a calibration, 0.95 with one: ``VowelClassifier.bar``); in between the
+client sees "I'm not sure" and the therapist judges -- telling a child who sang the called vowel
+that they sang another teaches the wrong thing. When the analyzer was not sure of half the last six
 answers, the therapist is told once that calibrating (again, in this room) would help.
 
 The client's screen shows no control at all: Call is the rail's primary action (and the pedal's),
@@ -34,7 +35,6 @@ judged by the ``fc_outcomes`` table.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import deque
 from typing import Any, Callable
 
@@ -152,6 +152,7 @@ class VowelMatch(Activity):
         self._told_learning = False  # the therapist is told once a session that scores teach
         self._unsure_recent: deque[bool] = deque(maxlen=ADVICE_ANSWERS)  # the last answers: not sure?
         self._advised = False  # told once a visit that calibrating would help
+        self._expecting: str | None = None  # the vowel the analyzer was told answers will answer
         self.reward_ns = 0
         self.started = bool(c.get("autostart", False))
         if self.started:
@@ -247,16 +248,12 @@ class VowelMatch(Activity):
                 self.voicing = True
                 self.live, self.live_ns = {"vowel": "", "f0": 0.0, "level_dbfs": event.data.get("level_dbfs")}, event.t_ns
             elif event.kind == "analysis":
-                d = dict(event.data)
-                if self._contradicts(str(d.get("vowel") or ""), float(d.get("confidence") or 0.0)):
-                    d["abstained"] = True  # the mouth shows the called vowel, not a guess against it
-                self.live, self.live_ns = d, event.t_ns
+                d = event.data
+                self.live, self.live_ns = dict(d), event.t_ns
                 if d.get("f0", 0) > 0:  # the plot names (and colours) only a vowel the analyzer is sure of
                     self.trace.append((event.t_ns, float(d["f0"]), "" if d.get("abstained") else str(d.get("vowel", ""))))
             elif event.kind == "offset":
                 seg = VoiceSeg.from_event_data(event.t_ns, event.data)
-                if not seg.abstained and self._contradicts(seg.vowel, seg.confidence):
-                    seg = dataclasses.replace(seg, abstained=True)
                 m.voice_offset(seg)
                 if self.analyzer is not None and m.current is not None and any(g is seg for g in m.current.segments) \
                         and seg.f0 > 0 and seg.envelope:
@@ -398,6 +395,21 @@ class VowelMatch(Activity):
         m.notices.clear()
         for a in m.take_finished():
             self._finished(a, now_ns)
+        self._expect()
+
+    def _expect(self) -> None:
+        """Tell the analyzer which vowel an answer would answer (the called one, while the
+        response window is open; nothing during a call or a calibration): it names the called
+        vowel when that is the likelier reading, and another only when it is sure of it
+        (``VowelClassifier.bar``) -- telling a child who sang the called vowel that they sang
+        another teaches the wrong thing; a "not sure" asks the therapist."""
+        m = self.machine
+        want = None
+        if m.cal is None and m.phase in ("response", "attempt"):
+            want = m.current.target_vowel if m.current is not None else m.target_vowel
+        if self.analyzer is not None and want != self._expecting:
+            self._expecting = want
+            self.analyzer.expect(want)
 
     def _finished(self, a: Attempt, now_ns: int) -> None:
         ctx = self.ctx
@@ -437,16 +449,6 @@ class VowelMatch(Activity):
         if a.outcome == "success" and not self._low() and self.config.get("reward_sound"):
             ctx.play(str(self.config["reward_sound"]), 0.5)
             self.reward_ns = now_ns
-
-    def _contradicts(self, vowel: str, confidence: float) -> bool:
-        """An answer to a call heard as another vowel than the one called, with too little
-        confidence to say so (``VowelClassifier.contradicts``): it is "not sure" -- never shown
-        to the client, the therapist judges. A calibration's tokens are not judged: no call."""
-        m = self.machine
-        if self.analyzer is None or m.cal is not None or m.phase not in ("response", "attempt"):
-            return False
-        target = m.current.target_vowel if m.current is not None else m.target_vowel
-        return bool(self.analyzer.contradicts(vowel, confidence, target))
 
     def _advise_calibration(self, a: Attempt) -> None:
         """Tell the therapist (once a visit) when the analyzer was not sure of half the last

@@ -526,53 +526,36 @@ def test_not_sure_is_never_shown_as_a_vowel_and_the_therapist_judges(tmp_path, c
         assert (trial.outcome, trial.scored_by) == ("success", "therapist")
 
 
-def _heard_as(act, vowel: str, confidence: float) -> None:
-    """Make the live analyzer hear every voiced frame as ``vowel`` at ``confidence``, sure of it."""
-    import dataclasses
-
-    feed = act.analyzer.feed
-    act.analyzer.feed = lambda x, t0: [
-        dataclasses.replace(e, vowel=vowel, confidence=confidence, abstained=False) if e.vowel else e
-        for e in feed(x, t0)]
-
-
-@pytest.mark.parametrize("confidence, shown", [(0.97, None), (0.995, "ee")])
-def test_another_vowel_than_the_one_called_is_named_only_when_the_analyzer_is_99_percent_sure(
-        tmp_path, clock, mic, confidence, shown):
-    """Called "ah", heard "ee" at 0.97: the analyzer's usual bar (0.8) is passed, but telling a
-    child who may have sung "ah" that they sang "ee" needs 0.99 (uncalibrated): "not sure", the
-    therapist judges. At 0.995 the child is told what was heard."""
-    from prelude_play.activities.vowel_match.view import _shown_vowel, banner_text
-
+def test_the_analyzer_is_told_the_called_vowel_while_an_answer_is_awaited_and_only_then(tmp_path, clock, mic):
+    """``VoiceAnalyzer.expect``: the called vowel during the response window (so the answer
+    names it sooner and another vowel only when sure: test_vowel_calibration), nothing during
+    the call itself, the feedback or a calibration (whose tokens are not answers)."""
     with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
-        act = start(pilot, ladder_level=4, feedback_ms=800, target_vowel="ah")
-        _heard_as(act, "ee", confidence)
-        model_call(pilot, mic, act)
+        act = start(pilot, ladder_level=4, feedback_ms=800, target_vowel="oo")
+        told: list[str | None] = []
+        expect = act.analyzer.expect
+        act.analyzer.expect = lambda v: (told.append(v), expect(v))[1]
+        call(pilot)
+        mic.silence(pilot, 300)
+        assert act.machine.phase == "calling" and told == [] and act.analyzer._expected is None
+        mic.silence(pilot, (act.machine.call.end_ns - clock.now_ns()) / MS + 20)
+        assert act.machine.phase == "response" and told == ["oo"] and act.analyzer._expected == "oo"
         mic.silence(pilot, 500)
-        mic.sing(pilot, sung("ah", 300.0, seed=8))
-        assert _shown_vowel(act, clock.now_ns())[0] == (shown or "ah")  # the mouth: never a doubtful "ee"
+        mic.sing(pilot, sung("oo", 300.0, seed=8))
         mic.silence(pilot, 700)
+        assert act.machine.phase != "response" and told == ["oo", None]
         [trial] = calls(pilot)
-        title, sub, _ = banner_text(act, clock.now_ns(), lambda s: s)
-        if shown is None:
-            assert trial.judgement is None and trial.close_reason == "not_sure"
-            assert title == "I'm not sure" and "heard" not in sub
-            assert {v for *_, v in act.segments} == {""}  # the pitch plot names no vowel either
-        else:
-            assert trial.judgement is not None and trial.outcome != "success"
-            assert title == "Good try!" and sub == "I heard “ee”"
-
-
-def test_agreeing_with_the_call_needs_no_more_than_the_analyzers_usual_confidence(tmp_path, clock, mic):
-    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
-        act = start(pilot, ladder_level=4, feedback_ms=800, target_vowel="ah")
-        _heard_as(act, "ah", 0.85)
-        model_call(pilot, mic, act)
-        mic.silence(pilot, 500)
-        mic.sing(pilot, sung("ah", 300.0, seed=9))
-        mic.silence(pilot, 700)
-        [trial] = calls(pilot)
-        assert (trial.outcome, trial.scored_by) == ("success", "activity")
+        assert attempt(pilot, trial).data["segments"]  # the answer was heard while "oo" was expected
+        mic.silence(pilot, 2500)  # the feedback ends
+        pilot.panel()
+        pilot.tap("act:calibrate")
+        pilot.tap("close")
+        for _ in range(40):  # the calibration's first call, then its answer window
+            mic.silence(pilot, 100)
+            if act.machine.phase == "response":
+                break
+        assert act.machine.cal is not None and act.machine.phase == "response"
+        assert told[-1] is None and act.analyzer._expected is None  # a calibration token is not an answer
 
 
 def test_a_calibration_is_kept_in_the_profile_and_used_by_the_next_session(tmp_path, clock, mic):

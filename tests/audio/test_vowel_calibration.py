@@ -323,24 +323,49 @@ def test_a_learnt_token_fills_a_vowel_up_to_its_count_and_replaces_none(client_c
     assert [x for x in two.tokens if x.vowel != "oo"] == cal.tokens
 
 
-def test_naming_another_vowel_than_the_one_called_needs_more_confidence_than_agreeing(client_calibration):
-    """An answer to a call: the analyzer may agree with the call at its usual confidence, but
-    to name another vowel it must be surer (uncalibrated 0.99, calibrated 0.95): a child who
-    sang the called vowel is far likelier than a confident misreading is right."""
+def _blend(formants, seed: int = 5) -> np.ndarray:
+    x = synth.vowel(formants, 220.0, RATE, 0.7, rng=np.random.default_rng(seed))
+    pad = np.zeros(int(0.2 * RATE), np.float32)
+    return np.concatenate([pad, x, pad])
+
+
+def _answer(x: np.ndarray, calibration: Calibration, expected: str | None):
+    an = VoiceAnalyzer(RATE, FakeClock(0), calibration=calibration)
+    an.expect(expected)
+    evs = [e for i in range(0, len(x), 160) for e in an.feed(x[i:i + 160])] + an.flush()
+    [off] = [e for e in evs if e.kind == "offset"]
+    return off
+
+
+def test_the_answer_to_a_call_names_the_called_vowel_sooner_and_another_later(client_calibration):
+    """Told which vowel was called (``VoiceAnalyzer.expect``), the analyzer names that vowel when
+    it is the likelier reading (0.5) and another only when it is sure (calibrated 0.95): a child
+    who sang the called vowel is far likelier than a confident misreading is right."""
+    between = _blend([465, 2075, 2800])  # between this client's "eh" and "ee": "eh" at ~0.74
+    plain = _answer(between, client_calibration, None)
+    assert plain.vowel == "eh" and 0.5 <= plain.confidence < 0.8 and plain.abstained
+    called = _answer(between, client_calibration, "eh")
+    assert (called.vowel, called.confidence) == (plain.vowel, plain.confidence) and not called.abstained
+    assert called.segment is not None and not called.segment.abstained
+    assert _answer(between, client_calibration, "ee").abstained  # another vowel at 0.74: not sure
+    fairly = _blend([480, 1190, 2460])  # between "oo" and "oh": "oh" at ~0.9, sure by the usual bar
+    plain = _answer(fairly, client_calibration, None)
+    assert plain.vowel == "oh" and 0.8 <= plain.confidence < 0.95 and not plain.abstained
+    assert _answer(fairly, client_calibration, "oo").abstained  # called "oo": "oh" needs 0.95
+    assert not _answer(fairly, client_calibration, "oh").abstained
+
+
+def test_the_bars_of_an_answer(client_calibration):
     from prelude_play.audio.analysis.vowels import CALIBRATED, UNCALIBRATED
 
     plain = VowelClassifier()
-    assert UNCALIBRATED.contradict_below == 0.99 and CALIBRATED.contradict_below == 0.95
-    assert plain.contradicts("eh", 0.98, "oo") and not plain.contradicts("eh", 0.995, "oo")
-    assert not plain.contradicts("oo", 0.5, "oo")  # agreeing: no more than classify asked
-    assert not plain.contradicts("", 0.0, "oo") and not plain.contradicts("eh", 0.5, "")  # nothing named / no call
+    assert (UNCALIBRATED.agree_below, UNCALIBRATED.contradict_below) == (0.5, 0.99)
+    assert (CALIBRATED.agree_below, CALIBRATED.contradict_below) == (0.5, 0.95)
+    assert plain.bar("eh") == plain.bar("eh", None) == UNCALIBRATED.abstain_below  # no call: as before
+    assert plain.bar("oo", "oo") == 0.5 and plain.bar("eh", "oo") == 0.99
     full = VowelClassifier(client_calibration)
-    assert full.contradicts("eh", 0.9, "oo") and not full.contradicts("eh", 0.96, "oo")
+    assert full.bar("oo", "oo") == 0.5 and full.bar("eh", "oo") == 0.95
     # a calibration still being taught vouches only for the vowels it has heard
     partial = VowelClassifier(Calibration([t for t in client_calibration.tokens if t.vowel in ("eh", "ah")]))
-    assert not partial.contradicts("eh", 0.96, "ah")  # both heard: the calibrated bar
-    assert partial.contradicts("eh", 0.96, "oo")  # "oo" never heard: the general bar
-    analyzer = VoiceAnalyzer(RATE, FakeClock(), calibration=client_calibration)
-    assert analyzer.contradicts("eh", 0.9, "oo") and not analyzer.contradicts("eh", 0.96, "oo")
-    analyzer.set_calibration(None)
-    assert analyzer.contradicts("eh", 0.96, "oo")
+    assert partial.bar("eh", "ah") == 0.95  # both heard: the calibrated bar
+    assert partial.bar("eh", "oo") == 0.99 and partial.bar("eh", "ah", ("oo",)) == 0.99  # "oo" never heard

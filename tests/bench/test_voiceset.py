@@ -12,8 +12,6 @@ where they are missing, which CI (CI=true) counts as a failure, like every reals
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from bench import voiceset
@@ -98,8 +96,8 @@ def test_sessions_taught_by_the_therapists_scores_grow_surer(observed):
     confidently-wrong ceiling. (2026-12-02, this slice: abstained 30.0 -> 16.7 %, right 67.2 ->
     78.3 %, confidently wrong 2.8 -> 5.0 %: on voices the general model already reads well a
     few scored answers can add a wrong one; on the whole dev set wrong falls, see voice.md.
-    Judged as answers to a call, as vowel_match does since: abstained 31.7 -> 19.4 %, right the
-    same, wrong 1.1 -> 2.2 %.)"""
+    Judged as answers to a call, as vowel_match hears them since (the called vowel named from 0.5,
+    another only from 0.99): see the test's output.)"""
     speakers = {o.token.speaker for o in observed}
     out = taught(observed, {sp: fold_model(observed, sp) for sp in speakers})
     first = [j for i, j in out if i < 10]
@@ -117,29 +115,29 @@ def test_sessions_taught_by_the_therapists_scores_grow_surer(observed):
     assert rate(second, "wrong") <= MAX_CONFIDENTLY_WRONG
 
 
-def test_answers_name_another_vowel_than_the_one_called_only_when_sure(observed):
+def test_answers_to_a_call_name_the_called_vowel_sooner_and_another_only_when_sure(observed):
     """Each voice judged by templates fitted without it (a new client), every token as the answer
-    to a call of the vowel sung (vowel_match's rule, ``VowelClassifier.contradicts``): at least
-    half of the confidently wrong answers become "not sure", and not one right answer is lost
-    (the rule only ever withholds another vowel than the one called)."""
+    to a call of the vowel sung (vowel_match's ``classify(..., expected=)``): at least half of
+    the confidently wrong answers become "not sure", and every answer that was right stays right
+    (the called vowel needs less, never more)."""
     plain: list[Judged] = []
     answered: list[Judged] = []
     for sp in sorted({o.token.speaker for o in observed}):
         clf = VowelClassifier(envelope_model=fold_model(observed, sp))
         for o in (o for o in observed if o.token.speaker == sp):
-            j = judge(o, clf)
-            plain.append(j)
-            doubt = not j.abstained and clf.contradicts(j.vowel, j.confidence, j.truth)
-            answered.append(replace(j, abstained=j.abstained or doubt))
+            plain.append(judge(o, clf))
+            answered.append(judge(o, clf, expected=o.token.vowel))
 
     def rate(js, what):
         return sum(getattr(j, what) for j in js) / len(js)
 
     print(f"wrong {rate(plain, 'wrong'):.1%} -> {rate(answered, 'wrong'):.1%}, abstained "
-          f"{rate(plain, 'abstained'):.1%} -> {rate(answered, 'abstained'):.1%}, right {rate(plain, 'correct'):.1%}")
+          f"{rate(plain, 'abstained'):.1%} -> {rate(answered, 'abstained'):.1%}, right "
+          f"{rate(plain, 'correct'):.1%} -> {rate(answered, 'correct'):.1%}")
     assert rate(plain, "wrong") > 0.03  # templates without the voice: a new client's errors to withhold
     assert rate(answered, "wrong") <= 0.5 * rate(plain, "wrong")
-    assert [j.correct for j in answered] == [j.correct for j in plain]
+    assert all(a.correct for a, p in zip(answered, plain) if p.correct)
+    assert rate(answered, "correct") > rate(plain, "correct")
 
 
 def test_the_klettres_check_stays_out_of_the_dev_set():

@@ -33,7 +33,7 @@ from prelude_play.events import InputEvent
 
 from .formants import analyse_frame, frame_envelope
 from .pitch import F0_MAX, F0_MIN, PitchEstimate, cents, yin, yin_window
-from .vowels import Calibration, SessionAdaptation, VowelClassifier, VowelResult
+from .vowels import VOWELS, Calibration, SessionAdaptation, VowelClassifier, VowelResult
 
 EventKind = Literal["onset", "update", "offset"]
 
@@ -239,6 +239,7 @@ class VoiceAnalyzer:
         self._confirmed: deque[tuple[float, tuple[float, float, float], np.ndarray]] = deque()
         self._calibration = calibration
         self._classifier = self._general
+        self._expected: str | None = None  # the vowel called, while an answer is awaited (``expect``)
         self.set_calibration(calibration)
         self._floor: float | None = None
         self._state: Literal["silent", "candidate", "voiced", "rejected"] = "silent"
@@ -251,11 +252,13 @@ class VoiceAnalyzer:
 
     # ----- public API -----
 
-    def contradicts(self, vowel: str, confidence: float, expected: str) -> bool:
-        """``VowelClassifier.contradicts`` with the classifier in use now (calibrated, adapted to
-        the session or general): whether an answer to a call of ``expected`` heard as ``vowel``
-        at ``confidence`` should be "not sure" instead. Safe from the activity's thread."""
-        return self._classifier.contradicts(vowel, confidence, expected)
+    def expect(self, vowel: str | None) -> None:
+        """What the voice heard next answers: a call of ``vowel`` (None: nothing called, e.g. a
+        calibration token or the call itself). The results then name the called vowel from
+        ``Pooling.agree_below`` and another only from ``contradict_below``
+        (``VowelClassifier.classify(..., expected=)``). Safe from the activity's thread: the
+        worker reads it when it next classifies."""
+        self._expected = vowel if vowel in VOWELS else None
 
     def set_calibration(self, calibration: Calibration | None) -> None:
         self._calibration = calibration if calibration is not None and calibration.tokens else None
@@ -536,7 +539,7 @@ class VoiceAnalyzer:
             float(median([g[1] for g in good])) if good else 0.0,
             float(median(f3s)) if f3s else 0.0,
         )
-        return f0, med, self._classifier.classify(f0, *med, envelope=env), env
+        return f0, med, self._classifier.classify(f0, *med, envelope=env, expected=self._expected), env
 
     def _update(self, frame: _Frame) -> VoiceEvent:
         recent = self._seg[-12:]
