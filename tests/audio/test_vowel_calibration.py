@@ -355,6 +355,35 @@ def test_the_answer_to_a_call_names_the_called_vowel_sooner_and_another_later(cl
     assert not _answer(fairly, client_calibration, "oh").abstained
 
 
+def test_analyze_judges_a_recording_as_the_answer_to_a_call_when_told_the_vowel(tmp_path, client_calibration, capsys):
+    """``analyze --called VOWEL`` judges as vowel match hears an answer: the same segment, the
+    same best vowel and confidence, only what is shown differs."""
+    from prelude_play.audio.analysis import run_analyze
+    import io
+
+    p = _wav(tmp_path / "between.wav", _blend([465, 2075, 2800]))
+    cal = tmp_path / "cal.json"
+    cal.write_text(json.dumps(client_calibration.to_dict()))
+
+    def run(*args: str) -> tuple[int, dict, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = run_analyze([str(p), "--json", "--calibration", str(cal), *args], stdout=out, stderr=err)
+        return code, json.loads(out.getvalue()) if out.getvalue() else {}, err.getvalue()
+
+    code, plain, _ = run()
+    [a] = plain["segments"]
+    assert code == 0 and a["vowel"] == "eh" and a["abstained"] and "called" not in plain
+    code, got, _ = run("--called", "eh")
+    [b] = got["segments"]
+    assert code == 0 and got["called"] == "eh" and not b["abstained"]
+    assert (b["vowel"], b["confidence"], b["f1"]) == (a["vowel"], a["confidence"], a["f1"])
+    code, got, _ = run("--called", "ee")
+    assert got["segments"][0]["abstained"]
+    code, got, _ = run("--called", "uu")
+    err = capsys.readouterr().err  # argparse's own usage message
+    assert code == 2 and got == {} and "--called" in err and "'ah', 'ee', 'oo', 'oh', 'eh'" in err
+
+
 def test_the_bars_of_an_answer(client_calibration):
     from prelude_play.audio.analysis.vowels import CALIBRATED, UNCALIBRATED
 

@@ -19,7 +19,7 @@ from prelude_play.clock import FakeClock
 from prelude_play.errors import AnalysisError, ConfigError
 
 from .stream import AnalyzerConfig, Segment, VoiceAnalyzer
-from .vowels import Calibration
+from .vowels import VOWELS, Calibration
 from .wavio import read_wav, resample
 
 WORK_RATE = 16000
@@ -33,12 +33,15 @@ def analyze_signal(
     config: AnalyzerConfig | None = None,
     calibration: Calibration | None = None,
     block: int = 1024,
+    called: str | None = None,
 ) -> list[Segment]:
-    """Voiced segments of a mono signal (times in s from its start)."""
+    """Voiced segments of a mono signal (times in s from its start); ``called``: judged as the
+    answer to a call of that vowel, as vowel_match hears it (``VoiceAnalyzer.expect``)."""
     if rate != WORK_RATE:
         x = resample(x, rate, WORK_RATE)
         rate = WORK_RATE
     an = VoiceAnalyzer(rate, FakeClock(0), config=config, calibration=calibration)
+    an.expect(called)
     segs: list[Segment] = []
     tail = np.zeros(int(0.2 * rate), dtype=np.float32)  # lets a segment at the very end close
     data = np.concatenate([np.asarray(x, dtype=np.float32), tail])
@@ -51,7 +54,8 @@ def analyze_signal(
 
 
 def analyze_file(
-    path: str | Path, *, calibration: Calibration | None = None, config: AnalyzerConfig | None = None
+    path: str | Path, *, calibration: Calibration | None = None, config: AnalyzerConfig | None = None,
+    called: str | None = None,
 ) -> list[Segment]:
     """Per voiced segment: start, end (s), f0, F1-F3 (Hz), vowel, confidence, abstained (the
     analyzer is not sure: do not show ``vowel`` to a client), level (dBFS RMS).
@@ -59,7 +63,7 @@ def analyze_file(
     Raises AnalysisError (naming the file and what is supported) for unreadable input.
     """
     x, rate = read_wav(path)
-    return analyze_signal(x, rate, config=config, calibration=calibration)
+    return analyze_signal(x, rate, config=config, calibration=calibration, called=called)
 
 
 def format_table(segments: Sequence[Segment]) -> str:
@@ -105,7 +109,7 @@ def load_calibration(path: Path) -> Calibration:
 
 
 def run_analyze(argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """``prelude-play analyze FILE.wav [--json] [--calibration CAL.json]``: 0 on success, 2 on
+    """``prelude-play analyze FILE.wav [--json] [--calibration CAL.json] [--called VOWEL]``: 0 on success, 2 on
     unreadable input or usage."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
@@ -119,20 +123,25 @@ def run_analyze(argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO
                         help="judge the vowels with a client's calibration: the data of their latest "
                              "calibration / calibration_learnt event in a JSON Lines export, or the "
                              "client profile (or its vowel_calibration)")
+    parser.add_argument("--called", choices=VOWELS, default=None, metavar="VOWEL",
+                        help="judge each segment as the answer to a call of VOWEL (" + ", ".join(VOWELS)
+                             + "), as vowel match does: that vowel is named when it is the likelier "
+                             "reading, another only when the analyzer is sure")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage message
         return int(exc.code or 0) and 2
     try:
         cal = load_calibration(args.calibration) if args.calibration is not None else None
-        segments = analyze_file(args.file, calibration=cal)
+        segments = analyze_file(args.file, calibration=cal, called=args.called)
     except (AnalysisError, ConfigError) as exc:
         print(f"prelude-play analyze: {exc}", file=err)
         return 2
     if args.json:
         json.dump(
             {"file": str(args.file), "segments": [s.to_dict() for s in segments]}
-            | ({"calibration": {"file": str(args.calibration), "counts": cal.counts()}} if cal else {}),
+            | ({"calibration": {"file": str(args.calibration), "counts": cal.counts()}} if cal else {})
+            | ({"called": args.called} if args.called else {}),
             out, ensure_ascii=False, indent=2,
         )
         out.write("\n")
