@@ -296,8 +296,8 @@ def answers(obs: list[voiceset.Observation], models: dict[str, envelope.Envelope
                     free = replace(base, abstain_below=0.0, agree_below=0.0, contradict_below=0.0)
                     raw[cal].append(judge(o, VowelClassifier(c, envelope_model=models[sp], pooling=free)))
         rows["uncal." if not cal else "cal. 3"] = (plain, on, off)
-    print("\n=== ANSWERS TO A CALL: the vowel called is named from 0.5, another only from 0.99 (calibrated "
-          "0.95); on: the vowel called was sung, off: another ===")
+    print("\n=== ANSWERS TO A CALL: the vowel called is named from 0.5, another only from 0.99; "
+          "on: the vowel called was sung, off: another ===")
     print(HEAD)
     for name, (plain, on, off) in rows.items():
         print(summary(f"{name}, any answer", plain))

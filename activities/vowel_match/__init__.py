@@ -21,7 +21,7 @@ grows without a separate step.
 
 The analyzer knows which vowel was called (``VoiceAnalyzer.expect``): an answer names the
 called vowel when it is the likelier reading (0.5), another vowel only when the analyzer is sure
-of it (0.99 without a calibration, 0.95 with one: ``VowelClassifier.bar``); in between the
+of it (0.99: ``VowelClassifier.bar``); in between the
 client sees "I'm not sure" and the therapist judges -- telling a child who sang the called vowel
 that they sang another teaches the wrong thing. When the analyzer was not sure of half the last six
 answers, the therapist is told once that calibrating (again, in this room) would help.

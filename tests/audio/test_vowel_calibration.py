@@ -339,8 +339,8 @@ def _answer(x: np.ndarray, calibration: Calibration, expected: str | None):
 
 def test_the_answer_to_a_call_names_the_called_vowel_sooner_and_another_later(client_calibration):
     """Told which vowel was called (``VoiceAnalyzer.expect``), the analyzer names that vowel when
-    it is the likelier reading (0.5) and another only when it is sure (calibrated 0.95): a child
-    who sang the called vowel is far likelier than a confident misreading is right."""
+    it is the likelier reading (0.5) and another only when it is sure (0.99): a child who sang
+    the called vowel is far likelier than a confident misreading is right."""
     between = _blend([465, 2075, 2800])  # between this client's "eh" and "ee": "eh" at ~0.74
     plain = _answer(between, client_calibration, None)
     assert plain.vowel == "eh" and 0.5 <= plain.confidence < 0.8 and plain.abstained
@@ -350,8 +350,8 @@ def test_the_answer_to_a_call_names_the_called_vowel_sooner_and_another_later(cl
     assert _answer(between, client_calibration, "ee").abstained  # another vowel at 0.74: not sure
     fairly = _blend([480, 1190, 2460])  # between "oo" and "oh": "oh" at ~0.9, sure by the usual bar
     plain = _answer(fairly, client_calibration, None)
-    assert plain.vowel == "oh" and 0.8 <= plain.confidence < 0.95 and not plain.abstained
-    assert _answer(fairly, client_calibration, "oo").abstained  # called "oo": "oh" needs 0.95
+    assert plain.vowel == "oh" and 0.8 <= plain.confidence < 0.99 and not plain.abstained
+    assert _answer(fairly, client_calibration, "oo").abstained  # called "oo": "oh" needs 0.99
     assert not _answer(fairly, client_calibration, "oh").abstained
 
 
@@ -385,16 +385,17 @@ def test_analyze_judges_a_recording_as_the_answer_to_a_call_when_told_the_vowel(
 
 
 def test_the_bars_of_an_answer(client_calibration):
-    from prelude_play.audio.analysis.vowels import CALIBRATED, UNCALIBRATED
+    from prelude_play.audio.analysis.vowels import CALIBRATED, UNCALIBRATED, Pooling
 
     plain = VowelClassifier()
     assert (UNCALIBRATED.agree_below, UNCALIBRATED.contradict_below) == (0.5, 0.99)
-    assert (CALIBRATED.agree_below, CALIBRATED.contradict_below) == (0.5, 0.95)
+    assert (CALIBRATED.agree_below, CALIBRATED.contradict_below) == (0.5, 0.99)
     assert plain.bar("eh") == plain.bar("eh", None) == UNCALIBRATED.abstain_below  # no call: as before
     assert plain.bar("oo", "oo") == 0.5 and plain.bar("eh", "oo") == 0.99
     full = VowelClassifier(client_calibration)
-    assert full.bar("oo", "oo") == 0.5 and full.bar("eh", "oo") == 0.95
-    # a calibration still being taught vouches only for the vowels it has heard
+    assert full.bar("oo", "oo") == 0.5 and full.bar("eh", "oo") == 0.99 and full.bar("eh") == 0.8
+    # where a calibration still being taught has not heard a vowel, the general model's bars
     partial = VowelClassifier(Calibration([t for t in client_calibration.tokens if t.vowel in ("eh", "ah")]))
-    assert partial.bar("eh", "ah") == 0.95  # both heard: the calibrated bar
-    assert partial.bar("eh", "oo") == 0.99 and partial.bar("eh", "ah", ("oo",)) == 0.99  # "oo" never heard
+    strict = VowelClassifier(client_calibration, pooling=Pooling(agree_below=0.6, contradict_below=0.9))
+    assert strict.bar("eh", "ah") == 0.9 and strict.bar("ah", "ah") == 0.6  # the pooling's own bars
+    assert partial.bar("eh", "oo") == 0.99 and partial.bar("eh", "ah", ("oo",)) == 0.99

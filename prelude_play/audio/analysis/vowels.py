@@ -449,10 +449,11 @@ class Pooling:
 # taught sessions, confidently wrong 5.9 % instead of 7.1 % (bench_voiceset --taught, voice.md).
 #
 # The answer to a call (``VowelClassifier.bar``): the called vowel is named when it is more
-# likely than all the others together, another vowel only at 0.99 (0.95 calibrated). Chosen on
-# the tuning speakers (bench_voiceset --answers, voice.md).
+# likely than all the others together, another vowel only at 0.99, calibrated or not (one rule
+# a therapist can hold in her head; a calibration taught by a few scores is confidently wrong at
+# 0.95 on a voice never trained on). bench_voiceset --answers, voice.md.
 UNCALIBRATED = Pooling(contradict_below=0.99)
-CALIBRATED = Pooling(abstain_below=0.8, sure=0.0, contradict_below=0.95)
+CALIBRATED = Pooling(abstain_below=0.8, sure=0.0, contradict_below=0.99)
 POSTERIOR_FLOOR = 0.02  # a formant posterior of 0 must not veto the envelope
 ENVELOPE_OUTLIER = 30.0  # best envelope cost of dev-set tokens: 99th pct 23.4, 99.9th 27.8, max 30.2
 
