@@ -31,7 +31,9 @@ plus a separate CHECK, never trained or tuned on (``KLETTRES_VOICES``, not in ``
 13 voices of KDE's KLettres (Debian's klettres-data), letters and syllables recorded by native
 speakers of Spanish, Brazilian Portuguese, German (two), Low German, Russian, Ukrainian,
 Setswana, Malayalam, Hungarian, Lithuanian and English (two); labelled by file name, not by
-listening (``bench_voiceset --klettres``; docs/bench/voice.md, third iteration).
+listening (``bench_voiceset --klettres``; docs/bench/voice.md, third iteration). One choice was
+informed by them since: the calibrated bar for naming another vowel than the one called (0.99,
+after a session with kl-es through the activity; voice.md, fifth iteration).
 
 RESERVED, never used here: the Czech, Italian and US-English kal/ked voices (festvox-czech-*,
 festvox-ital*/itap*, festvox-kallpc*, festvox-kdlpc*, flite's kal/kal16, FreeTTS's kevin = kal):
