@@ -141,8 +141,9 @@ def variants_bench() -> None:
 VOWEL_PATTERNS = dict(zip(("ah", "ee", "oo", "oh", "eh"), PATTERNS))
 
 
-def _feed(x: np.ndarray, rate: int) -> list:
+def _feed(x: np.ndarray, rate: int, expected: str | None = None) -> list:
     an = VoiceAnalyzer(rate, FakeClock(0))
+    an.expect(expected)  # vowel_match's answer to a call of ``expected`` (None: a lone recording)
     block = rate // 100
     events = []
     for i in range(0, len(x), block):
@@ -159,6 +160,8 @@ def onset_bench(rate: int = 48000, seed: int = 11, n_voice: int = 60, n_pluck: i
     wrong_lines: list[str] = []
     shown_at: list[float] = []
     shown_wrong = never_shown = 0
+    answer_at: list[float] = []  # the same onsets as answers to a call of the vowel sung
+    answer_wrong = answer_never = 0
     for k in range(n_voice):
         f0 = float(np.exp(rng.uniform(np.log(90), np.log(500))))
         vowel = names[k % 5]
@@ -179,6 +182,12 @@ def onset_bench(rate: int = 48000, seed: int = 11, n_voice: int = 60, n_pluck: i
             shown_wrong += any(u.vowel != vowel for u in shown)
         else:
             never_shown += 1
+        called = [e for e in _feed(x, rate, vowel) if e.kind == "update" and e.vowel and not e.abstained]
+        if called:
+            answer_at.append((called[0].decided_at - pre) / rate * 1000)
+            answer_wrong += any(u.vowel != vowel for u in called)
+        else:
+            answer_never += 1
         first.append((ups[0].decided_at - pre) / rate * 1000)
         wrong_first += ups[0].vowel != vowel
         if ups[0].vowel != vowel:
@@ -210,6 +219,11 @@ def onset_bench(rate: int = 48000, seed: int = 11, n_voice: int = 60, n_pluck: i
         print(f"  first vowel shown NOT abstained: median {np.median(shown_at):.0f} ms, 90th pct "
               f"{np.percentile(shown_at, 90):.0f} ms, max {np.max(shown_at):.0f} ms; abstained throughout "
               f"{never_shown}/{len(first)}; a wrong vowel shown (not abstained) at any update {shown_wrong}/{len(first)}")
+    if answer_at:
+        print(f"  as the answer to a call of the vowel sung (vowel_match): first vowel shown median "
+              f"{np.median(answer_at):.0f} ms, 90th pct {np.percentile(answer_at, 90):.0f} ms, max "
+              f"{np.max(answer_at):.0f} ms; not sure throughout {answer_never}/{len(first)}; a wrong vowel "
+              f"shown at any update {answer_wrong}/{len(first)}")
     for line in slow:
         print(f"  over 100 ms: {line}")
     for line in wrong_lines:
