@@ -53,6 +53,7 @@ from .logic import (
     EnergyGate,
     MatchMachine,
     MatchSettings,
+    NEIGHBOURS,
     VoiceSeg,
     midi_to_hz,
     vowel_name,
@@ -152,7 +153,7 @@ class VowelMatch(Activity):
         self._told_learning = False  # the therapist is told once a session that scores teach
         self._unsure_recent: deque[bool] = deque(maxlen=ADVICE_ANSWERS)  # the last answers: not sure?
         self._advised = False  # told once a visit that calibrating would help
-        self._expecting: str | None = None  # the vowel the analyzer was told answers will answer
+        self._expecting: tuple[str, frozenset[str]] | None = None  # what the analyzer was told answers answer
         self.reward_ns = 0
         self.started = bool(c.get("autostart", False))
         if self.started:
@@ -404,12 +405,15 @@ class VowelMatch(Activity):
         (``VowelClassifier.bar``) -- telling a child who sang the called vowel that they sang
         another teaches the wrong thing; a "not sure" asks the therapist."""
         m = self.machine
-        want = None
+        want: tuple[str, frozenset[str]] | None = None
         if m.cal is None and m.phase in ("response", "attempt"):
-            want = m.current.target_vowel if m.current is not None else m.target_vowel
+            target = m.current.target_vowel if m.current is not None else m.target_vowel
+            goal = m.current.goal_level if m.current is not None else m.ladder_level
+            # a rung that accepts an approximation: the target's neighbours count too
+            want = (target, NEIGHBOURS[target] if goal <= 3 else frozenset())
         if self.analyzer is not None and want != self._expecting:
             self._expecting = want
-            self.analyzer.expect(want)
+            self.analyzer.expect(*(want or (None,)))
 
     def _finished(self, a: Attempt, now_ns: int) -> None:
         ctx = self.ctx

@@ -534,7 +534,7 @@ def test_the_analyzer_is_told_the_called_vowel_while_an_answer_is_awaited_and_on
         act = start(pilot, ladder_level=4, feedback_ms=800, target_vowel="oo")
         told: list[str | None] = []
         expect = act.analyzer.expect
-        act.analyzer.expect = lambda v: (told.append(v), expect(v))[1]
+        act.analyzer.expect = lambda v, near=(): (told.append(v), expect(v, near))[1]
         call(pilot)
         mic.silence(pilot, 300)
         assert act.machine.phase == "calling" and told == [] and act.analyzer._expected is None
@@ -556,6 +556,23 @@ def test_the_analyzer_is_told_the_called_vowel_while_an_answer_is_awaited_and_on
                 break
         assert act.machine.cal is not None and act.machine.phase == "response"
         assert told[-1] is None and act.analyzer._expected is None  # a calibration token is not an answer
+
+
+def test_a_client_whose_rung_accepts_an_approximation_has_the_neighbours_named_at_the_usual_bar(
+        tmp_path, clock, mic):
+    """At rung 3 ("vowel approximation") a neighbour of the called vowel is a success: the
+    analyzer is told it counts (named from 0.8, as before the answer rule), not held to the
+    0.99 that another vowel needs; at rung 4 the neighbour is another vowel."""
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, ladder_level=3, feedback_ms=800, target_vowel="oo")
+        model_call(pilot, mic, act)
+        assert act.analyzer._expect == ("oo", frozenset({"oh"}))
+        assert act.analyzer._classifier.bar("oh", "oo", near=frozenset({"oh"})) == 0.8
+        assert act.analyzer._classifier.bar("eh", "oo", near=frozenset({"oh"})) == 0.99
+        mic.silence(pilot, 3000)
+        act.machine.ladder_level = 4
+        model_call(pilot, mic, act)
+        assert act.analyzer._expect == ("oo", frozenset())
 
 
 def test_a_calibration_is_kept_in_the_profile_and_used_by_the_next_session(tmp_path, clock, mic):

@@ -22,6 +22,7 @@ it measures level, YIN pitch and periodicity, and LPC formants while voiced. Dec
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from statistics import median
 from typing import Any, Literal
@@ -240,6 +241,7 @@ class VoiceAnalyzer:
         self._calibration = calibration
         self._classifier = self._general
         self._expected: str | None = None  # the vowel called, while an answer is awaited (``expect``)
+        self._expect: tuple[str | None, frozenset[str]] = (None, frozenset())
         self.set_calibration(calibration)
         self._floor: float | None = None
         self._state: Literal["silent", "candidate", "voiced", "rejected"] = "silent"
@@ -252,13 +254,15 @@ class VoiceAnalyzer:
 
     # ----- public API -----
 
-    def expect(self, vowel: str | None) -> None:
+    def expect(self, vowel: str | None, near: Iterable[str] = ()) -> None:
         """What the voice heard next answers: a call of ``vowel`` (None: nothing called, e.g. a
         calibration token or the call itself). The results then name the called vowel from
         ``Pooling.agree_below`` and another only from ``contradict_below``
-        (``VowelClassifier.classify(..., expected=)``). Safe from the activity's thread: the
-        worker reads it when it next classifies."""
+        (``VowelClassifier.classify(..., expected=)``); ``near``: vowels that count too (a client
+        whose rung accepts an approximation), named at the usual bar. Safe from the activity's
+        thread: the worker reads both, as one tuple, when it next classifies."""
         self._expected = vowel if vowel in VOWELS else None
+        self._expect = (self._expected, frozenset(near) if self._expected else frozenset())
 
     def set_calibration(self, calibration: Calibration | None) -> None:
         self._calibration = calibration if calibration is not None and calibration.tokens else None
@@ -539,7 +543,8 @@ class VoiceAnalyzer:
             float(median([g[1] for g in good])) if good else 0.0,
             float(median(f3s)) if f3s else 0.0,
         )
-        return f0, med, self._classifier.classify(f0, *med, envelope=env, expected=self._expected), env
+        expected, near = self._expect
+        return f0, med, self._classifier.classify(f0, *med, envelope=env, expected=expected, near=near), env
 
     def _update(self, frame: _Frame) -> VoiceEvent:
         recent = self._seg[-12:]

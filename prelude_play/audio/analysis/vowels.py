@@ -336,18 +336,20 @@ class VowelClassifier:
 
     def classify(
         self, f0: float, f1: float, f2: float, f3: float = 0.0,
-        envelope: np.ndarray | None = None, expected: str | None = None,
+        envelope: np.ndarray | None = None, expected: str | None = None, near: Iterable[str] = (),
     ) -> VowelResult:
         """Most likely vowel for one token (Hz; ``f3``/``f0`` may be 0 if unknown), from the
         formants and, when given (with f0), the harmonic envelope (``envelope.py``).
 
         ``expected``: the token is the answer to a call of that vowel, and the result is shown to
         the client who answered: the called vowel is named at ``Pooling.agree_below``, another
-        only at ``contradict_below`` (``bar``)."""
+        only at ``contradict_below``, one of ``near`` (vowels that count for this client too: a
+        rung that accepts an approximation) at the usual ``abstain_below`` (``bar``)."""
+        near = frozenset(near)
         formant = self.classify_formants(f0, f1, f2, f3)
         pool = self.pooling
         if envelope is None or f0 <= 0 or self.envelope_model is None:
-            if formant.vowel and formant.confidence < self.bar(formant.vowel, expected):
+            if formant.vowel and formant.confidence < self.bar(formant.vowel, expected, near=near):
                 return VowelResult(formant.vowel, formant.confidence, formant.posteriors,
                                    formant.scale, True)
             return formant
@@ -355,7 +357,7 @@ class VowelClassifier:
         if float(ce.min()) > ENVELOPE_OUTLIER:
             # an envelope unlike any the templates were learnt from (a synthesiser with
             # digital silence between its formants, a squeal): its opinion is not evidence
-            return self.classify(f0, f1, f2, f3, None, expected)
+            return self.classify(f0, f1, f2, f3, None, expected, near)
         pe = np.exp(-0.5 * (ce - ce.min()))
         pe /= pe.sum()
         if formant.vowel:
@@ -371,10 +373,11 @@ class VowelClassifier:
         if VOWELS[best] in self._unheard or formant.vowel in self._unheard:
             pool = UNCALIBRATED
         disagree = bool(formant.vowel) and formant.vowel != VOWELS[best] and float(pe.max()) < pool.sure
-        abstained = bool(conf < self.bar(VOWELS[best], expected, (formant.vowel,)) or disagree)
+        abstained = bool(conf < self.bar(VOWELS[best], expected, (formant.vowel,), near) or disagree)
         return VowelResult(VOWELS[best], conf, post, formant.scale, abstained)
 
-    def bar(self, vowel: str, expected: str | None = None, also: tuple[str, ...] = ()) -> float:
+    def bar(self, vowel: str, expected: str | None = None, also: tuple[str, ...] = (),
+            near: frozenset[str] = frozenset()) -> float:
         """The confidence needed to name ``vowel``: ``abstain_below``; for the answer to a call of
         ``expected``, ``agree_below`` when it is the vowel called and ``contradict_below`` when it
         is another (where the calibration has not heard ``vowel``, ``expected`` or a vowel in
@@ -387,7 +390,7 @@ class VowelClassifier:
         wrong "Yes!") 5.3 -> 6.5 % of the time (bench_voiceset --answers, voice.md)."""
         unheard = vowel in self._unheard or expected in self._unheard or any(v in self._unheard for v in also)
         pool = UNCALIBRATED if unheard else self.pooling
-        if expected not in VOWELS:
+        if expected not in VOWELS or (vowel in near and vowel != expected):
             return pool.abstain_below
         return pool.agree_below if vowel == expected else max(pool.abstain_below, pool.contradict_below)
 
