@@ -186,8 +186,8 @@ class VowelMatch(Activity):
         return cal if cal.tokens else None
 
     def _learnt_tokens(self, ctx: ActivityContext) -> dict[str, Token]:
-        """Which of the calibration's tokens a score taught (kept beside it in the profile), so an
-        Undo after the therapist left the activity and came back still takes its token back."""
+        """Which of the calibration's tokens a score taught (kept beside it in the profile), so a
+        score corrected after the activity was left and started again still takes its token back."""
         raw = ctx.client.get("vowel_calibration")
         pairs = raw.get("learnt") if isinstance(raw, dict) else None
         toks = self.calibration.tokens if self.calibration else []

@@ -537,9 +537,9 @@ def test_the_analyzer_is_told_the_called_vowel_while_an_answer_is_awaited_and_on
         act.analyzer.expect = lambda v, near=(): (told.append(v), expect(v, near))[1]
         call(pilot)
         mic.silence(pilot, 300)
-        assert act.machine.phase == "calling" and told == [] and act.analyzer._expected is None
+        assert act.machine.phase == "calling" and told == [] and act.analyzer._expect[0] is None
         mic.silence(pilot, (act.machine.call.end_ns - clock.now_ns()) / MS + 20)
-        assert act.machine.phase == "response" and told == ["oo"] and act.analyzer._expected == "oo"
+        assert act.machine.phase == "response" and told == ["oo"] and act.analyzer._expect[0] == "oo"
         mic.silence(pilot, 500)
         mic.sing(pilot, sung("oo", 300.0, seed=8))
         mic.silence(pilot, 700)
@@ -555,7 +555,7 @@ def test_the_analyzer_is_told_the_called_vowel_while_an_answer_is_awaited_and_on
             if act.machine.phase == "response":
                 break
         assert act.machine.cal is not None and act.machine.phase == "response"
-        assert told[-1] is None and act.analyzer._expected is None  # a calibration token is not an answer
+        assert told[-1] is None and act.analyzer._expect[0] is None  # a calibration token is not an answer
 
 
 def test_a_client_whose_rung_accepts_an_approximation_has_the_neighbours_named_at_the_usual_bar(

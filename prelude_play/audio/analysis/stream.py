@@ -240,7 +240,7 @@ class VoiceAnalyzer:
         self._confirmed: deque[tuple[float, tuple[float, float, float], np.ndarray]] = deque()
         self._calibration = calibration
         self._classifier = self._general
-        self._expected: str | None = None  # the vowel called, while an answer is awaited (``expect``)
+        # the vowel called while an answer is awaited, and the vowels that count too (``expect``)
         self._expect: tuple[str | None, frozenset[str]] = (None, frozenset())
         self.set_calibration(calibration)
         self._floor: float | None = None
@@ -261,8 +261,8 @@ class VoiceAnalyzer:
         (``VowelClassifier.classify(..., expected=)``); ``near``: vowels that count too (a client
         whose rung accepts an approximation), named at the usual bar. Safe from the activity's
         thread: the worker reads both, as one tuple, when it next classifies."""
-        self._expected = vowel if vowel in VOWELS else None
-        self._expect = (self._expected, frozenset(near) if self._expected else frozenset())
+        called = vowel if vowel in VOWELS else None
+        self._expect = (called, frozenset(near) if called else frozenset())
 
     def set_calibration(self, calibration: Calibration | None) -> None:
         self._calibration = calibration if calibration is not None and calibration.tokens else None

@@ -387,7 +387,7 @@ class VowelClassifier:
         the wrong thing (a "not sure" only asks the therapist), and the child most often sang
         what was called. On the dev set's answers, uncalibrated: confidently wrong 10.1 -> 3.7 %
         and right 56.7 -> 61.8 %; a child singing another vowel is told a wrong one (or a
-        wrong "Yes!") 5.3 -> 6.5 % of the time (bench_voiceset --answers, voice.md)."""
+        wrong "Yes!") 10.1 -> 6.5 % of the time (bench_voiceset --answers, voice.md)."""
         unheard = vowel in self._unheard or expected in self._unheard or any(v in self._unheard for v in also)
         pool = UNCALIBRATED if unheard else self.pooling
         if expected not in VOWELS or (vowel in near and vowel != expected):
