@@ -19,11 +19,10 @@ the called vowel, used at once and kept in the client's profile; Undo takes it b
 the app was "not sure" of are the ones the therapist scores anyway, so the client's calibration
 grows without a separate step.
 
-The analyzer knows which vowel was called (``VoiceAnalyzer.expect``): an answer names the
-called vowel when it is the likelier reading (0.5), another vowel only when the analyzer is sure
-of it (0.99: ``VowelClassifier.bar``); in between the
-client sees "I'm not sure" and the therapist judges -- telling a child who sang the called vowel
-that they sang another teaches the wrong thing. When the analyzer was not sure of half the last six
+The analyzer knows which vowel was called (``VoiceAnalyzer.expect``): an answer names another
+vowel than the called one only when the analyzer is sure of it (0.99: ``VowelClassifier.bar``);
+below that the client sees "I'm not sure" and the therapist judges -- telling a child who sang
+the called vowel that they sang another teaches the wrong thing. When the analyzer was not sure of half the last six
 answers, the therapist is told once that calibrating (again, in this room) would help.
 
 The client's screen shows no control at all: Call is the rail's primary action (and the pedal's),
@@ -400,10 +399,10 @@ class VowelMatch(Activity):
 
     def _expect(self) -> None:
         """Tell the analyzer which vowel an answer would answer (the called one, while the
-        response window is open; nothing during a call or a calibration): it names the called
-        vowel when that is the likelier reading, and another only when it is sure of it
-        (``VowelClassifier.bar``) -- telling a child who sang the called vowel that they sang
-        another teaches the wrong thing; a "not sure" asks the therapist."""
+        response window is open; nothing during a call or a calibration): it names another
+        vowel only when it is sure of it (``VowelClassifier.bar``) -- telling a child who sang
+        the called vowel that they sang another teaches the wrong thing; a "not sure" asks the
+        therapist."""
         m = self.machine
         want: tuple[str, frozenset[str]] | None = None
         if m.cal is None and m.phase in ("response", "attempt"):

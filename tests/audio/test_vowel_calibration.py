@@ -337,33 +337,32 @@ def _answer(x: np.ndarray, calibration: Calibration, expected: str | None, near=
     return off
 
 
-def test_the_answer_to_a_call_names_the_called_vowel_sooner_and_another_later(client_calibration):
-    """Told which vowel was called (``VoiceAnalyzer.expect``), the analyzer names that vowel when
-    it is the likelier reading (0.5) and another only when it is sure (0.99): a child who sang
-    the called vowel is far likelier than a confident misreading is right."""
-    between = _blend([465, 2075, 2800])  # between this client's "eh" and "ee": "eh" at ~0.74
-    plain = _answer(between, client_calibration, None)
-    assert plain.vowel == "eh" and 0.5 <= plain.confidence < 0.8 and plain.abstained
-    called = _answer(between, client_calibration, "eh")
-    assert (called.vowel, called.confidence) == (plain.vowel, plain.confidence) and not called.abstained
-    assert called.segment is not None and not called.segment.abstained
-    assert _answer(between, client_calibration, "ee").abstained  # another vowel at 0.74: not sure
-    fairly = _blend([480, 1190, 2460])  # between "oo" and "oh": "oh" at ~0.9, sure by the usual bar
+def test_the_answer_to_a_call_names_another_vowel_only_when_sure(client_calibration):
+    """Told which vowel was called (``VoiceAnalyzer.expect``), the analyzer names another vowel
+    only when it is sure of it (0.99); the called vowel needs no more, and no less, than before
+    (the rule only ever withholds a vowel)."""
+    fairly = _blend([480, 1190, 2460])  # between this client's "oo" and "oh": "oh" at ~0.9
     plain = _answer(fairly, client_calibration, None)
     assert plain.vowel == "oh" and 0.8 <= plain.confidence < 0.99 and not plain.abstained
-    assert _answer(fairly, client_calibration, "oo").abstained  # called "oo": "oh" needs 0.99
+    called_oo = _answer(fairly, client_calibration, "oo")
+    assert (called_oo.vowel, called_oo.confidence) == (plain.vowel, plain.confidence) and called_oo.abstained
+    assert called_oo.segment is not None and called_oo.segment.abstained
     assert not _answer(fairly, client_calibration, "oh").abstained
     # a client whose rung accepts an approximation: "oh" counts for a called "oo", at the usual bar
     assert not _answer(fairly, client_calibration, "oo", near=("oh",)).abstained
+    between = _blend([465, 2075, 2800])  # between "eh" and "ee": "eh" at ~0.74, under the usual bar
+    plain = _answer(between, client_calibration, None)
+    assert plain.vowel == "eh" and plain.confidence < 0.8 and plain.abstained
+    assert _answer(between, client_calibration, "eh").abstained  # called "eh": still not sure
 
 
 def test_analyze_judges_a_recording_as_the_answer_to_a_call_when_told_the_vowel(tmp_path, client_calibration, capsys):
     """``analyze --called VOWEL`` judges as vowel match hears an answer: the same segment, the
-    same best vowel and confidence, only what is shown differs."""
+    same best vowel and confidence, only whether it is shown differs."""
     from prelude_play.audio.analysis import run_analyze
     import io
 
-    p = _wav(tmp_path / "between.wav", _blend([465, 2075, 2800]))
+    p = _wav(tmp_path / "between.wav", _blend([480, 1190, 2460]))
     cal = tmp_path / "cal.json"
     cal.write_text(json.dumps(client_calibration.to_dict()))
 
@@ -374,13 +373,13 @@ def test_analyze_judges_a_recording_as_the_answer_to_a_call_when_told_the_vowel(
 
     code, plain, _ = run()
     [a] = plain["segments"]
-    assert code == 0 and a["vowel"] == "eh" and a["abstained"] and "called" not in plain
-    code, got, _ = run("--called", "eh")
+    assert code == 0 and a["vowel"] == "oh" and not a["abstained"] and "called" not in plain
+    code, got, _ = run("--called", "oo")
     [b] = got["segments"]
-    assert code == 0 and got["called"] == "eh" and not b["abstained"]
+    assert code == 0 and got["called"] == "oo" and b["abstained"]
     assert (b["vowel"], b["confidence"], b["f1"]) == (a["vowel"], a["confidence"], a["f1"])
-    code, got, _ = run("--called", "ee")
-    assert got["segments"][0]["abstained"]
+    code, got, _ = run("--called", "oh")
+    assert not got["segments"][0]["abstained"]
     code, got, _ = run("--called", "uu")
     err = capsys.readouterr().err  # argparse's own usage message
     assert code == 2 and got == {} and "--called" in err and "'ah', 'ee', 'oo', 'oh', 'eh'" in err
@@ -390,14 +389,16 @@ def test_the_bars_of_an_answer(client_calibration):
     from prelude_play.audio.analysis.vowels import CALIBRATED, UNCALIBRATED, Pooling
 
     plain = VowelClassifier()
-    assert (UNCALIBRATED.agree_below, UNCALIBRATED.contradict_below) == (0.5, 0.99)
-    assert (CALIBRATED.agree_below, CALIBRATED.contradict_below) == (0.5, 0.99)
+    assert UNCALIBRATED.contradict_below == CALIBRATED.contradict_below == 0.99
     assert plain.bar("eh") == plain.bar("eh", None) == UNCALIBRATED.abstain_below  # no call: as before
-    assert plain.bar("oo", "oo") == 0.5 and plain.bar("eh", "oo") == 0.99
+    assert plain.bar("oo", "oo") == 0.8 and plain.bar("eh", "oo") == 0.99
+    assert plain.bar("oh", "oo", near=frozenset({"oh"})) == 0.8  # counts for this client: the usual bar
     full = VowelClassifier(client_calibration)
-    assert full.bar("oo", "oo") == 0.5 and full.bar("eh", "oo") == 0.99 and full.bar("eh") == 0.8
+    assert full.bar("oo", "oo") == 0.8 and full.bar("eh", "oo") == 0.99 and full.bar("eh") == 0.8
+    strict = VowelClassifier(client_calibration, pooling=Pooling(abstain_below=0.7, contradict_below=0.9))
+    assert strict.bar("eh", "ah") == 0.9 and strict.bar("ah", "ah") == 0.7  # the pooling's own bars
+    assert Pooling(abstain_below=0.8, contradict_below=0.5) and VowelClassifier(
+        pooling=Pooling(contradict_below=0.5)).bar("eh", "oo") == 0.8  # never below the usual bar
     # where a calibration still being taught has not heard a vowel, the general model's bars
     partial = VowelClassifier(Calibration([t for t in client_calibration.tokens if t.vowel in ("eh", "ah")]))
-    strict = VowelClassifier(client_calibration, pooling=Pooling(agree_below=0.6, contradict_below=0.9))
-    assert strict.bar("eh", "ah") == 0.9 and strict.bar("ah", "ah") == 0.6  # the pooling's own bars
     assert partial.bar("eh", "oo") == 0.99 and partial.bar("eh", "ah", ("oo",)) == 0.99

@@ -125,8 +125,8 @@ def run_analyze(argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO
                              "client profile (or its vowel_calibration)")
     parser.add_argument("--called", choices=VOWELS, default=None, metavar="VOWEL",
                         help="judge each segment as the answer to a call of VOWEL (" + ", ".join(VOWELS)
-                             + "), as vowel match does: that vowel is named when it is the likelier "
-                             "reading, another only when the analyzer is sure")
+                             + "), as vowel match does: another vowel is named only when the "
+                             "analyzer is sure of it")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage message

@@ -256,10 +256,10 @@ class VoiceAnalyzer:
 
     def expect(self, vowel: str | None, near: Iterable[str] = ()) -> None:
         """What the voice heard next answers: a call of ``vowel`` (None: nothing called, e.g. a
-        calibration token or the call itself). The results then name the called vowel from
-        ``Pooling.agree_below`` and another only from ``contradict_below``
-        (``VowelClassifier.classify(..., expected=)``); ``near``: vowels that count too (a client
-        whose rung accepts an approximation), named at the usual bar. Safe from the activity's
+        calibration token or the call itself). The results then name another vowel only from
+        ``Pooling.contradict_below`` (``VowelClassifier.classify(..., expected=)``); ``near``:
+        vowels that count too (a client whose rung accepts an approximation), named at the usual
+        bar like the called one. Safe from the activity's
         thread: the worker reads both, as one tuple, when it next classifies."""
         called = vowel if vowel in VOWELS else None
         self._expect = (called, frozenset(near) if called else frozenset())
