@@ -22,8 +22,9 @@ grows without a separate step.
 The analyzer knows which vowel was called (``VoiceAnalyzer.expect``): an answer names another
 vowel than the called one only when the analyzer is sure of it (0.99: ``VowelClassifier.bar``);
 below that the client sees "I'm not sure" and the therapist judges -- telling a child who sang
-the called vowel that they sang another teaches the wrong thing. When the analyzer was not sure of half the last six
-answers, the therapist is told once that calibrating (again, in this room) would help.
+the called vowel that they sang another teaches the wrong thing. When the analyzer was not sure
+of half the last six answers, the therapist is told once that calibrating (again, in this room)
+would help.
 
 The client's screen shows no control at all: Call is the rail's primary action (and the pedal's),
 vowel, pitch, call source, ladder, calibration, recording and functional communication are in
@@ -509,8 +510,9 @@ class VowelMatch(Activity):
         learns this client's vowels from the scores the therapist gives anyway -- chiefly on the
         answers it was not sure of. An undo (or a new score that is not such a success) takes the
         token back. Why: without a calibration the analyzer is not sure of a third of recorded
-        voices' vowels; on the dev set's sessions taught this way "not sure" falls from 33 % to
-        11 % by the 16th-20th answers and the confidently wrong from 10 % to 4.6 % (voice.md)."""
+        voices' vowels; on the dev set's sessions taught this way, by the 16th-20th answers "not
+        sure" falls from 38.5 % to 14.2 % and the confidently wrong from 4.6 % to 1.7 %
+        (bench_voiceset --taught, voice.md)."""
         ms, ctx = self.ms, self.ctx
         assert ctx is not None
         if not ms.learn_from_scores or self.analyzer is None:
@@ -519,9 +521,10 @@ class VowelMatch(Activity):
         if trial_id in self.learnt:
             if not teaches:
                 tok = self.learnt.pop(trial_id)
-                if not any(t is tok for t in (self.calibration.tokens if self.calibration else [])):
+                toks = self.calibration.tokens if self.calibration else []
+                if not any(t is tok for t in toks):
                     return  # a calibration made since has replaced it
-                cal = Calibration([t for t in (self.calibration.tokens if self.calibration else []) if t is not tok])
+                cal = Calibration([t for t in toks if t is not tok])
                 self._use_calibration(cal)
                 ctx.log("calibration_unlearnt", actor="therapist", source="mic", goals=("speech_communication",),
                         data=cal.to_dict() | {"vowel": tok.vowel, "trial": trial_id, "outcome": outcome,
@@ -652,7 +655,7 @@ class VowelMatch(Activity):
             self.analyzer.set_calibration(self.calibration)
         kept = cal.to_dict()
         learnt = [[tid, i] for tid, tok in self.learnt.items() for i, t in enumerate(cal.tokens) if t is tok]
-        if learnt:  # which tokens scores taught: an Undo in a later visit to the activity finds them
+        if learnt:  # which tokens scores taught: a score corrected in a later visit finds its token
             kept["learnt"] = learnt
         self.ctx.keep("vowel_calibration", kept)
 

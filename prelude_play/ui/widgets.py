@@ -55,14 +55,22 @@ class Button:
                       22, colour=sub, max_width=self.rect.width - theme.px(10), shrink=0.6)
 
 
+def _fitted(theme: th.Theme, text: str, size: int, bold: bool, max_width: int | None,
+            shrink: float) -> tuple[int, int]:
+    """The size ``draw_text`` draws ``text`` at (shrunk by 2 px steps to ``shrink`` of ``size``,
+    never under 14 px, until it fits ``max_width``) and its width there."""
+    s = size
+    w = theme.font(s, bold).size(text)[0]
+    while max_width and w > max_width and s > max(14, int(size * shrink)):
+        s -= 2
+        w = theme.font(s, bold).size(text)[0]
+    return s, w
+
+
 def text_fits(theme: th.Theme, text: str, size: int, *, bold: bool = False, max_width: int,
               shrink: float = 0.75) -> bool:
     """Whether ``draw_text`` with these settings shows ``text`` without an ellipsis."""
-    floor = max(14, int(size * shrink))
-    s = size
-    while theme.font(s, bold).size(typo(text, theme.lang))[0] > max_width and s > floor:
-        s -= 2
-    return theme.font(s, bold).size(typo(text, theme.lang))[0] <= max_width
+    return _fitted(theme, typo(text, theme.lang), size, bold, max_width, shrink)[1] <= max_width
 
 
 def draw_text(surface: pygame.Surface, theme: th.Theme, text: str, center: tuple[int, int],
@@ -71,13 +79,8 @@ def draw_text(surface: pygame.Surface, theme: th.Theme, text: str, center: tuple
     """Render text, shrinking it (to ``shrink`` of its size at most) then ending it with '…' to fit
     ``max_width``."""
     text = typo(text, theme.lang)
-    s = size
-    font = theme.font(s, bold)
+    font = theme.font(_fitted(theme, text, size, bold, max_width, shrink)[0], bold)
     img = font.render(text, True, colour)
-    while max_width and img.get_width() > max_width and s > max(14, int(size * shrink)):
-        s -= 2
-        font = theme.font(s, bold)
-        img = font.render(text, True, colour)
     while max_width and img.get_width() > max_width and len(text) > 1:
         text = text[: max(1, int(len(text) * max_width / img.get_width()) - 1)] + "…"
         img = font.render(text, True, colour)

@@ -259,8 +259,8 @@ class VoiceAnalyzer:
         calibration token or the call itself). The results then name another vowel only from
         ``Pooling.contradict_below`` (``VowelClassifier.classify(..., expected=)``); ``near``:
         vowels that count too (a client whose rung accepts an approximation), named at the usual
-        bar like the called one. Safe from the activity's
-        thread: the worker reads both, as one tuple, when it next classifies."""
+        bar like the called one. Safe from the activity's thread: the worker reads both, as one
+        tuple, when it next classifies."""
         called = vowel if vowel in VOWELS else None
         self._expect = (called, frozenset(near) if called else frozenset())
 
