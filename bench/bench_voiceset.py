@@ -281,13 +281,13 @@ def answers(obs: list[voiceset.Observation], models: dict[str, envelope.Envelope
     from prelude_play.activities.vowel_match.logic import NEIGHBOURS  # the activity's own table
 
     rec = [o for o in obs if o.token.voice in voiceset.RECORDED]
-    rows: dict[str, tuple[list[Judged], list[Judged], list[Judged], list[tuple[Judged, str]]]] = {}
+    rows: dict[str, tuple[list[Judged], list[Judged], list[Judged], list[tuple[Judged, Judged, str]]]] = {}
     raw: dict[int, list[Judged]] = {0: [], 3: []}
     for cal in (0, 3):
         plain: list[Judged] = []
         on: list[Judged] = []
         off: list[Judged] = []
-        near: list[tuple[Judged, str]] = []
+        near: list[tuple[Judged, Judged, str]] = []  # (as an answer, as any answer, the vowel called)
         for sp in sorted({o.token.speaker for o in rec}):
             mine = [o for o in rec if o.token.speaker == sp]
             for o in mine:
@@ -298,7 +298,7 @@ def answers(obs: list[voiceset.Observation], models: dict[str, envelope.Envelope
                     j = judge(o, clf, expected=called)
                     (on if called == o.token.vowel else off).append(j)
                     if called in NEIGHBOURS[o.token.vowel]:
-                        near.append((j, called))
+                        near.append((j, plain[-1], called))
                 if sp in TUNING:  # every bar at once: no bar but the disagreement's
                     base = vowels.CALIBRATED if cal else vowels.UNCALIBRATED
                     free = replace(base, abstain_below=0.0, contradict_below=0.0)
@@ -312,9 +312,13 @@ def answers(obs: list[voiceset.Observation], models: dict[str, envelope.Envelope
         print(summary(f"{name}, on", on))
         print(line(f"{name}, on: HELD-OUT", [j for j in on if j.obs.token.speaker in HELD_OUT]))
         print(summary(f"{name}, off", off))
-        yes = 100 * sum(not j.abstained and j.vowel == c for j, c in near) / max(1, len(near))
-        other = 100 * sum(not j.abstained and j.vowel not in (c, j.truth) for j, c in near) / max(1, len(near))
-        print(f"{name}, near misses ({len(near)}): a false 'Yes!' {yes:.1f} %, another wrong vowel {other:.1f} %")
+        def misses(k: int) -> str:
+            n = max(1, len(near))
+            yes = 100 * sum(not x[k].abstained and x[k].vowel == x[2] for x in near) / n
+            other = 100 * sum(not x[k].abstained and x[k].vowel not in (x[2], x[k].truth) for x in near) / n
+            return f"a false 'Yes!' {yes:.1f} %, another wrong vowel {other:.1f} %"
+
+        print(f"{name}, near misses ({len(near)}): as answers {misses(0)}; as any answer {misses(1)}")
     print("\ngrid (tuning speakers; on-target all | child-range, accuracy / confidently wrong / abstained; "
           "near misses: a false 'Yes!')")
 
