@@ -768,6 +768,25 @@ def test_the_therapist_is_told_once_when_calibrating_would_help(tmp_path, clock,
         assert _advice(pilot) == ["Not sure of 6 of the last 6 answers: calibrating again here may help"]
 
 
+def test_the_advice_comes_at_three_not_sure_of_the_last_six(tmp_path, clock, mic):
+    import dataclasses
+
+    with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
+        act = start(pilot, ladder_level=4, feedback_ms=800, target_vowel="ee", learn_from_scores=False)
+        unsure = [False]
+        feed = act.analyzer.feed
+        act.analyzer.feed = lambda x, t0: [dataclasses.replace(e, abstained=True) if unsure[0] else e
+                                           for e in feed(x, t0)]
+        for i, doubt in enumerate([False, False, False, False, True, True, True]):
+            unsure[0] = doubt
+            model_call(pilot, mic, act)
+            mic.silence(pilot, 500)
+            mic.sing(pilot, sung("ee", 300.0, seed=81 + i))
+            mic.silence(pilot, 700)
+            assert _advice(pilot) == ([] if i < 6 else ["Not sure of 3 of the last 6 answers: Calibrate (about a minute) helps"]), i
+            mic.silence(pilot, 1500)
+
+
 def test_answers_the_analyzer_is_sure_of_bring_no_advice(tmp_path, clock, mic):
     with run_test(data_dir=tmp_path, clock=clock, audio=RecordingAudio(), mic_factory=mic.factory) as pilot:
         act = start(pilot, ladder_level=4, feedback_ms=800, target_vowel="ee")
