@@ -550,6 +550,13 @@ def klettres_check(d: Path) -> None:
     print(summary("calibrated 3/vowel", cal))
     general = VowelClassifier(envelope_model=model)
     print(summary("no cal., answers to a call", [judge(o, general, expected=o.token.vowel) for o in obs]))
+    # as vowel_match judges a calibrated client's answers (the figure a therapist meets)
+    called: list[Judged] = []
+    for o in obs:
+        mine = [p for p in obs if p.token.speaker == o.token.speaker]
+        called.append(judge(o, VowelClassifier(calibration_for(o, mine, 3), envelope_model=model),
+                            expected=o.token.vowel))
+    print(summary("calibrated 3, answers to a call", called))
     print()
     print(table("per voice (no calibration)", plain, lambda j: j.obs.token.voice, list(voiceset.KLETTRES_VOICES)))
     print(table("per vowel (no calibration)", plain, lambda j: j.truth, list(VOWELS)))
