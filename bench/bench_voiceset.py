@@ -156,10 +156,11 @@ def session_classifier(
 def loso(
     obs: list[voiceset.Observation], *, calibrated: int = 0, formants_only: bool = False,
     models: dict[str, envelope.EnvelopeModel] | None = None, session: int = 0, mix: str = "balanced",
-    everyone: Sequence[voiceset.Observation] | None = None,
+    everyone: Sequence[voiceset.Observation] | None = None, answers: bool = False,
 ) -> list[Judged]:
     """Every speaker judged by a model fitted without it; ``calibrated``: tokens per vowel;
-    ``session``: unlabelled earlier tokens the analyzer adapted to (no calibration)."""
+    ``session``: unlabelled earlier tokens the analyzer adapted to (no calibration);
+    ``answers``: each token judged as the answer to a call of its vowel (``judge(expected=)``)."""
     out: list[Judged] = []
     speakers = sorted({o.token.speaker for o in obs})
     for sp in speakers:
@@ -174,7 +175,7 @@ def loso(
                 clf = session_classifier(o, mine, session, model, plain, guesses, mix, everyone or obs)
             else:
                 clf = plain
-            out.append(judge(o, clf, formants_only))
+            out.append(judge(o, clf, formants_only, expected=o.token.vowel if answers else None))
     return out
 
 
@@ -551,11 +552,7 @@ def klettres_check(d: Path) -> None:
     general = VowelClassifier(envelope_model=model)
     print(summary("no cal., answers to a call", [judge(o, general, expected=o.token.vowel) for o in obs]))
     # as vowel_match judges a calibrated client's answers (the figure a therapist meets)
-    called: list[Judged] = []
-    for o in obs:
-        mine = [p for p in obs if p.token.speaker == o.token.speaker]
-        called.append(judge(o, VowelClassifier(calibration_for(o, mine, 3), envelope_model=model),
-                            expected=o.token.vowel))
+    called = loso(obs, calibrated=3, models={sp: model for sp in voiceset.KLETTRES_VOICES}, answers=True)
     print(summary("calibrated 3, answers to a call", called))
     print()
     print(table("per voice (no calibration)", plain, lambda j: j.obs.token.voice, list(voiceset.KLETTRES_VOICES)))
